@@ -1,0 +1,1 @@
+"""Workspaces, members, sign-in, API tokens and mailboxes."""

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inboxcrm.db import Base, enum_column, utcnow
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    rep = "rep"
+    marketer = "marketer"
+
+
+class Visibility(enum.StrEnum):
+    """What the rest of the team sees of a mailbox's threads."""
+
+    full = "full"
+    metadata = "metadata"
+    none = "none"
+
+
+class MailboxStatus(enum.StrEnum):
+    connected = "connected"
+    needs_reconnect = "needs_reconnect"
+    disconnected = "disconnected"
+
+
+class Workspace(Base):
+    __tablename__ = "workspace"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    sync_days: Mapped[int] = mapped_column(default=90)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[Member]] = relationship(back_populates="workspace")
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    # A person belongs to one workspace, so the address is unique across the service.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.rep)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Rotated on every sign-in, so a sign-in link works once.
+    login_nonce: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="members")
+
+    __table_args__ = (Index(None, "workspace_id"),)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    # Only a SHA-256 of the token is kept: a database leak does not leak API access.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    member: Mapped[Member] = relationship()
+
+
+class Mailbox(Base):
+    __tablename__ = "mailbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[MailboxStatus] = mapped_column(
+        enum_column(MailboxStatus), default=MailboxStatus.connected
+    )
+    visibility: Mapped[Visibility] = mapped_column(enum_column(Visibility), default=Visibility.full)
+    # Fernet ciphertext of the OAuth token JSON; never stored or logged in the clear.
+    token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    scopes: Mapped[str] = mapped_column(String(1000), default="")
+    history_id: Mapped[int | None]
+    next_poll_at: Mapped[dt.datetime | None]
+    last_synced_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email"),
+        Index(None, "next_poll_at"),
+    )

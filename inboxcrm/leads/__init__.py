@@ -1,0 +1,1 @@
+"""Leads and companies: the leads table, search, notes, the JSON API."""

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inboxcrm.accounts.models import Member
+from inboxcrm.db import Base, enum_column, utcnow
+from inboxcrm.pipeline.models import Stage
+
+
+class Temperature(enum.StrEnum):
+    hot = "hot"
+    warm = "warm"
+    cold = "cold"
+
+
+class ActivityKind(enum.StrEnum):
+    message_in = "message_in"
+    message_out = "message_out"
+    reply = "reply"
+    open = "open"
+    click = "click"
+    bounce = "bounce"
+    unsubscribe = "unsubscribe"
+    meeting = "meeting"
+
+
+class Company(Base):
+    __tablename__ = "company"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    website: Mapped[str | None] = mapped_column(String(500))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    domains: Mapped[list[CompanyDomain]] = relationship(
+        back_populates="company", cascade="all, delete-orphan", order_by="CompanyDomain.id"
+    )
+
+    __table_args__ = (Index(None, "workspace_id", "name"),)
+
+
+class CompanyDomain(Base):
+    """A registrable domain (`acme.co.uk`, never `co.uk`) that identifies a company."""
+
+    __tablename__ = "company_domain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253))
+
+    company: Mapped[Company] = relationship(back_populates="domains")
+
+    __table_args__ = (UniqueConstraint("workspace_id", "domain"), Index(None, "company_id"))
+
+
+lead_tag = Table(
+    "lead_tag",
+    Base.metadata,
+    Column("lead_id", ForeignKey("lead.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "tag_id"),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+
+class Lead(Base):
+    __tablename__ = "lead"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    # The primary address, normalized; it also has a LeadEmail row like every other address.
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
+    title: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="RESTRICT"))
+    deal_value: Mapped[decimal.Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    lost_reason: Mapped[str | None] = mapped_column(String(300))
+    score: Mapped[int] = mapped_column(default=0)
+    temperature: Mapped[Temperature | None] = mapped_column(enum_column(Temperature))
+    last_contacted_at: Mapped[dt.datetime | None]
+    last_replied_at: Mapped[dt.datetime | None]
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    budget: Mapped[str | None] = mapped_column(String(200))
+    authority: Mapped[str | None] = mapped_column(String(200))
+    need: Mapped[str | None] = mapped_column(String(500))
+    timeline: Mapped[str | None] = mapped_column(String(200))
+    next_step: Mapped[str | None] = mapped_column(String(300))
+    # Lower-cased name, addresses and company name: what substring search matches against,
+    # indexed by FTS5 trigram on SQLite and pg_trgm on PostgreSQL (see the migration).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    company: Mapped[Company | None] = relationship(lazy="joined")
+    owner: Mapped[Member | None] = relationship(lazy="joined")
+    stage: Mapped[Stage] = relationship(lazy="joined")
+    emails: Mapped[list[LeadEmail]] = relationship(
+        back_populates="lead", cascade="all, delete-orphan", order_by="LeadEmail.id"
+    )
+    tags: Mapped[list[Tag]] = relationship(secondary=lead_tag, order_by="Tag.name")
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email"),
+        Index(None, "workspace_id", "owner_id"),
+        Index(None, "workspace_id", "stage_id"),
+        Index(None, "workspace_id", "score", "id"),
+        Index(None, "workspace_id", "last_contacted_at", "id"),
+        Index(None, "workspace_id", "deal_value", "id"),
+        Index(None, "workspace_id", "name", "id"),
+        Index(None, "workspace_id", "created_at", "id"),
+        Index(None, "company_id"),
+    )
+
+
+class LeadEmail(Base):
+    """Every address of a lead, the primary included: one unique index finds a lead by any."""
+
+    __tablename__ = "lead_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+
+    lead: Mapped[Lead] = relationship(back_populates="emails")
+
+    __table_args__ = (UniqueConstraint("workspace_id", "email"), Index(None, "lead_id"))
+
+
+class Note(Base):
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index(None, "lead_id", "created_at"),)
+
+
+class Activity(Base):
+    """One engagement event; scoring reads these."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind))
+    occurred_at: Mapped[dt.datetime]
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index(None, "lead_id", "occurred_at"), Index(None, "workspace_id", "kind"))

@@ -1,0 +1,1 @@
+"""Synced Gmail threads and messages."""

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inboxcrm.db import Base, enum_column
+
+
+class Direction(enum.StrEnum):
+    inbound = "in"
+    outbound = "out"
+
+
+class Thread(Base):
+    """A Gmail thread as one mailbox sees it (each mailbox has its own Gmail ids)."""
+
+    __tablename__ = "thread"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    gmail_id: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    snippet: Mapped[str] = mapped_column(String(500), default="")
+    primary_lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"))
+    is_private: Mapped[bool] = mapped_column(default=False)
+    last_message_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "gmail_id"),
+        Index(None, "primary_lead_id", "last_message_at"),
+    )
+
+
+class Message(Base):
+    """A Gmail message as one mailbox sees it; `rfc_message_id` deduplicates across mailboxes."""
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    gmail_id: Mapped[str] = mapped_column(String(32))
+    rfc_message_id: Mapped[str | None] = mapped_column(String(998))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    from_addr: Mapped[str] = mapped_column(String(998), default="")
+    to_addrs: Mapped[str] = mapped_column(Text, default="")
+    cc_addrs: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    snippet: Mapped[str] = mapped_column(String(500), default="")
+    sent_at: Mapped[dt.datetime]
+    label_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    size_estimate: Mapped[int] = mapped_column(BigInteger, default=0)
+    history_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "gmail_id"),
+        Index(None, "thread_id", "sent_at"),
+        Index(None, "workspace_id", "rfc_message_id"),
+    )

@@ -1,0 +1,24 @@
+"""Every domain's tables, imported once so the metadata (and Alembic) sees them all."""
+
+from inboxcrm.accounts.models import ApiToken, Mailbox, Member, Workspace
+from inboxcrm.leads.models import Activity, Company, CompanyDomain, Lead, LeadEmail, Note, Tag
+from inboxcrm.mailbox.models import Message, Thread
+from inboxcrm.pipeline.models import Stage, StageChange
+
+__all__ = [
+    "Activity",
+    "ApiToken",
+    "Company",
+    "CompanyDomain",
+    "Lead",
+    "LeadEmail",
+    "Mailbox",
+    "Member",
+    "Message",
+    "Note",
+    "Stage",
+    "StageChange",
+    "Tag",
+    "Thread",
+    "Workspace",
+]
