@@ -1,1 +1,155 @@
-"""inboxcrm."""
+"""inboxcrm: a CRM that lives in your team's Gmail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from inboxcrm.config import Settings, load_settings
+from inboxcrm.db import Database
+from inboxcrm.errors import DomainError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+csrf = CSRFProtect()
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """Build the web app; nothing happens at import time."""
+    settings = (config or load_settings()).require_secrets()
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    for step in (
+        configure_settings,
+        configure_logging,
+        configure_database,
+        configure_security,
+        configure_blueprints,
+        configure_errors,
+        configure_templates,
+    ):
+        step(app, settings)
+    return app
+
+
+def configure_settings(app: Flask, settings: Settings) -> None:
+    app.extensions["inboxcrm.settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "test",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        SESSION_COOKIE_NAME="inboxcrm_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(days=14),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the signed session
+    )
+
+
+def configure_logging(app: Flask, settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    app.logger.setLevel(settings.log_level)
+
+
+def configure_database(app: Flask, settings: Settings) -> None:
+    from inboxcrm.web import close_db_session
+
+    app.extensions["inboxcrm.db"] = Database(settings.database_url)
+    app.teardown_appcontext(close_db_session)
+
+
+def configure_security(app: Flask, settings: Settings) -> None:
+    csrf.init_app(app)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def configure_blueprints(app: Flask, settings: Settings) -> None:
+    from inboxcrm import api
+    from inboxcrm.accounts.views import bp as accounts
+    from inboxcrm.leads.views import bp as leads
+    from inboxcrm.web import database
+
+    app.register_blueprint(accounts)
+    app.register_blueprint(leads)
+    api.register(app)
+    csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            with database().engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not healthy", with the reason
+            app.logger.warning("health check failed: %s", exc)
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok"), 200
+
+
+def configure_errors(app: Flask, settings: Settings) -> None:
+    from inboxcrm.api import error as api_error
+    from inboxcrm.web import db_session
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> tuple[str, int] | Response:
+        db_session().rollback()
+        if wants_json():
+            return api_error(exc.status, exc.message, exc.fields)
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError) -> tuple[str, int] | Response:
+        # A race past a service's own uniqueness check: report a conflict, keep nothing.
+        db_session().rollback()
+        message = "that conflicts with an existing record; reload and try again"
+        if wants_json():
+            return api_error(409, message)
+        return render_template("error.html", status=409, message=message), 409
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        message = "The form expired or came from another site. Go back, reload and try again."
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int] | Response:
+        if wants_json():
+            return api_error(exc.code or 500, exc.description or exc.name)
+        return render_template(
+            "error.html", status=exc.code, message=exc.description
+        ), exc.code or 500
+
+
+def configure_templates(app: Flask, settings: Settings) -> None:
+    from inboxcrm import formatting
+    from inboxcrm.web import current_member
+
+    app.add_template_filter(formatting.money)
+    app.add_template_filter(formatting.ago)
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        return {"me": current_member()}

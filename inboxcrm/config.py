@@ -22,7 +22,7 @@ PREFIX = "INBOXCRM_"
 ENVIRONMENTS = ("production", "development", "demo", "test")
 GOOGLE_API_ROOT = "https://gmail.googleapis.com/"
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 
 
@@ -54,7 +54,7 @@ class Settings:
         return replace(self, **changes)
 
     def require_secrets(self) -> Settings:
-        """Web and clock processes need keys: production must bring its own, others get fresh ones."""
+        """Web and clock need keys: production brings its own, other environments get fresh ones."""
         if self.is_production:
             if not self.secret_key:
                 raise ConfigError(f"{PREFIX}SECRET_KEY is required in production")
@@ -84,9 +84,7 @@ def _fernet_key(name: str, value: str) -> str:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 32:
-        raise ConfigError(
-            f"{PREFIX}{name} must be a Fernet key (32 url-safe base64-encoded bytes)"
-        )
+        raise ConfigError(f"{PREFIX}{name} must be a Fernet key (32 url-safe base64-encoded bytes)")
     return value
 
 

@@ -6,7 +6,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inboxcrm.db import Base, enum_column, utcnow
+from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
 
 
 class Role(enum.StrEnum):
@@ -41,11 +41,9 @@ class Workspace(Base):
     members: Mapped[list[Member]] = relationship(back_populates="workspace")
 
 
-class Member(Base):
+class Member(InWorkspace, Base):
     __tablename__ = "member"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     # A person belongs to one workspace, so the address is unique across the service.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -60,11 +58,9 @@ class Member(Base):
     __table_args__ = (Index(None, "workspace_id"),)
 
 
-class ApiToken(Base):
+class ApiToken(InWorkspace, Base):
     __tablename__ = "api_token"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120), default="")
     # Only a SHA-256 of the token is kept: a database leak does not leak API access.
@@ -76,11 +72,9 @@ class ApiToken(Base):
     member: Mapped[Member] = relationship()
 
 
-class Mailbox(Base):
+class Mailbox(InWorkspace, Base):
     __tablename__ = "mailbox"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     status: Mapped[MailboxStatus] = mapped_column(

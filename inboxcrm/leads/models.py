@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.db import Base, enum_column, utcnow
+from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
 from inboxcrm.pipeline.models import Stage
 
 
@@ -40,11 +40,9 @@ class ActivityKind(enum.StrEnum):
     meeting = "meeting"
 
 
-class Company(Base):
+class Company(InWorkspace, Base):
     __tablename__ = "company"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     website: Mapped[str | None] = mapped_column(String(500))
     industry: Mapped[str | None] = mapped_column(String(100))
@@ -58,13 +56,11 @@ class Company(Base):
     __table_args__ = (Index(None, "workspace_id", "name"),)
 
 
-class CompanyDomain(Base):
+class CompanyDomain(InWorkspace, Base):
     """A registrable domain (`acme.co.uk`, never `co.uk`) that identifies a company."""
 
     __tablename__ = "company_domain"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     domain: Mapped[str] = mapped_column(String(253))
 
@@ -82,21 +78,17 @@ lead_tag = Table(
 )
 
 
-class Tag(Base):
+class Tag(InWorkspace, Base):
     __tablename__ = "tag"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(60))
 
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
 
-class Lead(Base):
+class Lead(InWorkspace, Base):
     __tablename__ = "lead"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     # The primary address, normalized; it also has a LeadEmail row like every other address.
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -146,13 +138,11 @@ class Lead(Base):
     )
 
 
-class LeadEmail(Base):
+class LeadEmail(InWorkspace, Base):
     """Every address of a lead, the primary included: one unique index finds a lead by any."""
 
     __tablename__ = "lead_email"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
 
@@ -161,11 +151,9 @@ class LeadEmail(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "email"), Index(None, "lead_id"))
 
 
-class Note(Base):
+class Note(InWorkspace, Base):
     __tablename__ = "note"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
@@ -174,13 +162,11 @@ class Note(Base):
     __table_args__ = (Index(None, "lead_id", "created_at"),)
 
 
-class Activity(Base):
+class Activity(InWorkspace, Base):
     """One engagement event; scoring reads these."""
 
     __tablename__ = "activity"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind))
     occurred_at: Mapped[dt.datetime]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from inboxcrm.db import Base, enum_column
+from inboxcrm.db import Base, InWorkspace, enum_column
 
 
 class Direction(enum.StrEnum):
@@ -15,13 +15,11 @@ class Direction(enum.StrEnum):
     outbound = "out"
 
 
-class Thread(Base):
+class Thread(InWorkspace, Base):
     """A Gmail thread as one mailbox sees it (each mailbox has its own Gmail ids)."""
 
     __tablename__ = "thread"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
     gmail_id: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(998), default="")
@@ -36,13 +34,11 @@ class Thread(Base):
     )
 
 
-class Message(Base):
+class Message(InWorkspace, Base):
     """A Gmail message as one mailbox sees it; `rfc_message_id` deduplicates across mailboxes."""
 
     __tablename__ = "message"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"))
     thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
     gmail_id: Mapped[str] = mapped_column(String(32))

@@ -6,7 +6,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inboxcrm.db import Base, enum_column, utcnow
+from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
 
 
 class StageKind(enum.StrEnum):
@@ -27,27 +27,26 @@ class ChangeSource(enum.StrEnum):
     import_ = "import"
 
 
-class Stage(Base):
+class Stage(InWorkspace, Base):
     __tablename__ = "stage"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(60))
     kind: Mapped[StageKind] = mapped_column(enum_column(StageKind))
     position: Mapped[int]
     # Gmail label name for this stage; None for the entry stage, which needs no label.
     label: Mapped[str | None] = mapped_column(String(225))
 
-    __table_args__ = (UniqueConstraint("workspace_id", "name"), Index(None, "workspace_id", "position"))
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        Index(None, "workspace_id", "position"),
+    )
 
 
-class StageChange(Base):
+class StageChange(InWorkspace, Base):
     """Append-only: who or what moved a lead, from where to where, when."""
 
     __tablename__ = "stage_change"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stage.id", ondelete="SET NULL"))
     to_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stage.id", ondelete="SET NULL"))
@@ -59,4 +58,7 @@ class StageChange(Base):
     from_stage: Mapped[Stage | None] = relationship(foreign_keys=[from_stage_id])
     to_stage: Mapped[Stage | None] = relationship(foreign_keys=[to_stage_id])
 
-    __table_args__ = (Index(None, "lead_id", "changed_at"), Index(None, "workspace_id", "changed_at"))
+    __table_args__ = (
+        Index(None, "lead_id", "changed_at"),
+        Index(None, "workspace_id", "changed_at"),
+    )

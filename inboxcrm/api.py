@@ -1,0 +1,94 @@
+"""The JSON API under /api/v1: bearer tokens, JSON bodies, JSON errors.
+
+Domain packages add their routes to `bp` in their own `api.py`; `register` wires them up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, g, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from inboxcrm.accounts.service import member_for_token
+from inboxcrm.db import utcnow
+from inboxcrm.errors import DomainError
+from inboxcrm.web import db_session
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def error(status: int, message: str, fields: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"error": {"status": status, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="inboxcrm"'
+    return response
+
+
+class BadRequest(DomainError):
+    status = 400
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is wrong with it."""
+    if not request.is_json:
+        raise BadRequest("send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def int_arg(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an integer, got {raw!r}") from None
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error(401, "missing bearer token: send Authorization: Bearer <token>")
+    found = member_for_token(db_session(), token.strip(), utcnow())
+    if found is None:
+        return error(401, "invalid or revoked API token")
+    db_session().commit()  # last_used_at
+    g.member = found
+    return None
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError) -> Response:
+    db_session().rollback()
+    return error(exc.status, exc.message, exc.fields)
+
+
+@bp.errorhandler(ValidationError)
+def validation_error(exc: ValidationError) -> Response:
+    db_session().rollback()
+    fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+    return error(422, "the request has invalid fields", fields)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    return error(exc.code or 500, exc.description or exc.name)
+
+
+def register(app: Flask) -> None:
+    from inboxcrm.leads import api as leads_api  # noqa: F401  (adds routes to bp)
+    from inboxcrm.pipeline import api as pipeline_api  # noqa: F401
+
+    app.register_blueprint(bp)

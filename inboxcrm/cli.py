@@ -1,0 +1,167 @@
+"""The `inboxcrm` command: demo, db, member, api-token, keys."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from cryptography.fernet import Fernet
+
+from inboxcrm.accounts.models import Role
+from inboxcrm.config import ConfigError, Settings, load_settings
+from inboxcrm.db import Database, utcnow
+from inboxcrm.errors import DomainError
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def _signin_url(settings: Settings, token: str) -> str:
+    return f"{settings.base_url}/signin/{token}"
+
+
+@click.group()
+def main() -> None:
+    """inboxcrm: a CRM that lives in your team's Gmail."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (the `release` process)."""
+    from inboxcrm.migrate import upgrade
+
+    settings = _settings()
+    if settings.database_url.startswith("sqlite:///"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def member() -> None:
+    """Members of a workspace."""
+
+
+@member.command("add")
+@click.argument("email")
+@click.option("--workspace", "workspace_name", required=True, help="Created if it does not exist.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.rep.value)
+@click.option("--name", default="", help="Display name.")
+def member_add(email: str, workspace_name: str, role: str, name: str) -> None:
+    """Add a member and print a one-time sign-in link."""
+    from inboxcrm.accounts.service import add_member, create_workspace, find_workspace, signin_token
+
+    settings = _settings().require_secrets()
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            workspace = find_workspace(session, workspace_name)
+            if workspace is None:
+                workspace = create_workspace(session, workspace_name)
+                click.echo(f"created workspace {workspace.name!r}")
+            added = add_member(session, workspace, email, Role(role), name)
+            token = signin_token(added, settings.secret_key)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"added {added.email} as {role} of {workspace_name!r}")
+    _print_link(settings, token)
+
+
+def _print_link(settings: Settings, token: str) -> None:
+    click.echo(f"sign-in link (one use, 30 minutes): {_signin_url(settings, token)}")
+    if not settings.is_production and not settings.secret_key:
+        click.echo("note: no INBOXCRM_SECRET_KEY set, so this link only works with this process")
+
+
+@member.command("login-link")
+@click.argument("email")
+def member_login_link(email: str) -> None:
+    """Print a fresh one-time sign-in link for a member."""
+    from inboxcrm.accounts.service import find_member, signin_token
+
+    settings = _settings().require_secrets()
+    with Database(settings.database_url).session() as session:
+        found = find_member(session, email)
+        if found is None:
+            raise click.ClickException(f"no member {email}")
+        token = signin_token(found, settings.secret_key)
+    _print_link(settings, token)
+
+
+@main.group("api-token")
+def api_token() -> None:
+    """API tokens for /api/v1."""
+
+
+@api_token.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for.")
+def api_token_create(email: str, name: str) -> None:
+    """Create a bearer token for a member; it is shown once."""
+    from inboxcrm.accounts.service import create_api_token, find_member
+
+    settings = _settings()
+    with Database(settings.database_url).session() as session:
+        found = find_member(session, email)
+        if found is None:
+            raise click.ClickException(f"no member {email}")
+        _row, plain = create_api_token(session, found, name)
+    click.echo(plain)
+    click.echo(
+        f"use it as: Authorization: Bearer {plain[:9]}…  (shown once; store it now)", err=True
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Secrets for production."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print fresh INBOXCRM_SECRET_KEY and INBOXCRM_TOKEN_KEY lines."""
+    import secrets
+
+    click.echo(f"INBOXCRM_SECRET_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"INBOXCRM_TOKEN_KEY={Fernet.generate_key().decode()}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Run the demo on SQLite: the app with a seeded team workspace."""
+    from werkzeug.serving import run_simple
+
+    from inboxcrm import create_app
+    from inboxcrm.accounts.service import signin_token
+    from inboxcrm.demo import demo_settings, seed, team
+    from inboxcrm.migrate import upgrade
+
+    settings = demo_settings(_settings().with_overrides(env="demo"))
+    settings = settings.with_overrides(base_url=f"http://{host}:{port}")
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    with app.app_context():
+        from inboxcrm.web import database
+
+        with database().session() as session:
+            workspace = seed(session, utcnow())
+            links = [(m, signin_token(m, settings.secret_key)) for m in team(session, workspace)]
+    click.echo(f"\ninboxcrm demo running at {settings.base_url}")
+    click.echo("Sign in with one of these one-time links (valid 30 minutes; restart for new ones):")
+    for person, token in links:
+        click.echo(f"  {person.role.value:<9} {person.name:<12} {_signin_url(settings, token)}")
+    click.echo("Stop with Ctrl+C.\n")
+    sys.stdout.flush()
+    run_simple(host, port, app, threaded=True, use_reloader=False)

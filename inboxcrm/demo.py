@@ -1,0 +1,127 @@
+"""The demo workspace: a small sales team with a realistic spread of leads (deterministic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import os
+import random
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Member, Role, Workspace
+from inboxcrm.accounts.service import add_member, create_workspace, find_workspace
+from inboxcrm.config import Settings
+from inboxcrm.leads.models import Temperature
+from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
+from inboxcrm.leads.service import create_lead, update_lead
+from inboxcrm.pipeline.service import list_stages
+from inboxcrm.tenancy import Scope
+
+WORKSPACE = "Northwind Demo"
+TEAM = (
+    ("ada@northwind.example", "Ada Park", Role.admin),
+    ("ben@northwind.example", "Ben Ortiz", Role.rep),
+    ("cleo@northwind.example", "Cleo Marsh", Role.marketer),
+)
+COMPANIES = (
+    ("Acme Logistics", "acme-logistics.com", "Logistics"),
+    ("Brightpath Health", "brightpath.health", "Healthcare"),
+    ("Cobalt Payments", "cobaltpay.io", "Fintech"),
+    ("Dunmore Foods", "dunmore.co.uk", "Food & beverage"),
+    ("Evergreen Energy", "evergreen-energy.com", "Energy"),
+    ("Fjord Analytics", "fjord.no", "Software"),
+    ("Granite Insurance", "granite-ins.com", "Insurance"),
+    ("Helios Robotics", "heliosrobotics.de", "Manufacturing"),
+    ("Ironbridge Capital", "ironbridge.capital", "Fintech"),
+    ("Juniper Learning", "juniperlearn.org", "Education"),
+    ("Kestrel Retail", "kestrel-retail.com", "Retail"),
+    ("Lumen Media", "lumen.media", "Media"),
+)
+FIRST = "Alice Bruno Chiara Dev Elena Farid Grace Hiro Ines Jonas Kemi Luca Maya Nils Omar".split()
+LAST = "Ahmed Berg Costa Dubois Eze Fischer Garcia Haddad Ito Jensen Kowalski Lopez".split()
+TITLES = ("Head of Operations", "CFO", "VP Sales", "IT Director", "Procurement Lead", "CEO", "COO")
+TAGS = ("enterprise", "inbound", "event", "referral", "pilot")
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Keys are generated once and kept in the instance folder, so sessions and encrypted
+    tokens survive a restart of the demo."""
+    path = Path(settings.instance_dir) / "demo-keys.json"
+    if path.exists():
+        keys = json.loads(path.read_text())
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys = {
+            "secret_key": secrets.token_urlsafe(32),
+            "token_key": Fernet.generate_key().decode(),
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(keys, f)
+    return settings.with_overrides(
+        env="demo",
+        secret_key=settings.secret_key or keys["secret_key"],
+        token_key=settings.token_key or keys["token_key"],
+    )
+
+
+def seed(session: Session, now: dt.datetime) -> Workspace:
+    """Create the demo workspace once; later runs find it and change nothing."""
+    existing = find_workspace(session, WORKSPACE)
+    if existing is not None:
+        return existing
+    rng = random.Random(7)
+    workspace = create_workspace(session, WORKSPACE, domain="northwind.example")
+    team = [add_member(session, workspace, email, role, name) for email, name, role in TEAM]
+    admin, rep = team[0], team[1]
+    scope = Scope(session, workspace.id)
+    stages = list_stages(scope)
+    weights = [30, 18, 10, 9, 6, 5, 6, 10, 6]
+    for i in range(60):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        company, domain, _industry = rng.choice(COMPANIES)
+        lead = create_lead(
+            scope,
+            LeadCreate(
+                email=f"{first}.{last}{i}@{domain}".lower(),
+                name=f"{first} {last}",
+                company=company,
+                title=rng.choice(TITLES),
+                owner_id=rng.choice([admin.id, rep.id, rep.id]),
+                tags=rng.sample(TAGS, rng.randint(0, 2)),
+                deal_value=decimal.Decimal(rng.randrange(2, 120) * 500),
+                source=rng.choice(("manual", "gmail", "import", "api")),
+            ),
+            admin,
+            now - dt.timedelta(days=rng.randint(20, 90)),
+        )
+        stage = rng.choices(stages, weights)[0]
+        update_lead(
+            scope,
+            lead,
+            LeadUpdate(stage_id=stage.id),
+            rep,
+            now - dt.timedelta(days=rng.randint(1, 19)),
+        )
+        lead.score = rng.randint(0, 95)
+        lead.temperature = (
+            Temperature.hot
+            if lead.score > 70
+            else Temperature.warm
+            if lead.score > 35
+            else Temperature.cold
+        )
+        lead.last_contacted_at = now - dt.timedelta(hours=rng.randint(1, 24 * 45))
+        if rng.random() < 0.6:
+            lead.last_replied_at = lead.last_contacted_at - dt.timedelta(hours=rng.randint(1, 72))
+    session.flush()
+    return workspace
+
+
+def team(session: Session, workspace: Workspace) -> list[Member]:
+    return sorted(workspace.members, key=lambda m: m.id)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, url_for
+from werkzeug.wrappers import Response
+
+from inboxcrm.api import bp, json_object
+from inboxcrm.db import utcnow
+from inboxcrm.leads.models import Lead
+from inboxcrm.leads.params import parse_filter
+from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
+from inboxcrm.leads.serialize import lead_json
+from inboxcrm.leads.service import create_lead, list_leads, update_lead
+from inboxcrm.web import db_session, member, scope
+
+
+@bp.get("/leads")
+def leads() -> dict[str, Any]:
+    page = list_leads(scope(), parse_filter(request.args, member()))
+    return {
+        "leads": [lead_json(lead) for lead in page.leads],
+        "page": page.filter.page,
+        "per_page": page.filter.per_page,
+        "pages": page.pages,
+        "total": page.total,
+        "total_exact": page.exact,
+    }
+
+
+@bp.get("/leads/<int:lead_id>")
+def lead(lead_id: int) -> dict[str, Any]:
+    return lead_json(scope().get(Lead, lead_id))
+
+
+@bp.post("/leads")
+def create() -> tuple[dict[str, Any], int, dict[str, str]]:
+    data = LeadCreate.model_validate(json_object())
+    created = create_lead(scope(), data, member(), utcnow())
+    db_session().commit()
+    return lead_json(created), 201, {"Location": url_for("api.lead", lead_id=created.id)}
+
+
+@bp.patch("/leads/<int:lead_id>")
+def update(lead_id: int) -> dict[str, Any] | Response:
+    found = scope().get(Lead, lead_id)
+    data = LeadUpdate.model_validate(json_object())
+    update_lead(scope(), found, data, member(), utcnow())
+    db_session().commit()
+    return lead_json(found)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from inboxcrm.leads.models import Lead
+
+
+def lead_json(lead: Lead) -> dict[str, Any]:
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": lead.id,
+        "email": lead.email,
+        "other_emails": [e.email for e in lead.emails if e.email != lead.email],
+        "name": lead.name,
+        "company": ({"id": lead.company.id, "name": lead.company.name} if lead.company else None),
+        "title": lead.title,
+        "phone": lead.phone,
+        "timezone": lead.timezone,
+        "owner": (
+            {"id": lead.owner.id, "email": lead.owner.email, "name": lead.owner.name}
+            if lead.owner
+            else None
+        ),
+        "stage": {"id": lead.stage.id, "name": lead.stage.name, "kind": lead.stage.kind.value},
+        # A string keeps cents exact; JSON numbers are floats to most clients.
+        "deal_value": None if lead.deal_value is None else str(lead.deal_value),
+        "currency": lead.currency,
+        "lost_reason": lead.lost_reason,
+        "score": lead.score,
+        "temperature": lead.temperature.value if lead.temperature else None,
+        "last_contacted_at": when(lead.last_contacted_at),
+        "last_replied_at": when(lead.last_replied_at),
+        "source": lead.source,
+        "budget": lead.budget,
+        "authority": lead.authority,
+        "need": lead.need,
+        "timeline": lead.timeline,
+        "next_step": lead.next_step,
+        "tags": [t.name for t in lead.tags],
+        "created_at": when(lead.created_at),
+        "updated_at": when(lead.updated_at),
+    }

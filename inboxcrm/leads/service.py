@@ -1,0 +1,314 @@
+"""Leads: create, change, find, list and change many at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+
+from inboxcrm.accounts.models import Member, Role
+from inboxcrm.errors import Conflict, Forbidden, Invalid
+from inboxcrm.leads.addresses import company_domain, normalize_email
+from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail, Tag, Temperature
+from inboxcrm.leads.schemas import PIPELINE_FIELDS, LeadCreate, LeadUpdate
+from inboxcrm.pipeline.models import ChangeSource, Stage
+from inboxcrm.pipeline.service import entry_stage, move_lead
+from inboxcrm.tenancy import Scope
+
+COUNT_LIMIT = 10_000  # past this the list says "10,000+": an exact count costs a full scan
+MAX_PER_PAGE = 100
+SORTS: dict[str, InstrumentedAttribute[Any]] = {
+    "name": Lead.name,
+    "score": Lead.score,
+    "deal_value": Lead.deal_value,
+    "last_contacted": Lead.last_contacted_at,
+    "created": Lead.created_at,
+}
+DEFAULT_SORT = "-last_contacted"
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    q: str = ""
+    stage_id: int | None = None
+    owner_id: int | None = None
+    unowned: bool = False
+    temperature: Temperature | None = None
+    tag: str | None = None
+    sort: str = DEFAULT_SORT
+    page: int = 1
+    per_page: int = 50
+
+    def __post_init__(self) -> None:
+        if self.sort.lstrip("-") not in SORTS:
+            raise Invalid(
+                f"unknown sort {self.sort!r}; use one of {', '.join(SORTS)}, '-' first to reverse"
+            )
+        if self.page < 1:
+            raise Invalid("page must be 1 or more")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+
+
+@dataclass
+class LeadPage:
+    leads: list[Lead]
+    total: int
+    exact: bool
+    filter: LeadFilter
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pages = max(1, -(-self.total // self.filter.per_page))
+
+
+def _search_clause(session: Session, q: str) -> object:
+    """Substring search over name, addresses and company, through an index where it can."""
+    needle = " ".join(q.lower().split())
+    if session.get_bind().dialect.name == "sqlite" and len(needle) >= 3:
+        # FTS5 trigram: a quoted phrase matches any substring of three characters or more.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        matches = (
+            select(text("rowid"))
+            .select_from(text("lead_search"))
+            .where(text("lead_search MATCH :phrase").bindparams(phrase=phrase))
+        )
+        return Lead.id.in_(matches)
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # On PostgreSQL the pg_trgm GIN index serves this LIKE; short SQLite needles scan.
+    return Lead.search_text.like(f"%{escaped}%", escape="\\")
+
+
+def filtered(scope: Scope, flt: LeadFilter) -> Select[tuple[Lead]]:
+    query = scope.select(Lead)
+    if flt.q.strip():
+        query = query.where(_search_clause(scope.session, flt.q))  # type: ignore[arg-type]
+    if flt.stage_id is not None:
+        query = query.where(Lead.stage_id == flt.stage_id)
+    if flt.unowned:
+        query = query.where(Lead.owner_id.is_(None))
+    elif flt.owner_id is not None:
+        query = query.where(Lead.owner_id == flt.owner_id)
+    if flt.temperature is not None:
+        query = query.where(Lead.temperature == flt.temperature)
+    if flt.tag:
+        tag_ids = (
+            scope.select(Tag)
+            .with_only_columns(Tag.id)
+            .where(func.lower(Tag.name) == flt.tag.strip().lower())
+        )
+        query = query.where(Lead.tags.any(Tag.id.in_(tag_ids)))
+    return query
+
+
+def list_leads(scope: Scope, flt: LeadFilter) -> LeadPage:
+    query = filtered(scope, flt)
+    column = SORTS[flt.sort.lstrip("-")]
+    if flt.sort.startswith("-"):
+        order = (column.desc().nulls_last(), Lead.id.desc())
+    else:
+        order = (column.asc().nulls_last(), Lead.id.asc())
+    rows = scope.session.scalars(
+        query.order_by(*order)
+        .options(selectinload(Lead.tags))
+        .limit(flt.per_page)
+        .offset((flt.page - 1) * flt.per_page)
+    )
+    capped = query.with_only_columns(Lead.id).order_by(None).limit(COUNT_LIMIT + 1).subquery()
+    total = scope.session.scalar(select(func.count()).select_from(capped)) or 0
+    return LeadPage(
+        leads=list(rows.unique()),
+        total=min(total, COUNT_LIMIT),
+        exact=total <= COUNT_LIMIT,
+        filter=flt,
+    )
+
+
+def find_lead_by_email(scope: Scope, email: str) -> Lead | None:
+    row = scope.session.scalars(
+        scope.select(LeadEmail, LeadEmail.email == normalize_email(email))
+    ).first()
+    return row.lead if row else None
+
+
+def refresh_search_text(lead: Lead) -> None:
+    parts = [lead.name, *(e.email for e in lead.emails), lead.company.name if lead.company else ""]
+    lead.search_text = " ".join(p for p in parts if p).lower()
+
+
+def _company(scope: Scope, name: str | None, email: str) -> Company | None:
+    """The named company (found by name, else created), or the one owning the address's domain."""
+    domain = company_domain(email)
+    if name:
+        company = scope.session.scalars(
+            scope.select(Company, func.lower(Company.name) == name.lower()).limit(1)
+        ).first()
+        if company is None:
+            company = Company(workspace_id=scope.workspace_id, name=name)
+            scope.session.add(company)
+            claimed = domain and scope.session.scalar(
+                scope.select(CompanyDomain, CompanyDomain.domain == domain).with_only_columns(
+                    CompanyDomain.id
+                )
+            )
+            if domain and not claimed:
+                company.domains.append(
+                    CompanyDomain(workspace_id=scope.workspace_id, domain=domain)
+                )
+        return company
+    if domain is None:
+        return None
+    owned = scope.session.scalars(
+        scope.select(CompanyDomain, CompanyDomain.domain == domain)
+    ).first()
+    return owned.company if owned else None
+
+
+def _tags(scope: Scope, names: Sequence[str]) -> list[Tag]:
+    if not names:
+        return []
+    lowered = {n.lower(): n for n in names}
+    existing = {
+        t.name.lower(): t
+        for t in scope.session.scalars(scope.select(Tag, func.lower(Tag.name).in_(lowered)))
+    }
+    for key, name in lowered.items():
+        if key not in existing:
+            existing[key] = Tag(workspace_id=scope.workspace_id, name=name)
+            scope.session.add(existing[key])
+    return [existing[key] for key in lowered]
+
+
+def _set_emails(scope: Scope, lead: Lead, primary: str, others: Sequence[str]) -> None:
+    wanted = list(dict.fromkeys([normalize_email(primary), *(normalize_email(e) for e in others)]))
+    taken = scope.session.scalars(
+        scope.select(LeadEmail, LeadEmail.email.in_(wanted), LeadEmail.lead_id != lead.id)
+        if lead.id
+        else scope.select(LeadEmail, LeadEmail.email.in_(wanted))
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            f"{taken.email} already belongs to lead {taken.lead_id}",
+            {"email": "already belongs to another lead"},
+        )
+    current = {e.email: e for e in lead.emails}
+    lead.emails = [
+        current.get(a) or LeadEmail(workspace_id=scope.workspace_id, email=a) for a in wanted
+    ]
+    lead.email = wanted[0]
+
+
+def _check_allowed(actor: Member, changes: LeadUpdate) -> None:
+    touched = changes.model_fields_set & PIPELINE_FIELDS
+    if actor.role is Role.marketer and touched:
+        raise Forbidden(f"marketers cannot change {', '.join(sorted(touched))}")
+
+
+PLAIN_FIELDS = ("title", "phone", "timezone", "deal_value", "lost_reason", "budget", "authority",
+                "need", "timeline", "next_step")  # fmt: skip
+
+
+def _apply(scope: Scope, lead: Lead, changes: LeadUpdate, actor: Member, now: dt.datetime) -> None:
+    """Apply the fields a client sent, and only those."""
+    sent = changes.model_fields_set
+    for name in PLAIN_FIELDS:
+        if name in sent:
+            value = getattr(changes, name)
+            setattr(lead, name, None if value == "" else value)
+    if "name" in sent:
+        lead.name = changes.name or ""
+    if "currency" in sent:
+        lead.currency = changes.currency or "USD"
+    if "source" in sent:
+        lead.source = changes.source or "manual"
+    if "email" in sent or "other_emails" in sent:
+        others = changes.other_emails
+        if others is None:
+            others = [e.email for e in lead.emails if e.email != lead.email]
+        _set_emails(scope, lead, changes.email or lead.email, others)
+    if "company" in sent:
+        lead.company = _company(scope, changes.company, lead.email)
+    if "owner_id" in sent:
+        if changes.owner_id is not None and scope.find(Member, changes.owner_id) is None:
+            raise Invalid(
+                f"no member {changes.owner_id} in this workspace", {"owner_id": "unknown"}
+            )
+        lead.owner_id = changes.owner_id
+    if "tags" in sent:
+        lead.tags = _tags(scope, changes.tags or [])
+    if "stage_id" in sent and changes.stage_id is not None:
+        stage = scope.find(Stage, changes.stage_id)
+        if stage is None:
+            raise Invalid(f"no stage {changes.stage_id} in this workspace", {"stage_id": "unknown"})
+        move_lead(scope, lead, stage, source=ChangeSource.member, now=now, member_id=actor.id)
+    lead.updated_at = now
+    refresh_search_text(lead)
+
+
+def create_lead(scope: Scope, data: LeadCreate, actor: Member, now: dt.datetime) -> Lead:
+    """A new lead in the entry stage, owned by its creator unless an owner is given."""
+    _check_allowed(actor, data)
+    stage = entry_stage(scope)
+    lead = Lead(workspace_id=scope.workspace_id, stage=stage, owner_id=actor.id, created_at=now)
+    _set_emails(scope, lead, data.email, data.other_emails or [])  # before add: no autoflush
+    scope.session.add(lead)
+    scope.session.flush()  # a stage change names the lead: it needs an id first
+    _apply(scope, lead, data, actor, now)
+    if "company" not in data.model_fields_set:
+        lead.company = _company(scope, None, lead.email)
+        refresh_search_text(lead)
+    scope.session.flush()
+    return lead
+
+
+def update_lead(
+    scope: Scope, lead: Lead, data: LeadUpdate, actor: Member, now: dt.datetime
+) -> Lead:
+    _check_allowed(actor, data)
+    _apply(scope, lead, data, actor, now)
+    scope.session.flush()
+    return lead
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    owner_id: int | None = None
+    unassign: bool = False
+    stage_id: int | None = None
+    add_tag: str | None = None
+    remove_tag: str | None = None
+
+
+def bulk_update(
+    scope: Scope, lead_ids: Sequence[int], change: BulkChange, actor: Member, now: dt.datetime
+) -> int:
+    """Apply one change to many leads; all of them or, on any error, none."""
+    ids = list(dict.fromkeys(lead_ids))
+    if not ids:
+        raise Invalid("select at least one lead")
+    leads = list(scope.session.scalars(scope.select(Lead, Lead.id.in_(ids))).unique())
+    if len(leads) != len(ids):
+        missing = sorted(set(ids) - {lead.id for lead in leads})
+        raise Invalid(f"leads not found: {', '.join(map(str, missing[:10]))}")
+    fields: dict[str, object] = {}
+    if change.unassign:
+        fields["owner_id"] = None
+    elif change.owner_id is not None:
+        fields["owner_id"] = change.owner_id
+    if change.stage_id is not None:
+        fields["stage_id"] = change.stage_id
+    if not fields and not change.add_tag and not change.remove_tag:
+        raise Invalid("choose an owner, a stage or a tag to apply")
+    for lead in leads:
+        tags = [t.name for t in lead.tags]
+        if change.add_tag:
+            tags.append(change.add_tag)
+        if change.remove_tag:
+            tags = [t for t in tags if t.lower() != change.remove_tag.strip().lower()]
+        update = LeadUpdate.model_validate({**fields, "tags": tags})
+        update_lead(scope, lead, update, actor, now)
+    return len(leads)

@@ -1,0 +1,146 @@
+"""The leads table, creating a lead by hand, changing many leads at once, the lead card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from pydantic import ValidationError
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from inboxcrm.accounts.models import Member, Role
+from inboxcrm.db import utcnow
+from inboxcrm.errors import DomainError
+from inboxcrm.leads.models import Lead, Tag, Temperature
+from inboxcrm.leads.params import parse_filter
+from inboxcrm.leads.schemas import LeadCreate
+from inboxcrm.leads.service import SORTS, BulkChange, bulk_update, create_lead, list_leads
+from inboxcrm.pipeline.models import StageChange
+from inboxcrm.pipeline.service import list_stages
+from inboxcrm.web import db_session, login_required, member, scope
+
+bp = Blueprint("leads", __name__)
+
+
+def _choices() -> dict[str, Any]:
+    s = scope()
+    return {
+        "stages": list_stages(s),
+        "members": list(s.session.scalars(s.select(Member).order_by(Member.name, Member.email))),
+        "tags": list(s.session.scalars(s.select(Tag).order_by(Tag.name))),
+        "temperatures": list(Temperature),
+    }
+
+
+@bp.get("/")
+@login_required
+def home() -> Response:
+    return redirect(url_for("leads.index"))
+
+
+@bp.get("/leads")
+@login_required
+def index() -> str:
+    me = member()
+    # Reps open their own leads first, as in any CRM they work from; others see the team's.
+    owner_default = "me" if me.role is Role.rep else "any"
+    flt = parse_filter(request.args, me, owner_default=owner_default)
+    page = list_leads(scope(), flt)
+    args = {k: v for k, v in request.args.items() if v and k != "page"}
+    args.setdefault("owner", owner_default)
+    workspace_empty = page.total == 0 and not scope().session.scalar(
+        scope().select(Lead).with_only_columns(Lead.id).limit(1)
+    )
+    return render_template(
+        "leads/index.html",
+        page=page,
+        args=args,
+        sorts=list(SORTS),
+        workspace_empty=workspace_empty,
+        **_choices(),
+    )
+
+
+def _form_to_lead(form: MultiDict[str, str]) -> dict[str, Any]:
+    """Form fields to API-shaped data: blanks are left out, lists are split."""
+    data: dict[str, Any] = {
+        k: v.strip() for k, v in form.items() if k not in ("csrf_token",) and v.strip()
+    }
+    if "tags" in data:
+        data["tags"] = [t for t in (p.strip() for p in data["tags"].split(",")) if t]
+    if "other_emails" in data:
+        data["other_emails"] = data["other_emails"].replace(",", " ").split()
+    return data
+
+
+@bp.route("/leads/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            created = create_lead(
+                scope(), LeadCreate.model_validate(_form_to_lead(request.form)), member(), utcnow()
+            )
+            db_session().commit()
+        except ValidationError as exc:
+            errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
+        except DomainError as exc:
+            db_session().rollback()
+            errors = exc.fields or {"form": exc.message}
+            errors.setdefault("form", exc.message)
+        else:
+            flash(f"Lead {created.name or created.email} created.")
+            return redirect(url_for("leads.show", lead_id=created.id))
+    # Re-show what was typed: bad input loses nothing.
+    html = render_template("leads/new.html", errors=errors, form=request.form, **_choices())
+    return (html, 422) if errors else html
+
+
+@bp.post("/leads/bulk")
+@login_required
+def bulk() -> Response:
+    form = request.form
+    back = form.get("next", "")
+    if not back.startswith("/leads") or back.startswith("//"):
+        back = url_for("leads.index")
+    try:
+        ids = [int(i) for i in form.getlist("lead_ids")]
+        owner = form.get("owner", "")
+        stage = form.get("stage", "")
+        change = BulkChange(
+            owner_id=int(owner) if owner.isdigit() else None,
+            unassign=owner == "none",
+            stage_id=int(stage) if stage.isdigit() else None,
+            add_tag=form.get("add_tag", "").strip() or None,
+            remove_tag=form.get("remove_tag", "").strip() or None,
+        )
+        count = bulk_update(scope(), ids, change, member(), utcnow())
+        db_session().commit()
+    except ValueError:
+        flash("That selection could not be read; nothing was changed.", "error")
+    except ValidationError as exc:
+        db_session().rollback()
+        flash(f"Nothing was changed: {exc.errors()[0]['msg']}", "error")
+    except DomainError as exc:
+        db_session().rollback()
+        flash(f"Nothing was changed: {exc.message}", "error")
+    else:
+        flash(f"Updated {count} lead{'s' if count != 1 else ''}.")
+    return redirect(back)
+
+
+@bp.get("/leads/<int:lead_id>")
+@login_required
+def show(lead_id: int) -> str:
+    s = scope()
+    lead = s.get(Lead, lead_id)
+    changes = list(
+        s.session.scalars(
+            s.select(StageChange, StageChange.lead_id == lead.id).order_by(
+                StageChange.changed_at.desc(), StageChange.id.desc()
+            )
+        )
+    )
+    return render_template("leads/show.html", lead=lead, changes=changes)
