@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def include_object(obj: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
+    """Leave the search index (FTS5 tables, pg_trgm index) out of model comparisons: the
+    migration owns it, the models do not describe it."""
+    return not (name or "").startswith(("lead_search", "ix_lead_search_text_trgm"))
 
 
 def alembic_config(url: str) -> Config:

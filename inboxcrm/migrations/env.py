@@ -7,6 +7,7 @@ from sqlalchemy import Connection, create_engine
 
 import inboxcrm.models  # noqa: F401  (registers every table on the metadata)
 from inboxcrm.db import Base
+from inboxcrm.migrate import include_object
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
@@ -29,6 +30,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
