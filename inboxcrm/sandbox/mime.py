@@ -1,0 +1,114 @@
+"""RFC 5322 messages to Gmail's MessagePart shape, and base64url both ways."""
+
+import base64
+import binascii
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from email.utils import getaddresses
+from typing import Any
+
+from inboxcrm.sandbox.errors import bad_request
+
+_TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.S | re.I)
+_SPACE = re.compile(r"\s+")
+SNIPPET_LENGTH = 200
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
+def decode_b64url(text: str) -> bytes:
+    """Decode base64url with or without padding (clients send both); 400 on garbage."""
+    cleaned = text.strip().replace("+", "-").replace("/", "_")
+    try:
+        return base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise bad_request("Invalid value for ByteString: " + text[:40]) from exc
+
+
+@dataclass
+class Parsed:
+    """What the API needs from one raw message, computed once when it is stored."""
+
+    payload: dict[str, Any]
+    headers: dict[str, str]  # lower-case name -> first value
+    snippet: str
+    text: str  # lower-cased searchable body and subject
+    attachments: dict[str, bytes] = field(default_factory=dict)
+    has_attachment: bool = False
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    def addresses(self, *names: str) -> list[str]:
+        values = [self.headers.get(n, "") for n in names]
+        return [addr.lower() for _, addr in getaddresses(values) if addr]
+
+
+def parse(raw: bytes) -> Parsed:
+    msg = message_from_bytes(raw, policy=policy.compat32)
+    attachments: dict[str, bytes] = {}
+    texts: list[str] = []
+    payload = _part(msg, "", attachments, texts)
+    headers: dict[str, str] = {}
+    for name, value in msg.items():
+        headers.setdefault(name.lower(), _header_text(value))
+    plain = " ".join(texts)
+    snippet = html.escape(_SPACE.sub(" ", plain).strip()[:SNIPPET_LENGTH], quote=True)
+    return Parsed(
+        payload=payload,
+        headers=headers,
+        snippet=snippet,
+        text=(headers.get("subject", "") + " " + plain).lower(),
+        attachments=attachments,
+        has_attachment=bool(attachments),
+    )
+
+
+def _header_text(value: Any) -> str:
+    return str(value).replace("\r", "").replace("\n", "")
+
+
+def _part(
+    msg: Message, part_id: str, attachments: dict[str, bytes], texts: list[str]
+) -> dict[str, Any]:
+    filename = msg.get_filename() or ""
+    node: dict[str, Any] = {
+        "partId": part_id,
+        "mimeType": msg.get_content_type(),
+        "filename": filename,
+        "headers": [{"name": k, "value": _header_text(v)} for k, v in msg.items()],
+    }
+    if msg.is_multipart():
+        node["body"] = {"size": 0}
+        children = msg.get_payload()
+        assert isinstance(children, list)
+        prefix = f"{part_id}." if part_id else ""
+        node["parts"] = [
+            _part(child, f"{prefix}{i}", attachments, texts) for i, child in enumerate(children)
+        ]
+        return node
+    data = msg.get_payload(decode=True)
+    body = data if isinstance(data, bytes) else b""
+    if filename or msg.get_content_disposition() == "attachment":
+        # Gmail never inlines attachment data: clients fetch it by attachmentId.
+        attachment_id = "ANGjdJ" + hashlib.sha1(body + part_id.encode()).hexdigest()  # noqa: S324
+        attachments[attachment_id] = body
+        node["body"] = {"attachmentId": attachment_id, "size": len(body)}
+        return node
+    node["body"] = {"size": len(body), "data": b64url(body)} if body else {"size": 0}
+    if node["mimeType"] in ("text/plain", "text/html") and not texts:
+        charset = msg.get_content_charset() or "utf-8"
+        try:
+            text = body.decode(charset, errors="replace")
+        except LookupError:
+            text = body.decode("utf-8", errors="replace")
+        if node["mimeType"] == "text/html":
+            text = html.unescape(_TAGS.sub(" ", text))
+        texts.append(text)
+    return node
