@@ -5,8 +5,6 @@ Each part is an ``application/http`` request; the answer carries, in order, one
 """
 
 import secrets
-from email import message_from_bytes, policy
-from email.message import Message
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -14,6 +12,7 @@ from werkzeug.datastructures import Headers, MultiDict
 
 from inboxcrm.sandbox.errors import ApiError, bad_request
 from inboxcrm.sandbox.gmail_api import ApiRequest, ApiResponse, GmailApi, error
+from inboxcrm.sandbox.mime import header_lines, split_head, split_multipart
 
 MAX_CALLS = 100
 
@@ -21,21 +20,16 @@ MAX_CALLS = 100
 def handle_batch(api: GmailApi, content_type: str, body: bytes) -> ApiResponse:
     if not content_type.startswith("multipart/mixed"):
         return error(bad_request("Content-Type must be multipart/mixed"))
-    envelope = message_from_bytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=policy.compat32
-    )
-    parts = envelope.get_payload()
-    if not isinstance(parts, list) or not parts:
+    parts = split_multipart(content_type, body)
+    if not parts:
         return error(bad_request("Invalid multipart request: no parts"))
     if len(parts) > MAX_CALLS:
         return error(bad_request(f"Too many requests in batch, max is {MAX_CALLS}"))
     boundary = "batch_" + secrets.token_urlsafe(12)
     chunks: list[bytes] = []
-    for part in parts:
-        if not isinstance(part, Message):
-            return error(bad_request("Invalid multipart request"))
-        response = _answer(api, part)
-        content_id = part.get("Content-ID", "").strip().strip("<>")
+    for headers, payload in parts:
+        response = _answer(api, payload)
+        content_id = headers.get("content-id", "").strip().strip("<>")
         chunks.append(_serialize(boundary, content_id, response))
     chunks.append(f"--{boundary}--\r\n".encode())
     return ApiResponse(
@@ -43,10 +37,7 @@ def handle_batch(api: GmailApi, content_type: str, body: bytes) -> ApiResponse:
     )
 
 
-def _answer(api: GmailApi, part: Message) -> ApiResponse:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return error(bad_request("Invalid batch part"))
+def _answer(api: GmailApi, payload: bytes) -> ApiResponse:
     request = parse_http_request(payload)
     if request is None:
         return error(bad_request("Invalid batch part"))
@@ -58,22 +49,16 @@ def _answer(api: GmailApi, part: Message) -> ApiResponse:
 
 def parse_http_request(data: bytes) -> ApiRequest | None:
     """`GET /path?q HTTP/1.1`, headers, blank line, body."""
-    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
-    lines = head.decode("latin-1").split("\n")
+    head, body = split_head(data)
+    request_line, _, rest = head.partition(b"\n")
     try:
-        method, target, _version = lines[0].split(" ", 2)
+        method, target, _version = request_line.decode("latin-1").strip().split(" ", 2)
     except ValueError:
         return None
-    headers = Headers()
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers.add(name.strip(), value.strip())
+    headers = Headers(header_lines(rest))
     url = urlsplit(target)
     args = MultiDict(parse_qsl(url.query, keep_blank_values=True))
-    if headers.get("Content-Type", "").startswith("application/json"):
-        body = body.rstrip(b"\n")
-    return ApiRequest(method.upper(), url.path, args, headers, body)
+    return ApiRequest(method.upper(), url.path, args, headers, body.rstrip(b"\r\n"))
 
 
 def _serialize(boundary: str, content_id: str, response: ApiResponse) -> bytes:

@@ -10,8 +10,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -23,7 +21,7 @@ from inboxcrm.sandbox import delivery, resources
 from inboxcrm.sandbox.errors import ApiError, bad_request, insufficient_scope, not_found
 from inboxcrm.sandbox.faults import Fault, Faults
 from inboxcrm.sandbox.labels import Label
-from inboxcrm.sandbox.mime import decode_b64url, parse
+from inboxcrm.sandbox.mime import decode_b64url, parse, split_multipart
 from inboxcrm.sandbox.oauth import bearer
 from inboxcrm.sandbox.quota import Quota
 from inboxcrm.sandbox.search import compile_query
@@ -383,21 +381,11 @@ def _raw_and_meta(call: Call) -> tuple[bytes, dict[str, Any]]:
     if req.path.startswith("/upload/") and upload in ("media", "multipart"):
         if upload == "media":
             return req.body, {}
-        content_type = req.headers.get("Content-Type", "")
-        parsed = message_from_bytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + req.body, policy=policy.compat32
-        )
-        parts = parsed.get_payload()
-        if not isinstance(parts, list) or len(parts) != 2:
+        parts = split_multipart(req.headers.get("Content-Type", ""), req.body)
+        if not parts or len(parts) != 2:
             raise bad_request("Invalid multipart request")
-        meta_part, message_part = parts
-        if not isinstance(meta_part, Message) or not isinstance(message_part, Message):
-            raise bad_request("Invalid multipart request")
-        meta_bytes = meta_part.get_payload(decode=True) or b"{}"
-        raw = message_part.get_payload(decode=True)
-        if not isinstance(raw, bytes):
-            raise bad_request("Invalid multipart request")
-        call.request = ApiRequest(req.method, req.path, req.args, req.headers, bytes(meta_bytes))
+        (_, meta_bytes), (_, raw) = parts
+        call.request = ApiRequest(req.method, req.path, req.args, req.headers, meta_bytes)
         return raw, call.json_body()
     body = call.json_body()
     raw_text = body.get("raw")

@@ -31,6 +31,46 @@ def decode_b64url(text: str) -> bytes:
         raise bad_request("Invalid value for ByteString: " + text[:40]) from exc
 
 
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
+
+
+def split_head(data: bytes) -> tuple[bytes, bytes]:
+    """Split at the first blank line, whether lines end in CRLF or LF."""
+    crlf, lf = data.find(b"\r\n\r\n"), data.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return data[:crlf], data[crlf + 4 :]
+    if lf >= 0:
+        return data[:lf], data[lf + 2 :]
+    return data, b""
+
+
+def header_lines(head: bytes) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for line in head.decode("latin-1").replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t") and out:
+            out[-1] = (out[-1][0], out[-1][1] + " " + line.strip())
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def split_multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str], bytes]] | None:
+    """Parts of a multipart body, byte for byte (the email package would re-encode them)."""
+    found = _BOUNDARY.search(content_type)
+    if not found:
+        return None
+    delimiter = b"--" + found[1].encode("latin-1")
+    parts = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, content = split_head(chunk.removeprefix(b"\r\n").removeprefix(b"\n"))
+        content = content[:-2] if content.endswith(b"\r\n") else content.removesuffix(b"\n")
+        parts.append(({k.lower(): v for k, v in header_lines(head)}, content))
+    return parts
+
+
 @dataclass
 class Parsed:
     """What the API needs from one raw message, computed once when it is stored."""
