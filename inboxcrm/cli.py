@@ -1,7 +1,9 @@
-"""The `inboxcrm` command: demo, db, member, api-token, keys."""
+"""The `inboxcrm` command: demo, clock, db, member, api-token, keys."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import sys
 
 import click
@@ -16,6 +18,21 @@ from inboxcrm.errors import DomainError
 def _settings() -> Settings:
     try:
         return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def _keyed_settings() -> Settings:
+    """Settings with the keys the web process uses, so links signed here work there."""
+    from inboxcrm.demo import demo_settings
+
+    settings = _settings()
+    if settings.env == "demo":
+        return demo_settings(settings)
+    if not settings.secret_key and not settings.is_production:
+        click.echo("warning: no INBOXCRM_SECRET_KEY, so no server can check this link", err=True)
+    try:
+        return settings.require_secrets()
     except ConfigError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
 
@@ -60,7 +77,7 @@ def member_add(email: str, workspace_name: str, role: str, name: str) -> None:
     """Add a member and print a one-time sign-in link."""
     from inboxcrm.accounts.service import add_member, create_workspace, find_workspace, signin_token
 
-    settings = _settings().require_secrets()
+    settings = _keyed_settings()
     database = Database(settings.database_url)
     try:
         with database.session() as session:
@@ -78,8 +95,6 @@ def member_add(email: str, workspace_name: str, role: str, name: str) -> None:
 
 def _print_link(settings: Settings, token: str) -> None:
     click.echo(f"sign-in link (one use, 30 minutes): {_signin_url(settings, token)}")
-    if not settings.is_production and not settings.secret_key:
-        click.echo("note: no INBOXCRM_SECRET_KEY set, so this link only works with this process")
 
 
 @member.command("login-link")
@@ -88,7 +103,7 @@ def member_login_link(email: str) -> None:
     """Print a fresh one-time sign-in link for a member."""
     from inboxcrm.accounts.service import find_member, signin_token
 
-    settings = _settings().require_secrets()
+    settings = _keyed_settings()
     with Database(settings.database_url).session() as session:
         found = find_member(session, email)
         if found is None:
@@ -136,16 +151,30 @@ def keys_generate() -> None:
 
 
 @main.command()
+def clock() -> None:
+    """Run the scheduler (the `clock` process): one per deployment is enough, more are safe."""
+    from inboxcrm.scheduler import run_clock
+
+    settings = _keyed_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    run_clock(Database(settings.database_url))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Run the demo on SQLite: the app with a seeded team workspace."""
+    from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
     from inboxcrm import create_app
     from inboxcrm.accounts.service import signin_token
     from inboxcrm.demo import demo_settings, seed, team
     from inboxcrm.migrate import upgrade
+    from inboxcrm.scheduler import schedule
 
     settings = demo_settings(_settings().with_overrides(env="demo"))
     settings = settings.with_overrides(base_url=f"http://{host}:{port}")
@@ -164,4 +193,10 @@ def demo(host: str, port: int) -> None:
         click.echo(f"  {person.role.value:<9} {person.name:<12} {_signin_url(settings, token)}")
     click.echo("Stop with Ctrl+C.\n")
     sys.stdout.flush()
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    clock = BackgroundScheduler(timezone=dt.UTC)
+    schedule(clock, app.extensions["inboxcrm.db"])
+    clock.start()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        clock.shutdown(wait=False)

@@ -4,12 +4,14 @@ from inboxcrm.accounts.models import ApiToken, Mailbox, Member, Workspace
 from inboxcrm.leads.models import Activity, Company, CompanyDomain, Lead, LeadEmail, Note, Tag
 from inboxcrm.mailbox.models import Message, Thread
 from inboxcrm.pipeline.models import Stage, StageChange
+from inboxcrm.scheduler import JobRun
 
 __all__ = [
     "Activity",
     "ApiToken",
     "Company",
     "CompanyDomain",
+    "JobRun",
     "Lead",
     "LeadEmail",
     "Mailbox",

@@ -13,7 +13,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.errors import Conflict, Forbidden, Invalid
 from inboxcrm.leads.addresses import company_domain, normalize_email
-from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail, Tag, Temperature
+from inboxcrm.leads.models import (
+    Company,
+    CompanyDomain,
+    Lead,
+    LeadEmail,
+    Tag,
+    Temperature,
+    lead_tag,
+)
 from inboxcrm.leads.schemas import PIPELINE_FIELDS, LeadCreate, LeadUpdate
 from inboxcrm.pipeline.models import ChangeSource, Stage
 from inboxcrm.pipeline.service import entry_stage, move_lead
@@ -101,7 +109,9 @@ def filtered(scope: Scope, flt: LeadFilter) -> Select[tuple[Lead]]:
             .with_only_columns(Tag.id)
             .where(func.lower(Tag.name) == flt.tag.strip().lower())
         )
-        query = query.where(Lead.tags.any(Tag.id.in_(tag_ids)))
+        query = query.where(
+            Lead.id.in_(select(lead_tag.c.lead_id).where(lead_tag.c.tag_id.in_(tag_ids)))
+        )
     return query
 
 
@@ -112,16 +122,26 @@ def list_leads(scope: Scope, flt: LeadFilter) -> LeadPage:
         order = (column.desc().nulls_last(), Lead.id.desc())
     else:
         order = (column.asc().nulls_last(), Lead.id.asc())
-    rows = scope.session.scalars(
-        query.order_by(*order)
-        .options(selectinload(Lead.tags))
-        .limit(flt.per_page)
-        .offset((flt.page - 1) * flt.per_page)
+    # Ids first, from the covering sort index; whole rows (with their joins) only for one page.
+    # Deep pages then skip index entries instead of joined rows.
+    ids = list(
+        scope.session.scalars(
+            query.with_only_columns(Lead.id)
+            .order_by(*order)
+            .limit(flt.per_page)
+            .offset((flt.page - 1) * flt.per_page)
+        )
     )
+    rows = scope.session.scalars(
+        select(Lead)
+        .where(Lead.id.in_(ids))
+        .options(selectinload(Lead.tags), selectinload(Lead.emails))
+    ).unique()
+    by_id = {lead.id: lead for lead in rows}
     capped = query.with_only_columns(Lead.id).order_by(None).limit(COUNT_LIMIT + 1).subquery()
     total = scope.session.scalar(select(func.count()).select_from(capped)) or 0
     return LeadPage(
-        leads=list(rows.unique()),
+        leads=[by_id[i] for i in ids],
         total=min(total, COUNT_LIMIT),
         exact=total <= COUNT_LIMIT,
         filter=flt,

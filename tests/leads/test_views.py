@@ -64,7 +64,7 @@ def test_search_filter_and_pagination_links_keep_the_filters(
     page = client.get("/leads?q=acme&sort=name").text
     assert rows(page)[:2] == ["Acme Person 00", "Acme Person 01"]
     assert len(rows(page)) == 50
-    assert "1–50 of 60 leads" in page
+    assert "1\N{EN DASH}50 of 60 leads" in page
     assert re.search(
         r'href="/leads\?[^"]*q=acme[^"]*page=2[^"]*"|href="/leads\?[^"]*page=2[^"]*q=acme',
         page.replace("&amp;", "&"),

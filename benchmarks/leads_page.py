@@ -1,0 +1,170 @@
+"""p50/p95 of the leads page and the leads API with 100,000 leads on SQLite (target p95 < 50 ms).
+
+Prints one JSON object. Rows are bulk-inserted (as an import would), then each URL is
+requested repeatedly through the real app: routing, auth, query, template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from sqlalchemy import insert, select
+
+from inboxcrm import create_app
+from inboxcrm.accounts.models import Role
+from inboxcrm.accounts.service import add_member, create_api_token, create_workspace
+from inboxcrm.config import Settings
+from inboxcrm.db import Database
+from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, Temperature, lead_tag
+from inboxcrm.migrate import upgrade
+from inboxcrm.pipeline.models import Stage
+
+LEADS = 100_000
+REPEAT = 40
+WORDS = "acme globex initech umbrella hooli stark wayne wonka tyrell cyberdyne soylent".split()
+
+
+def seed(url: str) -> tuple[int, int, str, list[int]]:
+    rng = random.Random(1)
+    now = dt.datetime.now(dt.UTC)
+    db = Database(url)
+    with db.session() as s:
+        ws = create_workspace(s, "Bench")
+        members = [
+            add_member(s, ws, f"rep{i}@bench.example", Role.rep, f"Rep {i}") for i in range(8)
+        ]
+        _row, token = create_api_token(s, members[0], "bench")
+        stage_ids = list(s.scalars(select(Stage.id).where(Stage.workspace_id == ws.id)))
+        companies = [
+            Company(workspace_id=ws.id, name=f"{rng.choice(WORDS).title()} {i}")
+            for i in range(2000)
+        ]
+        s.add_all(companies)
+        tags = [Tag(workspace_id=ws.id, name=n) for n in ("vip", "event", "pilot")]
+        s.add_all(tags)
+        s.flush()
+        company_names = {c.id: c.name for c in companies}
+        ws_id, member_id = ws.id, members[0].id
+        member_ids = [m.id for m in members]
+        company_ids = list(company_names)
+        tag_ids = [t.id for t in tags]
+    with db.engine.begin() as conn:
+        for start in range(0, LEADS, 10_000):
+            leads, emails, tagged = [], [], []
+            for i in range(start, start + 10_000):
+                company_id = rng.choice(company_ids)
+                name = f"{rng.choice(WORDS).title()} Person{i}"
+                email = f"p{i}@{company_names[company_id].lower().replace(' ', '')}.example"
+                leads.append(
+                    {
+                        "id": i + 1,
+                        "workspace_id": ws_id,
+                        "email": email,
+                        "name": name,
+                        "company_id": company_id,
+                        "owner_id": rng.choice(member_ids),
+                        "stage_id": rng.choice(stage_ids),
+                        "score": rng.randint(0, 100),
+                        "temperature": rng.choice(list(Temperature)),
+                        "deal_value": rng.randint(0, 50_000),
+                        "currency": "USD",
+                        "source": "import",
+                        "last_contacted_at": now - dt.timedelta(minutes=rng.randint(0, 200_000)),
+                        "search_text": f"{name} {email} {company_names[company_id]}".lower(),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                emails.append({"workspace_id": ws_id, "lead_id": i + 1, "email": email})
+                if i % 10 == 0:
+                    tagged.append({"lead_id": i + 1, "tag_id": rng.choice(tag_ids)})
+            conn.execute(insert(Lead), leads)
+            conn.execute(insert(LeadEmail), emails)
+            conn.execute(insert(lead_tag), tagged)
+        conn.exec_driver_sql("ANALYZE")
+    db.dispose()
+    return ws_id, member_id, token, stage_ids
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+        upgrade(url)
+        started = time.perf_counter()
+        _ws, member_id, token, stage_ids = seed(url)
+        seed_s = time.perf_counter() - started
+        run(url, Path(tmp), seed_s, member_id, token, stage_ids)
+
+
+def run(
+    url: str, tmp: Path, seed_s: float, member_id: int, token: str, stage_ids: list[int]
+) -> None:
+    app = create_app(
+        Settings(
+            env="test",
+            database_url=url,
+            instance_dir=tmp,
+            secret_key="b" * 40,
+            token_key=Fernet.generate_key().decode(),
+        )
+    )
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["member_id"] = member_id
+    headers = {"Authorization": f"Bearer {token}"}
+    page_urls = [
+        "/leads",
+        "/leads?owner=any",
+        "/leads?owner=any&sort=-score",
+        "/leads?owner=any&sort=name&page=1000",
+        f"/leads?owner=any&stage={stage_ids[3]}",
+        "/leads?owner=any&temperature=hot",
+        "/leads?owner=any&tag=vip",
+        "/leads?owner=any&q=wonka",
+        "/leads?owner=any&q=person12345",
+    ]
+    api_urls = [u.replace("/leads", "/api/v1/leads", 1) for u in page_urls]
+
+    def measure(urls: list[str], **kw: object) -> dict[str, object]:
+        per_url: dict[str, float] = {}
+        all_ms: list[float] = []
+        for u in urls:
+            times = []
+            for _ in range(REPEAT):
+                t0 = time.perf_counter()
+                response = client.get(u, **kw)  # type: ignore[arg-type]
+                times.append((time.perf_counter() - t0) * 1000)
+                assert response.status_code == 200, (u, response.status_code)
+            per_url[u] = round(statistics.quantiles(times, n=20)[18], 2)
+            all_ms += times
+        q = statistics.quantiles(all_ms, n=100)
+        return {
+            "p50_ms": round(statistics.median(all_ms), 2),
+            "p95_ms": round(q[94], 2),
+            "p95_ms_by_url": per_url,
+        }
+
+    client.get("/leads")  # warm caches once, as a running server would be
+    result = {
+        "benchmark": "leads_page",
+        "leads": LEADS,
+        "database": "sqlite",
+        "requests_per_url": REPEAT,
+        "seed_s": round(seed_s, 1),
+        "page": measure(page_urls),
+        "api": measure(api_urls, headers=headers),
+        "target_p95_ms": 50,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

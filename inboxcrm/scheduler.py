@@ -1,0 +1,90 @@
+"""What runs when: the JOBS table, and the clock process that ticks them.
+
+Only the `clock` process (and the demo) runs APScheduler. Its jobs are short ticks that
+claim due work from the database, so running one twice, late, or on two machines at once
+is safe. Each run is recorded in `job_run`, which /healthz reads to tell whether the clock
+is alive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from inboxcrm.db import Base, Database, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class JobRun(Base):
+    """The latest run of each scheduled job."""
+
+    __tablename__ = "job_run"
+
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    every: dt.timedelta
+    run: Callable[[Session, dt.datetime], None]
+
+
+def heartbeat(session: Session, now: dt.datetime) -> None:
+    """Does nothing but get recorded: proof that the clock ticks when no other job is due."""
+
+
+JOBS: tuple[Job, ...] = (Job("heartbeat", dt.timedelta(seconds=30), heartbeat),)
+
+
+def run_job(database: Database, job: Job, now: Callable[[], dt.datetime] = utcnow) -> None:
+    """Run one job in its own transaction and record how it went; never raise into APScheduler."""
+    started = now()
+    error: str | None = None
+    try:
+        with database.session() as session:
+            job.run(session, started)
+    except Exception as exc:  # a failed tick is recorded and retried at the next one
+        log.exception("job %s failed", job.id)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    with database.session() as session:
+        row = session.get(JobRun, job.id) or JobRun(job=job.id, started_at=started)
+        row.started_at, row.finished_at, row.error = started, now(), error
+        session.add(row)
+
+
+def last_runs(session: Session) -> dict[str, JobRun]:
+    return {row.job: row for row in session.scalars(select(JobRun))}
+
+
+def schedule(scheduler: BaseScheduler, database: Database, jobs: tuple[Job, ...] = JOBS) -> None:
+    for job in jobs:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            args=(database, job),
+            id=job.id,
+            seconds=job.every.total_seconds(),
+            next_run_time=utcnow(),
+            coalesce=True,  # a clock that fell behind runs a tick once, not once per miss
+            max_instances=1,
+            misfire_grace_time=int(job.every.total_seconds()),
+        )
+
+
+def run_clock(database: Database) -> None:
+    scheduler = BlockingScheduler(timezone=dt.UTC)
+    schedule(scheduler, database)
+    log.info("clock started: %s", ", ".join(f"{j.id} every {j.every}" for j in JOBS))
+    scheduler.start()
