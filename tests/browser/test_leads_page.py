@@ -56,4 +56,3 @@ def test_a_rep_finds_and_moves_leads(
     session.expire_all()
     stages = {lead.stage.name for lead in session.query(Lead).filter(Lead.name.like("Fintech%"))}
     assert stages == {"SQL"}
-
