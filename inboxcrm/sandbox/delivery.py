@@ -100,8 +100,15 @@ def send(
     return sent
 
 
-def bounce(mailbox: Mailbox, original: StoredMessage, failed: list[str], reason: str) -> None:
-    """Deliver a delivery status notification into the sender's inbox."""
+def bounce(
+    mailbox: Mailbox,
+    original: StoredMessage,
+    failed: list[str],
+    reason: str,
+    at_ms: int | None = None,
+) -> None:
+    """Deliver a delivery status notification into the sender's inbox (at `at_ms`, or now)."""
+    at_ms = mailbox.clock.now_ms() if at_ms is None else at_ms
     boundary = "000000000000" + secrets.token_hex(8)
     p = original.parsed
     if reason == "limit":
@@ -124,7 +131,7 @@ def bounce(mailbox: Mailbox, original: StoredMessage, failed: list[str], reason:
         f"From: Mail Delivery Subsystem <{MAILER_DAEMON}>\r\n"
         f"To: {mailbox.email}\r\n"
         f"Subject: Delivery Status Notification (Failure)\r\n"
-        f"Date: {formatdate(mailbox.clock.now())}\r\n"
+        f"Date: {formatdate(at_ms / 1000)}\r\n"
         f"Message-ID: {new_message_id('mx.google.com')}\r\n"
         f"In-Reply-To: {p.header('message-id')}\r\n"
         f"References: {p.header('message-id')}\r\n"
@@ -143,7 +150,7 @@ def bounce(mailbox: Mailbox, original: StoredMessage, failed: list[str], reason:
     raw = (
         headers.encode() + body.encode() + original_headers + f"\r\n\r\n--{boundary}--\r\n".encode()
     )
-    mailbox.add(raw, INCOMING, thread_id=original.thread_id)
+    mailbox.add(raw, INCOMING, internal_date=at_ms, thread_id=original.thread_id)
 
 
 def reply_from(
