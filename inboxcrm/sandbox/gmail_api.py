@@ -20,7 +20,7 @@ from werkzeug.routing import Map, Rule
 from inboxcrm.sandbox import delivery, resources
 from inboxcrm.sandbox.errors import ApiError, bad_request, insufficient_scope, not_found
 from inboxcrm.sandbox.faults import Fault, Faults
-from inboxcrm.sandbox.labels import Label
+from inboxcrm.sandbox.labels import Label, is_reserved
 from inboxcrm.sandbox.mime import decode_b64url, parse, split_multipart
 from inboxcrm.sandbox.oauth import bearer
 from inboxcrm.sandbox.quota import Quota
@@ -227,11 +227,11 @@ def labels_get(call: Call, id: str) -> dict[str, Any]:
 
 def _apply_label_fields(call: Call, label: Label, body: dict[str, Any]) -> None:
     name = body.get("name", label.name)
-    if not isinstance(name, str) or not name.strip() or len(name) > 225:
+    if not isinstance(name, str) or not name.strip() or len(name) > 225 or is_reserved(name):
         raise bad_request("Invalid label name")
     other = call.mailbox.label_by_name(name.strip())
     if other is not None and other.id != label.id:
-        raise ApiError(409, "Label name exists or conflicts", reason="alreadyExists")
+        raise ApiError(409, "Label name exists or conflicts")
     label.name = name.strip()
     if "messageListVisibility" in body:
         label.message_list_visibility = _choice(body, "messageListVisibility", ("show", "hide"))

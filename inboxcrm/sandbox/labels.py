@@ -12,6 +12,16 @@ SYSTEM_LABELS = (
 _HIDDEN = {"UNREAD", "STARRED", "IMPORTANT", "CHAT", "DRAFT", "SENT", "SPAM", "TRASH"}
 
 
+_RESERVED = {name.lower() for name in SYSTEM_LABELS} | {
+    "drafts", "chats", "muted", "sent mail", "all mail", "spam", "bin", "snoozed", "scheduled",
+}  # fmt: skip
+
+
+def is_reserved(name: str) -> bool:
+    """Names Gmail refuses for user labels (400 "Invalid label name"), in any case."""
+    return name.strip().lower() in _RESERVED
+
+
 @dataclass
 class Label:
     id: str

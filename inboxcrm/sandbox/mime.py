@@ -24,11 +24,14 @@ def b64url(data: bytes) -> str:
 
 def decode_b64url(text: str) -> bytes:
     """Decode base64url with or without padding (clients send both); 400 on garbage."""
-    cleaned = text.strip().replace("+", "-").replace("/", "_")
+    cleaned = text.strip().replace("+", "-").replace("/", "_").rstrip("=")
     try:
-        return base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+        data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise bad_request("Invalid value for ByteString: " + text[:40]) from exc
+    if not data:
+        raise bad_request("Invalid value for ByteString: " + text[:40])
+    return data
 
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)

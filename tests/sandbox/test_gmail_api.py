@@ -35,8 +35,9 @@ def test_label_lifecycle_and_conflicts(gmail: Gmail) -> None:
     created = labels.create(userId="me", body={"name": "CRM/SQL"}).execute()
     assert created["id"].startswith("Label_")
     assert created["type"] == "user"
-    assert _error(labels.create(userId="me", body={"name": "crm/sql"})) == (409, "alreadyExists")
-    assert _error(labels.create(userId="me", body={"name": ""}))[0] == 400
+    assert _error(labels.create(userId="me", body={"name": "crm/sql"})) == (409, "aborted")
+    assert _error(labels.create(userId="me", body={"name": ""})) == (400, "invalidArgument")
+    assert _error(labels.create(userId="me", body={"name": "Inbox"})) == (400, "invalidArgument")
     patched = labels.patch(userId="me", id=created["id"], body={"name": "CRM/SQO"}).execute()
     assert patched["name"] == "CRM/SQO"
     detail = labels.get(userId="me", id=created["id"]).execute()
