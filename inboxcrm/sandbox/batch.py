@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import Headers, MultiDict
 
+from inboxcrm.sandbox.api.call import ApiRequest, ApiResponse, error
 from inboxcrm.sandbox.errors import ApiError, bad_request
-from inboxcrm.sandbox.gmail_api import ApiRequest, ApiResponse, GmailApi, error
+from inboxcrm.sandbox.gmail_api import GmailApi
 from inboxcrm.sandbox.mime import header_lines, split_head, split_multipart
 
 MAX_CALLS = 100

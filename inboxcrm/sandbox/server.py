@@ -10,9 +10,10 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from inboxcrm.sandbox import control, oauth, seed
+from inboxcrm.sandbox.api.call import ApiRequest, ApiResponse
 from inboxcrm.sandbox.batch import handle_batch
 from inboxcrm.sandbox.faults import Faults
-from inboxcrm.sandbox.gmail_api import ApiRequest, ApiResponse, GmailApi, apply_fault
+from inboxcrm.sandbox.gmail_api import GmailApi, apply_fault
 from inboxcrm.sandbox.quota import Quota
 from inboxcrm.sandbox.state import Options, State
 from inboxcrm.sandbox.tokens import jwks, pem_certs
