@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member, Role, Workspace
@@ -124,4 +125,8 @@ def seed(session: Session, now: dt.datetime) -> Workspace:
 
 
 def team(session: Session, workspace: Workspace) -> list[Member]:
-    return sorted(workspace.members, key=lambda m: m.id)
+    return list(
+        session.scalars(
+            select(Member).where(Member.workspace_id == workspace.id).order_by(Member.id)
+        )
+    )

@@ -75,6 +75,7 @@ def schedule(scheduler: BaseScheduler, database: Database, jobs: tuple[Job, ...]
             "interval",
             args=(database, job),
             id=job.id,
+            name=job.id,
             seconds=job.every.total_seconds(),
             next_run_time=utcnow(),
             coalesce=True,  # a clock that fell behind runs a tick once, not once per miss

@@ -28,6 +28,7 @@ from inboxcrm.pipeline.service import entry_stage, move_lead
 from inboxcrm.tenancy import Scope
 
 COUNT_LIMIT = 10_000  # past this the list says "10,000+": an exact count costs a full scan
+NARROWED_COUNT_LIMIT = 1_000
 MAX_PER_PAGE = 100
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "name": Lead.name,
@@ -74,27 +75,37 @@ class LeadPage:
         self.pages = max(1, -(-self.total // self.filter.per_page))
 
 
-def _search_clause(session: Session, q: str) -> object:
-    """Substring search over name, addresses and company, through an index where it can."""
+def _search_ids(session: Session, q: str) -> Select[Any] | None:
+    """Rows whose name, addresses or company contain `q`, from the FTS5 trigram index on
+    SQLite (three characters or more); None where a LIKE does the job (see `filtered`)."""
     needle = " ".join(q.lower().split())
-    if session.get_bind().dialect.name == "sqlite" and len(needle) >= 3:
-        # FTS5 trigram: a quoted phrase matches any substring of three characters or more.
-        phrase = '"' + needle.replace('"', '""') + '"'
-        matches = (
-            select(text("rowid"))
-            .select_from(text("lead_search"))
-            .where(text("lead_search MATCH :phrase").bindparams(phrase=phrase))
-        )
-        return Lead.id.in_(matches)
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    # On PostgreSQL the pg_trgm GIN index serves this LIKE; short SQLite needles scan.
-    return Lead.search_text.like(f"%{escaped}%", escape="\\")
+    if session.get_bind().dialect.name != "sqlite" or len(needle) < 3:
+        return None
+    phrase = '"' + needle.replace('"', '""') + '"'  # a quoted phrase matches any substring
+    return (
+        select(text("rowid"))
+        .select_from(text("lead_search"))
+        .where(text("lead_search MATCH :phrase").bindparams(phrase=phrase))
+    )
 
 
-def filtered(scope: Scope, flt: LeadFilter) -> Select[tuple[Lead]]:
+def filtered(
+    scope: Scope, flt: LeadFilter, *, walk_sort_index: bool = False
+) -> Select[tuple[Lead]]:
+    """The leads a filter selects. Search and tag filters are id sets; `walk_sort_index`
+    makes SQLite walk the sort index and probe the set, instead of sorting the whole set:
+    the faster plan when the set is large."""
+    member = (Lead.id + 0) if walk_sort_index else Lead.id  # `+ 0` keeps SQLite off the rowid
     query = scope.select(Lead)
     if flt.q.strip():
-        query = query.where(_search_clause(scope.session, flt.q))  # type: ignore[arg-type]
+        ids = _search_ids(scope.session, flt.q)
+        if ids is not None:
+            query = query.where(member.in_(ids))
+        else:
+            needle = " ".join(flt.q.lower().split())
+            escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            # On PostgreSQL the pg_trgm GIN index serves this LIKE; short SQLite needles scan.
+            query = query.where(Lead.search_text.like(f"%{escaped}%", escape="\\"))
     if flt.stage_id is not None:
         query = query.where(Lead.stage_id == flt.stage_id)
     if flt.unowned:
@@ -109,24 +120,33 @@ def filtered(scope: Scope, flt: LeadFilter) -> Select[tuple[Lead]]:
             .with_only_columns(Tag.id)
             .where(func.lower(Tag.name) == flt.tag.strip().lower())
         )
-        query = query.where(
-            Lead.id.in_(select(lead_tag.c.lead_id).where(lead_tag.c.tag_id.in_(tag_ids)))
-        )
+        tagged = select(lead_tag.c.lead_id).where(lead_tag.c.tag_id.in_(tag_ids))
+        query = query.where(member.in_(tagged))
     return query
 
 
+def _count(scope: Scope, query: Select[tuple[Lead]], limit: int) -> int:
+    capped = query.with_only_columns(Lead.id).order_by(None).limit(limit + 1).subquery()
+    return scope.session.scalar(select(func.count()).select_from(capped)) or 0
+
+
 def list_leads(scope: Scope, flt: LeadFilter) -> LeadPage:
-    query = filtered(scope, flt)
+    # Search and tag filters count up to 1,000: past that "1,000+" says enough, and an
+    # exact count would look up every match.
+    narrowed = bool(flt.q.strip() or flt.tag)
+    limit = NARROWED_COUNT_LIMIT if narrowed else COUNT_LIMIT
+    total = _count(scope, filtered(scope, flt), limit)
     column = SORTS[flt.sort.lstrip("-")]
     if flt.sort.startswith("-"):
         order = (column.desc().nulls_last(), Lead.id.desc())
     else:
         order = (column.asc().nulls_last(), Lead.id.asc())
-    # Ids first, from the covering sort index; whole rows (with their joins) only for one page.
-    # Deep pages then skip index entries instead of joined rows.
+    # Ids first, from the covering sort index; whole rows (with their joins) only for one page,
+    # so deep pages skip index entries rather than joined rows.
     ids = list(
         scope.session.scalars(
-            query.with_only_columns(Lead.id)
+            filtered(scope, flt, walk_sort_index=narrowed and total > limit)
+            .with_only_columns(Lead.id)
             .order_by(*order)
             .limit(flt.per_page)
             .offset((flt.page - 1) * flt.per_page)
@@ -138,12 +158,10 @@ def list_leads(scope: Scope, flt: LeadFilter) -> LeadPage:
         .options(selectinload(Lead.tags), selectinload(Lead.emails))
     ).unique()
     by_id = {lead.id: lead for lead in rows}
-    capped = query.with_only_columns(Lead.id).order_by(None).limit(COUNT_LIMIT + 1).subquery()
-    total = scope.session.scalar(select(func.count()).select_from(capped)) or 0
     return LeadPage(
         leads=[by_id[i] for i in ids],
-        total=min(total, COUNT_LIMIT),
-        exact=total <= COUNT_LIMIT,
+        total=min(total, limit),
+        exact=total <= limit,
         filter=flt,
     )
 

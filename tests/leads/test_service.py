@@ -207,3 +207,31 @@ def test_a_company_is_found_by_name_before_it_is_created(session: Session) -> No
     companies = session.scalars(select(Company)).all()
     assert [c.name for c in companies] == ["Solo Consulting"]
     assert companies[0].domains == []  # free mail says nothing about a company
+
+
+def test_large_search_results_say_more_and_keep_their_order(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inboxcrm.leads.service as service
+
+    rep = MemberFactory()
+    for i in range(8):
+        lead = LeadFactory(owner=rep, name=f"Acme Buyer {i}", company="Acme", tags=["vip"])
+        lead.last_contacted_at = NOW - dt.timedelta(days=(i * 5) % 8)
+    LeadFactory(owner=rep, name="Someone Else")
+    session.commit()
+    scope = Scope(session, rep.workspace_id)
+    flt = LeadFilter(q="acme", sort="-last_contacted", per_page=4)
+    small = list_leads(scope, flt)  # the set plan
+    monkeypatch.setattr(service, "NARROWED_COUNT_LIMIT", 3)
+    large = list_leads(scope, flt)  # the sort-index plan
+    assert (large.total, large.exact) == (3, False)
+    assert [x.id for x in large.leads] == [x.id for x in small.leads]
+    expected = sorted(
+        (x for x in session.scalars(select(Lead)) if x.name.startswith("Acme")),
+        key=lambda x: (x.last_contacted_at, x.id),
+        reverse=True,
+    )
+    assert [x.id for x in large.leads] == [x.id for x in expected[:4]]
+    tagged = list_leads(scope, LeadFilter(tag="vip", sort="name", page=2, per_page=3))
+    assert [x.name for x in tagged.leads] == ["Acme Buyer 3", "Acme Buyer 4", "Acme Buyer 5"]

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inboxcrm.config import Settings
+from inboxcrm.demo import demo_settings, seed, team
+from inboxcrm.leads.models import Lead
+
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+
+def test_the_demo_workspace_is_seeded_once(session: Session) -> None:
+    workspace = seed(session, NOW)
+    session.commit()
+    people = team(session, workspace)
+    assert [m.role.value for m in people] == ["admin", "rep", "marketer"]
+    leads = session.scalar(select(func.count()).select_from(Lead))
+    assert leads == 60
+    assert seed(session, NOW).id == workspace.id
+    assert session.scalar(select(func.count()).select_from(Lead)) == 60
+
+
+def test_demo_keys_are_made_once_and_kept_private(tmp_path: Path) -> None:
+    first = demo_settings(Settings(env="demo", instance_dir=tmp_path))
+    second = demo_settings(Settings(env="demo", instance_dir=tmp_path))
+    assert (first.secret_key, first.token_key) == (second.secret_key, second.token_key)
+    keys = tmp_path / "demo-keys.json"
+    assert keys.stat().st_mode & 0o077 == 0
+    assert json.loads(keys.read_text())["secret_key"] == first.secret_key
