@@ -8,7 +8,7 @@ from inboxcrm.sandbox.server import serve
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
-@click.option("--seed", "seed_name", default="demo", show_default=True,
+@click.option("--seed", default="demo", show_default=True,
               type=click.Choice(["demo", "empty"]))  # fmt: skip
 @click.option("--quota-units-per-minute", default=15000, show_default=True, type=int,
               help="Per-user Gmail quota units a minute; 0 turns quota off.")  # fmt: skip
@@ -18,7 +18,7 @@ from inboxcrm.sandbox.server import serve
 def sandbox(
     host: str,
     port: int,
-    seed_name: str,
+    seed: str,
     quota_units_per_minute: int,
     daily_send_limit: int,
     token_lifetime: int,
@@ -27,7 +27,7 @@ def sandbox(
     serve(
         host,
         port,
-        seed_name,
+        seed,
         quota_units_per_minute=quota_units_per_minute,
         daily_send_limit=daily_send_limit,
         token_lifetime=token_lifetime,

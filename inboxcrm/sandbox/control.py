@@ -50,7 +50,7 @@ def handle(sandbox: "Sandbox", request: Request) -> Response:
 
 
 def _reset(sb: "Sandbox", body: dict[str, Any], _: Request) -> Any:
-    sb.reset(seed_name=body.get("seed", "empty"), options=body.get("options"))
+    sb.reset(seed=body.get("seed", "empty"), options=body.get("options"))
     return {"accounts": sorted(sb.state.accounts)}
 
 

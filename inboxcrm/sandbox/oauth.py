@@ -30,6 +30,7 @@ KNOWN_SCOPES = {
     )),
 }  # fmt: skip
 ISSUER = "https://accounts.google.com"
+CODE_LIFETIME = 600  # seconds an authorization code stays redeemable
 _LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 _AUTH_PARAMS = (
     "client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge",
@@ -185,6 +186,7 @@ def _approve(state: State, account: Account, args: Any) -> Response:
             issue_refresh=args.get("access_type") == "offline"
             and (first_consent or "consent" in (args.get("prompt") or "").split()),
             nonce=args.get("nonce"),
+            expires_at=state.clock.now() + CODE_LIFETIME,
         )
         state.codes[code.code] = code
     params = {"code": code.code, "scope": " ".join(sorted(scopes)), "authuser": "0"}
@@ -229,7 +231,7 @@ def _exchange_code(state: State, client: Client, form: Any) -> dict[str, Any]:
     code = state.codes.get(form.get("code", ""))
     if code is None:
         raise OAuthError(400, "invalid_grant", "Malformed auth code.")
-    if code.used or code.client_id != client.client_id:
+    if code.used or code.client_id != client.client_id or code.expires_at < state.clock.now():
         raise OAuthError(400, "invalid_grant", "Bad Request")
     if form.get("redirect_uri") != code.redirect_uri:
         raise OAuthError(400, "redirect_uri_mismatch", "Bad Request")

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from inboxcrm.sandbox import control, oauth, seed
+from inboxcrm.sandbox import control, oauth
 from inboxcrm.sandbox.api.call import ApiRequest, ApiResponse
 from inboxcrm.sandbox.batch import handle_batch
 from inboxcrm.sandbox.faults import Faults
 from inboxcrm.sandbox.gmail_api import GmailApi, apply_fault
 from inboxcrm.sandbox.quota import Quota
+from inboxcrm.sandbox.seed import apply as apply_seed
 from inboxcrm.sandbox.state import Options, State
 from inboxcrm.sandbox.tokens import jwks, pem_certs
 from inboxcrm.sandbox.web import json_response
@@ -33,16 +34,16 @@ _USERINFO = {
 class Sandbox:
     """The whole local Google: state plus the HTTP front door."""
 
-    def __init__(self, seed_name: str = "empty", **options: Any) -> None:
+    def __init__(self, seed: str = "empty", **options: Any) -> None:
         # Options given at start-up survive resets; a reset's options apply on top.
         self._start_options = dict(options)
         self.state = State(Options(**options))
         self.quota = Quota(self.state.options, self.state.clock)
         self.faults = Faults()
         self.api = GmailApi(self.state, self.quota, self.faults)
-        self.reset(seed_name)
+        self.reset(seed)
 
-    def reset(self, seed_name: str = "empty", options: dict[str, Any] | None = None) -> None:
+    def reset(self, seed: str = "empty", options: dict[str, Any] | None = None) -> None:
         with self.state.lock:
             self.state.clock.reset()
             self.state.options.update(vars(Options()))
@@ -51,7 +52,7 @@ class Sandbox:
             self.state.clear()
             self.quota.reset()
             self.faults.clear()
-            seed.apply(self.state, seed_name)
+            apply_seed(self.state, seed)
 
     def __call__(
         self, environ: "WSGIEnvironment", start_response: "StartResponse"
@@ -70,7 +71,7 @@ class Sandbox:
             return control.handle(self, request)
         if path in ("/o/oauth2/auth", "/o/oauth2/v2/auth"):
             return oauth.authorize(self.state, request)
-        if path == "/token" and request.method == "POST":
+        if path in ("/token", "/o/oauth2/token", "/oauth2/v4/token") and request.method == "POST":
             return oauth.token(self.state, request)
         if path in ("/revoke", "/o/oauth2/revoke") and request.method == "POST":
             return oauth.revoke(self.state, request)
@@ -126,6 +127,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 @dataclass
 class RunningSandbox:
+    """A sandbox served from a background thread; its URLs are what the app configures."""
+
     url: str
     sandbox: Sandbox
     _server: Any
@@ -135,6 +138,22 @@ class RunningSandbox:
     def state(self) -> State:
         return self.sandbox.state
 
+    @property
+    def api_root(self) -> str:
+        return self.url + "/"
+
+    @property
+    def auth_uri(self) -> str:
+        return self.url + "/o/oauth2/auth"
+
+    @property
+    def token_uri(self) -> str:
+        return self.url + "/token"
+
+    @property
+    def revoke_uri(self) -> str:
+        return self.url + "/revoke"
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -142,10 +161,10 @@ class RunningSandbox:
 
 
 def start_sandbox(
-    host: str = "127.0.0.1", port: int = 0, seed_name: str = "empty", **options: Any
+    host: str = "127.0.0.1", port: int = 0, seed: str = "empty", **options: Any
 ) -> RunningSandbox:
     """Serve a sandbox from a background thread; returns once it accepts connections."""
-    sandbox = Sandbox(seed_name, **options)
+    sandbox = Sandbox(seed, **options)
     server = make_server(host, port, sandbox, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="sandbox-google", daemon=True)
     thread.start()
@@ -153,9 +172,9 @@ def start_sandbox(
     return RunningSandbox(url, sandbox, server, thread)
 
 
-def serve(host: str, port: int, seed_name: str, **options: Any) -> None:
+def serve(host: str, port: int, seed: str, **options: Any) -> None:
     """Run in the foreground until interrupted (the CLI)."""
-    sandbox = Sandbox(seed_name, **options)
+    sandbox = Sandbox(seed, **options)
     server = make_server(host, port, sandbox, threaded=True)
     print(f"Sandbox Google listening on http://{host}:{server.server_port}", flush=True)
     try:

@@ -248,6 +248,7 @@ class AuthCode:
     challenge_method: str
     issue_refresh: bool
     nonce: str | None
+    expires_at: float
     used: bool = False
 
 

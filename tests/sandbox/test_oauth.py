@@ -81,6 +81,13 @@ def test_code_is_single_use_and_checks_the_verifier(sandbox: RunningSandbox) -> 
         flow.fetch_token(authorization_response=location)
 
 
+def test_code_expires_after_ten_minutes(sandbox: RunningSandbox, control: Control) -> None:
+    flow, location = authorize(sandbox.url, AVA)
+    control("clock", {"advance": 601})
+    with pytest.raises(InvalidGrantError):
+        flow.fetch_token(authorization_response=location)
+
+
 def test_client_authentication_by_form_or_basic(sandbox: RunningSandbox) -> None:
     _, location = authorize(sandbox.url, AVA)
     form = {"grant_type": "authorization_code", "code": redirect_params(location)["code"]}
