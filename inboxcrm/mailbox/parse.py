@@ -1,0 +1,422 @@
+"""Gmail messages (`format=full` JSON, or raw RFC 5322 bytes) to one plain `ParsedMessage`.
+
+Pure and forgiving: no clock, no database, no network, and no exception escapes. Whatever
+cannot be read is left out and reported in one warning naming the Gmail id.
+
+Conventions:
+- Message-IDs (`rfc_message_id`, `in_reply_to`, `references`) keep their angle brackets,
+  `<abc@host>`, the form replies must carry in In-Reply-To/References; case is kept.
+- A header that should appear once but appears twice: the first one wins (From, Subject,
+  Message-ID, Date, List-* ...); address lists (To, Cc, Bcc, Reply-To) are joined instead,
+  so nobody on the message is lost.
+- Bodies longer than `MAX_BODY_CHARS` are cut and end with `TRUNCATED_MARKER`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email
+import email.message
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from inboxcrm.mailbox.participants import Address, decode_text, decode_words, parse_addresses
+from inboxcrm.mailbox.sanitize import html_to_text
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_CHARS = 1_000_000
+TRUNCATED_MARKER = "\n[message truncated]"
+_MAX_DEPTH = 40  # MIME nesting deeper than any real client makes: a bomb, not mail
+_SNIPPET_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    mime_type: str
+    size: int
+    attachment_id: str | None  # Gmail's id for attachments.get; None when parsed from raw
+    content_id: str | None  # without angle brackets: what `cid:` URLs in the HTML name
+    inline: bool
+    part_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    gmail_id: str = ""
+    gmail_thread_id: str = ""
+    label_ids: tuple[str, ...] = ()
+    snippet: str = ""
+    history_id: int | None = None
+    sent_at: dt.datetime | None = None  # internalDate, else the Date header; always UTC
+    size_estimate: int = 0
+    rfc_message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    subject: str = ""
+    from_: Address | None = None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    reply_to: tuple[Address, ...] = ()
+    list_unsubscribe: str | None = None
+    list_unsubscribe_post: str | None = None
+    list_id: str | None = None
+    precedence: str | None = None
+    auto_submitted: str | None = None
+    return_path: str | None = None
+    content_type: str = ""  # of the whole message, e.g. multipart/report
+    report_type: str | None = None  # its report-type parameter, e.g. delivery-status
+    text_body: str = ""
+    html_body: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    is_bounce: bool = False
+    failed_recipients: tuple[str, ...] = ()
+
+
+# --- one MIME tree, whichever way the message came ---------------------------------------
+
+
+@dataclass(slots=True)
+class _Part:
+    mime_type: str
+    headers: dict[str, list[str]]  # lower-case name -> values in order
+    filename: str = ""
+    size: int = 0
+    attachment_id: str | None = None
+    data: bytes | None = None
+    part_id: str = ""
+    parts: list[_Part] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[0].strip() if values else None
+
+
+def _header_dict(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for name, value in pairs:
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
+
+
+class _Notes:
+    """What was dropped, reported once per message."""
+
+    def __init__(self, gmail_id: str) -> None:
+        self.gmail_id = gmail_id
+        self.items: list[str] = []
+
+    def add(self, note: str) -> None:
+        self.items.append(note)
+
+    def report(self) -> None:
+        if self.items:
+            logger.warning("message %s: %s", self.gmail_id or "(raw)", "; ".join(self.items))
+
+
+def b64url_decode(data: str) -> bytes:
+    """Gmail's base64url, with or without padding (both occur)."""
+    data = data.strip()
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def _gmail_part(obj: Any, notes: _Notes, depth: int = 0) -> _Part:
+    if not isinstance(obj, Mapping):
+        return _Part("text/plain", {})
+    pairs = [
+        (str(h.get("name", "")), str(h.get("value", "")))
+        for h in obj.get("headers") or ()
+        if isinstance(h, Mapping)
+    ]
+    raw_body = obj.get("body")
+    body: Mapping[str, Any] = raw_body if isinstance(raw_body, Mapping) else {}
+    part = _Part(
+        mime_type=str(obj.get("mimeType") or "text/plain").lower(),
+        headers=_header_dict(pairs),
+        filename=str(obj.get("filename") or ""),
+        size=_int(body.get("size")) or 0,
+        attachment_id=body.get("attachmentId") or None,
+        part_id=str(obj.get("partId") or ""),
+    )
+    if isinstance(body.get("data"), str):
+        try:
+            part.data = b64url_decode(body["data"])
+        except (binascii.Error, ValueError):
+            notes.add(f"part {part.part_id or 'root'}: bad base64 dropped")
+    children = obj.get("parts") or ()
+    if depth >= _MAX_DEPTH and children:
+        notes.add("MIME nesting too deep: inner parts dropped")
+        return part
+    part.parts = [_gmail_part(child, notes, depth + 1) for child in children]
+    return part
+
+
+def _raw_part(msg: email.message.Message, notes: _Notes, depth: int = 0, pid: str = "") -> _Part:
+    part = _Part(
+        mime_type=msg.get_content_type(),
+        headers=_header_dict([(k, _unescape(str(v))) for k, v in msg.raw_items()]),
+        part_id=pid,
+    )
+    try:
+        part.filename = _unescape(msg.get_filename() or "")
+    except Exception:  # RFC 2231 parameters can be arbitrarily broken
+        notes.add(f"part {pid or 'root'}: unreadable filename")
+    payload = msg.get_payload()
+    if part.mime_type == "message/delivery-status" and isinstance(payload, list):
+        # The stdlib splits status blocks into sub-messages; we want the text back.
+        part.data = "\n".join(str(block) for block in payload).encode("utf-8", "surrogateescape")
+    elif msg.is_multipart():
+        if depth >= _MAX_DEPTH:
+            notes.add("MIME nesting too deep: inner parts dropped")
+            return part
+        prefix = f"{pid}." if pid else ""
+        part.parts = [
+            _raw_part(child, notes, depth + 1, f"{prefix}{i}")
+            for i, child in enumerate(msg.get_payload())
+            if isinstance(child, email.message.Message)
+        ]
+    else:
+        data = msg.get_payload(decode=True)
+        part.data = data if isinstance(data, bytes) else None
+    part.size = len(part.data) if part.data is not None else 0
+    return part
+
+
+def _unescape(value: str) -> str:
+    # Parsing bytes keeps non-ASCII header bytes as surrogates: undo that, charset-tolerant.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return decode_text(value.encode("utf-8", "surrogateescape"), None)
+    return value
+
+
+# --- from the tree to the message ---------------------------------------------------------
+
+_PARAM = re.compile(r";\s*([\w-]+)\s*=\s*(\"[^\"]*\"|[^;\s]*)")
+_MSG_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _param(value: str | None, name: str) -> str | None:
+    for key, val in _PARAM.findall(value or ""):
+        if key.lower() == name:
+            return val.strip('"').strip() or None
+    return None
+
+
+def _msg_ids(value: str | None) -> list[str]:
+    if not value:
+        return []
+    ids = [f"<{m}>" for m in _MSG_ID.findall(value)]
+    if not ids and value.strip() and " " not in value.strip():
+        ids = [f"<{value.strip().strip('<>')}>"]
+    return list(dict.fromkeys(ids))
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _addresses(root: _Part, name: str) -> tuple[Address, ...]:
+    values = root.headers.get(name)
+    return tuple(parse_addresses(", ".join(values))) if values else ()
+
+
+def _date(value: str | None) -> dt.datetime | None:
+    try:
+        when = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _clip(text: str, what: str, notes: _Notes) -> str:
+    text = text.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    notes.add(f"{what} truncated from {len(text)} characters")
+    return text[:MAX_BODY_CHARS] + TRUNCATED_MARKER
+
+
+class _Walk:
+    """Depth-first over the tree: first inline text/plain and text/html are the bodies;
+    every other leaf is an attachment; attached messages are not searched for bodies."""
+
+    def __init__(self, notes: _Notes) -> None:
+        self.notes = notes
+        self.bodies: dict[str, str] = {}  # mime type -> text
+        self.attachments: list[Attachment] = []
+        self.failed: list[str] = []
+
+    def visit(self, part: _Part) -> None:
+        if part.mime_type == "message/rfc822":
+            self.attachments.append(self._attachment(part, _attached_name(part)))
+        elif part.parts or part.mime_type.startswith("multipart/"):
+            for child in part.parts:
+                self.visit(child)
+        elif part.mime_type == "message/delivery-status":
+            self.failed += failed_recipients(decode_text(part.data or b"", None))
+        elif part.mime_type in ("text/plain", "text/html") and not _is_attachment(part):
+            self._body(part)
+        else:
+            self.attachments.append(self._attachment(part, decode_words(part.filename)))
+
+    def _body(self, part: _Part) -> None:
+        if part.mime_type in self.bodies:
+            return  # a later alternative or footer: the first one is the body
+        if part.data is None:
+            if part.attachment_id:
+                self.notes.add(f"{part.mime_type} body in part {part.part_id} not fetched")
+            self.bodies[part.mime_type] = ""
+            return
+        # Decode no more than the limit can use (4 bytes per character at most).
+        raw = part.data[: MAX_BODY_CHARS * 4 + 4]
+        charset = _param(part.header("content-type"), "charset")
+        text = _clip(decode_text(raw, charset), f"{part.mime_type} body", self.notes)
+        self.bodies[part.mime_type] = text
+
+    @staticmethod
+    def _attachment(part: _Part, filename: str) -> Attachment:
+        cid = part.header("content-id")
+        disposition = (part.header("content-disposition") or "").lower()
+        return Attachment(
+            filename=filename,
+            mime_type=part.mime_type,
+            size=part.size,
+            attachment_id=part.attachment_id,
+            content_id=(cid.strip().strip("<>") or None) if cid else None,
+            inline=disposition.startswith("inline") or (bool(cid) and not disposition),
+            part_id=part.part_id,
+        )
+
+
+def _is_attachment(part: _Part) -> bool:
+    disposition = (part.header("content-disposition") or "").lower()
+    return bool(part.filename) or disposition.startswith("attachment")
+
+
+def _attached_name(part: _Part) -> str:
+    if part.filename:
+        return decode_words(part.filename)
+    inner = part.parts[0] if part.parts else None
+    subject = decode_words(inner.header("subject") or "") if inner else ""
+    return f"{subject or 'message'}.eml"
+
+
+_STATUS_FIELD = re.compile(r"^([\w-]+)\s*:\s*(.*)$")
+
+
+def failed_recipients(status: str) -> list[str]:
+    """Recipients whose `Action: failed` in a message/delivery-status body (RFC 3464)."""
+    failed: list[str] = []
+    for block in re.split(r"\r?\n\s*\r?\n", status):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            match = _STATUS_FIELD.match(line.strip())
+            if match:
+                fields.setdefault(match.group(1).lower(), match.group(2).strip())
+        recipient = fields.get("final-recipient") or fields.get("original-recipient")
+        if recipient and fields.get("action", "").lower() == "failed":
+            found = parse_addresses(recipient.split(";", 1)[-1])
+            failed += [a.email for a in found if a.email not in failed]
+    return failed
+
+
+def _content(root: _Part, notes: _Notes) -> dict[str, Any]:
+    """Everything that comes from the MIME tree: headers, bodies, attachments, bounces."""
+    first = root.header
+    from_ = parse_addresses(first("from"))
+    if not from_ and first("from"):
+        notes.add("unreadable From dropped")
+    walk = _Walk(notes)
+    walk.visit(root)
+    fields: dict[str, Any] = {
+        "rfc_message_id": next(iter(_msg_ids(first("message-id"))), None),
+        "in_reply_to": next(iter(_msg_ids(first("in-reply-to"))), None),
+        "references": tuple(_msg_ids(" ".join(root.headers.get("references", ())))),
+        "subject": decode_words(first("subject") or "").replace("\x00", ""),
+        "from_": from_[0] if from_ else None,
+        "to": _addresses(root, "to"),
+        "cc": _addresses(root, "cc"),
+        "bcc": _addresses(root, "bcc"),
+        "reply_to": _addresses(root, "reply-to"),
+        "list_unsubscribe": first("list-unsubscribe"),
+        "list_unsubscribe_post": first("list-unsubscribe-post"),
+        "list_id": first("list-id"),
+        "precedence": first("precedence"),
+        "auto_submitted": first("auto-submitted"),
+        "return_path": first("return-path"),
+        "content_type": root.mime_type,
+        "report_type": _param(first("content-type"), "report-type"),
+        "text_body": walk.bodies.get("text/plain", ""),
+        "html_body": walk.bodies.get("text/html", ""),
+        "attachments": tuple(walk.attachments),
+        "is_bounce": bool(walk.failed),
+        "failed_recipients": tuple(walk.failed),
+    }
+    if (sent_at := _date(first("date"))) is not None:
+        fields["sent_at"] = sent_at
+    return fields
+
+
+def _envelope(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """Gmail's own fields around the MIME tree."""
+    fields: dict[str, Any] = {
+        "gmail_thread_id": str(resource.get("threadId") or ""),
+        "label_ids": tuple(str(label) for label in resource.get("labelIds") or ()),
+        "snippet": str(resource.get("snippet") or ""),
+        "history_id": _int(resource.get("historyId")),
+        "size_estimate": _int(resource.get("sizeEstimate")) or 0,
+    }
+    millis = _int(resource.get("internalDate"))
+    if millis is not None:
+        fields["sent_at"] = dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
+    return fields
+
+
+def parse_message(resource: Mapping[str, Any]) -> ParsedMessage:
+    """A `users.messages.get` resource (`format=full`) as a ParsedMessage; never raises."""
+    gmail_id = str(resource.get("id") or "") if isinstance(resource, Mapping) else ""
+    notes = _Notes(gmail_id)
+    fields: dict[str, Any] = {"gmail_id": gmail_id}
+    try:
+        fields |= _content(_gmail_part(resource.get("payload"), notes), notes)
+    except Exception as exc:
+        notes.add(f"MIME unreadable ({exc.__class__.__name__}): content dropped")
+    try:
+        fields |= _envelope(resource)
+    except Exception as exc:
+        notes.add(f"Gmail fields unreadable ({exc.__class__.__name__})")
+    notes.report()
+    return ParsedMessage(**fields)
+
+
+def parse_raw(data: bytes, gmail_id: str = "") -> ParsedMessage:
+    """An RFC 5322 message (`format=raw` decoded, or an .eml file); never raises.
+
+    Gmail's own fields are absent: the snippet is made from the body and `sent_at` comes
+    from the Date header.
+    """
+    notes = _Notes(gmail_id)
+    fields: dict[str, Any] = {"gmail_id": gmail_id, "size_estimate": len(data)}
+    try:
+        fields |= _content(_raw_part(email.message_from_bytes(data), notes), notes)
+        text = fields["text_body"] or html_to_text(fields["html_body"][: _SNIPPET_CHARS * 20])
+        fields["snippet"] = " ".join(text[: _SNIPPET_CHARS * 4].split())[:_SNIPPET_CHARS]
+    except Exception as exc:
+        notes.add(f"MIME unreadable ({exc.__class__.__name__}): content dropped")
+    notes.report()
+    return ParsedMessage(**fields)

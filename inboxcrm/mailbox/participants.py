@@ -1,0 +1,222 @@
+"""Who is on a message: address headers, bulk and automated mail, the people outside the team."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from email.header import decode_header
+from email.utils import getaddresses
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from inboxcrm.errors import Invalid
+from inboxcrm.leads.addresses import normalize_email
+
+if TYPE_CHECKING:
+    from inboxcrm.mailbox.parse import ParsedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One mailbox in a header: display name (decoded) and normalized email (lower case)."""
+
+    name: str
+    email: str
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1]
+
+    @property
+    def local_part(self) -> str:
+        return self.email.rsplit("@", 1)[0]
+
+
+def decode_text(raw: bytes, charset: str | None) -> str:
+    """Bytes to text that never raises: the declared charset, then UTF-8, then cp1252.
+
+    Mail lies about its charset often enough (unknown names, Latin-1 declared as UTF-8)
+    that a failed decode must degrade to replacement characters, never an exception.
+    """
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            return raw.decode(candidate.strip().strip('"').lower())
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("cp1252", errors="replace")
+
+
+@lru_cache(maxsize=16384)
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words (`=?UTF-8?Q?...?=`) and unfold the header."""
+    value = value.replace("\r", "").replace("\n", "")
+    if "=?" not in value:
+        return value.strip()
+    try:
+        chunks = decode_header(value)
+    except Exception:  # malformed encoded words: show them as they came
+        return value.strip()
+    out = []
+    for chunk, charset in chunks:
+        out.append(chunk if isinstance(chunk, str) else decode_text(chunk, charset))
+    return "".join(out).strip()
+
+
+@lru_cache(maxsize=65536)
+def _normalize(email: str) -> str | None:
+    # email_validator costs tens of microseconds; the same people write again and again.
+    try:
+        return normalize_email(email)
+    except Invalid:
+        return None
+
+
+_ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+
+
+def parse_addresses(value: str | None) -> list[Address]:
+    """Every valid address of an address-list header, in order; invalid ones are left out.
+
+    Display names may be encoded words (decoded after splitting, so an encoded comma does
+    not split the list). When the stdlib parser gives up on a malformed entry (an
+    unbalanced quote swallows the rest of the header), bare addresses are recovered from
+    the raw text so that nobody on the message goes missing.
+    """
+    return list(_parse_addresses(value.replace("\r", "").replace("\n", " "))) if value else []
+
+
+@lru_cache(maxsize=16384)
+def _parse_addresses(value: str) -> tuple[Address, ...]:
+    # A thread repeats the same To and Cc lines message after message.
+    result: list[Address] = []
+    seen: set[str] = set()
+    broken = False
+    for name, addr in _split(value):
+        if "=?" in addr:  # some mailers (Python's among them) encode IDN domains as words
+            addr = decode_words(addr)
+        email = _normalize(addr) if "@" in addr else None
+        if email is None:
+            broken = broken or bool(addr or name)
+            continue
+        if email not in seen:
+            seen.add(email)
+            result.append(Address(_clean_name(name, email), email))
+    if broken:
+        for match in _ADDR_SPEC.findall(value):
+            email = _normalize(match)
+            if email is not None and email not in seen:
+                seen.add(email)
+                result.append(Address("", email))
+    return tuple(result)
+
+
+# The everyday shapes: `a@b`, `Name <a@b>`, `"Last, First" <a@b>`. The stdlib parser is
+# pure Python and most of the cost of a message; it still reads everything else.
+_SIMPLE_ITEM = re.compile(
+    r"""\s*(?:
+        "(?P<quoted>[^"\\]*)"\s*<(?P<qaddr>[^<>\s"]+)>
+      | (?P<name>[^",<>;:@()\\\[\]]*?)\s*<(?P<addr>[^<>\s"]+)>
+      | (?P<bare>[^\s,<>"();:\\\[\]]+@[^\s,<>"();:\\\[\]]+)
+    )\s*(?:,|$)""",
+    re.VERBOSE,
+)
+
+
+def _split(value: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    pos, end = 0, len(value)
+    while pos < end:
+        match = _SIMPLE_ITEM.match(value, pos)
+        if match is None or match.end() == pos:
+            return getaddresses([value])
+        if match["bare"]:
+            pairs.append(("", match["bare"]))
+        elif match["qaddr"]:
+            pairs.append((match["quoted"], match["qaddr"]))
+        else:
+            pairs.append((match["name"], match["addr"]))
+        pos = match.end()
+    return pairs
+
+
+def _clean_name(name: str, email: str) -> str:
+    name = " ".join(decode_words(name).strip().strip("\"'").split())
+    # "ann@x.com" <ann@x.com> carries no name.
+    return "" if name.lower() == email else name
+
+
+# --- bulk and automated mail -------------------------------------------------------------
+
+_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+
+
+def is_bulk(parsed: ParsedMessage) -> bool:
+    """Mailing-list or machine-sent mail (RFC 2369 list headers, Precedence, RFC 3834)."""
+    if parsed.list_unsubscribe or parsed.list_id:
+        return True
+    if parsed.precedence and parsed.precedence.strip().lower() in _BULK_PRECEDENCE:
+        return True
+    if parsed.auto_submitted:
+        return parsed.auto_submitted.split(";", 1)[0].strip().lower() != "no"
+    return False
+
+
+_AUTOMATED_LOCAL = re.compile(
+    r"""^(
+        mailer[-_.]?daemon | postmaster | mail[-_.]?delivery[-_.]?(subsystem|system)?
+      | (no|do[-_.]?not|dont)[-_.]?reply(ies)?
+      | bounces?([-_.=].*)? | .*[-_.]bounces?
+      | msprvs\d?=.* | prvs=.*
+    )$""",
+    re.VERBOSE,
+)
+
+
+def is_automated_sender(address: Address) -> bool:
+    """Daemons, postmasters, no-reply senders and bounce/VERP addresses: never people."""
+    local = address.local_part.lower().split("+", 1)[0]
+    return bool(_AUTOMATED_LOCAL.match(local))
+
+
+# --- the people outside the team ---------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str:
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def _is_team(email: str, team_domains: Collection[str], team_addresses: Collection[str]) -> bool:
+    if email in team_addresses:
+        return True
+    domain = _ascii_domain(email.rsplit("@", 1)[-1])
+    return any(domain == d or domain.endswith("." + d) for d in team_domains)
+
+
+def external_participants(
+    parsed: ParsedMessage, team_domains: Iterable[str], team_addresses: Iterable[str]
+) -> list[Address]:
+    """From, To, Cc in header order, without the team (its domains and their subdomains,
+    and its own addresses on other domains), each person once.
+
+    Automated senders are kept: whether a daemon can be a lead is the caller's policy
+    (see `is_automated_sender`). The first name seen wins; a later one fills an empty name.
+    """
+    domains = {_ascii_domain(d.lstrip("@")) for d in team_domains}
+    addresses = {a.strip().lower() for a in team_addresses}
+    people: dict[str, Address] = {}
+    everyone = ([parsed.from_] if parsed.from_ else []) + list(parsed.to) + list(parsed.cc)
+    for addr in everyone:
+        if _is_team(addr.email, domains, addresses):
+            continue
+        known = people.get(addr.email)
+        if known is None or (not known.name and addr.name):
+            people[addr.email] = addr
+    return list(people.values())
