@@ -19,6 +19,7 @@ import binascii
 import datetime as dt
 import email
 import email.message
+import html
 import logging
 import re
 from collections.abc import Mapping
@@ -377,7 +378,8 @@ def _envelope(resource: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "gmail_thread_id": str(resource.get("threadId") or ""),
         "label_ids": tuple(str(label) for label in resource.get("labelIds") or ()),
-        "snippet": str(resource.get("snippet") or ""),
+        # Gmail sends the snippet HTML-escaped ("I&#39;m"); we store text.
+        "snippet": html.unescape(str(resource.get("snippet") or "")),
         "history_id": _int(resource.get("historyId")),
         "size_estimate": _int(resource.get("sizeEstimate")) or 0,
     }

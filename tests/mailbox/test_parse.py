@@ -80,6 +80,12 @@ def test_a_plain_message_gives_every_field() -> None:
     assert not parsed.is_bounce
 
 
+def test_gmail_snippets_are_unescaped() -> None:
+    resource = to_gmail_json(plain_message())
+    resource["snippet"] = "I&#39;m &quot;in&quot; &amp; ready &lt;3"
+    assert parse_message(resource).snippet == 'I\'m "in" & ready <3'
+
+
 def test_message_ids_without_brackets_get_them() -> None:
     msg = plain_message()
     msg.replace_header("Message-ID", "  bare-id@host  ")
