@@ -30,6 +30,7 @@ def create_app(config: Settings | None = None) -> Flask:
         configure_logging,
         configure_database,
         configure_security,
+        configure_google,
         configure_blueprints,
         configure_errors,
         configure_templates,
@@ -81,6 +82,14 @@ def configure_security(app: Flask, settings: Settings) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+
+def configure_google(app: Flask, settings: Settings) -> None:
+    from inboxcrm.accounts.crypto import TokenBox
+    from inboxcrm.gmail.signin import configure_oauthlib
+
+    configure_oauthlib(settings.google_token_uri)
+    app.extensions["inboxcrm.tokens"] = TokenBox(settings.token_key)
 
 
 def configure_blueprints(app: Flask, settings: Settings) -> None:

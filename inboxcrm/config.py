@@ -24,6 +24,7 @@ GOOGLE_API_ROOT = "https://gmail.googleapis.com/"
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
+GOOGLE_USERINFO_URI = "https://openidconnect.googleapis.com/v1/userinfo"
 
 
 class ConfigError(Exception):
@@ -45,6 +46,7 @@ class Settings:
     google_auth_uri: str = GOOGLE_AUTH_URI
     google_token_uri: str = GOOGLE_TOKEN_URI
     google_revoke_uri: str = GOOGLE_REVOKE_URI
+    google_userinfo_uri: str = GOOGLE_USERINFO_URI
 
     @property
     def is_production(self) -> bool:
@@ -134,4 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         google_auth_uri=_url("GOOGLE_AUTH_URI", get("GOOGLE_AUTH_URI", GOOGLE_AUTH_URI)),
         google_token_uri=_url("GOOGLE_TOKEN_URI", get("GOOGLE_TOKEN_URI", GOOGLE_TOKEN_URI)),
         google_revoke_uri=_url("GOOGLE_REVOKE_URI", get("GOOGLE_REVOKE_URI", GOOGLE_REVOKE_URI)),
+        google_userinfo_uri=_url(
+            "GOOGLE_USERINFO_URI", get("GOOGLE_USERINFO_URI", GOOGLE_USERINFO_URI)
+        ),
     )

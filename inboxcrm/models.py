@@ -1,6 +1,6 @@
 """Every domain's tables, imported once so the metadata (and Alembic) sees them all."""
 
-from inboxcrm.accounts.models import ApiToken, Mailbox, Member, Workspace
+from inboxcrm.accounts.models import ApiToken, Invite, Mailbox, Member, Workspace
 from inboxcrm.leads.models import Activity, Company, CompanyDomain, Lead, LeadEmail, Note, Tag
 from inboxcrm.mailbox.models import Message, Thread
 from inboxcrm.pipeline.models import Stage, StageChange
@@ -11,6 +11,7 @@ __all__ = [
     "ApiToken",
     "Company",
     "CompanyDomain",
+    "Invite",
     "JobRun",
     "Lead",
     "LeadEmail",

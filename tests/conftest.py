@@ -22,6 +22,7 @@ from inboxcrm.accounts.models import Member
 from inboxcrm.config import Settings
 from inboxcrm.db import Base, Database
 from inboxcrm.migrate import upgrade
+from inboxcrm.sandbox import RunningSandbox, start_sandbox
 from tests import factories
 
 POSTGRES_URL = os.environ.get("INBOXCRM_TEST_DATABASE_URL", "")
@@ -70,6 +71,14 @@ def database_url(migrated_database: str, tmp_path: Path) -> Iterator[str]:
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[RunningSandbox]:
+    """The local Google, one per test run; tests reset it through its control API."""
+    running = start_sandbox(host="127.0.0.1", port=0)
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
@@ -36,6 +36,8 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     sync_days: Mapped[int] = mapped_column(default=90)
+    # People who sign in with an address at `domain` join as reps unless an admin turns it off.
+    allow_join: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[Member]] = relationship(back_populates="workspace")
@@ -56,6 +58,20 @@ class Member(InWorkspace, Base):
     workspace: Mapped[Workspace] = relationship(back_populates="members")
 
     __table_args__ = (Index(None, "workspace_id"),)
+
+
+class Invite(InWorkspace, Base):
+    """An admin's invitation: the address joins this workspace with this role on sign-in."""
+
+    __tablename__ = "invite"
+
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.rep)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (UniqueConstraint("workspace_id", "email"), Index(None, "email"))
 
 
 class ApiToken(InWorkspace, Base):

@@ -10,10 +10,36 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import ApiToken, Member, Role, Workspace
-from inboxcrm.errors import Conflict, Invalid
-from inboxcrm.leads.addresses import normalize_email
+from inboxcrm.accounts.models import (
+    ApiToken,
+    Invite,
+    Mailbox,
+    MailboxStatus,
+    Member,
+    Role,
+    Workspace,
+)
+from inboxcrm.config import Settings
+from inboxcrm.errors import Conflict, Forbidden, Invalid
+from inboxcrm.gmail.signin import GoogleClient
+from inboxcrm.leads.addresses import company_domain, normalize_email
 from inboxcrm.pipeline.service import create_default_stages
+
+
+def google_client(settings: Settings) -> GoogleClient | None:
+    """Our Google OAuth client, or None when none is configured."""
+    if not settings.google_client_id:
+        return None
+    return GoogleClient(
+        client_id=settings.google_client_id,
+        client_secret=settings.google_client_secret,
+        auth_uri=settings.google_auth_uri,
+        token_uri=settings.google_token_uri,
+        userinfo_uri=settings.google_userinfo_uri,
+        revoke_uri=settings.google_revoke_uri,
+        api_root=settings.google_api_root,
+    )
+
 
 SIGNIN_MAX_AGE = dt.timedelta(minutes=30)
 TOKEN_PREFIX = "icrm_"  # noqa: S105  (a prefix that makes leaked tokens greppable)
@@ -104,3 +130,95 @@ def member_for_token(session: Session, plain: str, now: dt.datetime) -> Member |
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
         token.last_used_at = now
     return token.member
+
+
+def invite(session: Session, workspace: Workspace, email: str, role: Role, by: Member) -> Invite:
+    """Invite an address; signing in with Google then joins this workspace with this role."""
+    address = normalize_email(email)
+    if find_member(session, address) is not None:
+        raise Conflict(f"{address} is already a member")
+    found = session.scalars(
+        select(Invite).where(Invite.workspace_id == workspace.id, Invite.email == address)
+    ).first()
+    if found is None:
+        found = Invite(workspace_id=workspace.id, email=address)
+        session.add(found)
+    found.role, found.invited_by_id, found.accepted_at = role, by.id, None
+    session.flush()
+    return found
+
+
+def _unique_workspace_name(session: Session, wanted: str) -> str:
+    name, n = wanted, 1
+    while session.scalar(select(Workspace.id).where(Workspace.name == name)) is not None:
+        n += 1
+        name = f"{wanted} ({n})"
+    return name
+
+
+def member_for_google(session: Session, email: str, name: str, now: dt.datetime) -> Member:
+    """The member a verified Google address signs in as, joining or creating a workspace:
+    an invitation wins; else a company domain's workspace (its first person is admin, later
+    ones join as reps unless joining is off); free-mail users each get their own."""
+    address = normalize_email(email)
+    existing = find_member(session, address)
+    if existing is not None:
+        if name and not existing.name:
+            existing.name = name
+        return existing
+    invitation = session.scalars(
+        select(Invite)
+        .where(Invite.email == address, Invite.accepted_at.is_(None))
+        .order_by(Invite.created_at.desc())
+    ).first()
+    if invitation is not None:
+        invitation.accepted_at = now
+        workspace = session.get_one(Workspace, invitation.workspace_id)
+        return add_member(session, workspace, address, invitation.role, name)
+    domain = company_domain(address)
+    if domain is None:
+        workspace = create_workspace(session, _unique_workspace_name(session, address))
+        return add_member(session, workspace, address, Role.admin, name)
+    team = session.scalars(select(Workspace).where(Workspace.domain == domain)).first()
+    if team is None:
+        workspace = create_workspace(session, _unique_workspace_name(session, domain), domain)
+        return add_member(session, workspace, address, Role.admin, name)
+    if not team.allow_join:
+        raise Forbidden(
+            f"The {team.name} workspace takes new people by invitation only: ask an admin."
+        )
+    return add_member(session, team, address, Role.rep, name)
+
+
+def connect_mailbox(
+    session: Session, member: Member, email: str, sealed_tokens: bytes, scopes: frozenset[str]
+) -> Mailbox:
+    """Store (or refresh) a member's Gmail connection; syncing picks it up from here."""
+    address = normalize_email(email)
+    mailbox = session.scalars(
+        select(Mailbox).where(Mailbox.workspace_id == member.workspace_id, Mailbox.email == address)
+    ).first()
+    if mailbox is None:
+        mailbox = Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=address)
+        session.add(mailbox)
+    elif mailbox.member_id != member.id:
+        raise Conflict(f"{address} is already connected by another member")
+    mailbox.token_ciphertext = sealed_tokens
+    mailbox.scopes = " ".join(sorted(scopes))
+    mailbox.status = MailboxStatus.connected
+    mailbox.last_error = None
+    session.flush()
+    return mailbox
+
+
+def disconnect_mailbox(mailbox: Mailbox) -> None:
+    """Forget the tokens and stop syncing; synced mail stays."""
+    mailbox.token_ciphertext = None
+    mailbox.status = MailboxStatus.disconnected
+    mailbox.next_poll_at = None
+
+
+def mailboxes_of(session: Session, member: Member) -> list[Mailbox]:
+    return list(
+        session.scalars(select(Mailbox).where(Mailbox.member_id == member.id).order_by(Mailbox.id))
+    )

@@ -1,11 +1,34 @@
-"""Sign-in by one-time link (until "Sign in with Google" arrives with Connect Gmail), sign-out."""
+"""Sign in with Google (which connects Gmail), one-time links for the CLI, sign-out."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+import hmac
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response
 
-from inboxcrm.accounts.service import consume_signin, member_for_signin
+from inboxcrm.accounts.crypto import TokenBox
+from inboxcrm.accounts.service import (
+    connect_mailbox,
+    consume_signin,
+    google_client,
+    member_for_google,
+    member_for_signin,
+)
+from inboxcrm.db import utcnow
+from inboxcrm.errors import DomainError
+from inboxcrm.gmail import signin as google
+from inboxcrm.gmail.signin import GoogleClient
 from inboxcrm.web import current_member, db_session
 
 bp = Blueprint("accounts", __name__)
@@ -22,7 +45,10 @@ def _safe_next(target: str | None) -> str:
 def signin() -> str | Response:
     if current_member() is not None:
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("accounts/signin.html")
+    return render_template(
+        "accounts/signin.html",
+        google=google_client(current_app.extensions["inboxcrm.settings"]) is not None,
+    )
 
 
 @bp.route("/signin/<token>", methods=["GET", "POST"])
@@ -45,3 +71,66 @@ def signin_link(token: str) -> tuple[str, int] | str | Response:
 def signout() -> Response:
     session.clear()
     return redirect(url_for("accounts.signin"))
+
+
+def _google() -> GoogleClient:
+    client = google_client(current_app.extensions["inboxcrm.settings"])
+    if client is None:
+        raise ServiceUnavailable("Sign in with Google is not set up: INBOXCRM_GOOGLE_CLIENT_ID")
+    return client
+
+
+def _redirect_uri() -> str:
+    return f"{current_app.extensions['inboxcrm.settings'].base_url}/auth/google/callback"
+
+
+def _refused(message: str, status: int) -> tuple[str, int]:
+    return render_template("accounts/signin.html", problem=message, google=True), status
+
+
+@bp.get("/auth/google")
+def google_start() -> Response:
+    url, state, verifier = google.start(
+        _google(), _redirect_uri(), request.args.get("login_hint", "")
+    )
+    # The PKCE verifier and state live in the signed session until Google sends the user back.
+    session["google"] = {
+        "state": state,
+        "verifier": verifier,
+        "next": _safe_next(request.args.get("next")),
+    }
+    return redirect(url)
+
+
+@bp.get("/auth/google/callback")
+def google_callback() -> Response | tuple[str, int]:
+    pending = session.pop("google", None)
+    if request.args.get("error"):
+        return _refused("Google sign-in was cancelled; nothing was connected.", 400)
+    if not pending or not hmac.compare_digest(request.args.get("state", ""), pending["state"]):
+        return _refused("This sign-in did not start here or has expired. Try again.", 400)
+    try:
+        grant = google.finish(_google(), _redirect_uri(), pending["verifier"], request.args["code"])
+    except (google.SigninError, KeyError) as exc:
+        current_app.logger.warning("Google sign-in failed: %s", exc)
+        return _refused(str(exc) if isinstance(exc, google.SigninError) else "No code.", 400)
+    if not grant.identity.verified:
+        return _refused("Google has not verified that email address.", 403)
+    db = db_session()
+    try:
+        member = member_for_google(db, grant.identity.email, grant.identity.name, utcnow())
+    except DomainError as exc:
+        db.rollback()
+        return _refused(exc.message, exc.status)
+    if grant.can_use_gmail:
+        box: TokenBox = current_app.extensions["inboxcrm.tokens"]
+        connect_mailbox(db, member, grant.identity.email, box.seal(grant.token_json), grant.scopes)
+    else:
+        flash(
+            "Signed in, but Gmail is not connected: sign in again and allow Gmail access.", "error"
+        )
+    db.commit()
+    session.clear()
+    session.permanent = True
+    session["member_id"] = member.id
+    return redirect(pending["next"])

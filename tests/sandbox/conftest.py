@@ -1,7 +1,7 @@
 """One in-process sandbox per session on a free loopback port, reset before each test."""
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from inboxcrm.gmail import build_gmail, make_flow
-from inboxcrm.sandbox import RunningSandbox, start_sandbox
+from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 # oauthlib refuses plain http; the sandbox is loopback only, so allow it for these tests.
@@ -38,13 +38,6 @@ class Control:
         answer = requests.request(method, f"{self.url}/_sandbox/{path}", json=data, timeout=10)
         assert answer.status_code == 200, answer.text
         return answer.json()
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[RunningSandbox]:
-    running = start_sandbox(host="127.0.0.1", port=0)
-    yield running
-    running.stop()
 
 
 @pytest.fixture(autouse=True)

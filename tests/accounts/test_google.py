@@ -1,0 +1,155 @@
+"""Sign in with Google against the sandbox, through the real Flow and the real views."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inboxcrm import create_app
+from inboxcrm.accounts.crypto import TokenBox
+from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member, Role, Workspace
+from inboxcrm.accounts.service import invite
+from inboxcrm.config import Settings
+from inboxcrm.sandbox import RunningSandbox
+from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.factories import MemberFactory
+
+AVA, BEN = "ava.reed@northwind.io", "ben.okafor@northwind.io"
+
+
+@pytest.fixture
+def google_settings(settings: Settings, sandbox: RunningSandbox) -> Settings:
+    requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "empty"}, timeout=10)
+    return settings.with_overrides(
+        google_client_id=DEFAULT_CLIENT_ID,
+        google_client_secret=DEFAULT_CLIENT_SECRET,
+        google_api_root=sandbox.api_root,
+        google_auth_uri=sandbox.auth_uri,
+        google_token_uri=sandbox.token_uri,
+        google_revoke_uri=sandbox.revoke_uri,
+        google_userinfo_uri=f"{sandbox.url}/oauth2/v3/userinfo",
+    )
+
+
+@pytest.fixture
+def app(google_settings: Settings) -> Flask:
+    return create_app(google_settings)
+
+
+def add_account(sandbox: RunningSandbox, email: str, name: str) -> None:
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/accounts", json={"email": email, "name": name}, timeout=10
+    )
+    assert answer.status_code == 200
+
+
+def google_signin(client: FlaskClient, email: str, **params: str) -> tuple[int, str]:
+    """Click "Sign in with Google", let the sandbox approve, follow Google's redirect back."""
+    start = client.get("/auth/google", query_string={"login_hint": email})
+    assert start.status_code == 302
+    google = requests.get(start.location, params=params, allow_redirects=False, timeout=10)
+    assert google.status_code == 302, google.text
+    back = urlsplit(google.headers["Location"])
+    assert back.path == "/auth/google/callback"
+    answer = client.get(f"{back.path}?{back.query}")
+    return answer.status_code, answer.location or answer.text
+
+
+def test_the_first_person_of_a_company_creates_its_workspace(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    status, where = google_signin(client, AVA)
+    assert (status, where) == (302, "/leads")
+    member = session.scalars(select(Member).where(Member.email == AVA)).one()
+    assert member.role is Role.admin
+    assert member.name == "Ava Reed"
+    workspace = session.get_one(Workspace, member.workspace_id)
+    assert workspace.domain == "northwind.io"
+    mailbox = session.scalars(select(Mailbox)).one()
+    assert (mailbox.email, mailbox.status) == (AVA, MailboxStatus.connected)
+    assert "gmail.modify" in mailbox.scopes
+    # Tokens are encrypted at rest; the key opens them and they hold a refresh token.
+    assert mailbox.token_ciphertext is not None
+    assert b"refresh_token" not in mailbox.token_ciphertext
+    tokens = json.loads(
+        TokenBox(app.extensions["inboxcrm.settings"].token_key).open(mailbox.token_ciphertext)
+    )
+    assert tokens["refresh_token"]
+    assert client.get("/leads").status_code == 200
+
+
+def test_colleagues_join_as_reps_unless_joining_is_off(
+    client: FlaskClient, session: Session, app: Flask, sandbox: RunningSandbox
+) -> None:
+    google_signin(client, AVA)
+    client.post("/signout", data={"csrf_token": _csrf(client)})
+    assert google_signin(app.test_client(), BEN)[0] == 302
+    ben = session.scalars(select(Member).where(Member.email == BEN)).one()
+    ava = session.scalars(select(Member).where(Member.email == AVA)).one()
+    assert (ben.role, ben.workspace_id) == (Role.rep, ava.workspace_id)
+
+    session.get_one(Workspace, ava.workspace_id).allow_join = False
+    session.commit()
+    add_account(sandbox, "cy@northwind.io", "Cy New")
+    status, page = google_signin(app.test_client(), "cy@northwind.io")
+    assert status == 403
+    assert "invitation only" in page
+    assert session.scalars(select(Member).where(Member.email == "cy@northwind.io")).first() is None
+
+
+def test_an_invitation_decides_workspace_and_role(
+    client: FlaskClient, session: Session, sandbox: RunningSandbox
+) -> None:
+    admin = MemberFactory(role=Role.admin)
+    add_account(sandbox, "freelancer@gmail.com", "Free Lancer")
+    invite(session, admin.workspace, "freelancer@gmail.com", Role.marketer, admin)
+    session.commit()
+    assert google_signin(client, "freelancer@gmail.com")[0] == 302
+    joined = session.scalars(select(Member).where(Member.email == "freelancer@gmail.com")).one()
+    assert (joined.workspace_id, joined.role) == (admin.workspace_id, Role.marketer)
+
+
+def test_free_mail_users_get_a_workspace_of_their_own(
+    client: FlaskClient, session: Session, sandbox: RunningSandbox
+) -> None:
+    for email in ("solo.one@gmail.com", "solo.two@gmail.com"):
+        add_account(sandbox, email, email)
+        assert google_signin(client.application.test_client(), email)[0] == 302
+    members = session.scalars(select(Member).where(Member.email.like("solo.%"))).all()
+    assert len({m.workspace_id for m in members}) == 2
+    assert {m.role for m in members} == {Role.admin}
+
+
+def test_a_cancelled_or_forged_callback_connects_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    start = client.get("/auth/google", query_string={"login_hint": AVA})
+    assert start.status_code == 302
+    denied = client.get("/auth/google/callback?error=access_denied&state=x")
+    assert denied.status_code == 400
+    assert "cancelled" in denied.text
+    # A callback this browser did not start (login CSRF) is refused.
+    stranger = client.application.test_client()
+    forged = stranger.get("/auth/google/callback?code=abc&state=made-up")
+    assert forged.status_code == 400
+    assert session.scalars(select(Member)).first() is None
+    assert session.scalars(select(Mailbox)).first() is None
+
+
+def test_without_a_google_client_the_button_explains(settings: Settings) -> None:
+    client = create_app(settings).test_client()
+    assert "Sign in with Google" not in client.get("/signin").text
+    assert client.get("/auth/google").status_code == 503
+
+
+def _csrf(client: FlaskClient) -> str:
+    from tests.conftest import csrf_token
+
+    return csrf_token(client.get("/leads").text)
