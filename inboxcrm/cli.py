@@ -1,4 +1,4 @@
-"""The `inboxcrm` command: demo, clock, db, member, api-token, keys."""
+"""The `inboxcrm` command: demo, clock, sandbox, db, member, api-token, keys."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from inboxcrm.accounts.models import Role
 from inboxcrm.config import ConfigError, Settings, load_settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.errors import DomainError
+from inboxcrm.sandbox.cli import sandbox
 
 
 def _settings() -> Settings:
@@ -174,10 +175,25 @@ def demo(host: str, port: int) -> None:
     from inboxcrm.accounts.service import signin_token
     from inboxcrm.demo import demo_settings, seed, team
     from inboxcrm.migrate import upgrade
+    from inboxcrm.sandbox import start_sandbox
+    from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     from inboxcrm.scheduler import schedule
 
     settings = demo_settings(_settings().with_overrides(env="demo"))
     settings = settings.with_overrides(base_url=f"http://{host}:{port}")
+    google = None
+    if not settings.google_client_id:
+        # No Google client configured: the demo brings its own Google, seeded with mail.
+        google = start_sandbox(host="127.0.0.1", port=0, seed="demo")
+        settings = settings.with_overrides(
+            google_client_id=DEFAULT_CLIENT_ID,
+            google_client_secret=DEFAULT_CLIENT_SECRET,
+            google_api_root=google.api_root,
+            google_auth_uri=google.auth_uri,
+            google_token_uri=google.token_uri,
+            google_revoke_uri=google.revoke_uri,
+            google_userinfo_uri=f"{google.url}/oauth2/v3/userinfo",
+        )
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     app = create_app(settings)
@@ -188,6 +204,8 @@ def demo(host: str, port: int) -> None:
             workspace = seed(session, utcnow())
             links = [(m, signin_token(m, settings.secret_key)) for m in team(session, workspace)]
     click.echo(f"\ninboxcrm demo running at {settings.base_url}")
+    if google is not None:
+        click.echo(f'Sandbox Google at {google.url}: "Sign in with Google" as a team member.')
     click.echo("Sign in with one of these one-time links (valid 30 minutes; restart for new ones):")
     for person, token in links:
         click.echo(f"  {person.role.value:<9} {person.name:<12} {_signin_url(settings, token)}")
@@ -200,3 +218,8 @@ def demo(host: str, port: int) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         clock.shutdown(wait=False)
+        if google is not None:
+            google.stop()
+
+
+main.add_command(sandbox)

@@ -24,10 +24,11 @@ from inboxcrm.pipeline.service import list_stages
 from inboxcrm.tenancy import Scope
 
 WORKSPACE = "Northwind Demo"
+# The same people as the sandbox's demo mailboxes, so "Sign in with Google" finds them.
 TEAM = (
-    ("ada@northwind.example", "Ada Park", Role.admin),
-    ("ben@northwind.example", "Ben Ortiz", Role.rep),
-    ("cleo@northwind.example", "Cleo Marsh", Role.marketer),
+    ("ava.reed@northwind.io", "Ava Reed", Role.admin),
+    ("ben.okafor@northwind.io", "Ben Okafor", Role.rep),
+    ("mia.chen@northwind.io", "Mia Chen", Role.marketer),
 )
 COMPANIES = (
     ("Acme Logistics", "acme-logistics.com", "Logistics"),
@@ -77,7 +78,7 @@ def seed(session: Session, now: dt.datetime) -> Workspace:
     if existing is not None:
         return existing
     rng = random.Random(7)
-    workspace = create_workspace(session, WORKSPACE, domain="northwind.example")
+    workspace = create_workspace(session, WORKSPACE, domain="northwind.io")
     team = [add_member(session, workspace, email, role, name) for email, name, role in TEAM]
     admin, rep = team[0], team[1]
     scope = Scope(session, workspace.id)

@@ -18,24 +18,9 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member, Role, Works
 from inboxcrm.accounts.service import invite
 from inboxcrm.config import Settings
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.factories import MemberFactory
 
 AVA, BEN = "ava.reed@northwind.io", "ben.okafor@northwind.io"
-
-
-@pytest.fixture
-def google_settings(settings: Settings, sandbox: RunningSandbox) -> Settings:
-    requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "empty"}, timeout=10)
-    return settings.with_overrides(
-        google_client_id=DEFAULT_CLIENT_ID,
-        google_client_secret=DEFAULT_CLIENT_SECRET,
-        google_api_root=sandbox.api_root,
-        google_auth_uri=sandbox.auth_uri,
-        google_token_uri=sandbox.token_uri,
-        google_revoke_uri=sandbox.revoke_uri,
-        google_userinfo_uri=f"{sandbox.url}/oauth2/v3/userinfo",
-    )
 
 
 @pytest.fixture

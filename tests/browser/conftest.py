@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
+
+from inboxcrm import create_app
+from inboxcrm.config import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these, Chromium reaches for Google's services, which this network refuses.
@@ -39,13 +42,30 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
+def live_server_for() -> Iterator[Callable[[Settings], str]]:
+    """Serve an app built from these settings on a free loopback port; returns its URL.
+    The port is bound first so the app's base URL (OAuth redirects) is its real address."""
+    servers = []
+
+    def serve(settings: Settings) -> str:
+        server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
+        url = f"http://127.0.0.1:{server.server_port}"
+        server.app = create_app(settings.with_overrides(base_url=url))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return url
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
