@@ -173,10 +173,9 @@ def demo(host: str, port: int) -> None:
 
     from inboxcrm import create_app
     from inboxcrm.accounts.service import signin_token
-    from inboxcrm.demo import demo_settings, seed, team
+    from inboxcrm.demo import demo_settings, seed, team, with_sandbox_google
     from inboxcrm.migrate import upgrade
     from inboxcrm.sandbox import start_sandbox
-    from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     from inboxcrm.scheduler import schedule
 
     settings = demo_settings(_settings().with_overrides(env="demo"))
@@ -185,15 +184,7 @@ def demo(host: str, port: int) -> None:
     if not settings.google_client_id:
         # No Google client configured: the demo brings its own Google, seeded with mail.
         google = start_sandbox(host="127.0.0.1", port=0, seed="demo")
-        settings = settings.with_overrides(
-            google_client_id=DEFAULT_CLIENT_ID,
-            google_client_secret=DEFAULT_CLIENT_SECRET,
-            google_api_root=google.api_root,
-            google_auth_uri=google.auth_uri,
-            google_token_uri=google.token_uri,
-            google_revoke_uri=google.revoke_uri,
-            google_userinfo_uri=f"{google.url}/oauth2/v3/userinfo",
-        )
+        settings = with_sandbox_google(settings, google)
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     app = create_app(settings)

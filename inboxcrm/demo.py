@@ -21,6 +21,8 @@ from inboxcrm.leads.models import Temperature
 from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
 from inboxcrm.leads.service import create_lead, update_lead
 from inboxcrm.pipeline.service import list_stages
+from inboxcrm.sandbox import RunningSandbox
+from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from inboxcrm.tenancy import Scope
 
 WORKSPACE = "Northwind Demo"
@@ -69,6 +71,19 @@ def demo_settings(settings: Settings) -> Settings:
         env="demo",
         secret_key=settings.secret_key or keys["secret_key"],
         token_key=settings.token_key or keys["token_key"],
+    )
+
+
+def with_sandbox_google(settings: Settings, google: RunningSandbox) -> Settings:
+    """Settings that point every Google address at a running sandbox, with its client."""
+    return settings.with_overrides(
+        google_client_id=DEFAULT_CLIENT_ID,
+        google_client_secret=DEFAULT_CLIENT_SECRET,
+        google_api_root=google.api_root,
+        google_auth_uri=google.auth_uri,
+        google_token_uri=google.token_uri,
+        google_revoke_uri=google.revoke_uri,
+        google_userinfo_uri=f"{google.url}/oauth2/v3/userinfo",
     )
 
 

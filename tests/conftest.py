@@ -22,9 +22,9 @@ from inboxcrm import create_app
 from inboxcrm.accounts.models import Member
 from inboxcrm.config import Settings
 from inboxcrm.db import Base, Database
+from inboxcrm.demo import with_sandbox_google
 from inboxcrm.migrate import upgrade
 from inboxcrm.sandbox import RunningSandbox, start_sandbox
-from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests import factories
 
 POSTGRES_URL = os.environ.get("INBOXCRM_TEST_DATABASE_URL", "")
@@ -98,15 +98,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def google_settings(settings: Settings, sandbox: RunningSandbox) -> Settings:
     requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "empty"}, timeout=10)
-    return settings.with_overrides(
-        google_client_id=DEFAULT_CLIENT_ID,
-        google_client_secret=DEFAULT_CLIENT_SECRET,
-        google_api_root=sandbox.api_root,
-        google_auth_uri=sandbox.auth_uri,
-        google_token_uri=sandbox.token_uri,
-        google_revoke_uri=sandbox.revoke_uri,
-        google_userinfo_uri=f"{sandbox.url}/oauth2/v3/userinfo",
-    )
+    return with_sandbox_google(settings, sandbox)
 
 
 @pytest.fixture
