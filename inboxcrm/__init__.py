@@ -161,11 +161,20 @@ def configure_errors(app: Flask, settings: Settings) -> None:
 
 def configure_templates(app: Flask, settings: Settings) -> None:
     from inboxcrm import formatting
-    from inboxcrm.web import current_member
+    from inboxcrm.accounts.models import MailboxStatus
+    from inboxcrm.accounts.service import mailboxes_of
+    from inboxcrm.web import current_member, db_session
 
     app.add_template_filter(formatting.money)
     app.add_template_filter(formatting.ago)
 
     @app.context_processor
     def inject() -> dict[str, Any]:
-        return {"me": current_member()}
+        me = current_member()
+        # A mailbox whose grant Google refused shows on every page until it is reconnected.
+        reconnect = [
+            m.email
+            for m in (mailboxes_of(db_session(), me) if me else [])
+            if m.status is MailboxStatus.needs_reconnect
+        ]
+        return {"me": me, "reconnect": reconnect}

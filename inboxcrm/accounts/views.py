@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+import requests
 from flask import (
     Blueprint,
     current_app,
@@ -17,19 +18,22 @@ from flask import (
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response
 
-from inboxcrm.accounts.crypto import TokenBox
+from inboxcrm.accounts.crypto import TokenBox, TokenUnreadable
+from inboxcrm.accounts.models import Mailbox
 from inboxcrm.accounts.service import (
     connect_mailbox,
     consume_signin,
+    disconnect_mailbox,
     google_client,
+    mailboxes_of,
     member_for_google,
     member_for_signin,
 )
 from inboxcrm.db import utcnow
-from inboxcrm.errors import DomainError
+from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.gmail import signin as google
 from inboxcrm.gmail.signin import GoogleClient
-from inboxcrm.web import current_member, db_session
+from inboxcrm.web import current_member, db_session, login_required, member, scope
 
 bp = Blueprint("accounts", __name__)
 
@@ -134,3 +138,33 @@ def google_callback() -> Response | tuple[str, int]:
     session.permanent = True
     session["member_id"] = member.id
     return redirect(pending["next"])
+
+
+@bp.get("/mailboxes")
+@login_required
+def mailboxes() -> str:
+    return render_template(
+        "accounts/mailboxes.html", mailboxes=mailboxes_of(db_session(), member())
+    )
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/disconnect")
+@login_required
+def disconnect(mailbox_id: int) -> Response:
+    """Revoke the grant at Google and stop syncing; the mail already synced stays."""
+    found = scope().get(Mailbox, mailbox_id)
+    if found.member_id != member().id:
+        raise Forbidden("only the mailbox's owner can disconnect it")
+    if found.token_ciphertext is not None:
+        box: TokenBox = current_app.extensions["inboxcrm.tokens"]
+        client = google_client(current_app.extensions["inboxcrm.settings"])
+        try:
+            if client is not None:
+                google.revoke(client, box.open(found.token_ciphertext))
+        except (TokenUnreadable, requests.RequestException) as exc:
+            # Forgetting the tokens is what matters; Google drops unused grants in time.
+            current_app.logger.warning("revoking %s at Google failed: %s", found.email, exc)
+    disconnect_mailbox(found)
+    db_session().commit()
+    flash(f"{found.email} is disconnected; inboxcrm no longer reads it.")
+    return redirect(url_for("accounts.mailboxes"))

@@ -138,3 +138,65 @@ def _csrf(client: FlaskClient) -> str:
     from tests.conftest import csrf_token
 
     return csrf_token(client.get("/leads").text)
+
+
+def test_disconnect_revokes_the_grant_and_keeps_the_account(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    google_signin(client, AVA)
+    mailbox = session.scalars(select(Mailbox)).one()
+    assert mailbox.token_ciphertext is not None
+    tokens = TokenBox(app.extensions["inboxcrm.settings"].token_key).open(mailbox.token_ciphertext)
+    page = client.get("/mailboxes")
+    assert "Connected" in page.text
+    response = client.post(
+        f"/mailboxes/{mailbox.id}/disconnect", data={"csrf_token": _csrf(client)}
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert (mailbox.status, mailbox.token_ciphertext) == (MailboxStatus.disconnected, None)
+    assert "Disconnected" in client.get("/mailboxes").text
+    # Google no longer honours the refresh token.
+    client_settings = app.extensions["inboxcrm.settings"]
+    refreshed = requests.post(
+        client_settings.google_token_uri,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": json.loads(tokens)["refresh_token"],
+            "client_id": client_settings.google_client_id,
+            "client_secret": client_settings.google_client_secret,
+        },
+        timeout=10,
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+def test_only_the_owner_disconnects_and_a_refused_grant_shows_everywhere(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    google_signin(client, AVA)
+    mailbox = session.scalars(select(Mailbox)).one()
+    colleague = app.test_client()
+    google_signin(colleague, BEN)
+    refused = colleague.post(
+        f"/mailboxes/{mailbox.id}/disconnect", data={"csrf_token": _csrf(colleague)}
+    )
+    assert refused.status_code == 403
+    mailbox.status = MailboxStatus.needs_reconnect
+    session.commit()
+    banner = client.get("/leads").text
+    assert "Gmail needs reconnecting for ava.reed@northwind.io" in banner
+    assert "needs reconnecting" not in colleague.get("/leads").text
+
+
+def test_another_workspaces_mailbox_is_404(client: FlaskClient, session: Session) -> None:
+    google_signin(client, AVA)
+    mailbox = session.scalars(select(Mailbox)).one()
+    from tests.conftest import sign_in
+
+    outsider = sign_in(client.application.test_client(), MemberFactory())
+    answer = outsider.post(
+        f"/mailboxes/{mailbox.id}/disconnect", data={"csrf_token": _csrf(outsider)}
+    )
+    assert answer.status_code == 404
