@@ -5,7 +5,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.db import Base, InWorkspace, enum_column
 
@@ -56,6 +56,8 @@ class Message(InWorkspace, Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     size_estimate: Mapped[int] = mapped_column(BigInteger, default=0)
     history_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    thread: Mapped[Thread] = relationship()
 
     __table_args__ = (
         UniqueConstraint("mailbox_id", "gmail_id"),

@@ -1,0 +1,151 @@
+"""Synced mail into rows: idempotent, so a message fetched twice is stored once.
+
+One mailbox at a time, a batch at a time: existing rows are looked up in one query per
+batch, which keeps a 50-message batch at a handful of statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Mailbox
+from inboxcrm.mailbox.models import Direction, Message, Thread
+from inboxcrm.mailbox.parse import ParsedMessage
+from inboxcrm.mailbox.participants import Address
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class Stored:
+    added: int = 0
+    updated: int = 0
+
+
+def _address(address: Address | None) -> str:
+    if address is None:
+        return ""
+    return f"{address.name} <{address.email}>" if address.name else address.email
+
+
+def _addresses(addresses: Iterable[Address]) -> str:
+    return ", ".join(_address(a) for a in addresses)
+
+
+def direction(mailbox: Mailbox, parsed: ParsedMessage) -> Direction:
+    """Sent by this mailbox's owner (or sitting in Sent): outbound; anything else: inbound."""
+    mine = parsed.from_ is not None and parsed.from_.email == mailbox.email
+    return Direction.outbound if mine or "SENT" in parsed.label_ids else Direction.inbound
+
+
+def _threads(session: Session, mailbox: Mailbox, gmail_ids: set[str]) -> dict[str, Thread]:
+    rows = session.scalars(
+        select(Thread).where(Thread.mailbox_id == mailbox.id, Thread.gmail_id.in_(gmail_ids))
+    )
+    return {t.gmail_id: t for t in rows}
+
+
+def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMessage]) -> Stored:
+    """Insert new messages and refresh known ones (labels move); flushes, never commits."""
+    result = Stored()
+    batch = [p for p in batch if p.gmail_id and p.gmail_thread_id]
+    known = {
+        m.gmail_id: m
+        for m in session.scalars(
+            select(Message).where(
+                Message.mailbox_id == mailbox.id,
+                Message.gmail_id.in_({p.gmail_id for p in batch}),
+            )
+        )
+    }
+    threads = _threads(session, mailbox, {p.gmail_thread_id for p in batch})
+    for parsed in batch:
+        sent_at = parsed.sent_at or EPOCH
+        thread = threads.get(parsed.gmail_thread_id)
+        if thread is None:
+            thread = Thread(
+                workspace_id=mailbox.workspace_id,
+                mailbox_id=mailbox.id,
+                gmail_id=parsed.gmail_thread_id,
+                subject=parsed.subject[:998],
+            )
+            session.add(thread)
+            threads[parsed.gmail_thread_id] = thread
+        if thread.last_message_at is None or sent_at >= thread.last_message_at:
+            thread.last_message_at = sent_at
+            thread.snippet = parsed.snippet[:500]
+        message = known.get(parsed.gmail_id)
+        if message is not None:
+            message.label_ids = list(parsed.label_ids)
+            message.history_id = parsed.history_id
+            result.updated += 1
+            continue
+        session.add(
+            Message(
+                workspace_id=mailbox.workspace_id,
+                mailbox_id=mailbox.id,
+                thread=thread,
+                gmail_id=parsed.gmail_id,
+                rfc_message_id=parsed.rfc_message_id,
+                direction=direction(mailbox, parsed),
+                from_addr=_address(parsed.from_)[:998],
+                to_addrs=_addresses(parsed.to),
+                cc_addrs=_addresses(parsed.cc),
+                subject=parsed.subject[:998],
+                snippet=parsed.snippet[:500],
+                sent_at=sent_at,
+                label_ids=list(parsed.label_ids),
+                body_text=parsed.text_body or None,
+                body_html=parsed.html_body or None,
+                attachments=[asdict(a) for a in parsed.attachments],
+                size_estimate=parsed.size_estimate,
+                history_id=parsed.history_id,
+            )
+        )
+        result.added += 1
+    session.flush()
+    return result
+
+
+def set_labels(session: Session, mailbox: Mailbox, labels: dict[str, list[str]]) -> int:
+    """Apply label changes from history (gmail id -> its labels now); unknown ids are skipped."""
+    rows = session.scalars(
+        select(Message).where(Message.mailbox_id == mailbox.id, Message.gmail_id.in_(labels))
+    )
+    changed = 0
+    for message in rows:
+        message.label_ids = labels[message.gmail_id]
+        changed += 1
+    return changed
+
+
+def delete_messages(session: Session, mailbox: Mailbox, gmail_ids: Iterable[str]) -> int:
+    """Messages deleted in Gmail go here too; a thread left empty goes with its last one."""
+    ids = set(gmail_ids)
+    if not ids:
+        return 0
+    thread_ids = set(
+        session.scalars(
+            select(Message.thread_id).where(
+                Message.mailbox_id == mailbox.id, Message.gmail_id.in_(ids)
+            )
+        )
+    )
+    removed = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(Message).where(Message.mailbox_id == mailbox.id, Message.gmail_id.in_(ids))
+        ),
+    ).rowcount
+    still_used = set(
+        session.scalars(select(Message.thread_id).where(Message.thread_id.in_(thread_ids)))
+    )
+    if thread_ids - still_used:
+        session.execute(delete(Thread).where(Thread.id.in_(thread_ids - still_used)))
+    return removed

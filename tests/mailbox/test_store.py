@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import email.message
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Mailbox
+from inboxcrm.mailbox.models import Direction, Message, Thread
+from inboxcrm.mailbox.parse import ParsedMessage, parse_message
+from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
+from tests.factories import MemberFactory
+from tests.mailbox.gmail_json import to_gmail_json
+
+REP = "rita@team.example"
+
+
+def mail(
+    gmail_id: str,
+    thread_id: str,
+    sender: str,
+    to: str,
+    subject: str,
+    minute: int,
+    labels: tuple[str, ...] = ("INBOX",),
+) -> ParsedMessage:
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = f"<{gmail_id}@mail.example>"
+    msg.set_content(f"Body of {subject}")
+    minute_ms = 1_763_892_000_000 + minute * 60_000
+    resource = to_gmail_json(
+        msg, gmail_id=gmail_id, thread_id=thread_id, label_ids=labels, internal_date_ms=minute_ms
+    )
+    return parse_message(resource)
+
+
+def mailbox(session: Session) -> Mailbox:
+    member = MemberFactory(email=REP)
+    box = Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=REP)
+    session.add(box)
+    session.flush()
+    return box
+
+
+def count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_a_conversation_is_stored_once_however_often_it_is_fetched(session: Session) -> None:
+    box = mailbox(session)
+    batch = [
+        mail("m1", "t1", "Ann <ann@acme.example>", REP, "Pricing", 0),
+        mail("m2", "t1", f"Rita <{REP}>", "ann@acme.example", "Re: Pricing", 5, ("SENT",)),
+        mail("m3", "t2", "bo@globex.example", REP, "Demo?", 9),
+    ]
+    assert store_messages(session, box, batch).added == 3
+    again = store_messages(session, box, batch)
+    assert (again.added, again.updated) == (0, 3)
+    assert (count(session, Message), count(session, Thread)) == (3, 2)
+    thread = session.scalars(select(Thread).where(Thread.gmail_id == "t1")).one()
+    assert thread.subject == "Pricing"
+    assert thread.last_message_at is not None
+    assert thread.last_message_at.minute == (batch[1].sent_at.minute if batch[1].sent_at else -1)
+    directions = dict(session.execute(select(Message.gmail_id, Message.direction)).tuples().all())
+    assert directions == {
+        "m1": Direction.inbound,
+        "m2": Direction.outbound,
+        "m3": Direction.inbound,
+    }
+    first = session.scalars(select(Message).where(Message.gmail_id == "m1")).one()
+    assert first.from_addr == "Ann <ann@acme.example>"
+    assert first.rfc_message_id == "<m1@mail.example>"
+    assert first.body_text is not None
+    assert "Body of Pricing" in first.body_text
+
+
+def test_labels_move_and_deletions_remove_empty_threads(session: Session) -> None:
+    box = mailbox(session)
+    store_messages(
+        session,
+        box,
+        [
+            mail("m1", "t1", "a@x.example", REP, "One", 0),
+            mail("m2", "t2", "b@y.example", REP, "Two", 1),
+        ],
+    )
+    assert set_labels(session, box, {"m1": ["INBOX", "Label_7"], "gone": ["INBOX"]}) == 1
+    assert session.scalars(select(Message.label_ids).where(Message.gmail_id == "m1")).one() == [
+        "INBOX",
+        "Label_7",
+    ]
+    assert delete_messages(session, box, ["m2", "never-seen"]) == 1
+    assert [t.gmail_id for t in session.scalars(select(Thread))] == ["t1"]
+
+
+def test_each_mailbox_keeps_its_own_copy(session: Session) -> None:
+    box = mailbox(session)
+    other = Mailbox(
+        workspace_id=box.workspace_id, member_id=box.member_id, email="second@team.example"
+    )
+    session.add(other)
+    session.flush()
+    message = mail("m1", "t1", "a@x.example", REP, "Shared", 0)
+    store_messages(session, box, [message])
+    store_messages(session, other, [message])
+    assert count(session, Message) == 2
+    assert count(session, Thread) == 2
