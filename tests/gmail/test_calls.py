@@ -1,0 +1,254 @@
+"""GmailCalls against the sandbox through the real client libraries, with a fake clock."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from inboxcrm.gmail.calls import (
+    GmailCalls,
+    GmailUnavailable,
+    GrantRevoked,
+    HistoryExpired,
+    RetryPolicy,
+    SendOutcomeUnknown,
+)
+from inboxcrm.gmail.pacing import TokenBucket
+from tests.sandbox.mail import eml
+
+from .conftest import AVA, Control, FakeClock
+
+BEN = "ben.okafor@northwind.io"
+Calls = Callable[..., GmailCalls]
+
+
+def deliver(control: Control, count: int) -> list[str]:
+    """Deliver `count` messages to Ava; their Gmail ids, oldest first."""
+    return [
+        control("deliver", {"to": AVA, "eml": eml(BEN, AVA, f"Quote {n}").decode()})["id"]
+        for n in range(count)
+    ]
+
+
+def test_profile_list_and_fetch_in_batches(calls: Calls, control: Control) -> None:
+    ids = deliver(control, 120)
+    gmail = calls()
+    assert gmail.profile()["emailAddress"] == AVA
+    first = gmail.list_message_ids(max_results=100)
+    second = gmail.list_message_ids(max_results=100, page_token=first.next_page_token)
+    assert second.next_page_token is None
+    assert sorted(first.ids + second.ids) == sorted(ids)
+    fetched = gmail.get_messages(first.ids + second.ids, format="metadata")
+    assert sorted(fetched.messages) == sorted(ids)
+    assert fetched.vanished == []
+    stats = gmail.stats.as_dict()
+    assert stats["calls"] == 1 + 2 + 120
+    assert stats["units"] == 1 + 2 * 5 + 120 * 5
+    assert stats["retries"] == stats["rate_limited"] == 0
+    assert stats["max_concurrency"] == 1
+
+
+def test_429_storm_mid_fetch_returns_every_message_once(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    ids = deliver(control, 120)
+    storm = "|".join(ids[30:70])  # mid first batch, into the second
+    control(
+        "faults",
+        {"kind": "error", "status": 429, "count": 60, "operation": "messages.get",
+         "path": f"/messages/({storm})$"},
+    )  # fmt: skip
+    gmail = calls()
+    fetched = gmail.get_messages(ids)
+    assert sorted(fetched.messages) == sorted(ids)
+    assert [fetched.messages[i]["id"] for i in ids] == ids
+    assert fetched.vanished == []
+    assert control("faults", method="GET")["faults"] == []
+    # Batch 1 (ids 0-49): its 20 stormed calls fail three times, which uses up the
+    # storm; only those 20 are sent again. Batches 2 and 3 then pass at once.
+    stats = gmail.stats.as_dict()
+    assert stats["rate_limited"] == stats["retries"] == 60
+    assert stats["calls"] == 120 + 60
+    assert stats["units"] == (120 + 60) * 5
+    # No "Retry after" in Gmail's bare 429: 1 s, 2 s, 4 s, each plus the jitter 0.5.
+    assert clock.sleeps == [1.5, 2.5, 4.5]
+
+
+def test_retry_after_time_is_honoured(calls: Calls, control: Control, clock: FakeClock) -> None:
+    message = "User-rate limit exceeded.  Retry after 2026-11-23T10:00:30.000Z"
+    control(
+        "faults",
+        {"kind": "error", "status": 429, "count": 1, "operation": "getProfile",
+         "message": message, "reason": "rateLimitExceeded"},
+    )  # fmt: skip
+    gmail = calls()
+    assert gmail.profile()["emailAddress"] == AVA
+    assert clock.sleeps == [30.5]  # the time Gmail named, plus the jitter
+
+
+def test_403_user_rate_limit_without_retry_after_backs_off(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    control(
+        "faults",
+        {"kind": "error", "status": 403, "count": 3, "operation": "messages.list",
+         "reason": "userRateLimitExceeded",
+         "message": "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'"},
+    )  # fmt: skip
+    gmail = calls()
+    assert gmail.list_message_ids().ids == []
+    assert clock.sleeps == [1.5, 2.5, 4.5]
+    assert gmail.stats.rate_limited == 3
+
+
+def test_sandbox_quota_is_respected_through_retry_after(
+    gmail: Callable[..., Any], control: Control
+) -> None:
+    """Our bucket thinks it has quota, the mailbox's real one does not (another client
+    spent it): the 429's "Retry after" is waited out on the sandbox's own clock."""
+    control("reset", {"seed": "empty", "options": {"quota_units_per_minute": 60}})
+    deliver(control, 20)
+    clock = SandboxClock(control)
+    calls = GmailCalls(gmail(AVA), TokenBucket(clock), clock=clock, random=lambda: 0.0)
+    ids = calls.list_message_ids().ids
+    fetched = calls.get_messages(ids)  # 100 units against 55 left
+    assert sorted(fetched.messages) == sorted(ids)
+    assert calls.stats.rate_limited > 0
+    assert clock.sleeps
+    assert all(0 < s <= 60 for s in clock.sleeps)
+
+
+def test_server_errors_then_success(calls: Calls, control: Control, clock: FakeClock) -> None:
+    control("faults", {"kind": "error", "status": 500, "count": 2, "operation": "getProfile"})
+    control("faults", {"kind": "error", "status": 503, "count": 1, "operation": "getProfile"})
+    gmail = calls()
+    assert gmail.profile()["emailAddress"] == AVA
+    assert clock.sleeps == [1.5, 2.5, 4.5]
+    assert gmail.stats.retries == 3
+    assert gmail.stats.rate_limited == 0
+
+
+def test_a_failed_batch_request_is_sent_again(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    ids = deliver(control, 3)
+    control("faults", {"kind": "error", "status": 503, "count": 1, "path": "^/batch"})
+    control("faults", {"kind": "drop", "count": 2, "path": "^/batch"})  # httplib2 retries once
+    fetched = calls().get_messages(ids)
+    assert sorted(fetched.messages) == sorted(ids)
+    assert clock.sleeps == [1.5, 2.5]
+
+
+def test_dropped_connections_back_off(calls: Calls, control: Control, clock: FakeClock) -> None:
+    control("faults", {"kind": "drop", "count": 4, "operation": "getProfile"})
+    gmail = calls()
+    assert gmail.profile()["emailAddress"] == AVA
+    assert clock.sleeps == [1.5, 2.5]  # httplib2 reconnects once by itself each time
+
+
+def test_gives_up_after_the_configured_attempts(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    control("faults", {"kind": "error", "status": 500, "count": 10, "operation": "getProfile"})
+    gmail = calls(policy=RetryPolicy(attempts=3, cap=2.0))
+    with pytest.raises(GmailUnavailable, match="gave up after 3 attempts: 500"):
+        gmail.profile()
+    assert clock.sleeps == [1.5, 2.0]  # capped
+    assert gmail.stats.calls == 3
+
+
+def test_a_far_retry_after_is_reported_not_slept(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    message = "User-rate limit exceeded.  Retry after 2026-11-24T09:00:00.000Z (Mail sending)"
+    control("faults", {"kind": "error", "status": 429, "count": 1, "message": message})
+    gmail = calls()
+    with pytest.raises(GmailUnavailable) as caught:
+        gmail.send_raw(eml(AVA, BEN, "Hello"))
+    assert caught.value.retry_at is not None
+    assert caught.value.retry_at.isoformat() == "2026-11-24T09:00:00+00:00"
+    assert clock.sleeps == []
+
+
+def test_vanished_messages_are_reported(calls: Calls, control: Control) -> None:
+    ids = deliver(control, 3)
+    gone = ["18c0ffee00000001", "18c0ffee00000002"]
+    fetched = calls().get_messages([ids[0], gone[0], ids[1], gone[1], ids[2], ids[0]])
+    assert sorted(fetched.messages) == sorted(ids)
+    assert fetched.vanished == gone
+    assert fetched.failed == {}
+
+
+def test_history_pages_and_404_is_history_expired(calls: Calls, control: Control) -> None:
+    gmail = calls()
+    start = gmail.profile()["historyId"]
+    deliver(control, 2)
+    changes = gmail.history(start, history_types=["messageAdded"])
+    added = [m["message"]["id"] for h in changes["history"] for m in h["messagesAdded"]]
+    assert len(added) == 2
+    control("history/expire", {"mailbox": AVA, "before": changes["historyId"]})
+    with pytest.raises(HistoryExpired):
+        gmail.history(start)
+    assert gmail.stats.retries == 0
+
+
+def test_revoked_grant_raises_grant_revoked_without_retrying(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    ids = deliver(control, 2)
+    gmail = calls()
+    control("grants/revoke", {"email": AVA})
+    with pytest.raises(GrantRevoked):
+        gmail.profile()
+    with pytest.raises(GrantRevoked):
+        gmail.get_messages(ids)  # a batch: inner 401s, then the refresh fails
+    assert clock.sleeps == []
+    assert gmail.stats.retries == 0
+
+
+def test_modify_send_and_find_by_rfc822msgid(calls: Calls, control: Control) -> None:
+    control("contacts", {"emails": [BEN]})
+    gmail = calls()
+    raw = eml(AVA, BEN, "Proposal", message_id="<proposal-1@northwind.io>")
+    sent = gmail.send_raw(raw)
+    assert "SENT" in sent["labelIds"]
+    assert gmail.find_by_rfc822msgid("<proposal-1@northwind.io>") == sent["id"]
+    assert gmail.find_by_rfc822msgid("proposal-1@northwind.io") == sent["id"]
+    assert gmail.find_by_rfc822msgid("<nothing@northwind.io>") is None
+    thread = gmail.modify_thread(sent["threadId"], add=["STARRED"])
+    assert thread["id"] == sent["threadId"]
+    assert gmail.stats.units == 100 + 3 * 5 + 10
+
+
+def test_send_is_not_resent_after_a_server_error(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    control("faults", {"kind": "error", "status": 500, "count": 1, "operation": "messages.send"})
+    with pytest.raises(SendOutcomeUnknown):
+        calls().send_raw(eml(AVA, BEN, "Once"))
+    assert clock.sleeps == []
+
+
+def test_calls_wait_for_the_bucket_before_calling(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    ids = deliver(control, 10)
+    bucket = TokenBucket(clock, capacity=20, refill_per_minute=60)
+    gmail = calls(bucket=bucket)
+    gmail.get_messages(ids)  # 50 units: 20 at once, then 5 s per call
+    assert clock.sleeps == [5.0] * 6
+    assert gmail.stats.units == 50
+
+
+class SandboxClock(FakeClock):
+    """A fake clock that moves the sandbox's clock too, so its quota refills."""
+
+    def __init__(self, control: Control) -> None:
+        from datetime import UTC, datetime
+
+        super().__init__(datetime.fromtimestamp(control("clock", method="GET")["now"], UTC))
+        self.control = control
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.control("clock", {"advance": seconds})
