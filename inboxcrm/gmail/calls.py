@@ -92,6 +92,7 @@ class CallStats:
     rate_limited: int = 0  # calls answered with a 429/403 rate limit
     max_concurrency: int = 0  # most HTTP requests in flight at once
     slept: float = 0.0  # seconds of backoff (bucket waits not included)
+    gave_up: int = 0  # GmailUnavailable raised
     _in_flight: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -100,11 +101,12 @@ class CallStats:
             self.calls += calls
             self.units += units
 
-    def failed(self, retried: int, rate_limited: int, slept: float) -> None:
+    def failed(self, retried: int, rate_limited: int, slept: float, gave_up: bool = False) -> None:
         with self._lock:
             self.retries += retried
             self.rate_limited += rate_limited
             self.slept += slept
+            self.gave_up += gave_up
 
     @contextmanager
     def in_flight(self) -> Iterator[None]:
@@ -126,6 +128,7 @@ class CallStats:
                 "rate_limited": self.rate_limited,
                 "max_concurrency": self.max_concurrency,
                 "slept": self.slept,
+                "gave_up": self.gave_up,
             }
 
 
@@ -447,13 +450,12 @@ class GmailCalls:
         now = self.clock.now()
         if rate_limited:
             self.bucket.drain()
+        retry_at = now + timedelta(seconds=failure.wait) if failure.wait is not None else None
         if failure.wait is not None and failure.wait > self.policy.max_wait:
-            raise GmailUnavailable(
-                f"{operation}: {failure.detail}", now + timedelta(seconds=failure.wait)
-            )
+            self.stats.failed(0, rate_limited, 0.0, gave_up=True)
+            raise GmailUnavailable(f"{operation}: {failure.detail}", retry_at)
         if retry >= self.policy.attempts:
-            self.stats.failed(0, rate_limited, 0.0)
-            retry_at = now + timedelta(seconds=failure.wait) if failure.wait else None
+            self.stats.failed(0, rate_limited, 0.0, gave_up=True)
             raise GmailUnavailable(
                 f"{operation}: gave up after {retry} attempts: {failure.detail}", retry_at
             )

@@ -1,11 +1,13 @@
 """GmailCalls against the sandbox through the real client libraries, with a fake clock."""
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from inboxcrm.gmail.calls import (
+    CallStats,
     GmailCalls,
     GmailUnavailable,
     GrantRevoked,
@@ -155,6 +157,7 @@ def test_gives_up_after_the_configured_attempts(
         gmail.profile()
     assert clock.sleeps == [1.5, 2.0]  # capped
     assert gmail.stats.calls == 3
+    assert gmail.stats.gave_up == 1
 
 
 def test_a_far_retry_after_is_reported_not_slept(
@@ -168,6 +171,31 @@ def test_a_far_retry_after_is_reported_not_slept(
     assert caught.value.retry_at is not None
     assert caught.value.retry_at.isoformat() == "2026-11-24T09:00:00+00:00"
     assert clock.sleeps == []
+
+
+def test_threads_share_the_mailbox_bucket_and_counters(
+    gmail: Callable[..., Any], control: Control, clock: FakeClock
+) -> None:
+    """One service per thread (httplib2 is not thread-safe), one bucket and stats."""
+    control("faults", {"kind": "slow", "delay": 0.3, "count": 2, "operation": "getProfile"})
+    bucket, stats = TokenBucket(clock), CallStats()
+    workers = [GmailCalls(gmail(AVA), bucket, stats=stats) for _ in range(2)]
+    start = threading.Barrier(2)
+    answers: list[str] = []
+
+    def run(calls: GmailCalls) -> None:
+        start.wait()
+        answers.append(calls.profile()["emailAddress"])
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [AVA, AVA]
+    assert stats.calls == 2
+    assert stats.max_concurrency == 2
+    assert bucket.level == bucket.capacity - 2
 
 
 def test_vanished_messages_are_reported(calls: Calls, control: Control) -> None:
