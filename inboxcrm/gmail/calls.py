@@ -166,7 +166,7 @@ def error_info(exc: HttpError) -> tuple[set[str], str]:
     messages = [str(body.get("message", ""))] + [
         str(e.get("message", "")) for e in errors if isinstance(e, dict)
     ]
-    return reasons, " ".join(messages)
+    return reasons, " ".join(dict.fromkeys(m for m in messages if m))  # often repeated
 
 
 def is_invalid_grant(exc: RefreshError) -> bool:

@@ -120,6 +120,22 @@ def test_sandbox_quota_is_respected_through_retry_after(
     assert all(0 < s <= 60 for s in clock.sleeps)
 
 
+def test_bucket_at_the_mailbox_quota_spends_it_all_without_a_429(
+    gmail: Callable[..., Any], control: Control
+) -> None:
+    """The same quota on both sides: the burst, then calls at the refill rate."""
+    control("reset", {"seed": "empty", "options": {"quota_units_per_minute": 300}})
+    ids = deliver(control, 100)
+    clock = SandboxClock(control)
+    bucket = TokenBucket(clock, capacity=300)
+    calls = GmailCalls(gmail(AVA), bucket, clock=clock)
+    listed = calls.list_message_ids().ids
+    assert sorted(calls.get_messages(listed).messages) == sorted(ids)
+    assert calls.stats.rate_limited == 0
+    assert calls.stats.units == 505
+    assert sum(clock.sleeps) == pytest.approx((505 - 300) / 5)  # 5 units a second
+
+
 def test_server_errors_then_success(calls: Calls, control: Control, clock: FakeClock) -> None:
     control("faults", {"kind": "error", "status": 500, "count": 2, "operation": "getProfile"})
     control("faults", {"kind": "error", "status": 503, "count": 1, "operation": "getProfile"})
