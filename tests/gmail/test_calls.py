@@ -176,6 +176,28 @@ def test_gives_up_after_the_configured_attempts(
     assert gmail.stats.gave_up == 1
 
 
+def test_giving_up_mid_fetch_keeps_what_was_fetched(calls: Calls, control: Control) -> None:
+    ids = deliver(control, 60)
+    second = "|".join(ids[50:])
+    control("faults", {"kind": "error", "status": 500, "count": 99, "path": f"({second})$"})
+    with pytest.raises(GmailUnavailable) as caught:
+        calls(policy=RetryPolicy(attempts=2)).get_messages(ids)
+    assert caught.value.fetched is not None
+    assert sorted(caught.value.fetched.messages) == sorted(ids[:50])
+
+
+def test_a_rate_limited_send_is_sent_once_after_the_wait(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    control("contacts", {"emails": [BEN]})
+    control("faults", {"kind": "error", "status": 429, "count": 1, "operation": "messages.send"})
+    sent = calls().send_raw(eml(AVA, BEN, "Once"))
+    assert [s["id"] for s in control("sent", {"mailbox": AVA}, method="GET")["sent"]] == [
+        sent["id"]
+    ]
+    assert clock.sleeps == [1.5]
+
+
 def test_a_far_retry_after_is_reported_not_slept(
     calls: Calls, control: Control, clock: FakeClock
 ) -> None:
