@@ -10,7 +10,7 @@ from inboxcrm.gmail.calls import CallStats, GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
 from tests.sandbox.conftest import AVA, Control, control, credentials, gmail
 
-__all__ = ["AVA", "Control", "FakeClock", "control", "credentials", "gmail"]
+__all__ = ["AVA", "Control", "FakeClock", "SandboxClock", "control", "credentials", "gmail"]
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -28,6 +28,18 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.current += timedelta(seconds=seconds)
+
+
+class SandboxClock(FakeClock):
+    """A fake clock that moves the sandbox's clock too, so its quota refills as we wait."""
+
+    def __init__(self, control: Control) -> None:
+        super().__init__(datetime.fromtimestamp(control("clock", method="GET")["now"], UTC))
+        self.control = control
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.control("clock", {"advance": seconds})
 
 
 @pytest.fixture

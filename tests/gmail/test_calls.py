@@ -18,7 +18,7 @@ from inboxcrm.gmail.calls import (
 from inboxcrm.gmail.pacing import TokenBucket
 from tests.sandbox.mail import eml
 
-from .conftest import AVA, Control, FakeClock
+from .conftest import AVA, Control, FakeClock, SandboxClock
 
 BEN = "ben.okafor@northwind.io"
 Calls = Callable[..., GmailCalls]
@@ -304,17 +304,3 @@ def test_calls_wait_for_the_bucket_before_calling(
     gmail.get_messages(ids)  # 50 units: 20 at once, then 5 s per call
     assert clock.sleeps == [5.0] * 6
     assert gmail.stats.units == 50
-
-
-class SandboxClock(FakeClock):
-    """A fake clock that moves the sandbox's clock too, so its quota refills."""
-
-    def __init__(self, control: Control) -> None:
-        from datetime import UTC, datetime
-
-        super().__init__(datetime.fromtimestamp(control("clock", method="GET")["now"], UTC))
-        self.control = control
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        self.control("clock", {"advance": seconds})
