@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, true
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
@@ -21,6 +21,14 @@ class Visibility(enum.StrEnum):
     full = "full"
     metadata = "metadata"
     none = "none"
+
+
+class SyncState(enum.StrEnum):
+    queued = "queued"  # connected, first sync not started
+    syncing = "syncing"
+    idle = "idle"  # up to date as of last_synced_at
+    throttled = "throttled"  # Gmail asked us to wait until throttled_until
+    failed = "failed"  # last_error says why; retried at the next poll
 
 
 class MailboxStatus(enum.StrEnum):
@@ -100,7 +108,17 @@ class Mailbox(InWorkspace, Base):
     # Fernet ciphertext of the OAuth token JSON; never stored or logged in the clear.
     token_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     scopes: Mapped[str] = mapped_column(String(1000), default="")
-    history_id: Mapped[int | None]
+    # Incremental sync resumes from here; None means a full sync is (re)needed.
+    history_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A full sync in progress: the history id taken before listing, and the listing's page
+    # token. Both are committed with each batch, so a crash resumes where it stopped.
+    full_sync_history_id: Mapped[int | None] = mapped_column(BigInteger)
+    full_sync_page_token: Mapped[str | None] = mapped_column(String(200))
+    sync_state: Mapped[SyncState] = mapped_column(
+        enum_column(SyncState), default=SyncState.queued, server_default=SyncState.queued.value
+    )
+    synced_messages: Mapped[int] = mapped_column(default=0, server_default="0")
+    throttled_until: Mapped[dt.datetime | None]
     next_poll_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))
