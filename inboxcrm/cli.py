@@ -154,13 +154,13 @@ def keys_generate() -> None:
 @main.command()
 def clock() -> None:
     """Run the scheduler (the `clock` process): one per deployment is enough, more are safe."""
-    from inboxcrm.scheduler import run_clock
+    from inboxcrm.scheduler import Runtime, run_clock
 
     settings = _keyed_settings()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    run_clock(Database(settings.database_url))
+    run_clock(Runtime(Database(settings.database_url), settings))
 
 
 @main.command()
@@ -176,7 +176,7 @@ def demo(host: str, port: int) -> None:
     from inboxcrm.demo import demo_settings, seed, team, with_sandbox_google
     from inboxcrm.migrate import upgrade
     from inboxcrm.sandbox import start_sandbox
-    from inboxcrm.scheduler import schedule
+    from inboxcrm.scheduler import Runtime, schedule
 
     settings = demo_settings(_settings().with_overrides(env="demo"))
     settings = settings.with_overrides(base_url=f"http://{host}:{port}")
@@ -203,7 +203,7 @@ def demo(host: str, port: int) -> None:
     click.echo("Stop with Ctrl+C.\n")
     sys.stdout.flush()
     clock = BackgroundScheduler(timezone=dt.UTC)
-    schedule(clock, app.extensions["inboxcrm.db"])
+    schedule(clock, Runtime(app.extensions["inboxcrm.db"], settings))
     clock.start()
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from inboxcrm.config import Settings
 from inboxcrm.db import Base, Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,27 +36,42 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+@dataclass
+class Runtime:
+    """What jobs work with: the database, the settings, and state kept between ticks."""
+
+    database: Database
+    settings: Settings
+    buckets: dict[int, Any] = field(default_factory=dict)  # quota bucket per mailbox
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
     every: dt.timedelta
-    run: Callable[[Session, dt.datetime], None]
+    run: Callable[[Runtime, dt.datetime], None]
 
 
-def heartbeat(session: Session, now: dt.datetime) -> None:
+def heartbeat(runtime: Runtime, now: dt.datetime) -> None:
     """Does nothing but get recorded: proof that the clock ticks when no other job is due."""
 
 
-JOBS: tuple[Job, ...] = (Job("heartbeat", dt.timedelta(seconds=30), heartbeat),)
+def _jobs() -> tuple[Job, ...]:
+    from inboxcrm.mailbox.jobs import sync_due
+
+    return (
+        Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
+        Job("sync_mailboxes", dt.timedelta(seconds=15), sync_due),
+    )
 
 
-def run_job(database: Database, job: Job, now: Callable[[], dt.datetime] = utcnow) -> None:
-    """Run one job in its own transaction and record how it went; never raise into APScheduler."""
+def run_job(runtime: Runtime, job: Job, now: Callable[[], dt.datetime] = utcnow) -> None:
+    """Run one job and record how it went; never raise into APScheduler."""
+    database = runtime.database
     started = now()
     error: str | None = None
     try:
-        with database.session() as session:
-            job.run(session, started)
+        job.run(runtime, started)
     except Exception as exc:  # a failed tick is recorded and retried at the next one
         log.exception("job %s failed", job.id)
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -68,12 +85,14 @@ def last_runs(session: Session) -> dict[str, JobRun]:
     return {row.job: row for row in session.scalars(select(JobRun))}
 
 
-def schedule(scheduler: BaseScheduler, database: Database, jobs: tuple[Job, ...] = JOBS) -> None:
-    for job in jobs:
+def schedule(
+    scheduler: BaseScheduler, runtime: Runtime, jobs: tuple[Job, ...] | None = None
+) -> None:
+    for job in jobs or _jobs():
         scheduler.add_job(
             run_job,
             "interval",
-            args=(database, job),
+            args=(runtime, job),
             id=job.id,
             name=job.id,
             seconds=job.every.total_seconds(),
@@ -84,8 +103,8 @@ def schedule(scheduler: BaseScheduler, database: Database, jobs: tuple[Job, ...]
         )
 
 
-def run_clock(database: Database) -> None:
+def run_clock(runtime: Runtime) -> None:
     scheduler = BlockingScheduler(timezone=dt.UTC)
-    schedule(scheduler, database)
-    log.info("clock started: %s", ", ".join(f"{j.id} every {j.every}" for j in JOBS))
+    schedule(scheduler, runtime)
+    log.info("clock started: %s", ", ".join(f"{j.id} every {j.every}" for j in _jobs()))
     scheduler.start()

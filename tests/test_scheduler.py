@@ -7,33 +7,39 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from inboxcrm.config import Settings
 from inboxcrm.db import Database
-from inboxcrm.scheduler import JOBS, Job, JobRun, last_runs, run_job, schedule
+from inboxcrm.scheduler import Job, JobRun, Runtime, heartbeat, last_runs, run_job, schedule
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 
 
-def test_a_failing_job_is_recorded_and_does_not_raise(db: Database, session: Session) -> None:
-    def broken(_session: Session, _now: dt.datetime) -> None:
+def test_a_failing_job_is_recorded_and_does_not_raise(
+    db: Database, session: Session, settings: Settings
+) -> None:
+    def broken(_runtime: Runtime, _now: dt.datetime) -> None:
         raise RuntimeError("Gmail said no")
 
-    run_job(db, Job("broken", dt.timedelta(seconds=1), broken), now=lambda: T0)
+    run_job(Runtime(db, settings), Job("broken", dt.timedelta(seconds=1), broken), now=lambda: T0)
     run = last_runs(session)["broken"]
     assert run.error == "RuntimeError: Gmail said no"
     assert run.started_at == T0
 
 
-def test_a_job_that_recovers_clears_its_error(db: Database, session: Session) -> None:
+def test_a_job_that_recovers_clears_its_error(
+    db: Database, session: Session, settings: Settings
+) -> None:
     outcomes = iter([RuntimeError("once"), None])
 
-    def flaky(_session: Session, _now: dt.datetime) -> None:
+    def flaky(_runtime: Runtime, _now: dt.datetime) -> None:
         error = next(outcomes)
         if error:
             raise error
 
     job = Job("flaky", dt.timedelta(seconds=1), flaky)
-    run_job(db, job, now=lambda: T0)
-    run_job(db, job, now=lambda: T0 + dt.timedelta(minutes=1))
+    runtime = Runtime(db, settings)
+    run_job(runtime, job, now=lambda: T0)
+    run_job(runtime, job, now=lambda: T0 + dt.timedelta(minutes=1))
     session.expire_all()
     run = session.get(JobRun, "flaky")
     assert run is not None
@@ -41,10 +47,14 @@ def test_a_job_that_recovers_clears_its_error(db: Database, session: Session) ->
     assert run.finished_at == T0 + dt.timedelta(minutes=1)
 
 
-def test_the_clock_ticks_and_healthz_reports_it(db: Database, client: FlaskClient) -> None:
+def test_the_clock_ticks_and_healthz_reports_it(
+    db: Database, client: FlaskClient, settings: Settings
+) -> None:
     assert client.get("/healthz").json["clock"]["last_tick_at"] is None
     scheduler = BackgroundScheduler(timezone=dt.UTC)
-    schedule(scheduler, db, JOBS)
+    schedule(
+        scheduler, Runtime(db, settings), (Job("heartbeat", dt.timedelta(seconds=30), heartbeat),)
+    )
     scheduler.start()
     try:
         deadline = time.monotonic() + 10

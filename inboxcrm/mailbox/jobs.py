@@ -1,0 +1,87 @@
+"""The clock's sync tick: claim the mailboxes that are due, sync each, plan the next poll."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, or_, select, update
+
+from inboxcrm.accounts.crypto import TokenBox
+from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
+from inboxcrm.accounts.service import google_client
+from inboxcrm.db import Database, utcnow
+from inboxcrm.gmail import build_gmail
+from inboxcrm.gmail.calls import GmailCalls
+from inboxcrm.gmail.pacing import SystemClock, TokenBucket
+from inboxcrm.gmail.signin import credentials_from_json
+from inboxcrm.mailbox.sync import sync_mailbox
+from inboxcrm.scheduler import Runtime
+
+log = logging.getLogger(__name__)
+POLL_EVERY = dt.timedelta(seconds=60)
+# A claim holds a mailbox this long; a clock that dies mid-sync frees it when it runs out.
+LEASE = dt.timedelta(minutes=15)
+
+
+def _due(now: dt.datetime) -> Any:
+    return or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now)
+
+
+def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
+    """Mailboxes due a poll, each claimed by a conditional update: of several clocks
+    ticking at once, exactly one gets each mailbox."""
+    claimed: list[int] = []
+    with database.session() as session:
+        candidates = session.scalars(
+            select(Mailbox.id)
+            .where(Mailbox.status == MailboxStatus.connected, _due(now))
+            .order_by(Mailbox.next_poll_at.nulls_first(), Mailbox.id)
+            .limit(limit)
+        ).all()
+    for mailbox_id in candidates:
+        with database.session() as session:
+            result = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(Mailbox)
+                    .where(Mailbox.id == mailbox_id, _due(now))
+                    .values(next_poll_at=now + LEASE)
+                ),
+            )
+            if result.rowcount == 1:
+                claimed.append(mailbox_id)
+    return claimed
+
+
+def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
+    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
+    client = google_client(runtime.settings)
+    if client is None or mailbox.token_ciphertext is None:
+        raise LookupError(f"mailbox {mailbox.id} has no Google client or tokens")
+    tokens = TokenBox(runtime.settings.token_key).open(mailbox.token_ciphertext)
+    credentials = credentials_from_json(client, tokens)
+    bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
+    return GmailCalls(build_gmail(credentials, client.api_root), bucket)
+
+
+def sync_due(runtime: Runtime, now: dt.datetime) -> None:
+    database = runtime.database
+    for mailbox_id in claim_due(database, now):
+        with database.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox_id)
+            try:
+                calls = gmail_calls(runtime, mailbox)
+            except Exception as exc:  # unreadable tokens and the like: show it, retry later
+                log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
+                mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
+                mailbox.next_poll_at = now + POLL_EVERY
+                continue
+        state = sync_mailbox(database, mailbox_id, calls, utcnow)
+        with database.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox_id)
+            if state is not SyncState.throttled or mailbox.next_poll_at is None:
+                # Staggered by id, so mailboxes connected together do not poll together.
+                stagger = dt.timedelta(seconds=mailbox_id % 15)
+                mailbox.next_poll_at = utcnow() + POLL_EVERY + stagger
