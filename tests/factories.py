@@ -8,7 +8,7 @@ from typing import Any
 import factory
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Member, Role, Workspace
+from inboxcrm.accounts.models import Mailbox, Member, Role, Workspace
 from inboxcrm.accounts.service import add_member, create_api_token, create_workspace
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
@@ -90,3 +90,13 @@ def api_token(member: Member) -> str:
     _row, plain = create_api_token(session, member, "tests")
     session.commit()
     return plain
+
+
+def mailbox(email: str) -> Mailbox:
+    """A connected mailbox owned by a new member of that address (tokens come from a test)."""
+    session = current_session()
+    member = MemberFactory(email=email)
+    box = Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=email)
+    session.add(box)
+    session.commit()
+    return box

@@ -9,7 +9,7 @@ from inboxcrm.accounts.models import Mailbox
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.mailbox.parse import ParsedMessage, parse_message
 from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
-from tests.factories import MemberFactory
+from tests import factories
 from tests.mailbox.gmail_json import to_gmail_json
 
 REP = "rita@team.example"
@@ -36,11 +36,7 @@ def mail(
 
 
 def mailbox(session: Session) -> Mailbox:
-    member = MemberFactory(email=REP)
-    box = Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=REP)
-    session.add(box)
-    session.flush()
-    return box
+    return factories.mailbox(REP)
 
 
 def count(session: Session, model: type) -> int:

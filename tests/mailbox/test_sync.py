@@ -15,7 +15,7 @@ from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.mailbox.models import Message
 from inboxcrm.mailbox.sync import sync_mailbox
-from tests.factories import MemberFactory
+from tests import factories
 from tests.gmail.conftest import FakeClock, SandboxClock
 from tests.sandbox.conftest import AVA, IDENTITY, Control, control, credentials, gmail
 
@@ -36,11 +36,7 @@ def demo(control: Control) -> Control:
 
 @pytest.fixture
 def mailbox(session: Session) -> Mailbox:
-    member = MemberFactory(email=AVA)
-    box = Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=AVA)
-    session.add(box)
-    session.commit()
-    return box
+    return factories.mailbox(AVA)
 
 
 @pytest.fixture
