@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.service import member_for_token
 from inboxcrm.db import utcnow
-from inboxcrm.errors import DomainError
+from inboxcrm.errors import BadRequest, DomainError
 from inboxcrm.web import db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -31,10 +31,6 @@ def error(status: int, message: str, fields: dict[str, str] | None = None) -> Re
     return response
 
 
-class BadRequest(DomainError):
-    status = 400
-
-
 def json_object() -> dict[str, Any]:
     """The request body as a JSON object, or a 400 that says what is wrong with it."""
     if not request.is_json:
@@ -43,16 +39,6 @@ def json_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
-
-
-def int_arg(name: str, default: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer, got {raw!r}") from None
 
 
 @bp.before_request

@@ -12,6 +12,12 @@ class DomainError(Exception):
         self.fields = fields or {}
 
 
+class BadRequest(DomainError):
+    """The request itself is malformed: a bad query parameter, a body that is not JSON."""
+
+    status = 400
+
+
 class NotFound(DomainError):
     status = 404
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.errors import DomainError
+from inboxcrm.errors import BadRequest, DomainError
 from inboxcrm.leads.models import Temperature
 from inboxcrm.leads.service import DEFAULT_SORT, LeadFilter
-
-
-class BadParameter(DomainError):
-    status = 400
 
 
 def _int(args: Mapping[str, str], name: str) -> int | None:
@@ -21,7 +17,7 @@ def _int(args: Mapping[str, str], name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise BadParameter(f"{name} must be a whole number, got {raw!r}") from None
+        raise BadRequest(f"{name} must be a whole number, got {raw!r}") from None
 
 
 def parse_filter(args: Mapping[str, str], me: Member, *, owner_default: str = "any") -> LeadFilter:
@@ -34,7 +30,7 @@ def parse_filter(args: Mapping[str, str], me: Member, *, owner_default: str = "a
         owner_id = _int(args, "owner")
     temperature = (args.get("temperature") or "").strip()
     if temperature and temperature not in Temperature.__members__:
-        raise BadParameter(f"temperature must be one of {', '.join(Temperature)}")
+        raise BadRequest(f"temperature must be one of {', '.join(Temperature)}")
     page = _int(args, "page")
     per_page = _int(args, "per_page")
     try:
@@ -50,4 +46,4 @@ def parse_filter(args: Mapping[str, str], me: Member, *, owner_default: str = "a
             per_page=50 if per_page is None else per_page,
         )
     except DomainError as exc:
-        raise BadParameter(exc.message) from None
+        raise BadRequest(exc.message) from None
