@@ -203,12 +203,14 @@ def demo(host: str, port: int) -> None:
     click.echo("Stop with Ctrl+C.\n")
     sys.stdout.flush()
     clock = BackgroundScheduler(timezone=dt.UTC)
-    schedule(clock, Runtime(app.extensions["inboxcrm.db"], settings))
+    runtime = Runtime(app.extensions["inboxcrm.db"], settings)
+    schedule(clock, runtime)
     clock.start()
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         clock.shutdown(wait=False)
+        runtime.stop()
         if google is not None:
             google.stop()
 

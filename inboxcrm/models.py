@@ -1,7 +1,17 @@
 """Every domain's tables, imported once so the metadata (and Alembic) sees them all."""
 
 from inboxcrm.accounts.models import ApiToken, Invite, Mailbox, Member, Workspace
-from inboxcrm.leads.models import Activity, Company, CompanyDomain, Lead, LeadEmail, Note, Tag
+from inboxcrm.leads.models import (
+    Activity,
+    BlockedAddress,
+    Company,
+    CompanyDomain,
+    Lead,
+    LeadEmail,
+    Note,
+    Tag,
+    ThreadLead,
+)
 from inboxcrm.mailbox.models import Message, Thread
 from inboxcrm.pipeline.models import Stage, StageChange
 from inboxcrm.scheduler import JobRun
@@ -9,6 +19,7 @@ from inboxcrm.scheduler import JobRun
 __all__ = [
     "Activity",
     "ApiToken",
+    "BlockedAddress",
     "Company",
     "CompanyDomain",
     "Invite",
@@ -23,5 +34,6 @@ __all__ = [
     "StageChange",
     "Tag",
     "Thread",
+    "ThreadLead",
     "Workspace",
 ]

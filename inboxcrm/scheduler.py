@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,13 +45,27 @@ class Runtime:
     database: Database
     settings: Settings
     buckets: dict[int, Any] = field(default_factory=dict)  # quota bucket per mailbox
+    # Mailbox syncs run here, one thread per mailbox at a time, so a long full sync
+    # neither blocks the clock's ticks nor the other mailboxes.
+    workers: int = 4
+    pool: ThreadPoolExecutor = field(init=False)
+    running: dict[int, Future[Any]] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sync")
+
+    def stop(self) -> None:
+        """Ask running syncs to stop after their current batch, and wait for them."""
+        self.stopping.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
 class Job:
     id: str
     every: dt.timedelta
-    run: Callable[[Runtime, dt.datetime], None]
+    run: Callable[[Runtime, dt.datetime], object]
 
 
 def heartbeat(runtime: Runtime, now: dt.datetime) -> None:
@@ -107,4 +123,7 @@ def run_clock(runtime: Runtime) -> None:
     scheduler = BlockingScheduler(timezone=dt.UTC)
     schedule(scheduler, runtime)
     log.info("clock started: %s", ", ".join(f"{j.id} every {j.every}" for j in _jobs()))
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        runtime.stop()

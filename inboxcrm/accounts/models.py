@@ -3,7 +3,16 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
@@ -21,6 +30,14 @@ class Visibility(enum.StrEnum):
     full = "full"
     metadata = "metadata"
     none = "none"
+
+
+class LeadPolicy(enum.StrEnum):
+    """Which external people in synced mail become leads."""
+
+    conversations = "conversations"  # people the team wrote to, plus mail to the lead inboxes
+    all_mail = "all_mail"  # every external sender and recipient
+    match_only = "match_only"  # mail is linked to existing leads; none are created
 
 
 class SyncState(enum.StrEnum):
@@ -46,6 +63,13 @@ class Workspace(Base):
     sync_days: Mapped[int] = mapped_column(default=90)
     # People who sign in with an address at `domain` join as reps unless an admin turns it off.
     allow_join: Mapped[bool] = mapped_column(default=True, server_default=true())
+    lead_policy: Mapped[LeadPolicy] = mapped_column(
+        enum_column(LeadPolicy),
+        default=LeadPolicy.conversations,
+        server_default=LeadPolicy.conversations.value,
+    )
+    # Shared addresses such as sales@: whoever writes to them becomes a lead.
+    lead_inboxes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[Member]] = relationship(back_populates="workspace")
@@ -118,6 +142,11 @@ class Mailbox(InWorkspace, Base):
         enum_column(SyncState), default=SyncState.queued, server_default=SyncState.queued.value
     )
     synced_messages: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The pass under way, for the live progress: when it began, what it has stored so far,
+    # and Gmail's estimate of how many messages a full sync lists.
+    sync_started_at: Mapped[dt.datetime | None]
+    sync_pass_messages: Mapped[int] = mapped_column(default=0, server_default="0")
+    sync_estimate: Mapped[int | None]
     throttled_until: Mapped[dt.datetime | None]
     next_poll_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]

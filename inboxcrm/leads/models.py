@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -106,6 +107,11 @@ class Lead(InWorkspace, Base):
     last_contacted_at: Mapped[dt.datetime | None]
     last_replied_at: Mapped[dt.datetime | None]
     source: Mapped[str] = mapped_column(String(40), default="manual")
+    # Created from synced mail and not yet touched by a rep: shown as such, easy to junk.
+    needs_review: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The lead's first inbound message and the team's first reply after it (speed to lead).
+    first_inbound_at: Mapped[dt.datetime | None]
+    first_response_at: Mapped[dt.datetime | None]
     budget: Mapped[str | None] = mapped_column(String(200))
     authority: Mapped[str | None] = mapped_column(String(200))
     need: Mapped[str | None] = mapped_column(String(500))
@@ -160,6 +166,38 @@ class Note(InWorkspace, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index(None, "lead_id", "created_at"),)
+
+
+class BlockedAddress(InWorkspace, Base):
+    """The workspace blocklist: never a lead. `pattern` is an address or `@domain`, and a
+    domain covers its subdomains."""
+
+    __tablename__ = "blocked_address"
+
+    pattern: Mapped[str] = mapped_column(String(254))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("workspace_id", "pattern"),)
+
+
+class LinkSource(enum.StrEnum):
+    mail = "mail"  # a participant of the thread, found by sync
+    manual = "manual"  # attached by a rep
+
+
+class ThreadLead(InWorkspace, Base):
+    """A thread (one mailbox's copy) on a lead's timeline. A link a rep detached stays as
+    `detached`, so the next sync does not attach it again."""
+
+    __tablename__ = "thread_lead"
+
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    source: Mapped[LinkSource] = mapped_column(enum_column(LinkSource), default=LinkSource.mail)
+    detached: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    __table_args__ = (UniqueConstraint("thread_id", "lead_id"), Index(None, "lead_id"))
 
 
 class Activity(InWorkspace, Base):

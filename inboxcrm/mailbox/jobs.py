@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import Future
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, or_, select, update
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 POLL_EVERY = dt.timedelta(seconds=60)
 # A claim holds a mailbox this long; a clock that dies mid-sync frees it when it runs out.
 LEASE = dt.timedelta(minutes=15)
+# A pass stops listing after this long (well inside the lease) and goes on at the next tick.
+PASS_TIME = dt.timedelta(minutes=5)
 
 
 def _due(now: dt.datetime) -> Any:
@@ -66,22 +69,47 @@ def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
     return GmailCalls(build_gmail(credentials, client.api_root), bucket)
 
 
-def sync_due(runtime: Runtime, now: dt.datetime) -> None:
+def _sync_one(runtime: Runtime, mailbox_id: int, now: dt.datetime) -> None:
     database = runtime.database
-    for mailbox_id in claim_due(database, now):
-        with database.session() as session:
-            mailbox = session.get_one(Mailbox, mailbox_id)
-            try:
-                calls = gmail_calls(runtime, mailbox)
-            except Exception as exc:  # unreadable tokens and the like: show it, retry later
-                log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
-                mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
-                mailbox.next_poll_at = now + POLL_EVERY
-                continue
-        state = sync_mailbox(database, mailbox_id, calls, utcnow)
-        with database.session() as session:
-            mailbox = session.get_one(Mailbox, mailbox_id)
-            if state is not SyncState.throttled or mailbox.next_poll_at is None:
-                # Staggered by id, so mailboxes connected together do not poll together.
-                stagger = dt.timedelta(seconds=mailbox_id % 15)
-                mailbox.next_poll_at = utcnow() + POLL_EVERY + stagger
+    with database.session() as session:
+        mailbox = session.get_one(Mailbox, mailbox_id)
+        try:
+            calls = gmail_calls(runtime, mailbox)
+        except Exception as exc:  # unreadable tokens and the like: show it, retry later
+            log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
+            mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
+            mailbox.next_poll_at = now + POLL_EVERY
+            return
+    deadline = utcnow() + PASS_TIME
+    state = sync_mailbox(
+        database,
+        mailbox_id,
+        calls,
+        utcnow,
+        stop=lambda: runtime.stopping.is_set() or utcnow() >= deadline,
+    )
+    with database.session() as session:
+        mailbox = session.get_one(Mailbox, mailbox_id)
+        if state is SyncState.syncing:
+            mailbox.next_poll_at = utcnow()  # more to list: the next tick goes on
+        elif state is not SyncState.throttled or mailbox.next_poll_at is None:
+            # Staggered by id, so mailboxes connected together do not poll together.
+            stagger = dt.timedelta(seconds=mailbox_id % 15)
+            mailbox.next_poll_at = utcnow() + POLL_EVERY + stagger
+
+
+def sync_due(runtime: Runtime, now: dt.datetime) -> list[Future[None]]:
+    """Claim as many due mailboxes as there are free workers and start syncing them; the
+    tick returns at once (the futures are for tests and the `sync` command)."""
+    for mailbox_id, future in list(runtime.running.items()):
+        if future.done():
+            del runtime.running[mailbox_id]
+    free = runtime.workers - len(runtime.running)
+    if free <= 0:
+        return []
+    started = []
+    for mailbox_id in claim_due(runtime.database, now, limit=free):
+        future = runtime.pool.submit(_sync_one, runtime, mailbox_id, now)
+        runtime.running[mailbox_id] = future
+        started.append(future)
+    return started

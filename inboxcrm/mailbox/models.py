@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.db import Base, InWorkspace, enum_column
@@ -25,6 +25,8 @@ class Thread(InWorkspace, Base):
     subject: Mapped[str] = mapped_column(String(998), default="")
     snippet: Mapped[str] = mapped_column(String(500), default="")
     primary_lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"))
+    # Set when a rep chose the primary lead, so sync never overrides the choice.
+    primary_by_rep: Mapped[bool] = mapped_column(default=False, server_default=false())
     is_private: Mapped[bool] = mapped_column(default=False)
     last_message_at: Mapped[dt.datetime | None]
 
@@ -56,6 +58,9 @@ class Message(InWorkspace, Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     size_estimate: Mapped[int] = mapped_column(BigInteger, default=0)
     history_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Newsletters and other list or automated mail (List-Unsubscribe, Precedence, ...):
+    # never makes a lead.
+    bulk: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     thread: Mapped[Thread] = relationship()
 

@@ -26,6 +26,18 @@ from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
 log = logging.getLogger(__name__)
 CHUNK = 100  # messages fetched (two 50-call batches) and committed together
 
+# Told after each committed batch: messages stored in this mailbox so far, and Gmail's
+# estimate of the total while a full sync lists (None otherwise).
+Progress = Callable[[int, int | None], None]
+
+
+def _quiet(stored: int, estimate: int | None) -> None:
+    pass
+
+
+class OutOfTime(Exception):
+    """The pass used its time; the cursor is committed and the next pass goes on from it."""
+
 
 @dataclass
 class HistoryChanges:
@@ -69,10 +81,18 @@ def _fetch_and_store(
     parsed = [parse_message(resource) for resource in fetched.messages.values()]
     added = store_messages(session, mailbox, parsed).added
     mailbox.synced_messages += added
+    mailbox.sync_pass_messages += added
     return added
 
 
-def _full_sync(db: Database, mailbox_id: int, calls: GmailCalls, now: dt.datetime) -> None:
+def _full_sync(
+    db: Database,
+    mailbox_id: int,
+    calls: GmailCalls,
+    now: Callable[[], dt.datetime],
+    stop: Callable[[], bool],
+    progress: Progress,
+) -> None:
     with db.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         if mailbox.full_sync_history_id is None:
@@ -81,24 +101,29 @@ def _full_sync(db: Database, mailbox_id: int, calls: GmailCalls, now: dt.datetim
             mailbox.full_sync_page_token = None
         days = session.get_one(Workspace, mailbox.workspace_id).sync_days
         token = mailbox.full_sync_page_token
-    query = f"after:{(now - dt.timedelta(days=days)).strftime('%Y/%m/%d')}"
+    query = f"after:{(now() - dt.timedelta(days=days)).strftime('%Y/%m/%d')}"
     while True:
         page = calls.list_message_ids(q=query, page_token=token)
         for start in range(0, len(page.ids), CHUNK):
             with db.session() as session:
                 mailbox = session.get_one(Mailbox, mailbox_id)
+                mailbox.sync_estimate = page.result_size_estimate or None
                 _fetch_and_store(session, mailbox, calls, page.ids[start : start + CHUNK])
+            progress(mailbox.synced_messages, mailbox.sync_estimate)
+            if stop():  # the page's token is not yet saved: its stored ids are skipped again
+                raise OutOfTime
         with db.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
             if page.next_page_token:
                 mailbox.full_sync_page_token = token = page.next_page_token
                 continue
+            mailbox.sync_estimate = None
             mailbox.history_id = mailbox.full_sync_history_id
             mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
             return
 
 
-def _incremental_sync(db: Database, mailbox_id: int, calls: GmailCalls) -> None:
+def _incremental_sync(db: Database, mailbox_id: int, calls: GmailCalls, progress: Progress) -> None:
     with db.session() as session:
         start = session.get_one(Mailbox, mailbox_id).history_id
     assert start is not None
@@ -115,6 +140,7 @@ def _incremental_sync(db: Database, mailbox_id: int, calls: GmailCalls) -> None:
         with db.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
             _fetch_and_store(session, mailbox, calls, added[begin : begin + CHUNK])
+        progress(mailbox.synced_messages, None)
     with db.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         labels = {k: v for k, v in changes.labels.items() if k not in changes.deleted}
@@ -131,29 +157,48 @@ def _mark(db: Database, mailbox_id: int, **fields: Any) -> None:
 
 
 def sync_mailbox(
-    db: Database, mailbox_id: int, calls: GmailCalls, now: Callable[[], dt.datetime]
+    db: Database,
+    mailbox_id: int,
+    calls: GmailCalls,
+    now: Callable[[], dt.datetime],
+    progress: Progress = _quiet,
+    stop: Callable[[], bool] = lambda: False,
 ) -> SyncState:
-    """One pass: a full sync if one is needed or under way, then history up to now."""
-    _mark(db, mailbox_id, sync_state=SyncState.syncing)
+    """One pass: a full sync if one is needed or under way, then history up to now.
+
+    A full sync asked to `stop` (its time is up, or the process is shutting down) stops
+    after a committed batch and returns `syncing`: the next pass resumes from the cursor,
+    and other mailboxes get their turn meanwhile."""
+    _mark(
+        db,
+        mailbox_id,
+        sync_state=SyncState.syncing,
+        sync_started_at=now(),
+        sync_pass_messages=0,
+        sync_estimate=None,
+    )
     try:
         try:
             with db.session() as session:
                 needs_full = session.get_one(Mailbox, mailbox_id).history_id is None
             if needs_full:
-                _full_sync(db, mailbox_id, calls, now())
-            _incremental_sync(db, mailbox_id, calls)
+                _full_sync(db, mailbox_id, calls, now, stop, progress)
+            _incremental_sync(db, mailbox_id, calls, progress)
         except HistoryExpired:
             # Gmail forgot our place: list everything again; stored rows are kept and skipped.
             log.info("mailbox %s: history expired, full resync", mailbox_id)
             _mark(db, mailbox_id, history_id=None, full_sync_history_id=None)
-            _full_sync(db, mailbox_id, calls, now())
-            _incremental_sync(db, mailbox_id, calls)
+            _full_sync(db, mailbox_id, calls, now, stop, progress)
+            _incremental_sync(db, mailbox_id, calls, progress)
+    except OutOfTime:
+        return SyncState.syncing
     except GrantRevoked as exc:
         _mark(
             db,
             mailbox_id,
             status=MailboxStatus.needs_reconnect,
             sync_state=SyncState.failed,
+            sync_estimate=None,
             last_error=f"Google refused our access: {exc}"[:1000],
         )
         return SyncState.failed
@@ -162,15 +207,27 @@ def sync_mailbox(
             db,
             mailbox_id,
             sync_state=SyncState.throttled,
+            sync_estimate=None,
             throttled_until=exc.retry_at,
             next_poll_at=exc.retry_at,
             last_error=str(exc)[:1000],
         )
         return SyncState.throttled
+    except Exception as exc:  # a bug or an answer we do not know: show it, retry next poll
+        log.exception("mailbox %s: sync failed", mailbox_id)
+        _mark(
+            db,
+            mailbox_id,
+            sync_state=SyncState.failed,
+            sync_estimate=None,
+            last_error=f"{type(exc).__name__}: {exc}"[:1000],
+        )
+        return SyncState.failed
     _mark(
         db,
         mailbox_id,
         sync_state=SyncState.idle,
+        sync_estimate=None,
         last_synced_at=now(),
         last_error=None,
         throttled_until=None,

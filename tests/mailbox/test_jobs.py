@@ -55,7 +55,8 @@ def test_a_connected_mailbox_is_synced_by_the_clock(
 ) -> None:
     requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "demo"}, timeout=10)
     google_signin(client, AVA)
-    sync_due(Runtime(db, google_settings), utcnow())
+    for running in sync_due(Runtime(db, google_settings), utcnow()):
+        running.result()
     mailbox = session.scalars(select(Mailbox)).one()
     session.refresh(mailbox)
     assert mailbox.sync_state is SyncState.idle
