@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 import requests
 from flask import (
@@ -33,6 +34,7 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.gmail import signin as google
 from inboxcrm.gmail.signin import GoogleClient
+from inboxcrm.mailbox.progress import SyncProgress, progress_of
 from inboxcrm.web import current_member, db_session, login_required, member, scope
 
 bp = Blueprint("accounts", __name__)
@@ -140,12 +142,39 @@ def google_callback() -> Response | tuple[str, int]:
     return redirect(pending["next"])
 
 
+def _progress(boxes: list[Mailbox]) -> dict[int, SyncProgress]:
+    now = utcnow()
+    return {m.id: progress_of(m, now) for m in boxes}
+
+
 @bp.get("/mailboxes")
 @login_required
 def mailboxes() -> str:
-    return render_template(
-        "accounts/mailboxes.html", mailboxes=mailboxes_of(db_session(), member())
-    )
+    boxes = mailboxes_of(db_session(), member())
+    return render_template("accounts/mailboxes.html", mailboxes=boxes, progress=_progress(boxes))
+
+
+@bp.get("/mailboxes/status")
+@login_required
+def mailbox_status() -> dict[str, Any]:
+    """What the Gmail page polls while it is open: each mailbox's state and status line."""
+    boxes = mailboxes_of(db_session(), member())
+    progress = _progress(boxes)
+    return {
+        "mailboxes": [
+            {
+                "id": m.id,
+                "email": m.email,
+                "status": m.status.value,
+                "sync_state": m.sync_state.value,
+                "synced_messages": progress[m.id].stored,
+                "estimate": progress[m.id].estimate,
+                "rate": progress[m.id].rate,
+                "html": render_template("accounts/_sync_status.html", m=m, progress=progress),
+            }
+            for m in boxes
+        ]
+    }
 
 
 @bp.post("/mailboxes/<int:mailbox_id>/disconnect")

@@ -14,3 +14,23 @@ document.addEventListener("DOMContentLoaded", () => {
   boxes().forEach((b) => b.addEventListener("change", refresh));
   refresh();
 });
+
+// The Gmail page's live sync status: poll while the page is open and visible.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!document.querySelector("[data-sync-status]")) return;
+  const poll = async () => {
+    if (!document.hidden) {
+      try {
+        const answer = await fetch("/mailboxes/status", { headers: { Accept: "application/json" } });
+        if (answer.ok) {
+          for (const box of (await answer.json()).mailboxes) {
+            const shown = document.querySelector(`[data-sync-status="${box.id}"]`);
+            if (shown) shown.outerHTML = box.html;
+          }
+        }
+      } catch (_) { /* offline for a moment: the next poll tries again */ }
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+});

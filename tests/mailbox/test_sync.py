@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,7 @@ from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.mailbox.models import Message
 from inboxcrm.mailbox.sync import sync_mailbox
 from tests import factories
+from tests.conftest import sign_in
 from tests.gmail.conftest import FakeClock, SandboxClock
 from tests.sandbox.conftest import AVA, IDENTITY, Control, control, credentials, gmail
 
@@ -160,3 +163,61 @@ def test_a_revoked_grant_asks_for_reconnecting_and_stops(
     session.refresh(mailbox)
     assert mailbox.status is MailboxStatus.needs_reconnect
     assert mailbox.last_error is not None
+
+
+def test_the_gmail_page_shows_live_progress_while_syncing(
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    client: FlaskClient,
+) -> None:
+    sign_in(client, mailbox.member)
+    seen: list[dict[str, Any]] = []
+
+    def look(stored: int, estimate: int | None) -> None:
+        seen.append(client.get("/mailboxes/status").get_json()["mailboxes"][0])
+
+    sync_mailbox(db, mailbox.id, calls, calls.clock.now, progress=look)
+    first = seen[0]
+    assert first["sync_state"] == "syncing"
+    assert first["estimate"] > first["synced_messages"] > 0
+    assert "Syncing: 100 of about" in first["html"]
+    assert '<progress max="100"' in first["html"]
+    counts = [s["synced_messages"] for s in seen]
+    assert counts == sorted(counts)
+    assert counts[-1] > counts[0]
+    done = client.get("/mailboxes/status").get_json()["mailboxes"][0]
+    assert done["sync_state"] == "idle"
+    assert done["estimate"] is None
+    assert "up to date as of" in done["html"]
+
+
+def test_a_pass_asked_to_stop_ends_after_a_batch_and_the_next_goes_on(
+    db: Database, session: Session, mailbox: Mailbox, calls: GmailCalls, gmail: Callable[..., Any]
+) -> None:
+    expected = gmail_ids(gmail(AVA))
+    state = sync_mailbox(db, mailbox.id, calls, calls.clock.now, stop=lambda: True)
+    assert state is SyncState.syncing
+    assert len(stored(session, mailbox)) == 100  # one committed batch
+    assert run(db, mailbox, calls) is SyncState.idle
+    assert sorted(stored(session, mailbox)) == sorted(expected)
+
+
+def test_the_status_line_says_why_a_mailbox_is_not_syncing(
+    session: Session, mailbox: Mailbox, client: FlaskClient
+) -> None:
+    sign_in(client, mailbox.member)
+    when = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
+    cases = [
+        ({"sync_state": SyncState.queued}, "waiting for its first sync"),
+        ({"sync_state": SyncState.throttled, "throttled_until": when}, "09:30:00 UTC"),
+        ({"sync_state": SyncState.failed, "last_error": "HttpError 400"}, "failed: HttpError 400"),
+        ({"status": MailboxStatus.needs_reconnect}, "Needs reconnecting"),
+    ]
+    for fields, text in cases:
+        for name, value in fields.items():
+            setattr(mailbox, name, value)
+        session.commit()
+        assert text in client.get("/mailboxes/status").get_json()["mailboxes"][0]["html"]
+        assert text in client.get("/mailboxes").text
