@@ -1,10 +1,11 @@
-"""The `inboxcrm` command: demo, clock, sandbox, db, member, api-token, keys."""
+"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, api-token, keys."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import sys
+from typing import Any
 
 import click
 from cryptography.fernet import Fernet
@@ -161,6 +162,73 @@ def clock() -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     run_clock(Runtime(Database(settings.database_url), settings))
+
+
+class _SyncBar:
+    """A progress bar once Gmail has estimated the full sync's size; a count before that."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, stored: int, estimate: int | None) -> None:
+        if estimate and self.bar is None:
+            self.bar = click.progressbar(
+                length=estimate, label="Full sync", show_pos=True, show_eta=True
+            )
+            self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(min(stored, self.bar.length) - self.bar.pos)
+        elif stored - self.shown >= 100:
+            click.echo(f"{stored:,} messages stored")
+            self.shown = stored
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@main.command()
+@click.option("--mailbox", "email", required=True, help="The Gmail address to sync.")
+def sync(email: str) -> None:
+    """Sync one mailbox now, to the end, with a progress bar."""
+    from sqlalchemy import func, select
+
+    from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
+    from inboxcrm.mailbox.jobs import claim, sync_claimed
+    from inboxcrm.scheduler import Runtime
+
+    settings = _keyed_settings()
+    runtime = Runtime(Database(settings.database_url), settings, workers=1)
+    with runtime.database.session() as session:
+        mailbox = session.scalars(
+            select(Mailbox).where(func.lower(Mailbox.email) == email.strip().lower())
+        ).first()
+    if mailbox is None:
+        raise click.ClickException(f"no mailbox {email}: connect it with Sign in with Google")
+    if mailbox.status is not MailboxStatus.connected:
+        raise click.ClickException(
+            f"{mailbox.email} is {mailbox.status.value.replace('_', ' ')}: sign in with Google"
+            " again to reconnect it"
+        )
+    if not claim(runtime.database, mailbox.id, utcnow()):
+        raise click.ClickException(f"{mailbox.email} is being synced by the clock right now")
+    bar = _SyncBar()
+    try:
+        state = sync_claimed(runtime, mailbox.id, stop=lambda: False, progress=bar)
+    finally:
+        bar.close()
+    with runtime.database.session() as session:
+        mailbox = session.get_one(Mailbox, mailbox.id)
+    if state is SyncState.idle:
+        click.echo(f"{mailbox.email}: {mailbox.synced_messages:,} messages, up to date")
+        return
+    if state is SyncState.throttled and mailbox.throttled_until is not None:
+        until = mailbox.throttled_until.strftime("%H:%M:%S UTC")
+        raise click.ClickException(
+            f"Gmail asked us to slow down until {until}; run again then (the sync resumes)"
+        )
+    raise click.ClickException(f"sync failed: {mailbox.last_error}")
 
 
 @main.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, cast
 
@@ -17,7 +18,7 @@ from inboxcrm.gmail import build_gmail
 from inboxcrm.gmail.calls import GmailCalls
 from inboxcrm.gmail.pacing import SystemClock, TokenBucket
 from inboxcrm.gmail.signin import credentials_from_json
-from inboxcrm.mailbox.sync import sync_mailbox
+from inboxcrm.mailbox.sync import Progress, sync_mailbox
 from inboxcrm.scheduler import Runtime
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,29 @@ def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
     return GmailCalls(build_gmail(credentials, client.api_root), bucket)
 
 
-def _sync_one(runtime: Runtime, mailbox_id: int, now: dt.datetime) -> None:
+def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
+    """Claim one mailbox now, due or not (the `sync` command), unless a clock's sync of it
+    is under way."""
+    busy = (Mailbox.sync_state == SyncState.syncing) & (Mailbox.sync_started_at > now - LEASE)
+    with database.session() as session:
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == mailbox_id, ~busy)
+                .values(next_poll_at=now + LEASE)
+            ),
+        )
+        return result.rowcount == 1
+
+
+def sync_claimed(
+    runtime: Runtime,
+    mailbox_id: int,
+    stop: Callable[[], bool],
+    progress: Progress | None = None,
+) -> SyncState:
+    """Sync a mailbox this process has claimed, then plan its next poll."""
     database = runtime.database
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
@@ -78,16 +101,9 @@ def _sync_one(runtime: Runtime, mailbox_id: int, now: dt.datetime) -> None:
         except Exception as exc:  # unreadable tokens and the like: show it, retry later
             log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
             mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
-            mailbox.next_poll_at = now + POLL_EVERY
-            return
-    deadline = utcnow() + PASS_TIME
-    state = sync_mailbox(
-        database,
-        mailbox_id,
-        calls,
-        utcnow,
-        stop=lambda: runtime.stopping.is_set() or utcnow() >= deadline,
-    )
+            mailbox.next_poll_at = utcnow() + POLL_EVERY
+            return SyncState.failed
+    state = sync_mailbox(database, mailbox_id, calls, utcnow, progress=progress, stop=stop)
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         if state is SyncState.syncing:
@@ -96,9 +112,17 @@ def _sync_one(runtime: Runtime, mailbox_id: int, now: dt.datetime) -> None:
             # Staggered by id, so mailboxes connected together do not poll together.
             stagger = dt.timedelta(seconds=mailbox_id % 15)
             mailbox.next_poll_at = utcnow() + POLL_EVERY + stagger
+    return state
 
 
-def sync_due(runtime: Runtime, now: dt.datetime) -> list[Future[None]]:
+def _pass(runtime: Runtime, mailbox_id: int) -> SyncState:
+    deadline = utcnow() + PASS_TIME
+    return sync_claimed(
+        runtime, mailbox_id, stop=lambda: runtime.stopping.is_set() or utcnow() >= deadline
+    )
+
+
+def sync_due(runtime: Runtime, now: dt.datetime) -> list[Future[SyncState]]:
     """Claim as many due mailboxes as there are free workers and start syncing them; the
     tick returns at once (the futures are for tests and the `sync` command)."""
     for mailbox_id, future in list(runtime.running.items()):
@@ -109,7 +133,7 @@ def sync_due(runtime: Runtime, now: dt.datetime) -> list[Future[None]]:
         return []
     started = []
     for mailbox_id in claim_due(runtime.database, now, limit=free):
-        future = runtime.pool.submit(_sync_one, runtime, mailbox_id, now)
+        future = runtime.pool.submit(_pass, runtime, mailbox_id)
         runtime.running[mailbox_id] = future
         started.append(future)
     return started

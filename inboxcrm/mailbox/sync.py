@@ -161,7 +161,7 @@ def sync_mailbox(
     mailbox_id: int,
     calls: GmailCalls,
     now: Callable[[], dt.datetime],
-    progress: Progress = _quiet,
+    progress: Progress | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> SyncState:
     """One pass: a full sync if one is needed or under way, then history up to now.
@@ -169,6 +169,7 @@ def sync_mailbox(
     A full sync asked to `stop` (its time is up, or the process is shutting down) stops
     after a committed batch and returns `syncing`: the next pass resumes from the cursor,
     and other mailboxes get their turn meanwhile."""
+    progress = progress or _quiet
     _mark(
         db,
         mailbox_id,

@@ -6,11 +6,13 @@ import datetime as dt
 
 import pytest
 import requests
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
+from inboxcrm.cli import main
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.mailbox.jobs import LEASE, claim_due, sync_due
@@ -65,3 +67,47 @@ def test_a_connected_mailbox_is_synced_by_the_clock(
     assert mailbox.next_poll_at is not None
     assert mailbox.next_poll_at > utcnow() + dt.timedelta(seconds=50)
     assert "up to date" in client.get("/mailboxes").text
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    """The settings as the INBOXCRM_* variables a separate command would read."""
+    names = ("database_url", "secret_key", "token_key", "base_url")
+    google = [n for n in Settings.__dataclass_fields__ if n.startswith("google_")]
+    env = {f"INBOXCRM_{n.upper()}": str(getattr(settings, n)) for n in (*names, *google)}
+    return {**env, "INBOXCRM_ENV": "production"}
+
+
+def test_the_sync_command_syncs_a_mailbox_to_the_end(
+    client: FlaskClient, session: Session, google_settings: Settings, sandbox: RunningSandbox
+) -> None:
+    requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "demo"}, timeout=10)
+    google_signin(client, AVA)
+    result = CliRunner().invoke(
+        main, ["sync", "--mailbox", AVA.upper()], env=_environment(google_settings)
+    )
+    assert result.exit_code == 0, result.output
+    mailbox = session.scalars(select(Mailbox)).one()
+    session.refresh(mailbox)
+    stored = session.scalar(select(func.count()).select_from(Message))
+    assert f"{AVA}: {stored:,} messages, up to date" in result.output
+    assert stored == mailbox.synced_messages > 100
+    assert mailbox.next_poll_at is not None  # the clock takes over from here
+
+
+def test_the_sync_command_explains_what_it_cannot_sync(
+    client: FlaskClient, session: Session, google_settings: Settings
+) -> None:
+    env = _environment(google_settings)
+    unknown = CliRunner().invoke(main, ["sync", "--mailbox", "nobody@northwind.io"], env=env)
+    assert unknown.exit_code == 1
+    assert "no mailbox nobody@northwind.io" in unknown.output
+    google_signin(client, AVA)
+    mailbox = session.scalars(select(Mailbox)).one()
+    mailbox.sync_state, mailbox.sync_started_at = SyncState.syncing, utcnow()
+    session.commit()
+    busy = CliRunner().invoke(main, ["sync", "--mailbox", AVA], env=env)
+    assert "being synced by the clock right now" in busy.output
+    mailbox.status = MailboxStatus.needs_reconnect
+    session.commit()
+    revoked = CliRunner().invoke(main, ["sync", "--mailbox", AVA], env=env)
+    assert "needs reconnect" in revoked.output
