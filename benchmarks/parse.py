@@ -70,11 +70,14 @@ def message(rng: random.Random, i: int) -> EmailMessage:
     return msg
 
 
-def main() -> None:
+def sample(count: int) -> list[dict[str, Any]]:
+    """`count` varied Gmail resources, the same on every run."""
     rng = random.Random(42)
-    resources: list[dict[str, Any]] = [
-        to_gmail_json(message(rng, i), gmail_id=f"{i:016x}") for i in range(MESSAGES)
-    ]
+    return [to_gmail_json(message(rng, i), gmail_id=f"{i:016x}") for i in range(count)]
+
+
+def main() -> None:
+    resources = sample(MESSAGES)
     rates = []
     for _ in range(ROUNDS):
         started = time.perf_counter()

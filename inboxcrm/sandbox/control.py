@@ -11,6 +11,7 @@ GET|POST|DELETE /_sandbox/faults  {"kind": "error"|"slow"|"drop", "count", "stat
 POST /_sandbox/history/expire   {"mailbox", "before": historyId}
 POST /_sandbox/grants/revoke    {"email", "client_id"?}
 GET /_sandbox/sent              ?mailbox=: what was sent, with bounces
+GET /_sandbox/quota             ?user=: quota units used, refused calls, units available
 """
 
 from collections.abc import Callable
@@ -147,6 +148,21 @@ def _options_get(sb: "Sandbox", _body: dict[str, Any], _: Request) -> Any:
 
 
 _Action = Callable[["Sandbox", dict[str, Any], Request], Any]
+
+
+def _quota(sb: "Sandbox", _: dict[str, Any], req: Request) -> Any:
+    usage = sb.quota.usage(req.args["user"])
+    if usage is None:
+        return {"used": 0, "refused": 0, "available": 0.0, "seconds": 0.0}
+    seconds = usage.last_at - usage.first_at
+    return {
+        "used": usage.used,
+        "refused": usage.refused,
+        "available": usage.available,
+        "seconds": seconds,
+    }
+
+
 _ACTIONS: dict[tuple[str, str], _Action] = {
     ("POST", "reset"): _reset,
     ("GET", "options"): _options_get,
@@ -164,4 +180,5 @@ _ACTIONS: dict[tuple[str, str], _Action] = {
     ("POST", "history/expire"): _expire_history,
     ("POST", "grants/revoke"): _revoke,
     ("GET", "sent"): _sent,
+    ("GET", "quota"): _quota,
 }

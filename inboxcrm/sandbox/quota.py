@@ -28,6 +28,24 @@ class _Bucket:
 
 
 @dataclass
+class Usage:
+    """What one user's calls took from the bucket, for benchmarks: units granted and
+    refused, and when the first and last charge came."""
+
+    capacity: int
+    first_at: float
+    last_at: float
+    used: int = 0
+    refused: int = 0  # calls answered with a rate-limit error
+
+    @property
+    def available(self) -> float:
+        """Units the bucket could give from the first call to the last: full at the start,
+        then the refill."""
+        return self.capacity + (self.last_at - self.first_at) * self.capacity / 60.0
+
+
+@dataclass
 class _Sends:
     times: deque[float] = field(default_factory=deque)
     over_since: float | None = None  # when the rolling count first reached the limit
@@ -40,11 +58,17 @@ class Quota:
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
         self._sends: dict[str, _Sends] = {}
+        self._usage: dict[str, Usage] = {}
 
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
             self._sends.clear()
+            self._usage.clear()
+
+    def usage(self, user: str) -> Usage | None:
+        with self._lock:
+            return self._usage.get(user)
 
     def charge(self, user: str, operation: str) -> None:
         """Take the call's units from the user's bucket, or raise Gmail's rate-limit error."""
@@ -56,11 +80,15 @@ class Quota:
         rate = capacity / 60.0
         with self._lock:
             bucket = self._buckets.setdefault(user, _Bucket(float(capacity), now))
+            usage = self._usage.setdefault(user, Usage(capacity, now, now))
+            usage.last_at = now
             bucket.level = min(capacity, bucket.level + (now - bucket.updated) * rate)
             bucket.updated = now
             if bucket.level >= cost:
                 bucket.level -= cost
+                usage.used += cost
                 return
+            usage.refused += 1
             wait = (cost - bucket.level) / rate
         raise self.rate_limited(now + wait)
 

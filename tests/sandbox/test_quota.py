@@ -90,3 +90,21 @@ def test_daily_send_limit_bounces_during_the_delay_then_refuses(
     assert error.error_details[0]["message"].endswith("(Mail sending)")
     control("clock", {"advance": 86400})
     send("five").execute()
+
+
+def test_usage_counts_units_granted_refused_and_available(
+    gmail: Callable[..., Any], control: Control
+) -> None:
+    control("reset", {"seed": "empty", "options": {"quota_units_per_minute": 60}})
+    messages = gmail(AVA).users().messages()
+    for _ in range(12):
+        messages.list(userId="me").execute()  # 5 units each: the bucket is empty
+    _fail(messages.list(userId="me"))
+    control("clock", {"advance": 30})  # refills 30 units
+    messages.list(userId="me").execute()
+    usage = control(f"quota?user={AVA}", method="GET")
+    assert usage["used"] == 65
+    assert usage["refused"] == 1
+    assert usage["seconds"] == pytest.approx(30, abs=1)
+    assert usage["available"] == pytest.approx(90, abs=1)
+    assert control(f"quota?user={BEN}", method="GET")["used"] == 0

@@ -1,0 +1,203 @@
+"""A full sync from the sandbox at Gmail's real per-user quota, and the local work alone.
+
+Prints one JSON object:
+- messages, seconds: a full sync of a mailbox of MESSAGES messages through the production
+  path (sealed tokens, the real client library, our quota bucket, batches of 50).
+- units_used, units_available, utilization: what the sandbox's quota bucket (Gmail's
+  15,000 units a minute per user, full at the start) granted us, what it could have given
+  from our first call to our last, and their ratio.
+- rate_limited: calls the sandbox refused for quota, each retried; unhandled_429: rate
+  limits that reached the result (a pass that ended throttled, a message skipped).
+- lost, duplicated: messages Gmail lists that we did not store, and stored twice.
+- local_msgs_per_s: parse and store (what the sync does with fetched messages) without
+  HTTP, on SQLite, a batch of 100 per commit as the sync does.
+
+The sandbox runs in its own process, as in the demo. MESSAGES can be set with
+INBOXCRM_BENCH_MESSAGES; the default takes about two minutes.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' JSON helper
+
+from benchmarks.parse import sample
+from inboxcrm.accounts.crypto import TokenBox
+from inboxcrm.accounts.models import Mailbox, Role, SyncState
+from inboxcrm.accounts.service import add_member, connect_mailbox, create_workspace
+from inboxcrm.config import load_settings
+from inboxcrm.db import Database, utcnow
+from inboxcrm.gmail.auth import SCOPES
+from inboxcrm.mailbox.jobs import gmail_calls
+from inboxcrm.mailbox.models import Message
+from inboxcrm.mailbox.sync import CHUNK, store_fetched, sync_mailbox
+from inboxcrm.migrate import upgrade
+from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from inboxcrm.scheduler import Runtime
+
+USER = "ava.reed@northwind.io"
+REDIRECT = "http://127.0.0.1:9/cb"
+MESSAGES = int(os.environ.get("INBOXCRM_BENCH_MESSAGES", "6000"))
+LOCAL_MESSAGES = 3000
+GMAIL_UNITS_PER_MINUTE = 15000
+SERVER = (
+    "from inboxcrm.sandbox.server import serve;"
+    f"serve('127.0.0.1', 0, 'empty', quota_units_per_minute={GMAIL_UNITS_PER_MINUTE})"
+)
+
+
+def _seed(url: str) -> None:
+    body = "Hello,\r\n\r\n" + "Let us talk about the pilot next week. " * 20
+
+    def deliver(i: int) -> None:
+        eml = (
+            f"From: Lead {i} <lead{i}@acme{i % 50}.example>\r\nTo: {USER}\r\n"
+            f"Subject: Pilot {i}\r\nMessage-ID: <m{i}@acme.example>\r\n\r\n{body}"
+        )
+        answer = requests.post(f"{url}/_sandbox/deliver", json={"to": USER, "eml": eml}, timeout=30)
+        answer.raise_for_status()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(deliver, range(MESSAGES)))
+
+
+def _grant(url: str) -> str:
+    """Ava's tokens from the sandbox's authorization-code flow, as sign-in stores them."""
+    params = {
+        "client_id": DEFAULT_CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": " ".join(SCOPES),
+        "login_hint": USER,
+        "access_type": "offline",
+    }
+    answer = requests.get(f"{url}/o/oauth2/auth", params=params, allow_redirects=False, timeout=5)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+    }
+    token = requests.post(f"{url}/token", data=form, timeout=5).json()
+    return json.dumps({"token": token["access_token"], "refresh_token": token["refresh_token"]})
+
+
+def _mailbox(database: Database, sealed: bytes) -> int:
+    with database.session() as session:
+        workspace = create_workspace(session, "Northwind", "northwind.io")
+        member = add_member(session, workspace, USER, Role.admin, "Ava Reed")
+        return connect_mailbox(session, member, USER, sealed, frozenset(SCOPES)).id
+
+
+def _gmail_ids(url: str, runtime: Runtime) -> set[str]:
+    requests.post(f"{url}/_sandbox/options", json={"quota_units_per_minute": 0}, timeout=5)
+    with runtime.database.session() as session:
+        service = gmail_calls(runtime, session.get_one(Mailbox, 1)).users
+    ids: set[str] = set()
+    token = None
+    while True:
+        page = service.messages().list(userId="me", pageToken=token, maxResults=500).execute()
+        ids |= {m["id"] for m in page.get("messages", [])}
+        token = page.get("nextPageToken")
+        if not token:
+            return ids
+
+
+def full_sync(url: str, workdir: Path) -> dict[str, Any]:
+    _seed(url)
+    key = Fernet.generate_key().decode()
+    database_url = f"sqlite:///{workdir / 'sync.sqlite3'}"
+    upgrade(database_url)
+    settings = load_settings(
+        {
+            "INBOXCRM_ENV": "test",
+            "INBOXCRM_DATABASE_URL": database_url,
+            "INBOXCRM_TOKEN_KEY": key,
+            "INBOXCRM_GOOGLE_CLIENT_ID": DEFAULT_CLIENT_ID,
+            "INBOXCRM_GOOGLE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+            "INBOXCRM_GOOGLE_API_ROOT": url,
+            "INBOXCRM_GOOGLE_TOKEN_URI": f"{url}/token",
+        }
+    )
+    runtime = Runtime(Database(database_url), settings, workers=1)
+    token_json = _grant(url)
+    mailbox_id = _mailbox(runtime.database, TokenBox(key).seal(token_json))
+    with runtime.database.session() as session:
+        calls = gmail_calls(runtime, session.get_one(Mailbox, mailbox_id))
+
+    started = time.perf_counter()
+    state = sync_mailbox(runtime.database, mailbox_id, calls, utcnow)
+    seconds = time.perf_counter() - started
+    quota = requests.get(f"{url}/_sandbox/quota", params={"user": USER}, timeout=5).json()
+
+    expected = _gmail_ids(url, runtime)
+    with runtime.database.session() as session:
+        rows = session.execute(
+            select(Message.gmail_id, func.count()).group_by(Message.gmail_id)
+        ).all()
+    stored = {gmail_id for gmail_id, _ in rows}
+    unhandled = (0 if state is SyncState.idle else 1) + calls.stats.gave_up
+    return {
+        "messages": len(stored),
+        "seconds": round(seconds, 1),
+        "units_used": quota["used"],
+        "units_available": round(quota["available"]),
+        "utilization": round(quota["used"] / quota["available"], 3),
+        "rate_limited": quota["refused"],
+        "unhandled_429": unhandled,
+        "lost": len(expected - stored),
+        "duplicated": sum(count - 1 for _, count in rows),
+    }
+
+
+def local_rate(workdir: Path) -> float:
+    """Parse and store without HTTP: the ceiling our own code puts on a sync."""
+    resources = sample(LOCAL_MESSAGES)
+    database_url = f"sqlite:///{workdir / 'local.sqlite3'}"
+    upgrade(database_url)
+    database = Database(database_url)
+    with database.session() as session:
+        workspace = create_workspace(session, "Local", "northwind.io")
+        member = add_member(session, workspace, USER, Role.admin)
+        mailbox_id = connect_mailbox(session, member, USER, b"", frozenset()).id
+    started = time.perf_counter()
+    for start in range(0, len(resources), CHUNK):
+        with database.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox_id)
+            store_fetched(session, mailbox, resources[start : start + CHUNK])
+    return len(resources) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().rsplit(" ", 1)[-1].strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = full_sync(url, Path(tmp))
+            figures["local_msgs_per_s"] = round(local_rate(Path(tmp)))
+        figures["quota_units_per_minute"] = GMAIL_UNITS_PER_MINUTE
+        print(json.dumps({"benchmark": "sync", **figures}))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
