@@ -15,7 +15,7 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
 from inboxcrm.accounts.service import google_client
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail import build_gmail
-from inboxcrm.gmail.calls import GmailCalls
+from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import SystemClock, TokenBucket
 from inboxcrm.gmail.signin import credentials_from_json
 from inboxcrm.mailbox.sync import Progress, sync_mailbox
@@ -23,9 +23,12 @@ from inboxcrm.scheduler import Runtime
 
 log = logging.getLogger(__name__)
 POLL_EVERY = dt.timedelta(seconds=60)
-# A claim holds a mailbox this long; a clock that dies mid-sync frees it when it runs out.
-LEASE = dt.timedelta(minutes=15)
-# A pass stops listing after this long (well inside the lease) and goes on at the next tick.
+# A claim holds a mailbox this long and each committed batch renews it, so a process that
+# dies mid-sync frees its mailboxes within minutes. Longer than any wait between batches:
+# backoffs total about a minute, and a longer "Retry after" ends the pass (RETRY).
+LEASE = dt.timedelta(minutes=5)
+RETRY = RetryPolicy(max_wait=60.0)
+# A pass stops after this long and goes on at the next tick, so mailboxes take turns.
 PASS_TIME = dt.timedelta(minutes=5)
 
 
@@ -67,13 +70,13 @@ def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
     tokens = TokenBox(runtime.settings.token_key).open(mailbox.token_ciphertext)
     credentials = credentials_from_json(client, tokens)
     bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
-    return GmailCalls(build_gmail(credentials, client.api_root), bucket)
+    return GmailCalls(build_gmail(credentials, client.api_root), bucket, policy=RETRY)
 
 
 def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
     """Claim one mailbox now, due or not (the `sync` command), unless a clock's sync of it
     is under way."""
-    busy = (Mailbox.sync_state == SyncState.syncing) & (Mailbox.sync_started_at > now - LEASE)
+    busy = (Mailbox.sync_state == SyncState.syncing) & (Mailbox.next_poll_at > now)
     with database.session() as session:
         result = cast(
             CursorResult[Any],
@@ -103,7 +106,18 @@ def sync_claimed(
             mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
             mailbox.next_poll_at = utcnow() + POLL_EVERY
             return SyncState.failed
-    state = sync_mailbox(database, mailbox_id, calls, utcnow, progress=progress, stop=stop)
+
+    def renew(stored: int, estimate: int | None) -> None:
+        with database.session() as session:
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == mailbox_id)
+                .values(next_poll_at=utcnow() + LEASE)
+            )
+        if progress is not None:
+            progress(stored, estimate)
+
+    state = sync_mailbox(database, mailbox_id, calls, utcnow, progress=renew, stop=stop)
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         if state is SyncState.syncing:

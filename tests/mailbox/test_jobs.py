@@ -38,7 +38,7 @@ def test_each_due_mailbox_is_claimed_once(db: Database, session: Session) -> Non
         Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=f"m{i}@team.example")
         for i in range(4)
     ]
-    boxes[1].next_poll_at = NOW + dt.timedelta(minutes=5)  # not due yet
+    boxes[1].next_poll_at = NOW + dt.timedelta(minutes=3)  # not due yet
     boxes[2].status = MailboxStatus.disconnected
     session.add_all(boxes)
     session.commit()
@@ -103,7 +103,7 @@ def test_the_sync_command_explains_what_it_cannot_sync(
     assert "no mailbox nobody@northwind.io" in unknown.output
     google_signin(client, AVA)
     mailbox = session.scalars(select(Mailbox)).one()
-    mailbox.sync_state, mailbox.sync_started_at = SyncState.syncing, utcnow()
+    mailbox.sync_state, mailbox.next_poll_at = SyncState.syncing, utcnow() + LEASE
     session.commit()
     busy = CliRunner().invoke(main, ["sync", "--mailbox", AVA], env=env)
     assert "being synced by the clock right now" in busy.output
