@@ -25,6 +25,7 @@ from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
 
 log = logging.getLogger(__name__)
 CHUNK = 100  # messages fetched (two 50-call batches) and committed together
+THROTTLED_WAIT = dt.timedelta(minutes=2)
 
 # Told after each committed batch: messages stored in this mailbox so far, and Gmail's
 # estimate of the total while a full sync lists (None otherwise).
@@ -210,13 +211,15 @@ def sync_mailbox(
         )
         return SyncState.failed
     except GmailUnavailable as exc:
+        # Without a "Retry after" from Gmail, the retries' backoff is spent: wait a while.
+        retry_at = exc.retry_at or now() + THROTTLED_WAIT
         _mark(
             db,
             mailbox_id,
             sync_state=SyncState.throttled,
             sync_estimate=None,
-            throttled_until=exc.retry_at,
-            next_poll_at=exc.retry_at,
+            throttled_until=retry_at,
+            next_poll_at=retry_at,
             last_error=str(exc)[:1000],
         )
         return SyncState.throttled

@@ -221,3 +221,71 @@ def test_the_status_line_says_why_a_mailbox_is_not_syncing(
         session.commit()
         assert text in client.get("/mailboxes/status").get_json()["mailboxes"][0]["html"]
         assert text in client.get("/mailboxes").text
+
+
+STAGES = ["getProfile", "messages.list", "messages.get", "history.list"]
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+@pytest.mark.parametrize("operation", STAGES)
+def test_a_storm_at_any_stage_ends_with_every_message_once(
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    gmail: Callable[..., Any],
+    demo: Control,
+    operation: str,
+    status: int,
+) -> None:
+    if operation == "history.list":  # the incremental stage: a full sync first, then news
+        assert run(db, mailbox, calls) is SyncState.idle
+        demo("deliver", {"to": AVA, "eml": HELLO})
+    # Fewer failures in a row than the retry policy's attempts: absorbed within the pass.
+    demo("faults", {"kind": "error", "status": status, "count": 2, "operation": operation})
+    assert run(db, mailbox, calls) is SyncState.idle
+    assert calls.stats.rate_limited + calls.stats.retries > 0
+    ids = stored(session, mailbox)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == gmail_ids(gmail(AVA))
+
+
+@pytest.mark.parametrize("operation", STAGES)
+def test_a_storm_longer_than_the_retries_throttles_then_resumes(
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    gmail: Callable[..., Any],
+    demo: Control,
+    operation: str,
+) -> None:
+    if operation == "history.list":
+        assert run(db, mailbox, calls) is SyncState.idle
+        demo("deliver", {"to": AVA, "eml": HELLO})
+    demo("faults", {"kind": "error", "status": 429, "count": 200, "operation": operation})
+    assert run(db, mailbox, calls) is SyncState.throttled
+    session.refresh(mailbox)
+    assert mailbox.throttled_until is not None
+    assert mailbox.last_error
+    demo("faults", method="DELETE")
+    assert run(db, mailbox, calls) is SyncState.idle
+    ids = stored(session, mailbox)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == gmail_ids(gmail(AVA))
+
+
+def test_a_message_that_vanishes_between_list_and_get_is_skipped(
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    gmail: Callable[..., Any],
+    demo: Control,
+) -> None:
+    listed = sorted(gmail_ids(gmail(AVA)))
+    gone = listed[len(listed) // 2]
+    # Gmail answers 404 for it, as when it is deleted after we listed it.
+    demo("faults", {"kind": "error", "status": 404, "count": 5, "path": gone})
+    assert run(db, mailbox, calls) is SyncState.idle
+    assert sorted(stored(session, mailbox)) == [i for i in listed if i != gone]
