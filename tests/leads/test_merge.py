@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import inboxcrm.models  # noqa: F401  (every table in the metadata)
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.db import Base
+from inboxcrm.db import Base, Database
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.merge import (
     EARLIEST,
@@ -381,3 +382,43 @@ def test_another_workspaces_lead_cannot_be_named(session: Session, rep: Member) 
         lead_to_merge(scope, str(outsider.id))
     with pytest.raises(NotFound):
         lead_to_merge(scope, "eve@elsewhere.example")
+
+
+def test_opposite_merges_at_once_leave_one_lead_and_a_clear_error(
+    db: Database, session: Session, rep: Member, pair: tuple[Lead, Lead]
+) -> None:
+    """Two reps merge Ann into Ann, each keeping a different one. The second waits for the
+    first's row locks (PostgreSQL), or reads after its commit (SQLite), and finds its lead gone."""
+    keep, other = pair
+    note(other, "from the private lead")
+    keep_id, other_id = keep.id, other.id
+    with db.sessions() as first, db.sessions() as second:
+        first_scope, second_scope = Scope(first, rep.workspace_id), Scope(second, rep.workspace_id)
+        mine = (first.get_one(Lead, keep_id), first.get_one(Lead, other_id))
+        theirs = (second.get_one(Lead, other_id), second.get_one(Lead, keep_id))
+        merge_leads(first_scope, *mine, first.get_one(Member, rep.id), NOW)
+        second_rep = second.get_one(Member, rep.id)
+        outcome: list[BaseException | None] = []
+
+        def attempt() -> None:
+            try:
+                merge_leads(second_scope, *theirs, second_rep, NOW)
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        if first.get_bind().dialect.name == "postgresql":
+            waiting = threading.Thread(target=attempt)
+            waiting.start()  # blocks on the first merge's row locks until it commits
+            first.commit()
+            waiting.join()
+        else:
+            first.commit()
+            attempt()
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], NotFound), outcome
+        second.rollback()
+    session.expire_all()
+    assert session.scalars(select(Lead.id)).all() == [keep_id]
+    assert count(session, LeadEmail, LeadEmail.lead_id == keep_id) == 3
+    assert count(session, Note, Note.lead_id == keep_id) == 1
