@@ -42,7 +42,8 @@ FILLED = ("name", "company_id", "owner_id", "title", "phone", "timezone", "budge
           "need", "timeline", "next_step")  # fmt: skip
 EARLIEST = ("created_at", "first_inbound_at", "first_response_at")
 LATEST = ("last_contacted_at", "last_replied_at")
-PAIRED = {"deal_value": "currency", "score": "temperature"}  # move together with their unit
+# Taken together: a deal value with its currency, the higher score with its temperature.
+PAIRED = {"deal_value": "currency", "score": "temperature"}
 # Columns filled through their relationship, so the loaded object stays in step.
 _RELATED = {"company_id": "company", "owner_id": "owner"}
 
@@ -54,7 +55,7 @@ class Merged:
     kept: Lead
     merged_name: str
     addresses: int
-    threads: int
+    threads: int  # threads new to the kept lead; a thread both were on is counted nowhere
     notes: int
     activities: int
     stage_changes: int
