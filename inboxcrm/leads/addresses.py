@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from functools import cache, lru_cache
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 from publicsuffixlist import PublicSuffixList
 
@@ -16,8 +18,11 @@ def normalize_email(raw: str) -> str:
     Local parts are case-sensitive in theory; no mail system we sync from treats them so,
     and matching `Ann@X.com` with `ann@x.com` is what a CRM user expects.
     """
+    candidate = raw.strip()
+    if candidate.endswith(".") and not candidate.endswith(".."):
+        candidate = candidate[:-1]  # `ann@acme.com.`: a fully qualified domain, the same one
     try:
-        result = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True)
+        result = validate_email(candidate, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise Invalid(f"invalid email address {raw!r}: {exc}", {"email": str(exc)}) from exc
     return result.normalized.lower()
@@ -29,14 +34,32 @@ def _suffixes() -> PublicSuffixList:
     return PublicSuffixList()
 
 
-def registrable_domain(domain_or_email: str) -> str | None:
-    """`mail.acme.co.uk` -> `acme.co.uk`; None for a bare public suffix such as `co.uk`."""
-    domain = domain_or_email.rsplit("@", 1)[-1].strip().rstrip(".").lower()
+# Letters, digits and hyphens, no punycode label: nothing for IDNA to check or convert.
+_PLAIN_DOMAIN = re.compile(r"(?!.*(?:^|\.)xn--)[a-z0-9-]+(?:\.[a-z0-9-]+)*\Z", re.IGNORECASE)
+
+
+@lru_cache(maxsize=16384)
+def ascii_domain(domain: str) -> str | None:
+    """A domain in ASCII (`bücher.de` -> `xn--bcher-kva.de`), lower case; None if invalid.
+
+    IDNA 2008 with UTS 46 mapping, as email_validator does: Python's own "idna" codec is
+    IDNA 2003, which turns `straße.de` into `strasse.de`, another domain (and company).
+    """
+    domain = domain.strip().rstrip(".")
     if not domain:
         return None
+    if _PLAIN_DOMAIN.match(domain):
+        return domain.lower()
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one
+        return None
+
+
+def registrable_domain(domain_or_email: str) -> str | None:
+    """`mail.acme.co.uk` -> `acme.co.uk`; None for a bare public suffix such as `co.uk`."""
+    domain = ascii_domain(domain_or_email.rsplit("@", 1)[-1])
+    if domain is None:
         return None
     result = _suffixes().privatesuffix(domain)
     return result if isinstance(result, str) else None

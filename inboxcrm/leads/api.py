@@ -7,9 +7,10 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.api import bp, json_object
 from inboxcrm.db import utcnow
+from inboxcrm.leads.merge import merge_leads
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.params import parse_filter
-from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
+from inboxcrm.leads.schemas import LeadCreate, LeadUpdate, MergeRequest
 from inboxcrm.leads.serialize import lead_json
 from inboxcrm.leads.service import create_lead, list_leads, update_lead
 from inboxcrm.web import db_session, member, scope
@@ -48,3 +49,13 @@ def update(lead_id: int) -> dict[str, Any] | Response:
     update_lead(scope(), found, data, member(), utcnow())
     db_session().commit()
     return lead_json(found)
+
+
+@bp.post("/leads/<int:lead_id>/merge")
+def merge(lead_id: int) -> dict[str, Any]:
+    """Merge the lead in the body into this one: 404 for an unknown lead, 409 for itself."""
+    keep = scope().get(Lead, lead_id)
+    data = MergeRequest.model_validate(json_object())
+    merge_leads(scope(), keep, scope().get(Lead, data.lead_id), member(), utcnow())
+    db_session().commit()
+    return lead_json(keep)

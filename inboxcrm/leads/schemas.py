@@ -7,7 +7,7 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
@@ -76,3 +76,11 @@ class LeadUpdate(BaseModel):
 
 class LeadCreate(LeadUpdate):
     email: Email
+
+
+class MergeRequest(BaseModel):
+    """The lead to merge into the one in the URL; it is removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: StrictInt

@@ -11,7 +11,8 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.db import utcnow
-from inboxcrm.errors import DomainError
+from inboxcrm.errors import DomainError, Forbidden
+from inboxcrm.leads.merge import lead_to_merge, merge_leads
 from inboxcrm.leads.models import Lead, Tag, Temperature
 from inboxcrm.leads.params import parse_filter
 from inboxcrm.leads.schemas import LeadCreate
@@ -144,3 +145,23 @@ def show(lead_id: int) -> str:
         )
     )
     return render_template("leads/show.html", lead=lead, changes=changes)
+
+
+@bp.post("/leads/<int:lead_id>/merge")
+@login_required
+def merge(lead_id: int) -> Response:
+    """Merge the lead named in the form (address, id or page URL) into this one."""
+    s = scope()
+    keep = s.get(Lead, lead_id)
+    try:
+        other = lead_to_merge(s, request.form.get("other_lead_id", ""))
+        merged = merge_leads(s, keep, other, member(), utcnow())
+        db_session().commit()
+    except Forbidden:
+        raise  # the error page: a marketer is never offered the form
+    except DomainError as exc:
+        db_session().rollback()
+        flash(f"Nothing was merged: {exc.message}", "error")
+    else:
+        flash(merged.summary())
+    return redirect(url_for("leads.show", lead_id=lead_id))

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from inboxcrm.errors import Invalid
-from inboxcrm.leads.addresses import normalize_email
+from inboxcrm.leads.addresses import ascii_domain, normalize_email
 
 if TYPE_CHECKING:
     from inboxcrm.mailbox.parse import ParsedMessage
@@ -94,13 +94,19 @@ def _parse_addresses(value: str) -> tuple[Address, ...]:
     result: list[Address] = []
     seen: set[str] = set()
     broken = False
+    # `Smith, Ann <ann@x>` with the name unquoted: the comma cut "Smith" off as an entry.
+    cut_off = ""
     for name, addr in _split(value):
         if "=?" in addr:  # some mailers (Python's among them) encode IDN domains as words
             addr = decode_words(addr)
         email = _normalize(addr) if "@" in addr else None
         if email is None:
             broken = broken or bool(addr or name)
+            cut_off = addr if addr and not name and "@" not in addr else ""
             continue
+        if cut_off and name:
+            name = f"{cut_off}, {name}"
+        cut_off = ""
         if email not in seen:
             seen.add(email)
             result.append(Address(_clean_name(name, email), email))
@@ -142,10 +148,17 @@ def _split(value: str) -> list[tuple[str, str]]:
     return pairs
 
 
+# Control characters (PostgreSQL text cannot hold NUL) and the bidi overrides and isolates
+# that make a name display as something else.
+_UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+MAX_NAME = 200  # longer than any person's name, and what a lead's name holds
+
+
 def _clean_name(name: str, email: str) -> str:
-    name = " ".join(decode_words(name).strip().strip("\"'").split())
+    name = _UNSAFE_IN_NAMES.sub(" ", decode_words(name))
+    name = " ".join(name.strip().strip("\"'").split())
     # "ann@x.com" <ann@x.com> carries no name.
-    return "" if name.lower() == email else name
+    return "" if name.lower() == email else name[:MAX_NAME].rstrip()
 
 
 # --- bulk and automated mail -------------------------------------------------------------
@@ -184,13 +197,8 @@ def is_automated_sender(address: Address) -> bool:
 # --- the people outside the team ---------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
 def _ascii_domain(domain: str) -> str:
-    domain = domain.strip().rstrip(".").lower()
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
+    return ascii_domain(domain) or domain.strip().rstrip(".").lower()
 
 
 def _is_team(email: str, team_domains: Collection[str], team_addresses: Collection[str]) -> bool:

@@ -1,0 +1,238 @@
+"""Merging two leads that are one person: everything of one moves to the other, nothing lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import InstrumentedAttribute
+
+from inboxcrm.accounts.models import Member, Role
+from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
+from inboxcrm.leads.models import Activity, Lead, LinkSource, Note, ThreadLead
+from inboxcrm.leads.service import find_lead_by_email, refresh_search_text
+from inboxcrm.mailbox.models import Thread
+from inboxcrm.pipeline.models import ChangeSource, StageChange
+from inboxcrm.tenancy import Scope
+
+# Rows that point at a lead and simply follow it to the kept lead.
+REPOINTED: tuple[InstrumentedAttribute[Any], ...] = (
+    Note.lead_id,
+    Activity.lead_id,
+    StageChange.lead_id,
+    Thread.primary_lead_id,
+)
+# Every foreign key to lead.id, as (table, column), that a merge carries over: the ones
+# above, addresses (moved one by one), thread links (duplicates collapsed) and tags (union).
+# A test compares this with the schema, so a new table pointing at leads cannot be forgotten.
+HANDLED_REFERENCES = frozenset(
+    {(c.class_.__tablename__, c.key) for c in REPOINTED}
+    | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
+)
+
+# What happens to each column of the kept lead. A test checks every column is listed.
+KEPT = frozenset(
+    {"id", "workspace_id", "email", "stage_id", "lost_reason", "source", "needs_review",
+     "search_text", "updated_at"}
+)  # fmt: skip
+FILLED = ("name", "company_id", "owner_id", "title", "phone", "timezone", "budget", "authority",
+          "need", "timeline", "next_step")  # fmt: skip
+EARLIEST = ("created_at", "first_inbound_at", "first_response_at")
+LATEST = ("last_contacted_at", "last_replied_at")
+# Taken together: a deal value with its currency, the higher score with its temperature.
+PAIRED = {"deal_value": "currency", "score": "temperature"}
+# Columns filled through their relationship, so the loaded object stays in step.
+_RELATED = {"company_id": "company", "owner_id": "owner"}
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What moved from the merged lead into the kept one."""
+
+    kept: Lead
+    merged_name: str
+    addresses: int
+    threads: int  # threads new to the kept lead; a thread both were on is counted nowhere
+    notes: int
+    activities: int
+    stage_changes: int
+    tags: int
+
+    def summary(self) -> str:
+        def n(count: int, one: str, many: str) -> str:
+            return f"{count} {one if count == 1 else many}"
+
+        parts = [
+            n(self.addresses, "address", "addresses"),
+            n(self.threads, "thread", "threads"),
+            n(self.notes, "note", "notes"),
+        ]
+        # The rarer kinds only when something moved, to keep the message short.
+        if self.activities:
+            parts.append(n(self.activities, "activity", "activities"))
+        if self.stage_changes:
+            parts.append(n(self.stage_changes, "stage change", "stage changes"))
+        if self.tags:
+            parts.append(n(self.tags, "tag", "tags"))
+        return f"Merged {self.merged_name} into {_label(self.kept)}: {', '.join(parts)}."
+
+
+def _label(lead: Lead) -> str:
+    return lead.name or lead.email
+
+
+_LEAD_URL = re.compile(r"(?:^#?|/leads/)(\d+)/?$")
+
+
+def lead_to_merge(scope: Scope, text: str) -> Lead:
+    """The lead a rep named: an address of it, its id (`42`, `#42`) or its page's URL."""
+    text = text.strip()
+    if not text:
+        raise Invalid("enter the other lead's email address or id", {"other_lead_id": "required"})
+    if "@" in text:
+        found = find_lead_by_email(scope, text)  # a malformed address is Invalid, with why
+        if found is None:
+            raise NotFound(f"no lead has the address {text}", {"other_lead_id": "not found"})
+        return found
+    number = _LEAD_URL.search(text)
+    if number is None:
+        raise Invalid(
+            f"{text!r} is neither an email address nor a lead id",
+            {"other_lead_id": "an email address or a lead id"},
+        )
+    return scope.get(Lead, int(number.group(1)))
+
+
+def _lock(scope: Scope, keep: Lead, other: Lead) -> None:
+    """Lock both rows (in id order, so two opposite merges cannot deadlock) and re-read them:
+    a concurrent merge may have changed or removed either. SQLite locks the whole file."""
+    ids = sorted({keep.id, other.id})
+    found = set(
+        scope.session.scalars(
+            scope.select(Lead, Lead.id.in_(ids))
+            .with_only_columns(Lead.id)
+            .order_by(Lead.id)
+            .with_for_update()
+        )
+    )
+    for lead in (keep, other):
+        if lead.id not in found:
+            raise NotFound(f"lead {lead.id} not found")
+        scope.session.refresh(lead)
+
+
+def _merge_fields(keep: Lead, other: Lead) -> None:
+    for name in FILLED:
+        if getattr(keep, name) in (None, "") and getattr(other, name) not in (None, ""):
+            related = _RELATED.get(name)
+            if related:
+                setattr(keep, related, getattr(other, related))
+            else:
+                setattr(keep, name, getattr(other, name))
+    for name in EARLIEST:
+        values = [v for v in (getattr(keep, name), getattr(other, name)) if v is not None]
+        setattr(keep, name, min(values, default=None))
+    for name in LATEST:
+        values = [v for v in (getattr(keep, name), getattr(other, name)) if v is not None]
+        setattr(keep, name, max(values, default=None))
+    if keep.deal_value is None and other.deal_value is not None:
+        keep.deal_value, keep.currency = other.deal_value, other.currency
+    if other.score > keep.score:
+        keep.score, keep.temperature = other.score, other.temperature
+
+
+def _merge_links(scope: Scope, keep: Lead, other: Lead) -> int:
+    """Move the other lead's thread links; a thread on both keeps one link, detached if
+    either was (a rep's detach is never undone) and manual if either was."""
+    theirs = list(scope.session.scalars(scope.select(ThreadLead, ThreadLead.lead_id == other.id)))
+    mine = {
+        link.thread_id: link
+        for link in scope.session.scalars(
+            scope.select(
+                ThreadLead,
+                ThreadLead.lead_id == keep.id,
+                ThreadLead.thread_id.in_([link.thread_id for link in theirs]),
+            )
+        )
+    }
+    moved = 0
+    for link in theirs:
+        existing = mine.get(link.thread_id)
+        if existing is None:
+            link.lead_id = keep.id
+            moved += 1
+            continue
+        existing.detached = existing.detached or link.detached
+        if link.source is LinkSource.manual:
+            existing.source = LinkSource.manual
+        scope.session.delete(link)
+    return moved
+
+
+def _repoint(scope: Scope, column: InstrumentedAttribute[Any], keep: Lead, other: Lead) -> int:
+    model = column.class_
+    result = scope.session.execute(
+        update(model)
+        .where(model.workspace_id == scope.workspace_id, column == other.id)
+        .values({column.key: keep.id})
+        .execution_options(synchronize_session="fetch")
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.datetime) -> Merged:
+    """Move everything of `other` into `keep` and delete `other`; flushes, the caller commits.
+
+    Both in this workspace (else NotFound, as for any other workspace's row). `keep` keeps
+    its primary address, stage and owner; its empty fields take `other`'s values. The stage
+    history moves along, and one more stage change records the merge, from the stage the
+    other lead was in to the kept lead's stage, so the history reads in order.
+    """
+    if actor.role is Role.marketer:
+        raise Forbidden("marketers cannot merge leads")
+    for lead in (keep, other):
+        if lead.workspace_id != scope.workspace_id:
+            raise NotFound(f"lead {lead.id} not found")
+    if keep.id == other.id:
+        raise Conflict("a lead cannot be merged with itself", {"lead_id": "the same lead"})
+    _lock(scope, keep, other)
+    merged_name = _label(other)
+    addresses = list(other.emails)
+    for address in addresses:
+        address.lead = keep  # moves it from one collection to the other: never orphaned
+    threads = _merge_links(scope, keep, other)
+    counts = {column.class_: _repoint(scope, column, keep, other) for column in REPOINTED}
+    known = {tag.id for tag in keep.tags}
+    new_tags = [tag for tag in other.tags if tag.id not in known]
+    keep.tags = [*keep.tags, *new_tags]
+    _merge_fields(keep, other)
+    scope.session.add(
+        StageChange(
+            workspace_id=scope.workspace_id,
+            lead_id=keep.id,
+            from_stage_id=other.stage_id,
+            to_stage_id=keep.stage_id,
+            changed_at=now,
+            source=ChangeSource.member,
+            member_id=actor.id,
+            detail=f"merged {merged_name} <{other.email}> into this lead"[:300],
+        )
+    )
+    scope.session.delete(other)
+    refresh_search_text(keep)  # loads the addresses, which flushes: updated_at comes after
+    keep.needs_review = False  # a rep looked at it
+    keep.updated_at = now
+    scope.session.flush()
+    return Merged(
+        kept=keep,
+        merged_name=merged_name,
+        addresses=len(addresses),
+        threads=threads,
+        notes=counts[Note],
+        activities=counts[Activity],
+        stage_changes=counts[StageChange],
+        tags=len(new_tags),
+    )
