@@ -1,5 +1,6 @@
 """OAuth 2.0 helpers: the consent flow and credentials, with explicit endpoints."""
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,10 +45,13 @@ def make_credentials(
     client_secret: str,
     token_uri: str = TOKEN_URI,
     scopes: Sequence[str] | None = SCOPES,
+    expiry: dt.datetime | None = None,
 ) -> Any:
-    """Credentials with `token_uri` set explicitly (from_authorized_user_info drops it)."""
+    """Credentials with `token_uri` set explicitly (from_authorized_user_info drops it).
+    `expiry` is naive UTC, as google-auth keeps it."""
     return Credentials(  # type: ignore[no-untyped-call]
         token=token,
+        expiry=expiry,
         refresh_token=refresh_token,
         token_uri=token_uri,
         client_id=client_id,

@@ -6,6 +6,7 @@ Everything Google-specific about OAuth stays here; the accounts package gets pla
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import os
@@ -117,8 +118,10 @@ def finish(client: GoogleClient, redirect_uri: str, verifier: str, code: str) ->
 
 
 def credentials_from_json(client: GoogleClient, token_json: str) -> Any:
-    """Credentials for a stored grant, with our token URI (not the one saved in the JSON)."""
+    """Credentials for a stored grant, with our token URI (not the one saved in the JSON).
+    The access token is reused until its expiry, rather than refreshed on every pass."""
     data = json.loads(token_json)
+    expiry = data.get("expiry")
     return make_credentials(
         data.get("token"),
         data.get("refresh_token"),
@@ -126,6 +129,7 @@ def credentials_from_json(client: GoogleClient, token_json: str) -> Any:
         client.client_secret,
         token_uri=client.token_uri,
         scopes=data.get("scopes"),
+        expiry=dt.datetime.fromisoformat(expiry.rstrip("Z")) if expiry else None,
     )
 
 

@@ -62,15 +62,30 @@ def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int
     return claimed
 
 
-def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
-    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
+def _credentials(runtime: Runtime, mailbox: Mailbox) -> Any:
     client = google_client(runtime.settings)
     if client is None or mailbox.token_ciphertext is None:
         raise LookupError(f"mailbox {mailbox.id} has no Google client or tokens")
     tokens = TokenBox(runtime.settings.token_key).open(mailbox.token_ciphertext)
-    credentials = credentials_from_json(client, tokens)
+    return credentials_from_json(client, tokens)
+
+
+def gmail_calls(runtime: Runtime, mailbox: Mailbox, credentials: Any = None) -> GmailCalls:
+    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
+    credentials = credentials or _credentials(runtime, mailbox)
+    api_root = runtime.settings.google_api_root
     bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
-    return GmailCalls(build_gmail(credentials, client.api_root), bucket, policy=RETRY)
+    return GmailCalls(build_gmail(credentials, api_root), bucket, policy=RETRY)
+
+
+def _keep_refreshed(runtime: Runtime, mailbox_id: int, credentials: Any, token: str) -> None:
+    """google-auth refreshed the access token during the pass: store it (sealed), so the
+    next pass uses it until it expires instead of refreshing again."""
+    if credentials.token and credentials.token != token:
+        with runtime.database.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox_id)
+            box = TokenBox(runtime.settings.token_key)
+            mailbox.token_ciphertext = box.seal(credentials.to_json())
 
 
 def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
@@ -100,7 +115,8 @@ def sync_claimed(
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         try:
-            calls = gmail_calls(runtime, mailbox)
+            credentials = _credentials(runtime, mailbox)
+            calls = gmail_calls(runtime, mailbox, credentials)
         except Exception as exc:  # unreadable tokens and the like: show it, retry later
             log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
             mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
@@ -117,7 +133,9 @@ def sync_claimed(
         if progress is not None:
             progress(stored, estimate)
 
+    token = credentials.token
     state = sync_mailbox(database, mailbox_id, calls, utcnow, progress=renew, stop=stop)
+    _keep_refreshed(runtime, mailbox_id, credentials, token)
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         if state is SyncState.syncing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import requests
@@ -11,11 +12,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
 from inboxcrm.cli import main
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
-from inboxcrm.mailbox.jobs import LEASE, claim_due, sync_due
+from inboxcrm.mailbox.jobs import LEASE, claim_due, sync_claimed, sync_due
 from inboxcrm.mailbox.models import Message
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime
@@ -111,3 +113,31 @@ def test_the_sync_command_explains_what_it_cannot_sync(
     session.commit()
     revoked = CliRunner().invoke(main, ["sync", "--mailbox", AVA], env=env)
     assert "needs reconnect" in revoked.output
+
+
+def _access_token(db: Database, settings: Settings) -> str:
+    with db.session() as session:
+        mailbox = session.scalars(select(Mailbox)).one()
+        assert mailbox.token_ciphertext is not None
+        tokens = TokenBox(settings.token_key).open(mailbox.token_ciphertext)
+    token: str = json.loads(tokens)["token"]
+    return token
+
+
+def test_a_refreshed_access_token_is_kept_for_the_next_passes(
+    client: FlaskClient, db: Database, google_settings: Settings, sandbox: RunningSandbox
+) -> None:
+    control = f"{sandbox.url}/_sandbox"
+    requests.post(f"{control}/reset", json={"seed": "demo"}, timeout=10)
+    google_signin(client, AVA)
+    runtime = Runtime(db, google_settings, workers=1)
+    first = _access_token(db, google_settings)
+    assert sync_claimed(runtime, 1, stop=lambda: False) is SyncState.idle
+    assert _access_token(db, google_settings) == first  # still valid: no refresh
+
+    requests.post(f"{control}/clock", json={"advance": 7200}, timeout=10)  # Google expires it
+    assert sync_claimed(runtime, 1, stop=lambda: False) is SyncState.idle
+    second = _access_token(db, google_settings)
+    assert second != first
+    assert sync_claimed(runtime, 1, stop=lambda: False) is SyncState.idle
+    assert _access_token(db, google_settings) == second
