@@ -7,8 +7,9 @@ batch, which keeps a 50-message batch at a handful of statements.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.mailbox.parse import ParsedMessage
-from inboxcrm.mailbox.participants import Address
+from inboxcrm.mailbox.participants import Address, is_automated_sender, is_bulk
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -26,12 +27,21 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 class Stored:
     added: int = 0
     updated: int = 0
+    messages: list[Message] = field(default_factory=list)  # the rows added, for capture
+
+
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 
 
 def _address(address: Address | None) -> str:
     if address is None:
         return ""
-    return f"{address.name} <{address.email}>" if address.name else address.email
+    if not address.name:
+        return address.email
+    name = address.name
+    if _SPECIALS.search(name):  # "Smith, Ann" must read back as one name, not two entries
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.email}>"
 
 
 def _addresses(addresses: Iterable[Address]) -> str:
@@ -86,28 +96,31 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             message.history_id = parsed.history_id
             result.updated += 1
             continue
-        session.add(
-            Message(
-                workspace_id=mailbox.workspace_id,
-                mailbox_id=mailbox.id,
-                thread=thread,
-                gmail_id=parsed.gmail_id,
-                rfc_message_id=parsed.rfc_message_id,
-                direction=direction(mailbox, parsed),
-                from_addr=_address(parsed.from_)[:998],
-                to_addrs=_addresses(parsed.to),
-                cc_addrs=_addresses(parsed.cc),
-                subject=parsed.subject[:998],
-                snippet=parsed.snippet[:500],
-                sent_at=sent_at,
-                label_ids=list(parsed.label_ids),
-                body_text=parsed.text_body or None,
-                body_html=parsed.html_body or None,
-                attachments=[asdict(a) for a in parsed.attachments],
-                size_estimate=parsed.size_estimate,
-                history_id=parsed.history_id,
-            )
+        row = Message(
+            workspace_id=mailbox.workspace_id,
+            mailbox_id=mailbox.id,
+            thread=thread,
+            gmail_id=parsed.gmail_id,
+            rfc_message_id=parsed.rfc_message_id,
+            direction=direction(mailbox, parsed),
+            from_addr=_address(parsed.from_)[:998],
+            to_addrs=_addresses(parsed.to),
+            cc_addrs=_addresses(parsed.cc),
+            subject=parsed.subject[:998],
+            snippet=parsed.snippet[:500],
+            sent_at=sent_at,
+            label_ids=list(parsed.label_ids),
+            body_text=parsed.text_body or None,
+            body_html=parsed.html_body or None,
+            attachments=[asdict(a) for a in parsed.attachments],
+            size_estimate=parsed.size_estimate,
+            history_id=parsed.history_id,
+            # Lists, newsletters, auto-replies, daemons and no-reply senders: never a lead.
+            bulk=is_bulk(parsed)
+            or (parsed.from_ is not None and is_automated_sender(parsed.from_)),
         )
+        session.add(row)
+        result.messages.append(row)
         result.added += 1
     session.flush()
     return result

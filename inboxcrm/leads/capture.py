@@ -1,0 +1,580 @@
+"""Leads from synced mail: who on a thread is (or becomes) a lead, the thread's links and
+primary lead, and one `message_in`/`message_out` activity per lead per message.
+
+It reads stored `Message` rows, a batch of threads at a time, with every message of those
+threads (so a reply synced after the mail it answers still counts), and does a fixed
+handful of set-based queries per batch whatever its size. Running it again changes
+nothing: links, leads and activities are looked up before they are added. So the same
+code serves the sync (the messages a batch just stored), a backfill when the lead policy
+changes, and matching a lead added by hand to the mail already stored.
+
+Who becomes a lead (the workspace's `lead_policy`):
+- `conversations`: the external recipients of the team's messages; the senders of
+  threads the team wrote in; whoever writes to one of the workspace's lead inboxes.
+- `all_mail`: every external sender and recipient.
+- `match_only`: nobody; mail is linked to the leads that exist.
+Never: the team (its domain and subdomains, members' and mailboxes' addresses), the
+blocklist, bulk mail (lists, newsletters, auto-replies), daemons and no-reply senders.
+Only people on the messages being captured are candidates, so a lead junked without
+blocking comes back only when there is new mail with them, not on someone else's reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from inboxcrm.accounts.models import LeadPolicy, Mailbox, Member, Workspace
+from inboxcrm.leads.addresses import company_domain
+from inboxcrm.leads.blocklist import Blocklist, covered, domain_key
+from inboxcrm.leads.models import (
+    Activity,
+    ActivityKind,
+    Company,
+    CompanyDomain,
+    Lead,
+    LeadEmail,
+    LinkSource,
+    ThreadLead,
+)
+from inboxcrm.leads.service import refresh_search_text
+from inboxcrm.mailbox.models import Direction, Message, Thread
+from inboxcrm.mailbox.participants import Address, is_automated_sender, parse_addresses
+from inboxcrm.pipeline.service import entry_stage
+from inboxcrm.tenancy import Scope
+
+log = logging.getLogger(__name__)
+CHUNK = 500  # ids per IN list: well inside SQLite's and PostgreSQL's parameter limits
+# Each mailbox stamps its own copy of a message with its own time (sent vs received), so
+# copies of one message are looked for within this much of each other.
+COPY_SKEW = dt.timedelta(days=1)
+CONTACT_TIMES = ("first_inbound_at", "first_response_at", "last_contacted_at")
+ATTEMPTS = 3  # a concurrent sync adding the same lead or company: look again and retry
+
+
+@dataclass(frozen=True)
+class Team:
+    """Who is not a lead in one workspace, and how its mail makes leads."""
+
+    workspace_id: int
+    policy: LeadPolicy
+    domains: frozenset[str]
+    addresses: frozenset[str]
+    lead_inboxes: frozenset[str]
+    owners: dict[int, int]  # mailbox id -> the member it belongs to
+    blocklist: Blocklist
+
+    @classmethod
+    def load(cls, session: Session, workspace_id: int) -> Team:
+        workspace = session.get_one(Workspace, workspace_id)
+        members = session.scalars(select(Member.email).where(Member.workspace_id == workspace_id))
+        boxes = session.execute(
+            select(Mailbox.id, Mailbox.member_id, Mailbox.email).where(
+                Mailbox.workspace_id == workspace_id
+            )
+        ).all()
+        return cls(
+            workspace_id=workspace_id,
+            policy=workspace.lead_policy,
+            domains=frozenset({domain_key(workspace.domain)} if workspace.domain else ()),
+            addresses=frozenset([e.lower() for e in members] + [b.email.lower() for b in boxes]),
+            lead_inboxes=frozenset(a.strip().lower() for a in workspace.lead_inboxes or ()),
+            owners={b.id: b.member_id for b in boxes},
+            blocklist=Blocklist.load(Scope(session, workspace_id)),
+        )
+
+    def is_team(self, email: str) -> bool:
+        return email in self.addresses or covered(domain_key(email), self.domains)
+
+    def can_be_lead(self, address: Address) -> bool:
+        """Not a daemon or no-reply sender, and not blocked (the team is filtered before)."""
+        return not is_automated_sender(address) and not self.blocklist.blocks(address.email)
+
+
+@dataclass(slots=True)
+class _Mail:
+    """One stored message as capture sees it."""
+
+    id: int
+    thread_id: int
+    mailbox_id: int
+    sent_at: dt.datetime
+    rfc_message_id: str | None
+    bulk: bool
+    sender: Address | None  # None for a message without a readable From
+    recipients: list[Address]  # To and Cc, the team included
+    external: list[Address]  # sender then recipients, without the team, each once
+    from_team: bool
+    new: bool
+
+    @property
+    def copy_key(self) -> str:
+        """One message however many team mailboxes hold a copy of it."""
+        return self.rfc_message_id or f"#{self.id}"
+
+    def writes_out(self) -> bool:
+        """The team wrote to someone outside it (not an internal note or forward)."""
+        return self.from_team and not self.bulk and bool(self.external)
+
+
+@dataclass
+class Captured:
+    created: list[int] = field(default_factory=list)  # ids of the leads created
+    links: int = 0
+    activities: int = 0
+
+    def add(self, other: Captured) -> None:
+        self.created += other.created
+        self.links += other.links
+        self.activities += other.activities
+
+
+def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _read(
+    session: Session, team: Team, thread_ids: Sequence[int], new: set[int] | None
+) -> list[_Mail]:
+    columns = (
+        Message.id, Message.thread_id, Message.mailbox_id, Message.direction, Message.from_addr,
+        Message.to_addrs, Message.cc_addrs, Message.bulk, Message.sent_at, Message.rfc_message_id,
+    )  # fmt: skip
+    mails: list[_Mail] = []
+    for chunk in _chunks(thread_ids):
+        rows = session.execute(select(*columns).where(Message.thread_id.in_(chunk))).all()
+        for row in rows:
+            found = parse_addresses(row.from_addr)
+            sender = found[0] if found else None
+            recipients = parse_addresses(row.to_addrs) + parse_addresses(row.cc_addrs)
+            external: dict[str, Address] = {}
+            for address in [sender, *recipients] if sender else recipients:
+                if not team.is_team(address.email) and address.email not in external:
+                    external[address.email] = address
+            from_team = (
+                team.is_team(sender.email) if sender else row.direction is Direction.outbound
+            )
+            mails.append(
+                _Mail(
+                    id=row.id,
+                    thread_id=row.thread_id,
+                    mailbox_id=row.mailbox_id,
+                    sent_at=row.sent_at,
+                    rfc_message_id=row.rfc_message_id,
+                    bulk=row.bulk,
+                    sender=sender,
+                    recipients=recipients,
+                    external=list(external.values()),
+                    from_team=from_team,
+                    new=new is None or row.id in new,
+                )
+            )
+    mails.sort(key=lambda m: (m.thread_id, m.sent_at, m.id))
+    return mails
+
+
+def _candidates(team: Team, threads: dict[int, list[_Mail]]) -> dict[str, Address]:
+    """The people the policy makes leads of, in the order they appear."""
+    wanted: dict[str, Address] = {}
+
+    def want(address: Address) -> None:
+        if address.email not in wanted and team.can_be_lead(address):
+            wanted[address.email] = address
+
+    if team.policy is LeadPolicy.match_only:
+        return wanted
+    for mails in threads.values():
+        written_in = any(m.writes_out() for m in mails)
+        writes_now = any(m.new and m.writes_out() for m in mails)
+        for m in mails:
+            if m.bulk:
+                continue
+            if team.policy is LeadPolicy.all_mail:
+                if m.new:
+                    for address in m.external:
+                        want(address)
+                continue
+            if m.from_team:
+                if m.new:
+                    for address in m.external:
+                        want(address)
+                continue
+            if m.sender is None:
+                continue
+            to_inbox = any(a.email in team.lead_inboxes for a in m.recipients)
+            # The team just wrote in the thread: everyone who wrote in it before counts.
+            if (m.new and (written_in or to_inbox)) or writes_now:
+                want(m.sender)
+    return wanted
+
+
+def _existing_leads(session: Session, workspace_id: int, emails: Iterable[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(emails):
+        rows = session.execute(
+            select(LeadEmail.email, LeadEmail.lead_id).where(
+                LeadEmail.workspace_id == workspace_id, LeadEmail.email.in_(chunk)
+            )
+        )
+        found.update(rows.tuples().all())
+    return found
+
+
+def _company_name(domain: str) -> str:
+    """`acme-robotics.co.uk` -> `Acme Robotics`, `xn--bcher-kva.de` -> `Bücher`: a start
+    a rep can rename."""
+    label = domain.split(".", 1)[0]
+    with contextlib.suppress(UnicodeError):
+        label = label.encode("ascii").decode("idna")
+    return " ".join(w[:1].upper() + w[1:] for w in label.replace("_", "-").split("-") if w)[:200]
+
+
+def _create_leads(
+    session: Session,
+    team: Team,
+    people: dict[str, Address],
+    mails: list[_Mail],
+    now: dt.datetime,
+) -> dict[str, Lead]:
+    """New leads for these people, with a company from their domain and the owner whose
+    mailbox exchanged mail with them first."""
+    if not people:
+        return {}
+    scope = Scope(session, team.workspace_id)
+    first_box: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for m in sorted(mails, key=lambda m: (m.sent_at, m.id)):
+        for address in m.external:
+            if address.email in people:
+                first_box.setdefault(address.email, m.mailbox_id)
+                if address.name and not names.get(address.email):
+                    names[address.email] = address.name
+    domains = {e: company_domain(e) for e in people}
+    companies: dict[str, Company] = {}
+    wanted = {d for d in domains.values() if d}
+    for chunk in _chunks(wanted):
+        for owned in session.scalars(scope.select(CompanyDomain, CompanyDomain.domain.in_(chunk))):
+            companies[owned.domain] = owned.company
+    stage = entry_stage(scope)
+    leads: dict[str, Lead] = {}
+    for email in people:
+        domain = domains[email]
+        company = companies.get(domain) if domain else None
+        if domain and company is None:
+            company = Company(workspace_id=team.workspace_id, name=_company_name(domain))
+            company.domains.append(CompanyDomain(workspace_id=team.workspace_id, domain=domain))
+            companies[domain] = company
+            session.add(company)
+        lead = Lead(
+            workspace_id=team.workspace_id,
+            email=email,
+            name=names.get(email, "")[:200],
+            company=company,
+            owner_id=team.owners.get(first_box.get(email, -1)),
+            stage=stage,
+            source="mail",
+            needs_review=True,
+            created_at=now,
+            updated_at=now,
+            emails=[LeadEmail(workspace_id=team.workspace_id, email=email)],
+        )
+        refresh_search_text(lead)
+        session.add(lead)
+        leads[email] = lead
+    session.flush()
+    return leads
+
+
+def _link(
+    session: Session, team: Team, threads: dict[int, list[_Mail]], lead_of: dict[str, int]
+) -> int:
+    """A link per lead on each thread (a detached one stays detached), and the primary lead:
+    the first external participant who is a lead, unless a rep chose one."""
+    links: dict[tuple[int, int], bool] = {}
+    for chunk in _chunks(threads):
+        rows = session.execute(
+            select(ThreadLead.thread_id, ThreadLead.lead_id, ThreadLead.detached).where(
+                ThreadLead.thread_id.in_(chunk)
+            )
+        )
+        links.update({(t, lead): detached for t, lead, detached in rows.tuples()})
+    rows_by_id: dict[int, Thread] = {}
+    for chunk in _chunks(threads):
+        rows_by_id.update(
+            (t.id, t) for t in session.scalars(select(Thread).where(Thread.id.in_(chunk)))
+        )
+    added = 0
+    for thread_id, mails in threads.items():
+        leads = list(
+            dict.fromkeys(lead_of[a.email] for m in mails for a in m.external if a.email in lead_of)
+        )
+        for lead_id in leads:
+            if (thread_id, lead_id) not in links:
+                links[(thread_id, lead_id)] = False
+                session.add(
+                    ThreadLead(
+                        workspace_id=team.workspace_id,
+                        thread_id=thread_id,
+                        lead_id=lead_id,
+                        source=LinkSource.mail,
+                    )
+                )
+                added += 1
+        thread = rows_by_id.get(thread_id)
+        if thread is None or thread.primary_by_rep:
+            continue
+        primary = next((i for i in leads if not links[(thread_id, i)]), None)
+        if primary is None:  # a lead attached by hand, if that is all there is
+            primary = next(
+                (lead for (t, lead), off in links.items() if t == thread_id and not off), None
+            )
+        if thread.primary_lead_id != primary:
+            thread.primary_lead_id = primary
+    return added
+
+
+def _activities(
+    session: Session, team: Team, mails: list[_Mail], lead_of: dict[str, int]
+) -> dict[int, int]:
+    """`message_in` from a lead, `message_out` to each lead the team wrote to: once per
+    lead per message, however many mailboxes hold it. Returns lead id -> activities added."""
+    wanted: dict[tuple[int, str], tuple[ActivityKind, _Mail]] = {}
+    for m in mails:
+        if m.bulk:
+            continue
+        if m.from_team:
+            for address in m.external:
+                if address.email in lead_of:
+                    key = (lead_of[address.email], m.copy_key)
+                    wanted.setdefault(key, (ActivityKind.message_out, m))
+        elif m.sender is not None and m.sender.email in lead_of:
+            key = (lead_of[m.sender.email], m.copy_key)
+            wanted.setdefault(key, (ActivityKind.message_in, m))
+    if not wanted:
+        return {}
+    leads = {lead for lead, _ in wanted}
+    earliest = min(m.sent_at for _, m in wanted.values()) - COPY_SKEW
+    latest = max(m.sent_at for _, m in wanted.values()) + COPY_SKEW
+    done: set[tuple[int, str]] = set()
+    for chunk in _chunks(leads):
+        rows = session.execute(
+            select(Activity.lead_id, Activity.message_id, Message.rfc_message_id)
+            .join(Message, Message.id == Activity.message_id)
+            .where(
+                Activity.lead_id.in_(chunk),
+                Activity.occurred_at.between(earliest, latest),
+                Activity.kind.in_((ActivityKind.message_in, ActivityKind.message_out)),
+            )
+        )
+        done.update((lead, rfc or f"#{mid}") for lead, mid, rfc in rows.tuples())
+    given: dict[int, int] = {}
+    for key, (kind, m) in wanted.items():
+        if key in done:
+            continue
+        session.add(
+            Activity(
+                workspace_id=team.workspace_id,
+                lead_id=key[0],
+                kind=kind,
+                occurred_at=m.sent_at,
+                message_id=m.id,
+                detail={},
+            )
+        )
+        given[key[0]] = given.get(key[0], 0) + 1
+    return given
+
+
+def refresh_contact_times(session: Session, lead_ids: Iterable[int], now: dt.datetime) -> None:
+    """First inbound, first response after it, last contact: from the message activities."""
+    ids = list(lead_ids)
+    if not ids:
+        return
+    session.flush()
+    kinds = (ActivityKind.message_in, ActivityKind.message_out)
+    earlier = aliased(Activity)
+    first_in: dict[int, dt.datetime] = {}
+    last: dict[int, dt.datetime] = {}
+    first_reply: dict[int, dt.datetime] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(Activity.lead_id, Activity.kind, func.min(Activity.occurred_at),
+                   func.max(Activity.occurred_at))
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds))
+            .group_by(Activity.lead_id, Activity.kind)
+        )  # fmt: skip
+        for lead_id, kind, first, latest in rows.tuples():
+            if kind is ActivityKind.message_in:
+                first_in[lead_id] = first
+            last[lead_id] = max(last.get(lead_id, latest), latest)
+        inbound = (
+            select(func.min(earlier.occurred_at))
+            .where(earlier.lead_id == Activity.lead_id, earlier.kind == ActivityKind.message_in)
+            .scalar_subquery()
+        )
+        replies = session.execute(
+            select(Activity.lead_id, func.min(Activity.occurred_at))
+            .where(
+                Activity.lead_id.in_(chunk),
+                Activity.kind == ActivityKind.message_out,
+                Activity.occurred_at > inbound,
+            )
+            .group_by(Activity.lead_id)
+        )
+        first_reply.update(replies.tuples().all())
+    current = dict(
+        session.execute(select(Lead.id, Lead.last_contacted_at).where(Lead.id.in_(ids)))
+        .tuples()
+        .all()
+    )
+    changes = [
+        {
+            "id": lead_id,
+            "first_inbound_at": first_in.get(lead_id),
+            "first_response_at": first_reply.get(lead_id),
+            # Never earlier than it was: other kinds of contact may have set it.
+            "last_contacted_at": max(t for t in (latest, current.get(lead_id)) if t),
+            "updated_at": now,
+        }
+        for lead_id, latest in last.items()
+    ]
+    if changes:
+        session.execute(update(Lead), changes)
+        # The bulk update bypasses loaded objects: let them read the new times.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Lead) and obj.id in last:
+                session.expire(obj, [*CONTACT_TIMES, "updated_at"])
+
+
+def _capture(
+    session: Session,
+    workspace_id: int,
+    thread_ids: Sequence[int],
+    new: set[int] | None,
+    now: dt.datetime,
+    create: bool,
+) -> Captured:
+    team = Team.load(session, workspace_id)
+    mails = _read(session, team, thread_ids, new)
+    threads: dict[int, list[_Mail]] = {}
+    for m in mails:
+        threads.setdefault(m.thread_id, []).append(m)
+    everyone = {a.email for m in mails for a in m.external}
+    lead_of = _existing_leads(session, workspace_id, everyone)
+    result = Captured()
+    if create:
+        people = {e: a for e, a in _candidates(team, threads).items() if e not in lead_of}
+        created = _create_leads(session, team, people, mails, now)
+        lead_of.update({email: lead.id for email, lead in created.items()})
+        result.created = [lead.id for lead in created.values()]
+    result.links = _link(session, team, threads, lead_of)
+    added = _activities(session, team, mails, lead_of)
+    result.activities = sum(added.values())
+    refresh_contact_times(session, added, now)
+    session.flush()
+    return result
+
+
+def capture_threads(
+    session: Session,
+    workspace_id: int,
+    thread_ids: Iterable[int],
+    now: dt.datetime,
+    *,
+    new: set[int] | None = None,
+    create: bool = True,
+) -> Captured:
+    """Capture these threads: `new` names the messages just stored (None: all of them
+    are, as in a backfill); `create=False` only links existing leads. Flushes, never
+    commits; a savepoint keeps a lost race with another sync from undoing the caller's work."""
+    ids = list(dict.fromkeys(thread_ids))
+    if not ids:
+        return Captured()
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite runs one writer at a time (a lost race fails the batch, retried at the
+        # next poll), and a savepoint opened before any write would commit on release.
+        return _capture(session, workspace_id, ids, new, now, create)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                return _capture(session, workspace_id, ids, new, now, create)
+        except IntegrityError:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("workspace %s: capture raced another sync, retrying", workspace_id)
+    raise AssertionError("unreachable")
+
+
+def capture_messages(
+    session: Session, workspace_id: int, messages: Sequence[Message], now: dt.datetime
+) -> Captured:
+    """Capture the messages a sync batch just stored (flushed, so they have ids)."""
+    return capture_threads(
+        session,
+        workspace_id,
+        [m.thread_id for m in messages],
+        now,
+        new={m.id for m in messages},
+    )
+
+
+def _threads_mentioning(session: Session, workspace_id: int, emails: set[str]) -> list[int]:
+    """Threads whose messages name one of these addresses in From, To or Cc."""
+    if not emails:
+        return []
+    found: set[int] = set()
+    columns = (Message.from_addr, Message.to_addrs, Message.cc_addrs)
+    if len(emails) <= 20:  # a few people: let the database do the substring scan
+        terms = [c.contains(e, autoescape=True) for e in emails for c in columns]
+        query = select(Message.thread_id, *columns).where(
+            Message.workspace_id == workspace_id, or_(*terms)
+        )
+    else:  # many people: one pass in Python beats one scan per handful of them
+        query = select(Message.thread_id, *columns).where(Message.workspace_id == workspace_id)
+    for thread_id, *headers in session.execute(query.execution_options(yield_per=5000)):
+        if thread_id in found:
+            continue
+        if any(a.email in emails for h in headers for a in parse_addresses(h)):
+            found.add(thread_id)
+    return sorted(found)
+
+
+def link_existing_mail(
+    session: Session, workspace_id: int, lead_ids: Iterable[int], now: dt.datetime
+) -> Captured:
+    """Match leads to the mail already stored: a lead added by hand, or one a sync created
+    whose earlier threads were stored before it existed. Links and activities only."""
+    ids = list(lead_ids)
+    if not ids:
+        return Captured()
+    emails: set[str] = set()
+    for chunk in _chunks(ids):
+        emails.update(session.scalars(select(LeadEmail.email).where(LeadEmail.lead_id.in_(chunk))))
+    threads = _threads_mentioning(session, workspace_id, emails)
+    result = Captured()
+    for chunk in _chunks(threads, 200):
+        result.add(capture_threads(session, workspace_id, chunk, now, create=False))
+    return result
+
+
+def recapture(session: Session, workspace_id: int, now: dt.datetime) -> Captured:
+    """Capture all stored mail again, after the policy or the lead inboxes changed."""
+    result = Captured()
+    ids = list(
+        session.scalars(
+            select(Thread.id).where(Thread.workspace_id == workspace_id).order_by(Thread.id)
+        )
+    )
+    for chunk in _chunks(ids, 200):
+        result.add(capture_threads(session, workspace_id, chunk, now))
+    return result
