@@ -32,8 +32,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from inboxcrm.accounts.models import LeadPolicy, Mailbox, Member, Workspace
-from inboxcrm.leads.addresses import company_domain
+from inboxcrm.accounts.models import LeadPolicy, Mailbox, Member, Role, Workspace
+from inboxcrm.errors import Forbidden, Invalid
+from inboxcrm.leads.addresses import company_domain, normalize_email
 from inboxcrm.leads.blocklist import Blocklist, covered, domain_key
 from inboxcrm.leads.models import (
     Activity,
@@ -578,3 +579,48 @@ def recapture(session: Session, workspace_id: int, now: dt.datetime) -> Captured
     for chunk in _chunks(ids, 200):
         result.add(capture_threads(session, workspace_id, chunk, now))
     return result
+
+
+MAX_LEAD_INBOXES = 20
+
+
+def parse_lead_inboxes(raw: str | Iterable[str]) -> list[str]:
+    """`sales@acme.com, Hello@Acme.com` -> normalized addresses, each once, in order."""
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+    inboxes: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise Invalid("lead inboxes are email addresses", {"lead_inboxes": "not text"})
+        try:
+            address = normalize_email(item)
+        except Invalid:
+            raise Invalid(
+                f"{item!r} is not an email address", {"lead_inboxes": f"{item!r} is not an address"}
+            ) from None
+        if address not in inboxes:
+            inboxes.append(address)
+    if len(inboxes) > MAX_LEAD_INBOXES:
+        raise Invalid(
+            f"at most {MAX_LEAD_INBOXES} lead inboxes", {"lead_inboxes": "too many addresses"}
+        )
+    return inboxes
+
+
+def change_settings(
+    session: Session,
+    actor: Member,
+    policy: LeadPolicy,
+    lead_inboxes: list[str],
+    now: dt.datetime,
+) -> Captured | None:
+    """An admin sets the lead policy and lead inboxes; a change re-runs capture over the
+    stored mail (returned), so the leads match the new rules without waiting for new mail."""
+    if actor.role is not Role.admin:
+        raise Forbidden("only admins can change how leads are captured")
+    workspace = session.get_one(Workspace, actor.workspace_id)
+    if workspace.lead_policy is policy and list(workspace.lead_inboxes or []) == lead_inboxes:
+        return None
+    workspace.lead_policy = policy
+    workspace.lead_inboxes = lead_inboxes
+    session.flush()
+    return recapture(session, workspace.id, now)
