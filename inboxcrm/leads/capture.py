@@ -452,9 +452,10 @@ def refresh_contact_times(session: Session, lead_ids: Iterable[int], now: dt.dat
     if changes:
         session.execute(update(Lead), changes)
         # The bulk update bypasses loaded objects: let them read the new times.
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, Lead) and obj.id in last:
-                session.expire(obj, [*CONTACT_TIMES, "updated_at"])
+        for lead_id in last:
+            loaded = session.identity_map.get(Session.identity_key(Lead, lead_id))
+            if loaded is not None:
+                session.expire(loaded, [*CONTACT_TIMES, "updated_at"])
 
 
 def _capture(
