@@ -26,11 +26,11 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Member, Role, Workspace
 from inboxcrm.errors import Forbidden, Invalid
@@ -46,9 +46,10 @@ from inboxcrm.leads.models import (
     LinkSource,
     ThreadLead,
 )
-from inboxcrm.leads.service import refresh_search_text
+from inboxcrm.leads.service import search_text
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.mailbox.participants import Address, is_automated_sender, parse_addresses
+from inboxcrm.mailbox.store import Added
 from inboxcrm.pipeline.service import entry_stage
 from inboxcrm.tenancy import Scope
 
@@ -136,6 +137,11 @@ class Captured:
         self.created += other.created
         self.links += other.links
         self.activities += other.activities
+
+
+def _table(model: type[Any]) -> Table:
+    """The Core table of a model: bulk rows go through Core, without per-row ORM work."""
+    return cast(Table, model.__table__)
 
 
 def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -246,12 +252,13 @@ def _create_leads(
     people: dict[str, Address],
     mails: list[_Mail],
     now: dt.datetime,
-) -> dict[str, Lead]:
-    """New leads for these people, with a company from their domain and the owner whose
-    mailbox exchanged mail with them first."""
+) -> dict[str, int]:
+    """New leads for these people (address -> id), with a company from their domain and
+    the owner whose mailbox exchanged mail with them first. Rows go in as multi-row
+    INSERTs: a batch can make hundreds of leads, and ORM objects cost more than the rows."""
     if not people:
         return {}
-    scope = Scope(session, team.workspace_id)
+    ws = team.workspace_id
     first_box: dict[str, int] = {}
     names: dict[str, str] = {}
     for m in sorted(mails, key=lambda m: (m.sent_at, m.id)):
@@ -261,39 +268,64 @@ def _create_leads(
                 if address.name and not names.get(address.email):
                     names[address.email] = address.name
     domains = {e: company_domain(e) for e in people}
-    companies: dict[str, Company] = {}
-    wanted = {d for d in domains.values() if d}
+    companies: dict[str, tuple[int, str]] = {}  # domain -> company id and name
+    wanted = list(dict.fromkeys(d for d in domains.values() if d))
     for chunk in _chunks(wanted):
-        for owned in session.scalars(scope.select(CompanyDomain, CompanyDomain.domain.in_(chunk))):
-            companies[owned.domain] = owned.company
-    stage = entry_stage(scope)
-    leads: dict[str, Lead] = {}
+        found = session.execute(
+            select(CompanyDomain.domain, Company.id, Company.name)
+            .join(Company, Company.id == CompanyDomain.company_id)
+            .where(CompanyDomain.workspace_id == ws, CompanyDomain.domain.in_(chunk))
+        )
+        companies.update((d, (i, n)) for d, i, n in found.tuples())
+    missing = [d for d in wanted if d not in companies]
+    if missing:
+        made: list[dict[str, Any]] = [
+            {"workspace_id": ws, "name": _company_name(d), "created_at": now} for d in missing
+        ]
+        ids = session.scalars(
+            insert(Company).returning(Company.id, sort_by_parameter_order=True), made
+        ).all()
+        session.execute(
+            insert(CompanyDomain),
+            [
+                {"workspace_id": ws, "company_id": i, "domain": d}
+                for i, d in zip(ids, missing, strict=True)
+            ],
+        )
+        companies.update((d, (i, c["name"])) for d, i, c in zip(missing, ids, made, strict=True))
+    stage_id = entry_stage(Scope(session, ws)).id
+    rows: list[dict[str, Any]] = []
     for email in people:
         domain = domains[email]
-        company = companies.get(domain) if domain else None
-        if domain and company is None:
-            company = Company(workspace_id=team.workspace_id, name=_company_name(domain))
-            company.domains.append(CompanyDomain(workspace_id=team.workspace_id, domain=domain))
-            companies[domain] = company
-            session.add(company)
-        lead = Lead(
-            workspace_id=team.workspace_id,
-            email=email,
-            name=names.get(email, "")[:200],
-            company=company,
-            owner_id=team.owners.get(first_box.get(email, -1)),
-            stage=stage,
-            source="mail",
-            needs_review=True,
-            created_at=now,
-            updated_at=now,
-            emails=[LeadEmail(workspace_id=team.workspace_id, email=email)],
+        company_id, company_name = companies[domain] if domain else (None, "")
+        name = names.get(email, "")[:200]
+        rows.append(
+            {
+                "workspace_id": ws,
+                "email": email,
+                "name": name,
+                "company_id": company_id,
+                "owner_id": team.owners.get(first_box.get(email, -1)),
+                "stage_id": stage_id,
+                "source": "mail",
+                "needs_review": True,
+                "search_text": search_text(name, [email], company_name),
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-        refresh_search_text(lead)
-        session.add(lead)
-        leads[email] = lead
-    session.flush()
-    return leads
+    session.execute(insert(_table(Lead)), rows)  # no RETURNING: SQLite goes row by row
+    made_ids: dict[str, int] = {}
+    for chunk in _chunks(people):
+        found_ids = session.execute(
+            select(Lead.email, Lead.id).where(Lead.workspace_id == ws, Lead.email.in_(chunk))
+        )
+        made_ids.update(found_ids.tuples().all())
+    session.execute(
+        insert(_table(LeadEmail)),
+        [{"workspace_id": ws, "lead_id": i, "email": e} for e, i in made_ids.items()],
+    )
+    return made_ids
 
 
 def _link(
@@ -302,6 +334,7 @@ def _link(
     """A link per lead on each thread (a detached one stays detached), and the primary lead:
     the first external participant who is a lead, unless a rep chose one."""
     links: dict[tuple[int, int], bool] = {}
+    heads: dict[int, tuple[int | None, bool]] = {}  # thread -> primary lead, chosen by a rep
     for chunk in _chunks(threads):
         rows = session.execute(
             select(ThreadLead.thread_id, ThreadLead.lead_id, ThreadLead.detached).where(
@@ -309,12 +342,14 @@ def _link(
             )
         )
         links.update({(t, lead): detached for t, lead, detached in rows.tuples()})
-    rows_by_id: dict[int, Thread] = {}
-    for chunk in _chunks(threads):
-        rows_by_id.update(
-            (t.id, t) for t in session.scalars(select(Thread).where(Thread.id.in_(chunk)))
+        found = session.execute(
+            select(Thread.id, Thread.primary_lead_id, Thread.primary_by_rep).where(
+                Thread.id.in_(chunk)
+            )
         )
-    added = 0
+        heads.update((t, (lead, by_rep)) for t, lead, by_rep in found.tuples())
+    new_links: list[dict[str, Any]] = []
+    primaries: list[dict[str, Any]] = []
     for thread_id, mails in threads.items():
         leads = list(
             dict.fromkeys(lead_of[a.email] for m in mails for a in m.external if a.email in lead_of)
@@ -322,33 +357,47 @@ def _link(
         for lead_id in leads:
             if (thread_id, lead_id) not in links:
                 links[(thread_id, lead_id)] = False
-                session.add(
-                    ThreadLead(
-                        workspace_id=team.workspace_id,
-                        thread_id=thread_id,
-                        lead_id=lead_id,
-                        source=LinkSource.mail,
-                    )
-                )
-                added += 1
-        thread = rows_by_id.get(thread_id)
-        if thread is None or thread.primary_by_rep:
+                new_links.append(
+                    {"workspace_id": team.workspace_id, "thread_id": thread_id,
+                     "lead_id": lead_id, "source": LinkSource.mail, "detached": False}
+                )  # fmt: skip
+        current, by_rep = heads.get(thread_id, (None, True))
+        if by_rep:
             continue
         primary = next((i for i in leads if not links[(thread_id, i)]), None)
         if primary is None:  # a lead attached by hand, if that is all there is
             primary = next(
                 (lead for (t, lead), off in links.items() if t == thread_id and not off), None
             )
-        if thread.primary_lead_id != primary:
-            thread.primary_lead_id = primary
-    return added
+        if current != primary:
+            primaries.append({"thread": thread_id, "lead": primary})
+    if new_links:
+        session.execute(insert(_table(ThreadLead)), new_links)
+    if primaries:
+        table = _table(Thread)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("thread"))
+            .values(primary_lead_id=bindparam("lead")),
+            primaries,
+        )
+        _expire(session, Thread, (p["thread"] for p in primaries), ["primary_lead_id"])
+    return len(new_links)
+
+
+def _expire(session: Session, model: type[Any], ids: Iterable[int], fields: list[str]) -> None:
+    """Bulk statements bypass loaded objects: let those read the new values."""
+    for row_id in ids:
+        loaded = session.identity_map.get(Session.identity_key(model, row_id))
+        if loaded is not None:
+            session.expire(loaded, fields)
 
 
 def _activities(
     session: Session, team: Team, mails: list[_Mail], lead_of: dict[str, int]
-) -> dict[int, int]:
+) -> Events:
     """`message_in` from a lead, `message_out` to each lead the team wrote to: once per
-    lead per message, however many mailboxes hold it. Returns lead id -> activities added."""
+    lead per message, however many mailboxes hold it. Returns what was added, per lead."""
     wanted: dict[tuple[int, str], tuple[ActivityKind, _Mail]] = {}
     for m in mails:
         if m.bulk:
@@ -378,84 +427,82 @@ def _activities(
             )
         )
         done.update((lead, rfc or f"#{mid}") for lead, mid, rfc in rows.tuples())
-    given: dict[int, int] = {}
+    given: Events = {}
+    adding: list[dict[str, Any]] = []
     for key, (kind, m) in wanted.items():
         if key in done:
             continue
-        session.add(
-            Activity(
-                workspace_id=team.workspace_id,
-                lead_id=key[0],
-                kind=kind,
-                occurred_at=m.sent_at,
-                message_id=m.id,
-                detail={},
-            )
-        )
-        given[key[0]] = given.get(key[0], 0) + 1
+        adding.append(
+            {"workspace_id": team.workspace_id, "lead_id": key[0], "kind": kind,
+             "occurred_at": m.sent_at, "message_id": m.id, "detail": {}}
+        )  # fmt: skip
+        given.setdefault(key[0], []).append((kind, m.sent_at))
+    if adding:
+        session.execute(insert(_table(Activity)), adding)
     return given
 
 
-def refresh_contact_times(session: Session, lead_ids: Iterable[int], now: dt.datetime) -> None:
-    """First inbound, first response after it, last contact: from the message activities."""
-    ids = list(lead_ids)
-    if not ids:
+Events = dict[int, list[tuple[ActivityKind, dt.datetime]]]  # lead id -> activities added
+
+
+def _contact_times(session: Session, events: Events, now: dt.datetime) -> None:
+    """Keep first inbound, first response after it and last contact up to date from the
+    activities just added. Only a lead whose first inbound moved is looked up again (its
+    first response may be a message stored before)."""
+    if not events:
         return
-    session.flush()
-    kinds = (ActivityKind.message_in, ActivityKind.message_out)
-    earlier = aliased(Activity)
-    first_in: dict[int, dt.datetime] = {}
-    last: dict[int, dt.datetime] = {}
-    first_reply: dict[int, dt.datetime] = {}
-    for chunk in _chunks(ids):
+    current: dict[int, tuple[dt.datetime | None, dt.datetime | None, dt.datetime | None]] = {}
+    for chunk in _chunks(events):
         rows = session.execute(
-            select(Activity.lead_id, Activity.kind, func.min(Activity.occurred_at),
-                   func.max(Activity.occurred_at))
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds))
-            .group_by(Activity.lead_id, Activity.kind)
+            select(Lead.id, Lead.first_inbound_at, Lead.first_response_at,
+                   Lead.last_contacted_at).where(Lead.id.in_(chunk))
         )  # fmt: skip
-        for lead_id, kind, first, latest in rows.tuples():
-            if kind is ActivityKind.message_in:
-                first_in[lead_id] = first
-            last[lead_id] = max(last.get(lead_id, latest), latest)
-        inbound = (
-            select(func.min(earlier.occurred_at))
-            .where(earlier.lead_id == Activity.lead_id, earlier.kind == ActivityKind.message_in)
-            .scalar_subquery()
-        )
-        replies = session.execute(
-            select(Activity.lead_id, func.min(Activity.occurred_at))
-            .where(
-                Activity.lead_id.in_(chunk),
-                Activity.kind == ActivityKind.message_out,
-                Activity.occurred_at > inbound,
-            )
-            .group_by(Activity.lead_id)
-        )
-        first_reply.update(replies.tuples().all())
-    current = dict(
-        session.execute(select(Lead.id, Lead.last_contacted_at).where(Lead.id.in_(ids)))
-        .tuples()
-        .all()
-    )
-    changes = [
-        {
-            "id": lead_id,
-            "first_inbound_at": first_in.get(lead_id),
-            "first_response_at": first_reply.get(lead_id),
+        current.update((i, (a, b, c)) for i, a, b, c in rows.tuples())
+    changes: dict[int, dict[str, Any]] = {}
+    moved: list[int] = []
+    for lead_id, added in events.items():
+        first_in, first_reply, last = current.get(lead_id, (None, None, None))
+        ins = [t for kind, t in added if kind is ActivityKind.message_in]
+        start = min([t for t in (first_in, *ins) if t is not None], default=None)
+        if start is not None and start != first_in:
+            moved.append(lead_id)
+        elif start is not None:
+            after = [t for kind, t in added if kind is ActivityKind.message_out and t > start]
+            first_reply = min([t for t in (first_reply, *after) if t is not None], default=None)
+        changes[lead_id] = {
+            "lead": lead_id,
+            "first_in": start,
+            "first_reply": first_reply,
             # Never earlier than it was: other kinds of contact may have set it.
-            "last_contacted_at": max(t for t in (latest, current.get(lead_id)) if t),
-            "updated_at": now,
+            "last": max(t for t in (last, *(t for _, t in added)) if t is not None),
+            "now": now,
         }
-        for lead_id, latest in last.items()
-    ]
-    if changes:
-        session.execute(update(Lead), changes)
-        # The bulk update bypasses loaded objects: let them read the new times.
-        for lead_id in last:
-            loaded = session.identity_map.get(Session.identity_key(Lead, lead_id))
-            if loaded is not None:
-                session.expire(loaded, [*CONTACT_TIMES, "updated_at"])
+    for chunk in _chunks(moved):
+        for lead_id in chunk:
+            changes[lead_id]["first_reply"] = None
+        starts = {i: changes[i]["first_in"] for i in chunk}
+        replies = session.execute(
+            select(Activity.lead_id, Activity.occurred_at).where(
+                Activity.lead_id.in_(chunk), Activity.kind == ActivityKind.message_out
+            )
+        )
+        for lead_id, at in replies.tuples():
+            best = changes[lead_id]["first_reply"]
+            if at > starts[lead_id] and (best is None or at < best):
+                changes[lead_id]["first_reply"] = at
+    table = _table(Lead)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("lead"))
+        .values(
+            first_inbound_at=bindparam("first_in"),
+            first_response_at=bindparam("first_reply"),
+            last_contacted_at=bindparam("last"),
+            updated_at=bindparam("now"),
+        ),
+        list(changes.values()),
+    )
+    _expire(session, Lead, changes, [*CONTACT_TIMES, "updated_at"])
 
 
 def _capture(
@@ -477,12 +524,12 @@ def _capture(
     if create:
         people = {e: a for e, a in _candidates(team, threads).items() if e not in lead_of}
         created = _create_leads(session, team, people, mails, now)
-        lead_of.update({email: lead.id for email, lead in created.items()})
-        result.created = [lead.id for lead in created.values()]
+        lead_of.update(created)
+        result.created = list(created.values())
     result.links = _link(session, team, threads, lead_of)
     added = _activities(session, team, mails, lead_of)
-    result.activities = sum(added.values())
-    refresh_contact_times(session, added, now)
+    result.activities = sum(len(events) for events in added.values())
+    _contact_times(session, added, now)
     session.flush()
     return result
 
@@ -518,7 +565,7 @@ def capture_threads(
 
 
 def capture_messages(
-    session: Session, workspace_id: int, messages: Sequence[Message], now: dt.datetime
+    session: Session, workspace_id: int, messages: Sequence[Added], now: dt.datetime
 ) -> Captured:
     """Capture the messages a sync batch just stored (flushed, so they have ids)."""
     return capture_threads(

@@ -176,9 +176,14 @@ def find_lead_by_email(scope: Scope, email: str) -> Lead | None:
     return row.lead if row else None
 
 
+def search_text(name: str, emails: Sequence[str], company: str) -> str:
+    return " ".join(p for p in (name, *emails, company) if p).lower()
+
+
 def refresh_search_text(lead: Lead) -> None:
-    parts = [lead.name, *(e.email for e in lead.emails), lead.company.name if lead.company else ""]
-    lead.search_text = " ".join(p for p in parts if p).lower()
+    lead.search_text = search_text(
+        lead.name, [e.email for e in lead.emails], lead.company.name if lead.company else ""
+    )
 
 
 def _company(scope: Scope, name: str | None, email: str) -> Company | None:

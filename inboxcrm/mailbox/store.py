@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
@@ -23,11 +23,19 @@ from inboxcrm.mailbox.participants import Address, is_automated_sender, is_bulk
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A message row just inserted: what capture needs to find it and its thread."""
+
+    id: int
+    thread_id: int
+
+
 @dataclass
 class Stored:
     added: int = 0
     updated: int = 0
-    messages: list[Message] = field(default_factory=list)  # the rows added, for capture
+    messages: list[Added] = field(default_factory=list)  # the rows added, for capture
 
 
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
@@ -65,6 +73,7 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
     """Insert new messages and refresh known ones (labels move); flushes, never commits."""
     result = Stored()
     batch = [p for p in batch if p.gmail_id and p.gmail_thread_id]
+    adding: set[str] = set()
     known = {
         m.gmail_id: m
         for m in session.scalars(
@@ -75,6 +84,9 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
         )
     }
     threads = _threads(session, mailbox, {p.gmail_thread_id for p in batch})
+    # New messages go in as one multi-row INSERT: building ORM objects cost more than the
+    # database did. Threads stay objects (a batch has few), flushed first for their ids.
+    rows: list[tuple[Thread, dict[str, Any]]] = []
     for parsed in batch:
         sent_at = parsed.sent_at or EPOCH
         thread = threads.get(parsed.gmail_thread_id)
@@ -96,10 +108,12 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             message.history_id = parsed.history_id
             result.updated += 1
             continue
-        row = Message(
+        if parsed.gmail_id in adding:
+            continue  # listed twice in one batch
+        adding.add(parsed.gmail_id)
+        row = dict(
             workspace_id=mailbox.workspace_id,
             mailbox_id=mailbox.id,
-            thread=thread,
             gmail_id=parsed.gmail_id,
             rfc_message_id=parsed.rfc_message_id,
             direction=direction(mailbox, parsed),
@@ -119,10 +133,19 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             bulk=is_bulk(parsed)
             or (parsed.from_ is not None and is_automated_sender(parsed.from_)),
         )
-        session.add(row)
-        result.messages.append(row)
-        result.added += 1
+        rows.append((thread, row))
     session.flush()
+    if rows:
+        # A plain executemany, ids read back by the unique key: SQLite runs an ordered
+        # INSERT ... RETURNING one row at a time.
+        session.execute(insert(Message), [{**row, "thread_id": thread.id} for thread, row in rows])
+        added = session.execute(
+            select(Message.id, Message.thread_id).where(
+                Message.mailbox_id == mailbox.id, Message.gmail_id.in_(adding)
+            )
+        )
+        result.messages = [Added(i, t) for i, t in added.tuples()]
+        result.added = len(result.messages)
     return result
 
 
