@@ -240,13 +240,12 @@ def test_a_lead_a_rep_touches_is_no_longer_new_from_mail(
     assert a is not None
     assert b is not None
     assert (a.needs_review, b.needs_review) == (True, True)
-    bulk_update(Scope(session, rep.workspace_id), [a.id], BulkChange(add_tag="hot"), rep.member,
-                NOW)  # fmt: skip
+    scope = Scope(session, rep.workspace_id)
+    bulk_update(scope, [a.id], BulkChange(add_tag="hot"), rep.member, NOW)
     session.commit()
-    assert (
-        lead(session, "a@acme.example").needs_review,
-        lead(session, "b@acme.example").needs_review,
-    ) == (False, True)  # type: ignore[union-attr]
+    session.refresh(a)
+    session.refresh(b)
+    assert (a.needs_review, b.needs_review) == (False, True)
     sign_in(client, rep.member)
     page = client.get("/leads?review=1").text
     assert "b@acme.example" in page
@@ -395,3 +394,21 @@ def test_the_api_never_reaches_another_workspace(
     assert client.get("/api/v1/blocklist", headers=auth).get_json() == {"blocklist": []}
     assert emails(session) == {"ann@acme.example"}
     assert count(session, BlockedAddress) == 1
+
+
+def test_a_stage_move_by_a_person_counts_as_a_touch_and_a_rule_does_not(
+    session: Session, rep: Mailbox
+) -> None:
+    from inboxcrm.pipeline.models import ChangeSource
+    from inboxcrm.pipeline.service import list_stages, move_lead
+
+    conversation(session, rep, "a@acme.example", "b@acme.example")
+    a, b = lead(session, "a@acme.example"), lead(session, "b@acme.example")
+    assert a is not None
+    assert b is not None
+    scope = Scope(session, rep.workspace_id)
+    mql = list_stages(scope)[1]
+    move_lead(scope, a, mql, source=ChangeSource.label, now=NOW)
+    move_lead(scope, b, mql, source=ChangeSource.rule, now=NOW)
+    session.commit()
+    assert (a.needs_review, b.needs_review) == (False, True)
