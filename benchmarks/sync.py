@@ -9,8 +9,8 @@ Prints one JSON object:
 - rate_limited: calls the sandbox refused for quota, each retried; unhandled_429: rate
   limits that reached the result (a pass that ended throttled, a message skipped).
 - lost, duplicated: messages Gmail lists that we did not store, and stored twice.
-- local_msgs_per_s: parse and store (what the sync does with fetched messages) without
-  HTTP, on SQLite, a batch of 100 per commit as the sync does.
+- local_msgs_per_s: parse, store and lead capture (what the sync does with fetched
+  messages) without HTTP, on SQLite, a batch of 100 per commit as the sync does.
 
 The sandbox runs in its own process, as in the demo. MESSAGES can be set with
 INBOXCRM_BENCH_MESSAGES; the default takes about two minutes.
@@ -174,11 +174,12 @@ def local_rate(workdir: Path) -> float:
         workspace = create_workspace(session, "Local", "northwind.io")
         member = add_member(session, workspace, USER, Role.admin)
         mailbox_id = connect_mailbox(session, member, USER, b"", frozenset()).id
+    created: list[int] = []
     started = time.perf_counter()
     for start in range(0, len(resources), CHUNK):
         with database.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
-            store_fetched(session, mailbox, resources[start : start + CHUNK])
+            store_fetched(session, mailbox, resources[start : start + CHUNK], utcnow(), created)
     return len(resources) / (time.perf_counter() - started)
 
 

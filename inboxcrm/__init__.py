@@ -95,11 +95,13 @@ def configure_google(app: Flask, settings: Settings) -> None:
 def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm import api
     from inboxcrm.accounts.views import bp as accounts
+    from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
+    app.register_blueprint(capture)
     api.register(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 

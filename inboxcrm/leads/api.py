@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.api import bp, json_object
 from inboxcrm.db import utcnow
+from inboxcrm.leads.capture import link_existing_mail
 from inboxcrm.leads.merge import merge_leads
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.params import parse_filter
@@ -38,6 +39,7 @@ def lead(lead_id: int) -> dict[str, Any]:
 def create() -> tuple[dict[str, Any], int, dict[str, str]]:
     data = LeadCreate.model_validate(json_object())
     created = create_lead(scope(), data, member(), utcnow())
+    link_existing_mail(db_session(), created.workspace_id, [created.id], utcnow())  # its threads
     db_session().commit()
     return lead_json(created), 201, {"Location": url_for("api.lead", lead_id=created.id)}
 

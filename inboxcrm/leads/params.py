@@ -41,6 +41,7 @@ def parse_filter(args: Mapping[str, str], me: Member, *, owner_default: str = "a
             unowned=owner == "none",
             temperature=Temperature(temperature) if temperature else None,
             tag=(args.get("tag") or "").strip() or None,
+            needs_review=(args.get("review") or "").strip().lower() in ("1", "true", "yes", "on"),
             sort=(args.get("sort") or DEFAULT_SORT).strip(),
             page=1 if page is None else page,
             per_page=50 if per_page is None else per_page,

@@ -33,6 +33,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         "last_contacted_at": when(lead.last_contacted_at),
         "last_replied_at": when(lead.last_replied_at),
         "source": lead.source,
+        "needs_review": lead.needs_review,
         "budget": lead.budget,
         "authority": lead.authority,
         "need": lead.need,

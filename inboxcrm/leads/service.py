@@ -48,6 +48,7 @@ class LeadFilter:
     unowned: bool = False
     temperature: Temperature | None = None
     tag: str | None = None
+    needs_review: bool = False  # only leads from mail no rep has touched yet
     sort: str = DEFAULT_SORT
     page: int = 1
     per_page: int = 50
@@ -114,6 +115,8 @@ def filtered(
         query = query.where(Lead.owner_id == flt.owner_id)
     if flt.temperature is not None:
         query = query.where(Lead.temperature == flt.temperature)
+    if flt.needs_review:
+        query = query.where(Lead.needs_review.is_(True))
     if flt.tag:
         tag_ids = (
             scope.select(Tag)
@@ -173,9 +176,14 @@ def find_lead_by_email(scope: Scope, email: str) -> Lead | None:
     return row.lead if row else None
 
 
+def search_text(name: str, emails: Sequence[str], company: str) -> str:
+    return " ".join(p for p in (name, *emails, company) if p).lower()
+
+
 def refresh_search_text(lead: Lead) -> None:
-    parts = [lead.name, *(e.email for e in lead.emails), lead.company.name if lead.company else ""]
-    lead.search_text = " ".join(p for p in parts if p).lower()
+    lead.search_text = search_text(
+        lead.name, [e.email for e in lead.emails], lead.company.name if lead.company else ""
+    )
 
 
 def _company(scope: Scope, name: str | None, email: str) -> Company | None:
@@ -284,6 +292,7 @@ def _apply(scope: Scope, lead: Lead, changes: LeadUpdate, actor: Member, now: dt
             raise Invalid(f"no stage {changes.stage_id} in this workspace", {"stage_id": "unknown"})
         move_lead(scope, lead, stage, source=ChangeSource.member, now=now, member_id=actor.id)
     lead.updated_at = now
+    lead.needs_review = False  # a rep has worked on it: no longer "new from mail"
     refresh_search_text(lead)
 
 

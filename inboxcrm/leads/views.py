@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
+from inboxcrm.leads.capture import link_existing_mail
+from inboxcrm.leads.junk import not_a_lead, parse_block
 from inboxcrm.leads.merge import lead_to_merge, merge_leads
 from inboxcrm.leads.models import Lead, Tag, Temperature
 from inboxcrm.leads.params import parse_filter
@@ -84,6 +86,7 @@ def new() -> str | Response | tuple[str, int]:
             created = create_lead(
                 scope(), LeadCreate.model_validate(_form_to_lead(request.form)), member(), utcnow()
             )
+            link_existing_mail(db_session(), created.workspace_id, [created.id], utcnow())
             db_session().commit()
         except ValidationError as exc:
             errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
@@ -108,6 +111,11 @@ def bulk() -> Response:
         back = url_for("leads.index")
     try:
         ids = [int(i) for i in form.getlist("lead_ids")]
+        if form.get("action") == "not_a_lead":
+            junked = not_a_lead(scope(), ids, member(), parse_block(form.get("block")), utcnow())
+            db_session().commit()
+            flash(junked.summary())
+            return redirect(back)
         owner = form.get("owner", "")
         stage = form.get("stage", "")
         change = BulkChange(

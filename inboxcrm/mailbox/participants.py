@@ -65,13 +65,28 @@ def decode_words(value: str) -> str:
     return "".join(out).strip()
 
 
-@lru_cache(maxsize=65536)
+_NORMALIZED: dict[str, str | None] = {}
+_NORMALIZED_MAX = 65536
+
+
 def _normalize(email: str) -> str | None:
     # email_validator costs tens of microseconds; the same people write again and again.
+    # Normalizing is idempotent, so the result is remembered as its own key too: stored
+    # addresses (already normalized) read back for free.
     try:
-        return normalize_email(email)
+        return _NORMALIZED[email]
+    except KeyError:
+        pass
+    try:
+        result: str | None = normalize_email(email)
     except Invalid:
-        return None
+        result = None
+    if len(_NORMALIZED) >= _NORMALIZED_MAX:
+        _NORMALIZED.clear()
+    _NORMALIZED[email] = result
+    if result is not None:
+        _NORMALIZED[result] = result
+    return result
 
 
 _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")

@@ -7,31 +7,49 @@ batch, which keeps a 50-message batch at a handful of statements.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.mailbox.parse import ParsedMessage
-from inboxcrm.mailbox.participants import Address
+from inboxcrm.mailbox.participants import Address, is_automated_sender, is_bulk
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A message row just inserted: what capture needs to find it and its thread."""
+
+    id: int
+    thread_id: int
 
 
 @dataclass
 class Stored:
     added: int = 0
     updated: int = 0
+    messages: list[Added] = field(default_factory=list)  # the rows added, for capture
+
+
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 
 
 def _address(address: Address | None) -> str:
     if address is None:
         return ""
-    return f"{address.name} <{address.email}>" if address.name else address.email
+    if not address.name:
+        return address.email
+    name = address.name
+    if _SPECIALS.search(name):  # "Smith, Ann" must read back as one name, not two entries
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.email}>"
 
 
 def _addresses(addresses: Iterable[Address]) -> str:
@@ -55,6 +73,7 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
     """Insert new messages and refresh known ones (labels move); flushes, never commits."""
     result = Stored()
     batch = [p for p in batch if p.gmail_id and p.gmail_thread_id]
+    adding: set[str] = set()
     known = {
         m.gmail_id: m
         for m in session.scalars(
@@ -65,6 +84,9 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
         )
     }
     threads = _threads(session, mailbox, {p.gmail_thread_id for p in batch})
+    # New messages go in as one multi-row INSERT: building ORM objects cost more than the
+    # database did. Threads stay objects (a batch has few), flushed first for their ids.
+    rows: list[tuple[Thread, dict[str, Any]]] = []
     for parsed in batch:
         sent_at = parsed.sent_at or EPOCH
         thread = threads.get(parsed.gmail_thread_id)
@@ -86,30 +108,44 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             message.history_id = parsed.history_id
             result.updated += 1
             continue
-        session.add(
-            Message(
-                workspace_id=mailbox.workspace_id,
-                mailbox_id=mailbox.id,
-                thread=thread,
-                gmail_id=parsed.gmail_id,
-                rfc_message_id=parsed.rfc_message_id,
-                direction=direction(mailbox, parsed),
-                from_addr=_address(parsed.from_)[:998],
-                to_addrs=_addresses(parsed.to),
-                cc_addrs=_addresses(parsed.cc),
-                subject=parsed.subject[:998],
-                snippet=parsed.snippet[:500],
-                sent_at=sent_at,
-                label_ids=list(parsed.label_ids),
-                body_text=parsed.text_body or None,
-                body_html=parsed.html_body or None,
-                attachments=[asdict(a) for a in parsed.attachments],
-                size_estimate=parsed.size_estimate,
-                history_id=parsed.history_id,
+        if parsed.gmail_id in adding:
+            continue  # listed twice in one batch
+        adding.add(parsed.gmail_id)
+        row = dict(
+            workspace_id=mailbox.workspace_id,
+            mailbox_id=mailbox.id,
+            gmail_id=parsed.gmail_id,
+            rfc_message_id=parsed.rfc_message_id,
+            direction=direction(mailbox, parsed),
+            from_addr=_address(parsed.from_)[:998],
+            to_addrs=_addresses(parsed.to),
+            cc_addrs=_addresses(parsed.cc),
+            subject=parsed.subject[:998],
+            snippet=parsed.snippet[:500],
+            sent_at=sent_at,
+            label_ids=list(parsed.label_ids),
+            body_text=parsed.text_body or None,
+            body_html=parsed.html_body or None,
+            attachments=[asdict(a) for a in parsed.attachments],
+            size_estimate=parsed.size_estimate,
+            history_id=parsed.history_id,
+            # Lists, newsletters, auto-replies, daemons and no-reply senders: never a lead.
+            bulk=is_bulk(parsed)
+            or (parsed.from_ is not None and is_automated_sender(parsed.from_)),
+        )
+        rows.append((thread, row))
+    session.flush()
+    if rows:
+        # A plain executemany, ids read back by the unique key: SQLite runs an ordered
+        # INSERT ... RETURNING one row at a time.
+        session.execute(insert(Message), [{**row, "thread_id": thread.id} for thread, row in rows])
+        added = session.execute(
+            select(Message.id, Message.thread_id).where(
+                Message.mailbox_id == mailbox.id, Message.gmail_id.in_(adding)
             )
         )
-        result.added += 1
-    session.flush()
+        result.messages = [Added(i, t) for i, t in added.tuples()]
+        result.added = len(result.messages)
     return result
 
 

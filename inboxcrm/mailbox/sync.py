@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspace
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
+from inboxcrm.leads.capture import capture_messages, link_existing_mail
 from inboxcrm.mailbox.models import Message
 from inboxcrm.mailbox.parse import parse_message
 from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
@@ -63,9 +64,16 @@ class HistoryChanges:
 
 
 def _fetch_and_store(
-    session: Session, mailbox: Mailbox, calls: GmailCalls, ids: Sequence[str]
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    ids: Sequence[str],
+    now: dt.datetime,
+    created: list[int],
 ) -> int:
-    """Fetch the ids not yet stored and store them; returns how many were added."""
+    """Fetch the ids not yet stored, store them and capture their leads in the same
+    transaction (no mail is ever committed without its links); returns how many were added.
+    The ids of leads created are appended to `created`."""
     stored = set(
         session.scalars(
             select(Message.gmail_id).where(
@@ -79,14 +87,24 @@ def _fetch_and_store(
     fetched = calls.get_messages(missing)
     for gmail_id, reason in fetched.failed.items():
         log.warning("mailbox %s: message %s refused (%s), skipped", mailbox.id, gmail_id, reason)
-    return store_fetched(session, mailbox, fetched.messages.values())
+    return store_fetched(session, mailbox, fetched.messages.values(), now, created)
 
 
-def store_fetched(session: Session, mailbox: Mailbox, resources: Iterable[dict[str, Any]]) -> int:
+def store_fetched(
+    session: Session,
+    mailbox: Mailbox,
+    resources: Iterable[dict[str, Any]],
+    now: dt.datetime,
+    created: list[int],
+) -> int:
     """Everything the sync does with fetched messages but fetch them (the local work that
-    benchmarks/sync.py measures); returns how many were new."""
+    benchmarks/sync.py measures): parse, store, and capture their leads in the same
+    transaction, so no mail is committed without its links. Returns how many were new;
+    the ids of leads created are appended to `created`."""
     parsed = [parse_message(resource) for resource in resources]
-    added = store_messages(session, mailbox, parsed).added
+    result = store_messages(session, mailbox, parsed)
+    created += capture_messages(session, mailbox.workspace_id, result.messages, now).created
+    added = result.added
     mailbox.synced_messages += added
     mailbox.sync_pass_messages += added
     return added
@@ -99,6 +117,7 @@ def _full_sync(
     now: Callable[[], dt.datetime],
     stop: Callable[[], bool],
     progress: Progress,
+    created: list[int],
 ) -> None:
     with db.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
@@ -115,7 +134,8 @@ def _full_sync(
             with db.session() as session:
                 mailbox = session.get_one(Mailbox, mailbox_id)
                 mailbox.sync_estimate = page.result_size_estimate or None
-                _fetch_and_store(session, mailbox, calls, page.ids[start : start + CHUNK])
+                batch = page.ids[start : start + CHUNK]
+                _fetch_and_store(session, mailbox, calls, batch, now(), created)
             progress(mailbox.synced_messages, mailbox.sync_estimate)
             if stop():  # the page's token is not yet saved: its stored ids are skipped again
                 raise OutOfTime
@@ -130,7 +150,14 @@ def _full_sync(
             return
 
 
-def _incremental_sync(db: Database, mailbox_id: int, calls: GmailCalls, progress: Progress) -> None:
+def _incremental_sync(
+    db: Database,
+    mailbox_id: int,
+    calls: GmailCalls,
+    now: Callable[[], dt.datetime],
+    progress: Progress,
+    created: list[int],
+) -> None:
     with db.session() as session:
         start = session.get_one(Mailbox, mailbox_id).history_id
     assert start is not None
@@ -146,7 +173,8 @@ def _incremental_sync(db: Database, mailbox_id: int, calls: GmailCalls, progress
     for begin in range(0, len(added), CHUNK):
         with db.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
-            _fetch_and_store(session, mailbox, calls, added[begin : begin + CHUNK])
+            batch = added[begin : begin + CHUNK]
+            _fetch_and_store(session, mailbox, calls, batch, now(), created)
         progress(mailbox.synced_messages, None)
     with db.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
@@ -163,6 +191,21 @@ def _mark(db: Database, mailbox_id: int, **fields: Any) -> None:
             setattr(mailbox, name, value)
 
 
+def _link_created(
+    db: Database, mailbox_id: int, created: list[int], now: Callable[[], dt.datetime]
+) -> None:
+    """Leads this pass created, matched to mail stored before they existed (other threads,
+    other team mailboxes). Best effort: the mail and its batch's links are committed."""
+    if not created:
+        return
+    try:
+        with db.session() as session:
+            workspace_id = session.get_one(Mailbox, mailbox_id).workspace_id
+            link_existing_mail(session, workspace_id, created, now())
+    except Exception:
+        log.exception("mailbox %s: matching new leads to stored mail failed", mailbox_id)
+
+
 def sync_mailbox(
     db: Database,
     mailbox_id: int,
@@ -177,6 +220,22 @@ def sync_mailbox(
     after a committed batch and returns `syncing`: the next pass resumes from the cursor,
     and other mailboxes get their turn meanwhile."""
     progress = progress or _quiet
+    created: list[int] = []
+    try:
+        return _sync_pass(db, mailbox_id, calls, now, progress, stop, created)
+    finally:
+        _link_created(db, mailbox_id, created, now)
+
+
+def _sync_pass(
+    db: Database,
+    mailbox_id: int,
+    calls: GmailCalls,
+    now: Callable[[], dt.datetime],
+    progress: Progress,
+    stop: Callable[[], bool],
+    created: list[int],
+) -> SyncState:
     _mark(
         db,
         mailbox_id,
@@ -190,14 +249,14 @@ def sync_mailbox(
             with db.session() as session:
                 needs_full = session.get_one(Mailbox, mailbox_id).history_id is None
             if needs_full:
-                _full_sync(db, mailbox_id, calls, now, stop, progress)
-            _incremental_sync(db, mailbox_id, calls, progress)
+                _full_sync(db, mailbox_id, calls, now, stop, progress, created)
+            _incremental_sync(db, mailbox_id, calls, now, progress, created)
         except HistoryExpired:
             # Gmail forgot our place: list everything again; stored rows are kept and skipped.
             log.info("mailbox %s: history expired, full resync", mailbox_id)
             _mark(db, mailbox_id, history_id=None, full_sync_history_id=None)
-            _full_sync(db, mailbox_id, calls, now, stop, progress)
-            _incremental_sync(db, mailbox_id, calls, progress)
+            _full_sync(db, mailbox_id, calls, now, stop, progress, created)
+            _incremental_sync(db, mailbox_id, calls, now, progress, created)
     except OutOfTime:
         return SyncState.syncing
     except GrantRevoked as exc:

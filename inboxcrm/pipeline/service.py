@@ -82,6 +82,8 @@ def move_lead(
     )
     lead.stage_id = stage.id
     lead.stage = stage
+    if source is not ChangeSource.rule:  # a person moved it: it is no longer unreviewed
+        lead.needs_review = False
     if stage.kind is not StageKind.lost:
         lead.lost_reason = None
     scope.session.add(change)

@@ -102,3 +102,26 @@ def test_each_mailbox_keeps_its_own_copy(session: Session) -> None:
     store_messages(session, other, [message])
     assert count(session, Message) == 2
     assert count(session, Thread) == 2
+
+
+def test_list_and_automated_mail_is_marked_bulk_and_names_keep_their_commas(
+    session: Session,
+) -> None:
+    box = mailbox(session)
+    news = email.message.EmailMessage()
+    news["From"], news["To"], news["Subject"] = "news@saas.example", REP, "Weekly"
+    news["List-Unsubscribe"] = "<mailto:u@saas.example>"
+    news.set_content("Issue 1")
+    batch = [
+        parse_message(to_gmail_json(news, gmail_id="n1", thread_id="tn")),
+        mail("n2", "t2", "MAILER-DAEMON@mx.example", REP, "Undelivered", 1),
+        mail("n3", "t3", '"Berg, Nina" <nina@vandelay.example>', REP, "Hi", 2),
+    ]
+    stored = store_messages(session, box, batch)
+    assert [m.id for m in stored.messages] == sorted(m.id for m in stored.messages)
+    rows = {m.gmail_id: m for m in session.scalars(select(Message))}
+    assert {g: m.bulk for g, m in rows.items()} == {"n1": True, "n2": True, "n3": False}
+    assert rows["n3"].from_addr == '"Berg, Nina" <nina@vandelay.example>'
+    assert {(a.id, a.thread_id) for a in stored.messages} == {
+        (m.id, m.thread_id) for m in rows.values()
+    }

@@ -1,0 +1,136 @@
+"""Pages for leads from mail: "Not a lead" on one lead, and the lead capture settings
+(policy, lead inboxes, blocklist) that admins change and everyone else can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from inboxcrm.accounts.models import LeadPolicy, Workspace
+from inboxcrm.db import utcnow
+from inboxcrm.errors import DomainError, Invalid
+from inboxcrm.leads.blocklist import display_pattern, list_blocks
+from inboxcrm.leads.capture import change_settings, parse_lead_inboxes
+from inboxcrm.leads.junk import block, not_a_lead, parse_block, unblock
+from inboxcrm.web import db_session, login_required, member, scope
+
+bp = Blueprint("capture", __name__)
+
+POLICIES = (
+    (
+        LeadPolicy.conversations.value,
+        "People we talk to",
+        "Everyone the team writes to or replies to, and anyone writing to a lead inbox.",
+    ),
+    (LeadPolicy.all_mail.value, "All external mail", "Every outside sender and recipient."),
+    (
+        LeadPolicy.match_only.value,
+        "Existing leads only",
+        "Mail is linked to leads you already have; no new leads are made from it.",
+    ),
+)
+
+
+@bp.post("/leads/<int:lead_id>/not-a-lead", endpoint="not_a_lead")
+@login_required
+def not_a_lead_page(lead_id: int) -> Response:
+    try:
+        junked = not_a_lead(
+            scope(), [lead_id], member(), parse_block(request.form.get("block")), utcnow()
+        )
+    except DomainError as exc:
+        db_session().rollback()
+        if exc.status == 404:
+            raise
+        flash(f"Nothing was removed: {exc.message}", "error")
+        return redirect(url_for("leads.show", lead_id=lead_id))
+    db_session().commit()
+    flash(junked.summary())
+    return redirect(url_for("leads.index"))
+
+
+def _page(status: int = 200, **context: Any) -> tuple[str, int]:
+    workspace = db_session().get_one(Workspace, member().workspace_id)
+    blocks = [{"row": b, "display": display_pattern(b.pattern)} for b in list_blocks(scope())]
+    context.setdefault("policy", workspace.lead_policy.value)
+    context.setdefault("inboxes", "\n".join(workspace.lead_inboxes or []))
+    context.setdefault("errors", {})
+    context.setdefault("pattern", "")
+    html = render_template("leads/settings.html", policies=POLICIES, blocks=blocks, **context)
+    return html, status
+
+
+@bp.get("/settings/leads")
+@login_required
+def settings() -> tuple[str, int]:
+    return _page()
+
+
+@bp.post("/settings/leads")
+@login_required
+def save_settings() -> Response | tuple[str, int]:
+    form = request.form
+    try:
+        raw_policy = form.get("lead_policy", "")
+        if raw_policy not in LeadPolicy.__members__:
+            raise Invalid("choose who becomes a lead", {"lead_policy": "unknown policy"})
+        inboxes = parse_lead_inboxes(form.get("lead_inboxes", ""))
+        captured = change_settings(
+            db_session(), member(), LeadPolicy(raw_policy), inboxes, utcnow()
+        )
+        db_session().commit()
+    except DomainError as exc:
+        db_session().rollback()
+        if exc.status == 403:
+            raise
+        # Show the form again with what was typed: bad input loses nothing.
+        return _page(
+            422,
+            policy=form.get("lead_policy", ""),
+            inboxes=form.get("lead_inboxes", ""),
+            errors=exc.fields or {"lead_policy": exc.message},
+        )
+    if captured is None:
+        flash("Nothing changed.")
+    else:
+        n = len(captured.created)
+        flash(
+            f"Saved. Capture ran again over the stored mail: {n} new lead{'s' if n != 1 else ''}."
+        )
+    return redirect(url_for("capture.settings"))
+
+
+@bp.post("/settings/leads/blocklist")
+@login_required
+def add_block() -> Response | tuple[str, int]:
+    raw = request.form.get("pattern", "")
+    try:
+        row, junked = block(scope(), raw, member(), utcnow())
+        db_session().commit()
+    except DomainError as exc:
+        db_session().rollback()
+        if exc.status == 403:
+            raise
+        return _page(422, pattern=raw, errors=exc.fields or {"pattern": exc.message})
+    shown = display_pattern(row.pattern)
+    if not junked.blocked:
+        flash(f"{shown} was already blocked.")
+    else:
+        n = len(junked.removed)
+        message = f"Blocked {shown}: removed {n} lead{'s' if n != 1 else ''} no one had worked on."
+        if junked.kept:
+            message += f" Kept {', '.join(lead.name or lead.email for lead in junked.kept[:5])}"
+            message += f"{' and more' if len(junked.kept) > 5 else ''}: reps have worked on them."
+        flash(message)
+    return redirect(url_for("capture.settings"))
+
+
+@bp.post("/settings/leads/blocklist/<int:block_id>/delete")
+@login_required
+def remove_block(block_id: int) -> Response:
+    unblock(scope(), block_id, member())
+    db_session().commit()
+    flash("Removed from the blocklist. Leads removed before stay removed.")
+    return redirect(url_for("capture.settings"))

@@ -1,0 +1,176 @@
+"""From mail arriving in the sandbox's Gmail, through the real sync, to leads and links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Mailbox, Role, SyncState, Workspace
+from inboxcrm.db import Database
+from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
+from inboxcrm.gmail.pacing import TokenBucket
+from inboxcrm.leads.models import Activity, ActivityKind, BlockedAddress, Lead, ThreadLead
+from inboxcrm.mailbox.models import Message, Thread
+from inboxcrm.mailbox.sync import sync_mailbox
+from tests.gmail.conftest import SandboxClock
+from tests.leads.mail import mailbox, team
+from tests.sandbox.conftest import AVA, BEN, Control, control, credentials, gmail
+
+__all__ = ["control", "credentials", "gmail"]
+
+
+def eml(*headers: str, body: str = "Hello") -> str:
+    return "\r\n".join(headers) + f"\r\n\r\n{body}\r\n"
+
+
+PROPOSAL = eml(
+    f"From: Ava Reed <{AVA}>",
+    '"Berg, Nina" <Nina.Berg@Vandelay.co.uk>'.join(["To: ", ""]),
+    f"Cc: {BEN}",
+    "Subject: Proposal",
+    "Message-ID: <proposal@northwind.io>",
+    "Date: Mon, 16 Nov 2026 09:00:00 +0000",
+)
+ANSWER = eml(
+    '"Berg, Nina" <nina.berg@vandelay.co.uk>'.join(["From: ", ""]),
+    f"To: {AVA}",
+    f"Cc: {BEN}",
+    "Subject: Re: Proposal",
+    "In-Reply-To: <proposal@northwind.io>",
+    "References: <proposal@northwind.io>",
+    "Message-ID: <answer@vandelay.co.uk>",
+    "Date: Tue, 17 Nov 2026 10:00:00 +0000",
+)
+NEWSLETTER = eml(
+    "From: SaaS Weekly <news@saasweekly.example>",
+    f"To: {AVA}",
+    "Subject: This week in SaaS",
+    "List-Unsubscribe: <https://saasweekly.example/u/1>",
+    "Message-ID: <issue42@saasweekly.example>",
+)
+NOTIFICATION = eml(
+    "From: Tracker <no-reply@tracker.example>",
+    f"To: {AVA}",
+    "Subject: Build passed",
+    "Message-ID: <build@tracker.example>",
+)
+SPAM = eml(
+    "From: Seller <deals@mail.spammy.example>",
+    f"To: {AVA}",
+    "Subject: Cheap leads",
+    "Message-ID: <spam@spammy.example>",
+)
+SPAM_REPLY = eml(
+    f"From: {AVA}",
+    "To: deals@mail.spammy.example",
+    "Subject: Re: Cheap leads",
+    "In-Reply-To: <spam@spammy.example>",
+    "Message-ID: <unsubscribe-me@northwind.io>",
+)
+
+
+@pytest.fixture
+def workspace(session: Session) -> Workspace:
+    workspace = team(session, "northwind.io")
+    session.add(BlockedAddress(workspace_id=workspace.id, pattern="@spammy.example"))
+    session.commit()
+    return workspace
+
+
+def sync(db: Database, box: Mailbox, gmail: Callable[..., Any], control: Control) -> SyncState:
+    clock = SandboxClock(control)
+    calls = GmailCalls(
+        gmail(box.email), TokenBucket(clock), clock=clock, policy=RetryPolicy(attempts=3),
+        random=lambda: 0.5,
+    )  # fmt: skip
+    return sync_mailbox(db, box.id, calls, clock.now)
+
+
+def deliver(control: Control, to: str, raw: str, sent: bool = False) -> None:
+    control("deliver", {"to": to, "eml": raw, **({"labelIds": ["SENT"]} if sent else {})})
+
+
+def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    control: Control,
+    gmail: Callable[..., Any],
+) -> None:
+    ava = mailbox(session, workspace, AVA, Role.admin)
+    ben = mailbox(session, workspace, BEN)
+    deliver(control, AVA, PROPOSAL, sent=True)
+    deliver(control, AVA, ANSWER)
+    deliver(control, BEN, PROPOSAL)  # Ben was copied: his own copy of both messages
+    deliver(control, BEN, ANSWER)
+    for raw in (NEWSLETTER, NOTIFICATION, SPAM):
+        deliver(control, AVA, raw)
+    deliver(control, AVA, SPAM_REPLY, sent=True)
+
+    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync(db, ben, gmail, control) is SyncState.idle
+
+    leads = session.scalars(select(Lead)).unique().all()
+    assert [lead.email for lead in leads] == ["nina.berg@vandelay.co.uk"]
+    nina = leads[0]
+    assert nina.name == "Berg, Nina"
+    assert nina.owner_id == ava.member_id
+    assert nina.company is not None
+    assert (nina.company.name, [d.domain for d in nina.company.domains]) == (
+        "Vandelay",
+        ["vandelay.co.uk"],
+    )
+    assert (nina.source, nina.needs_review) == ("mail", True)
+    assert session.scalar(select(func.count()).select_from(Message)) == 8  # all mail kept
+    # Each mailbox's copy of the conversation is linked, and Nina heads both.
+    linked = session.scalars(select(ThreadLead.thread_id).where(ThreadLead.lead_id == nina.id))
+    threads = session.scalars(select(Thread).where(Thread.id.in_(list(linked)))).all()
+    assert sorted(t.mailbox_id for t in threads) == sorted([ava.id, ben.id])
+    assert {t.primary_lead_id for t in threads} == {nina.id}
+    # Two messages, each held twice: one activity each.
+    kinds = sorted(a.kind.value for a in session.scalars(select(Activity)))
+    assert kinds == ["message_in", "message_out"]
+
+    # Nina writes again: the incremental sync adds her message and its activity.
+    deliver(control, AVA, ANSWER.replace("<answer@", "<again@").replace("17 Nov", "19 Nov"))
+    assert sync(db, ava, gmail, control) is SyncState.idle
+    session.expire_all()
+    activities = session.scalars(select(Activity).where(Activity.lead_id == nina.id)).all()
+    assert sorted(a.kind for a in activities).count(ActivityKind.message_in) == 2
+    session.refresh(nina)
+    assert nina.last_contacted_at == max(a.occurred_at for a in activities)
+    assert nina.first_inbound_at == min(
+        a.occurred_at for a in activities if a.kind is ActivityKind.message_in
+    )
+
+
+def test_a_lead_made_by_one_mailbox_gets_the_mail_another_mailbox_stored_before(
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    control: Control,
+    gmail: Callable[..., Any],
+) -> None:
+    ava = mailbox(session, workspace, AVA)
+    ben = mailbox(session, workspace, BEN)
+    # Nina wrote to Ben, who never answered: not a lead yet.
+    deliver(control, BEN, ANSWER.replace(f"Cc: {BEN}", "Cc: nobody@vandelay.co.uk")
+            .replace(f"To: {AVA}", f"To: {BEN}"))  # fmt: skip
+    assert sync(db, ben, gmail, control) is SyncState.idle
+    assert session.scalars(select(Lead)).first() is None
+    # Then Ava writes to her: a lead, and Ben's stored thread joins her timeline.
+    deliver(control, AVA, PROPOSAL.replace(f"Cc: {BEN}\r\n", ""), sent=True)
+    assert sync(db, ava, gmail, control) is SyncState.idle
+    nina = session.scalars(select(Lead)).unique().one()
+    assert nina.owner_id == ava.member_id
+    mailboxes = session.scalars(
+        select(Thread.mailbox_id).join(ThreadLead, ThreadLead.thread_id == Thread.id)
+        .where(ThreadLead.lead_id == nina.id)
+    ).all()  # fmt: skip
+    assert sorted(mailboxes) == sorted([ava.id, ben.id])
+    session.refresh(nina)
+    assert nina.first_inbound_at is not None  # from Ben's copy of her message
