@@ -96,10 +96,12 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm import api
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.leads.views import bp as leads
+    from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
+    app.register_blueprint(pipeline)
     api.register(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 
