@@ -203,10 +203,11 @@ def edit_stage(stage_id: int) -> Response | tuple[str, int]:
     s = scope()
     stage = s.get(Stage, stage_id)
     form = request.form
+    shown_label = stage.label or ""  # the form showed this; a rename may move the label along
     try:
         if "name" in form and form["name"].strip() != stage.name:
             editing.rename_stage(s, member(), stage, form["name"])
-        if "label" in form and form["label"].strip() != (stage.label or ""):
+        if "label" in form and form["label"].strip() != shown_label:
             editing.set_label(s, member(), stage, form["label"])
         db_session().commit()
     except Forbidden:

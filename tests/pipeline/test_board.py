@@ -35,7 +35,10 @@ def test_columns_count_and_total_their_leads_per_currency(session: Session) -> N
         "Lead", "MQL", "SAL", "SQL", "SQO", "Won", "Lost", "Nurture", "Unqualified"
     ]  # fmt: skip
     assert columns["Lead"].count == 4
-    assert columns["Lead"].totals == {"USD": decimal.Decimal("1250.50"), "EUR": decimal.Decimal("300")}
+    assert columns["Lead"].totals == {
+        "USD": decimal.Decimal("1250.50"),
+        "EUR": decimal.Decimal("300"),
+    }
     assert columns["SQL"].count == 1
     assert columns["SQL"].totals == {"USD": decimal.Decimal("5")}
     assert columns["Won"].count == 0 and columns["Won"].cards == []
