@@ -41,7 +41,8 @@ def test_columns_count_and_total_their_leads_per_currency(session: Session) -> N
     }
     assert columns["SQL"].count == 1
     assert columns["SQL"].totals == {"USD": decimal.Decimal("5")}
-    assert columns["Won"].count == 0 and columns["Won"].cards == []
+    assert columns["Won"].count == 0
+    assert columns["Won"].cards == []
     assert len(columns["Lead"].cards) == 4
 
 
@@ -99,8 +100,10 @@ def test_days_in_stage_come_from_the_latest_move_and_old_open_cards_are_stale(
         for card in col.cards
     }
 
-    assert cards["Never moved"].days_in_stage == 16 and cards["Never moved"].stale
-    assert cards["Moved"].days_in_stage == 13 and not cards["Moved"].stale
+    assert cards["Never moved"].days_in_stage == 16
+    assert cards["Never moved"].stale
+    assert cards["Moved"].days_in_stage == 13
+    assert not cards["Moved"].stale
     assert cards["Won long ago"].days_in_stage == 15
     assert not cards["Won long ago"].stale  # won is not an open stage: nothing to chase
     assert never_moved.stage.name == "Lead"
@@ -117,7 +120,8 @@ def test_moving_a_card_records_who_moved_it(session: Session) -> None:
 
     assert change is not None
     assert (change.from_stage_id, change.to_stage_id) == (named["Lead"].id, named["SQL"].id)
-    assert change.source is ChangeSource.member and change.member_id == rep.id
+    assert change.source is ChangeSource.member
+    assert change.member_id == rep.id
     assert lead.stage.name == "SQL"
     # Moving to the stage it is in changes and records nothing.
     assert move_card(s, lead.id, named["SQL"].id, rep, T0 + dt.timedelta(hours=2)) is None

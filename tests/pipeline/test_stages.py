@@ -118,7 +118,8 @@ def test_the_stages_page(client: FlaskClient, session: Session) -> None:
         f"/settings/stages/{named['MQL'].id}",
         data={"csrf_token": token, "name": "Qualified", "label": "CRM/MQL"},
     )
-    assert taken.status_code == 409 and "already a stage called Qualified" in taken.text
+    assert taken.status_code == 409
+    assert "already a stage called Qualified" in taken.text
 
     added = client.post(
         "/settings/stages",
@@ -128,7 +129,8 @@ def test_the_stages_page(client: FlaskClient, session: Session) -> None:
     bad_kind = client.post(
         "/settings/stages", data={"csrf_token": token, "name": "Typed", "kind": "bogus"}
     )
-    assert bad_kind.status_code == 400 and 'value="Typed"' in bad_kind.text  # kept what was typed
+    assert bad_kind.status_code == 400
+    assert 'value="Typed"' in bad_kind.text
     up = client.post(
         f"/settings/stages/{named['Nurture'].id}/move",
         data={"csrf_token": token, "direction": "up"},

@@ -32,7 +32,9 @@ def test_the_board_shows_columns_cards_and_figures(client: FlaskClient, session:
     html = page.text
     assert column_names(html, named["Lead"].id) == ["Ada"]
     assert column_names(html, named["SQL"].id) == ["Bo"]
-    assert "Cobalt" in html and "$1,200" in html and "Rita Rep" in html
+    assert "Cobalt" in html
+    assert "$1,200" in html
+    assert "Rita Rep" in html
     assert "0 d in stage" in html
     assert 'href="/board"' in html  # the nav link
 
@@ -50,7 +52,8 @@ def test_more_loads_the_next_cards_of_one_column(client: FlaskClient, session: S
     url = more.group(1).replace("&amp;", "&")
     fragment = client.get(url, headers={"X-Requested-With": "fetch"}).text
     assert re.findall(r'class="lead-name">([^<]+)<', fragment) == ["P01", "P00"]
-    assert "<html" not in fragment and "data-more" not in fragment
+    assert "<html" not in fragment
+    assert "data-more" not in fragment
     # Without the script, the same link is a page of its own.
     assert "<html" in client.get(url).text
     assert client.get("/board/more?stage=x").status_code == 400
@@ -66,7 +69,8 @@ def test_move_with_the_card_form_and_as_json(client: FlaskClient, session: Sessi
     moved = client.post(
         "/board/move", data={"csrf_token": token, "lead_id": lead.id, "stage_id": named["MQL"].id}
     )
-    assert moved.status_code == 302 and moved.location == "/board"
+    assert moved.status_code == 302
+    assert moved.location == "/board"
     assert "Moved to MQL." in client.get("/board").text
 
     answer = client.post(
@@ -107,7 +111,9 @@ def test_lost_without_a_reason_is_refused_with_422(client: FlaskClient, session:
     assert done.status_code == 302
     session.expire_all()
     kept = session.get(Lead, lead.id)
-    assert kept is not None and kept.stage.name == "Lost" and kept.lost_reason == "No budget"
+    assert kept is not None
+    assert kept.stage.name == "Lost"
+    assert kept.lost_reason == "No budget"
 
 
 def test_bad_and_foreign_moves(client: FlaskClient, session: Session) -> None:
@@ -135,7 +141,9 @@ def test_marketers_see_the_board_but_cannot_move(client: FlaskClient, session: S
     lead = LeadFactory(owner=rep, name="Ada")
     sign_in(client, marketer)
     html = client.get("/board").text
-    assert "Ada" in html and "data-move" not in html and 'draggable="true"' not in html
+    assert "Ada" in html
+    assert "data-move" not in html
+    assert 'draggable="true"' not in html
     refused = client.post(
         "/board/move",
         data={"csrf_token": csrf_token(html), "lead_id": lead.id, "stage_id": named["MQL"].id},
