@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, union_all
 
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.errors import Forbidden, Invalid
-from inboxcrm.leads.models import Lead
+from inboxcrm.leads.models import Company, Lead
 from inboxcrm.leads.service import LeadFilter, filtered
 from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange, StageKind
 from inboxcrm.pipeline.service import list_stages, move_lead
@@ -27,7 +28,16 @@ MAX_LOST_REASON = 300
 
 @dataclass(frozen=True)
 class Card:
-    lead: Lead
+    """What a card shows, read as plain rows: a board holds hundreds of them."""
+
+    id: int
+    name: str
+    email: str
+    company: str | None
+    deal_value: decimal.Decimal | None
+    currency: str
+    owner: str | None
+    stage_id: int
     entered_at: dt.datetime
     days_in_stage: int
     stale: bool
@@ -76,29 +86,55 @@ def column_figures(
     return figures
 
 
-def _cards(scope: Scope, leads: list[Lead], now: dt.datetime) -> list[Card]:
-    """Days in stage from each lead's latest stage change (its creation if it never moved),
-    for all the cards in one grouped query."""
-    if not leads:
-        return []
+def _cards(scope: Scope, ids: list[int], now: dt.datetime) -> dict[int, Card]:
+    """The cards of these leads, in two queries: the leads with company and owner names, and
+    each one's latest stage change (its creation if it never moved) for days in stage."""
+    if not ids:
+        return {}
     latest: dict[int, dt.datetime] = {
         lead_id: at
         for lead_id, at in scope.session.execute(
             select(StageChange.lead_id, func.max(StageChange.changed_at))
-            .where(
-                StageChange.workspace_id == scope.workspace_id,
-                StageChange.lead_id.in_([lead.id for lead in leads]),
-            )
+            .where(StageChange.workspace_id == scope.workspace_id, StageChange.lead_id.in_(ids))
             .group_by(StageChange.lead_id)
-        ).all()
+        )
     }
-    cards = []
-    for lead in leads:
-        entered = latest.get(lead.id) or lead.created_at
+    kinds = {stage.id: stage.kind for stage in list_stages(scope)}
+    rows = scope.session.execute(
+        select(
+            Lead.id,
+            Lead.name,
+            Lead.email,
+            Company.name,
+            Lead.deal_value,
+            Lead.currency,
+            func.coalesce(func.nullif(Member.name, ""), Member.email),
+            Lead.stage_id,
+            Lead.created_at,
+        )
+        .outerjoin(Company, Company.id == Lead.company_id)
+        .outerjoin(Member, Member.id == Lead.owner_id)
+        .where(Lead.workspace_id == scope.workspace_id, Lead.id.in_(ids))
+    )
+    cards = {}
+    for lead_id, name, email, company, value, currency, owner, stage_id, created in rows:
+        entered = latest.get(lead_id) or created
         days = max(0, (now - entered).days)
-        stale = lead.stage.kind is StageKind.open and days >= STALE_AFTER_DAYS
-        cards.append(Card(lead=lead, entered_at=entered, days_in_stage=days, stale=stale))
+        stale = kinds.get(stage_id) is StageKind.open and days >= STALE_AFTER_DAYS
+        cards[lead_id] = Card(
+            lead_id, name, email, company, value, currency, owner, stage_id, entered, days, stale
+        )
     return cards
+
+
+def _page(
+    scope: Scope, stage: Stage, flt: LeadFilter, after: int | None, limit: int
+) -> Select[Any]:
+    """A keyset page of one column's lead ids, newest first, one more than shown."""
+    query = filtered(scope, _board_filter(flt)).where(Lead.stage_id == stage.id)
+    if after is not None:
+        query = query.where(Lead.id < after)
+    return query.with_only_columns(Lead.id, Lead.stage_id).order_by(Lead.id.desc()).limit(limit + 1)
 
 
 def column_cards(
@@ -110,24 +146,35 @@ def column_cards(
     after: int | None = None,
     limit: int = CARDS_PER_COLUMN,
 ) -> tuple[list[Card], int | None]:
-    """One page of a column's cards, newest lead first, and the keyset of the next page."""
-    query = filtered(scope, _board_filter(flt)).where(Lead.stage_id == stage.id)
-    if after is not None:
-        query = query.where(Lead.id < after)
-    leads = list(scope.session.scalars(query.order_by(Lead.id.desc()).limit(limit + 1)).unique())
-    more = leads[limit - 1].id if len(leads) > limit else None
-    return _cards(scope, leads[:limit], now), more
+    """The cards after `after` in one column (the "More" button), and the next keyset."""
+    ids = list(scope.session.scalars(_page(scope, stage, flt, after, limit)))
+    more = ids[limit - 1] if len(ids) > limit else None
+    cards = _cards(scope, ids[:limit], now)
+    return [cards[i] for i in ids[:limit]], more
 
 
 def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
+    """Four queries whatever the size: the figures, every column's first page of ids (one
+    UNION ALL of keyset pages), those leads, and their days in stage."""
     figures = column_figures(scope, flt)
-    columns = []
-    for stage in list_stages(scope):
-        count, totals = figures.get(stage.id, (0, {}))
-        column = Column(stage=stage, count=count, totals=totals)
-        if count:
-            column.cards, column.more_after = column_cards(scope, stage, flt, now)
-        columns.append(column)
+    columns = [Column(stage, *figures.get(stage.id, (0, {}))) for stage in list_stages(scope)]
+    pages = [
+        _page(scope, column.stage, flt, None, CARDS_PER_COLUMN).subquery()
+        for column in columns
+        if column.count
+    ]
+    if not pages:
+        return columns
+    ids: dict[int, list[int]] = {}
+    for lead_id, stage_id in scope.session.execute(
+        union_all(*(select(page.c.id, page.c.stage_id) for page in pages))
+    ):
+        ids.setdefault(stage_id, []).append(lead_id)
+    cards = _cards(scope, [i for page in ids.values() for i in page[:CARDS_PER_COLUMN]], now)
+    for column in columns:
+        page = sorted(ids.get(column.stage.id, []), reverse=True)
+        column.cards = [cards[i] for i in page[:CARDS_PER_COLUMN]]
+        column.more_after = page[CARDS_PER_COLUMN - 1] if len(page) > CARDS_PER_COLUMN else None
     return columns
 
 

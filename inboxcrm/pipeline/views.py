@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Member, Role
@@ -40,6 +41,24 @@ def _choices() -> dict[str, Any]:
     }
 
 
+def _card_context(stages: list[Stage], args: dict[str, Any]) -> dict[str, Any]:
+    """What every card repeats, built once per page: a board shows hundreds of cards."""
+    option = Markup('<option value="{}" data-kind="{}"{}>{}</option>')  # format() escapes
+
+    def options(chosen: int) -> Markup:
+        return Markup("").join(
+            option.format(s.id, s.kind.value, Markup(" selected") if s.id == chosen else "", s.name)
+            for s in stages
+        )
+
+    return {
+        "stage_options": {s.id: options(s.id) for s in stages},
+        "move_url": url_for("pipeline.move", **args),
+        "leads_url": url_for("leads.index"),
+        "can_move": member().role is not Role.marketer,
+    }
+
+
 def _span(value: dt.timedelta | None) -> str:
     """A duration as a person reads it: minutes, hours or days."""
     if value is None:
@@ -59,14 +78,14 @@ def _totals_text(totals: Mapping[str, Any]) -> str:
 def _render_board(status: int = 200, error: str = "") -> tuple[str, int]:
     flt = parse_filter(request.args, member())
     columns = board(scope(), flt, utcnow())
+    args = _filter_args(request.args)
     html = render_template(
         "pipeline/board.html",
         columns=columns,
-        stages=[c.stage for c in columns],
-        args=_filter_args(request.args),
+        args=args,
         totals_text=_totals_text,
         error=error,
-        can_move=member().role is not Role.marketer,
+        **_card_context([c.stage for c in columns], args),
         **_choices(),
     )
     return html, status
@@ -94,12 +113,12 @@ def more() -> str:
     )
     column = Column(stage=stage, cards=cards, more_after=more_after)
     fragment = request.headers.get("X-Requested-With") == "fetch"
+    args = _filter_args(request.args)
     return render_template(
         "pipeline/more.html" if not fragment else "pipeline/_cards.html",
         column=column,
-        stages=list_stages(s),
-        args=_filter_args(request.args),
-        can_move=member().role is not Role.marketer,
+        args=args,
+        **_card_context(list_stages(s), args),
     )
 
 
