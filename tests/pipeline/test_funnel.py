@@ -185,3 +185,13 @@ def test_funnel_api_and_reports_page(client: FlaskClient, session: Session) -> N
     assert "<dd data-won-value>€500 · $1,000</dd>" in page.text
     assert "<dd data-speed-share>50%</dd>" in page.text
     assert client.get("/reports?to=nope").status_code == 400
+
+
+def test_reports_page_of_an_empty_workspace(client: FlaskClient, session: Session) -> None:
+    rep = MemberFactory()
+    sign_in(client, rep)
+    page = client.get("/reports")
+    assert page.status_code == 200
+    assert "<dd data-won-leads>0</dd>" in page.text
+    assert "<dd data-speed-share>—</dd>" in page.text
+    assert client.get(f"/reports?owner={MemberFactory().id}").status_code == 404
