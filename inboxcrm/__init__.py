@@ -97,11 +97,13 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.views import bp as leads
+    from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
     app.register_blueprint(capture)
+    app.register_blueprint(pipeline)
     api.register(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 

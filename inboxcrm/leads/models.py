@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
-from inboxcrm.pipeline.models import Stage
+from inboxcrm.pipeline.models import Stage, StageKind
 
 
 class Temperature(enum.StrEnum):
@@ -142,6 +142,11 @@ class Lead(InWorkspace, Base):
         Index(None, "workspace_id", "created_at", "id"),
         Index(None, "company_id"),
     )
+
+    @property
+    def is_marketable(self) -> bool:
+        """Campaigns leave out leads whose stage says they are lost or unqualified."""
+        return self.stage.kind not in (StageKind.lost, StageKind.unqualified)
 
 
 class LeadEmail(InWorkspace, Base):

@@ -38,3 +38,97 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setTimeout(poll, 2000);
 });
+
+// The board: drag a card to another column, or use its own Move form (which works without
+// this script). A lost stage needs a reason, so dropping there opens the card's form instead.
+document.addEventListener("DOMContentLoaded", () => {
+  const board = document.querySelector("[data-board]");
+  if (!board) return;
+  const problem = document.querySelector("[data-board-error]");
+  const say = (message) => {
+    problem.textContent = message;
+    problem.hidden = !message;
+  };
+  const kindOf = (select) => select.selectedOptions[0]?.dataset.kind;
+  const showReason = (form) => {
+    const reason = form.querySelector("[data-lost-reason]");
+    const lost = kindOf(form.querySelector("select")) === "lost";
+    reason.classList.toggle("quiet", !lost);
+    reason.required = lost;
+  };
+  const prepare = (root) => root.querySelectorAll("form[data-move]").forEach(showReason);
+  prepare(board);
+  board.addEventListener("change", (event) => {
+    const form = event.target.closest("form[data-move]");
+    if (form) showReason(form);
+  });
+
+  let dragged = null;
+  board.addEventListener("dragstart", (event) => {
+    dragged = event.target.closest(".board-card");
+    if (!dragged) return;
+    dragged.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", dragged.dataset.lead);
+  });
+  board.addEventListener("dragend", () => {
+    if (dragged) dragged.classList.remove("dragging");
+    board.querySelectorAll(".column.drop").forEach((c) => c.classList.remove("drop"));
+  });
+  board.addEventListener("dragover", (event) => {
+    const column = event.target.closest(".column");
+    if (!column || !dragged) return;
+    event.preventDefault();
+    board.querySelectorAll(".column.drop").forEach((c) => c !== column && c.classList.remove("drop"));
+    column.classList.add("drop");
+  });
+  board.addEventListener("drop", async (event) => {
+    const column = event.target.closest(".column");
+    const card = dragged;
+    if (!column || !card) return;
+    event.preventDefault();
+    column.classList.remove("drop");
+    if (card.closest(".column") === column) return;
+    const form = card.querySelector("form[data-move]");
+    form.querySelector("select").value = column.dataset.stage;
+    showReason(form);
+    if (column.dataset.kind === "lost") {
+      say("Say why the deal was lost, then press Move.");
+      form.querySelector("[data-lost-reason]").focus();
+      return;
+    }
+    const answer = await fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { Accept: "application/json" },
+    });
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) {
+      say(body.error?.message || "The card could not be moved. Reload the board and try again.");
+      return;
+    }
+    say("");
+    column.querySelector("[data-cards]").prepend(card);
+    card.classList.remove("stale");
+    card.querySelector("[data-days]").textContent = "0 d in stage";
+    for (const [id, figures] of Object.entries(body.columns)) {
+      const header = board.querySelector(`.column[data-stage="${id}"]`);
+      if (!header) continue;
+      header.querySelector("[data-count]").textContent = figures.count.toLocaleString("en");
+      header.querySelector("[data-total]").textContent = figures.total;
+    }
+  });
+
+  // "More" fetches the column's next cards in place.
+  board.addEventListener("click", async (event) => {
+    const link = event.target.closest("[data-more]");
+    if (!link) return;
+    event.preventDefault();
+    const answer = await fetch(link.href, { headers: { "X-Requested-With": "fetch" } });
+    if (!answer.ok) return;
+    const holder = document.createElement("ol");
+    holder.innerHTML = await answer.text();
+    prepare(holder);
+    link.closest("li").replaceWith(...holder.children);
+  });
+});

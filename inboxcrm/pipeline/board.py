@@ -1,0 +1,214 @@
+"""The board: the pipeline as columns of lead cards, and moving a card between them.
+
+A column's figures come from one grouped query over all its leads; its cards are a
+keyset page (newest lead first), so the board costs the same at 10 or 10,000 leads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select, union_all
+
+from inboxcrm.accounts.models import Member, Role
+from inboxcrm.errors import Forbidden, Invalid
+from inboxcrm.leads.models import Company, Lead
+from inboxcrm.leads.service import LeadFilter, filtered
+from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange, StageKind
+from inboxcrm.pipeline.service import list_stages, move_lead
+from inboxcrm.tenancy import Scope
+
+CARDS_PER_COLUMN = 25
+STALE_AFTER_DAYS = 14
+MAX_LOST_REASON = 300
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a card shows, read as plain rows: a board holds hundreds of them."""
+
+    id: int
+    name: str
+    email: str
+    company: str | None
+    deal_value: decimal.Decimal | None
+    currency: str
+    owner: str | None
+    stage_id: int
+    entered_at: dt.datetime
+    days_in_stage: int
+    stale: bool
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    # Deal values in different currencies are never added together.
+    totals: dict[str, decimal.Decimal] = field(default_factory=dict)
+    cards: list[Card] = field(default_factory=list)
+    # The keyset to ask for the next cards with (`after`), None when all are shown.
+    more_after: int | None = None
+
+
+def _board_filter(flt: LeadFilter) -> LeadFilter:
+    """The board's columns are its stage filter: a stage in the filter is ignored."""
+    return LeadFilter(
+        q=flt.q,
+        owner_id=flt.owner_id,
+        unowned=flt.unowned,
+        temperature=flt.temperature,
+        tag=flt.tag,
+    )
+
+
+def column_figures(
+    scope: Scope, flt: LeadFilter
+) -> dict[int, tuple[int, dict[str, decimal.Decimal]]]:
+    """Per stage id: how many leads and their total deal value per currency, in one query."""
+    query = (
+        filtered(scope, _board_filter(flt))
+        .with_only_columns(
+            Lead.stage_id, Lead.currency, func.count(Lead.id), func.sum(Lead.deal_value)
+        )
+        .group_by(Lead.stage_id, Lead.currency)
+        .order_by(None)
+    )
+    figures: dict[int, tuple[int, dict[str, decimal.Decimal]]] = {}
+    for stage_id, currency, count, total in scope.session.execute(query):
+        seen, totals = figures.get(stage_id, (0, {}))
+        if total is not None:
+            totals[currency] = totals.get(currency, decimal.Decimal(0)) + decimal.Decimal(total)
+        figures[stage_id] = (seen + count, totals)
+    return figures
+
+
+def _cards(scope: Scope, ids: list[int], now: dt.datetime) -> dict[int, Card]:
+    """The cards of these leads, in two queries: the leads with company and owner names, and
+    each one's latest stage change (its creation if it never moved) for days in stage."""
+    if not ids:
+        return {}
+    latest: dict[int, dt.datetime] = {
+        lead_id: at
+        for lead_id, at in scope.session.execute(
+            select(StageChange.lead_id, func.max(StageChange.changed_at))
+            .where(StageChange.workspace_id == scope.workspace_id, StageChange.lead_id.in_(ids))
+            .group_by(StageChange.lead_id)
+        )
+    }
+    kinds = {stage.id: stage.kind for stage in list_stages(scope)}
+    rows = scope.session.execute(
+        select(
+            Lead.id,
+            Lead.name,
+            Lead.email,
+            Company.name,
+            Lead.deal_value,
+            Lead.currency,
+            func.coalesce(func.nullif(Member.name, ""), Member.email),
+            Lead.stage_id,
+            Lead.created_at,
+        )
+        .outerjoin(Company, Company.id == Lead.company_id)
+        .outerjoin(Member, Member.id == Lead.owner_id)
+        .where(Lead.workspace_id == scope.workspace_id, Lead.id.in_(ids))
+    )
+    cards = {}
+    for lead_id, name, email, company, value, currency, owner, stage_id, created in rows:
+        entered = latest.get(lead_id) or created
+        days = max(0, (now - entered).days)
+        stale = kinds.get(stage_id) is StageKind.open and days >= STALE_AFTER_DAYS
+        cards[lead_id] = Card(
+            lead_id, name, email, company, value, currency, owner, stage_id, entered, days, stale
+        )
+    return cards
+
+
+def _page(
+    scope: Scope, stage: Stage, flt: LeadFilter, after: int | None, limit: int
+) -> Select[Any]:
+    """A keyset page of one column's lead ids, newest first, one more than shown."""
+    query = filtered(scope, _board_filter(flt)).where(Lead.stage_id == stage.id)
+    if after is not None:
+        query = query.where(Lead.id < after)
+    return query.with_only_columns(Lead.id, Lead.stage_id).order_by(Lead.id.desc()).limit(limit + 1)
+
+
+def column_cards(
+    scope: Scope,
+    stage: Stage,
+    flt: LeadFilter,
+    now: dt.datetime,
+    *,
+    after: int | None = None,
+    limit: int = CARDS_PER_COLUMN,
+) -> tuple[list[Card], int | None]:
+    """The cards after `after` in one column (the "More" button), and the next keyset."""
+    ids = list(scope.session.scalars(_page(scope, stage, flt, after, limit)))
+    more = ids[limit - 1] if len(ids) > limit else None
+    cards = _cards(scope, ids[:limit], now)
+    return [cards[i] for i in ids[:limit]], more
+
+
+def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
+    """Four queries whatever the size: the figures, every column's first page of ids (one
+    UNION ALL of keyset pages), those leads, and their days in stage."""
+    figures = column_figures(scope, flt)
+    columns = [Column(stage, *figures.get(stage.id, (0, {}))) for stage in list_stages(scope)]
+    pages = [
+        _page(scope, column.stage, flt, None, CARDS_PER_COLUMN).subquery()
+        for column in columns
+        if column.count
+    ]
+    if not pages:
+        return columns
+    ids: dict[int, list[int]] = {}
+    for lead_id, stage_id in scope.session.execute(
+        union_all(*(select(page.c.id, page.c.stage_id) for page in pages))
+    ):
+        ids.setdefault(stage_id, []).append(lead_id)
+    cards = _cards(scope, [i for page in ids.values() for i in page[:CARDS_PER_COLUMN]], now)
+    for column in columns:
+        page = sorted(ids.get(column.stage.id, []), reverse=True)
+        column.cards = [cards[i] for i in page[:CARDS_PER_COLUMN]]
+        column.more_after = page[CARDS_PER_COLUMN - 1] if len(page) > CARDS_PER_COLUMN else None
+    return columns
+
+
+def move_card(
+    scope: Scope,
+    lead_id: int,
+    stage_id: int,
+    actor: Member,
+    now: dt.datetime,
+    *,
+    lost_reason: str = "",
+) -> StageChange | None:
+    """Move a lead to a stage from the board; a lost stage needs the reason it was lost."""
+    if actor.role is Role.marketer:
+        raise Forbidden("marketers cannot move leads between stages")
+    lead = scope.get(Lead, lead_id)
+    stage = scope.find(Stage, stage_id)
+    if stage is None:
+        raise Invalid(f"no stage {stage_id} in this workspace", {"stage_id": "unknown"})
+    reason = " ".join(lost_reason.split())
+    if stage.kind is StageKind.lost:
+        if not reason:
+            raise Invalid(
+                f"say why the deal was lost to move it to {stage.name}",
+                {"lost_reason": "required"},
+            )
+        if len(reason) > MAX_LOST_REASON:
+            raise Invalid(
+                f"the lost reason is too long (at most {MAX_LOST_REASON} characters)",
+                {"lost_reason": "too long"},
+            )
+    change = move_lead(scope, lead, stage, source=ChangeSource.member, now=now, member_id=actor.id)
+    if stage.kind is StageKind.lost:
+        lead.lost_reason = reason
+    lead.updated_at = now
+    scope.session.flush()
+    return change
