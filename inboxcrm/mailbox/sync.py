@@ -25,7 +25,7 @@ from inboxcrm.mailbox.parse import parse_message
 from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
 
 log = logging.getLogger(__name__)
-CHUNK = 100  # messages fetched (two 50-call batches) and committed together
+CHUNK = 500  # messages fetched (ten 50-call batches) and committed together
 THROTTLED_WAIT = dt.timedelta(minutes=2)
 
 # Told after each committed batch: messages stored in this mailbox so far, and Gmail's
@@ -130,10 +130,10 @@ def _full_sync(
     query = f"after:{(now() - dt.timedelta(days=days)).strftime('%Y/%m/%d')}"
     while True:
         page = calls.list_message_ids(q=query, page_token=token)
+        _mark(db, mailbox_id, sync_estimate=page.result_size_estimate or None)  # for the page
         for start in range(0, len(page.ids), CHUNK):
             with db.session() as session:
                 mailbox = session.get_one(Mailbox, mailbox_id)
-                mailbox.sync_estimate = page.result_size_estimate or None
                 batch = page.ids[start : start + CHUNK]
                 _fetch_and_store(session, mailbox, calls, batch, now(), created)
             progress(mailbox.synced_messages, mailbox.sync_estimate)

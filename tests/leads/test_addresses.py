@@ -42,3 +42,33 @@ def test_registrable_domain_uses_the_public_suffix_list(value: str, domain: str 
 def test_free_mail_has_no_company() -> None:
     assert company_domain("someone@gmail.com") is None
     assert company_domain("someone@eu.acme.com") == "acme.com"
+
+
+def test_the_fast_path_agrees_with_email_validator() -> None:
+    """normalize_email skips email_validator for everyday addresses; it must change nothing."""
+    import random
+
+    from email_validator import EmailNotValidError, validate_email
+
+    from inboxcrm.leads.addresses import _plain
+
+    rng = random.Random(5)
+    pieces = ["ann", "Lee", "o'brien", "a+tag", "x", "-", "--", ".", "..", "_", "9", "é", "xn--"]
+    domains = ["acme.com", "Mail.ACME.co.uk", "a-b.io", "b--c.com", "x.test", "y.local", "1.2",
+               "bücher.de", "xn--bcher-kva.de", "-bad.com", "ok-.com", "a.b", "a." + "b" * 64,
+               "localhost", "x.onion", "c.example", "shop.museum", "q.xn--p1ai"]  # fmt: skip
+    tried = agreed = 0
+    for _ in range(5000):
+        local = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+        address = f"{local}@{rng.choice(domains)}"
+        fast = _plain(address)
+        if fast is None:
+            continue
+        tried += 1
+        try:
+            slow = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+        except EmailNotValidError as exc:
+            raise AssertionError(f"{address}: accepted by the fast path only") from exc
+        assert fast == slow.normalized.lower(), address
+        agreed += 1
+    assert tried == agreed > 300

@@ -23,6 +23,7 @@ from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.mailbox.jobs import LEASE, claim, claim_due, sync_claimed
 from inboxcrm.mailbox.models import Message
+from inboxcrm.mailbox.sync import CHUNK
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime
 from tests.accounts.test_google import AVA, google_signin
@@ -53,6 +54,9 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
 ) -> None:
     control = f"{sandbox.url}/_sandbox"
     requests.post(f"{control}/reset", json={"seed": "demo"}, timeout=10)
+    for i in range(CHUNK * 2):  # enough mail for several committed batches
+        eml = f"From: p{i}@newco.example\r\nTo: {AVA}\r\nSubject: Hi {i}\r\n\r\nHello\r\n"
+        requests.post(f"{control}/deliver", json={"to": AVA, "eml": eml}, timeout=10)
     google_signin(client, AVA)
     mailbox = session.scalars(select(Mailbox)).one()
     # Each messages.get is slowed, so the kill lands part-way through the full sync.
@@ -67,7 +71,7 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
     )
     try:
         deadline = time.monotonic() + 120
-        while _stored(session) < 100 and time.monotonic() < deadline:
+        while _stored(session) < CHUNK and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGKILL)
@@ -75,7 +79,7 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
     requests.delete(f"{control}/faults", timeout=10)
     partial = _stored(session)
     session.refresh(mailbox)
-    assert partial >= 100
+    assert partial >= CHUNK
     assert mailbox.sync_state is SyncState.syncing  # as the dead process left it
     assert mailbox.full_sync_history_id is not None
 

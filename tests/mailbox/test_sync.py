@@ -15,6 +15,7 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
+from inboxcrm.mailbox import sync
 from inboxcrm.mailbox.models import Message
 from inboxcrm.mailbox.sync import sync_mailbox
 from tests import factories
@@ -119,8 +120,14 @@ def test_full_then_incremental_sync_stores_every_message_once(
 
 
 def test_a_sync_cut_short_resumes_without_loss_or_doubles(
-    db: Database, session: Session, mailbox: Mailbox, gmail: Callable[..., Any], demo: Control
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    gmail: Callable[..., Any],
+    demo: Control,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sync, "CHUNK", 100)
     expected = gmail_ids(gmail(AVA))
     # Gmail's quota runs dry after the first hundred messages and our clock cannot wait it
     # out: the pass stops part-way, with what it fetched committed, as after a crash.
@@ -171,7 +178,9 @@ def test_the_gmail_page_shows_live_progress_while_syncing(
     mailbox: Mailbox,
     calls: GmailCalls,
     client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sync, "CHUNK", 100)  # several commits even in this small mailbox
     sign_in(client, mailbox.member)
     seen: list[dict[str, Any]] = []
 
@@ -194,8 +203,14 @@ def test_the_gmail_page_shows_live_progress_while_syncing(
 
 
 def test_a_pass_asked_to_stop_ends_after_a_batch_and_the_next_goes_on(
-    db: Database, session: Session, mailbox: Mailbox, calls: GmailCalls, gmail: Callable[..., Any]
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    gmail: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sync, "CHUNK", 100)
     expected = gmail_ids(gmail(AVA))
     state = sync_mailbox(db, mailbox.id, calls, calls.clock.now, stop=lambda: True)
     assert state is SyncState.syncing
