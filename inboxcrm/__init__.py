@@ -95,11 +95,17 @@ def configure_google(app: Flask, settings: Settings) -> None:
 def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm import api
     from inboxcrm.accounts.views import bp as accounts
+    from inboxcrm.leads.company_views import bp as companies
+    from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
+    from inboxcrm.mailbox.views import bp as mail
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
+    app.register_blueprint(timeline)
+    app.register_blueprint(companies)
+    app.register_blueprint(mail)
     api.register(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 
@@ -167,6 +173,9 @@ def configure_templates(app: Flask, settings: Settings) -> None:
 
     app.add_template_filter(formatting.money)
     app.add_template_filter(formatting.ago)
+    app.add_template_filter(formatting.localtime)
+    app.add_template_filter(formatting.duration)
+    app.add_template_filter(formatting.filesize)
 
     @app.context_processor
     def inject() -> dict[str, Any]:
