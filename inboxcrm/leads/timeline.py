@@ -8,7 +8,7 @@ in full, then a subject-and-participants one. A message without a Message-ID sta
 Pages run over threads, newest first, with a keyset cursor (`older`), so a lead with
 thousands of messages costs one page of threads and their messages, never all of them.
 A conversation shows on the page of its newest copy; an older copy met again on a later
-page is skipped there, because its group already has a member newer than the cursor.
+page is skipped there, because its group has a member the cursor has passed.
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ class Cursor:
         except (ValueError, OverflowError):
             raise BadRequest(f"older must be a cursor from a previous page, got {raw!r}") from None
 
-    def newer(self, thread: Thread) -> bool:
+    def passed(self, thread: Thread) -> bool:
+        """Whether the thread came on an earlier page (the cursor's own thread included)."""
         assert thread.last_message_at is not None
-        return (thread.last_message_at, thread.id) > (self.at, self.thread_id)
+        return (thread.last_message_at, thread.id) >= (self.at, self.thread_id)
 
 
 @dataclass(frozen=True)
@@ -330,7 +331,7 @@ def _conversations(
             key=lambda t: (t.last_message_at, t.id),
             reverse=True,
         )
-        if older is not None and any(older.newer(t) for t in members):
+        if older is not None and any(older.passed(t) for t in members):
             continue  # shown on an earlier page, with its newest copy
         groups.append(members)
     groups.sort(key=lambda members: min(order.get(t.id, len(order)) for t in members))
