@@ -28,6 +28,7 @@ from inboxcrm.mailbox.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 
 PER_PAGE = 25
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_PER_PAGE = 100
 
 
@@ -40,7 +41,7 @@ class Cursor:
 
     @property
     def token(self) -> str:
-        micros = int((self.at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds() * 1e6)
+        micros = (self.at - EPOCH) // dt.timedelta(microseconds=1)
         return f"{micros}-{self.thread_id}"
 
     @classmethod
@@ -49,7 +50,7 @@ class Cursor:
             return None
         micros, _, thread_id = raw.partition("-")
         try:
-            at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros))
+            at = EPOCH + dt.timedelta(microseconds=int(micros))
             return cls(at, int(thread_id))
         except (ValueError, OverflowError):
             raise BadRequest(f"older must be a cursor from a previous page, got {raw!r}") from None
@@ -185,14 +186,16 @@ def _group(threads: Iterable[Thread], shared: Iterable[tuple[int, str]]) -> list
     return list(groups.values())
 
 
+_OnPage = aliased(Message)  # built once: an alias costs a copy of every column
+
+
 def _copies(
     scope: Scope, access: MailAccess, lead_ids: LeadIds, page_ids: list[int]
 ) -> tuple[list[Thread], list[tuple[int, str]]]:
     """Other linked, visible threads sharing a Message-ID with the page's threads, and the
     (thread, Message-ID) pairs that join them."""
-    own_ids = aliased(Message)
-    ids_on_page = select(own_ids.rfc_message_id).where(
-        own_ids.thread_id.in_(page_ids), own_ids.rfc_message_id.is_not(None)
+    ids_on_page = select(_OnPage.rfc_message_id).where(
+        _OnPage.thread_id.in_(page_ids), _OnPage.rfc_message_id.is_not(None)
     )
     pairs = [
         (thread_id, rfc)
@@ -231,8 +234,8 @@ def _entries(
             Message.snippet,
             Message.sent_at,
             Message.attachments,
-            Message.body_html.is_not(None),
-            Message.body_text.is_not(None),
+            Message.body_html.is_not(None).label("has_html"),
+            Message.body_text.is_not(None).label("has_text"),
         ).where(Message.thread_id.in_(list(threads)))
     )
     best: dict[tuple[str | None, int | None], tuple[tuple[int, int], Any]] = {}
@@ -266,8 +269,8 @@ def _entries(
                 for a in (row.attachments or [])
                 if readable and isinstance(a, dict) and not a.get("inline")
             ),
-            has_html=bool(row[12]),
-            has_text=bool(row[13]),
+            has_html=bool(row.has_html),
+            has_text=bool(row.has_text),
         )
         by_thread.setdefault(row.thread_id, []).append(entry)
     return by_thread

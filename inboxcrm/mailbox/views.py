@@ -35,8 +35,9 @@ def body_policy(images: bool) -> str:
 
 
 def _back(default: str) -> str:
+    # Same-site paths only; browsers read `/\host` as `//host`.
     target = request.form.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return target if target.startswith("/") and target[1:2] not in ("/", "\\") else default
 
 
 @bp.get("/messages/<int:message_id>/body")

@@ -165,6 +165,12 @@ def test_the_owner_sees_their_private_thread_and_can_share_it_again(
     )
     assert answer.status_code == 302
     assert answer.location == f"/leads/{team.lead.id}"
+    for elsewhere in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        answer = client.post(
+            f"/threads/{team.secret.thread_id}/private",
+            data={"csrf_token": csrf_token(page), "private": "0", "next": elsewhere},
+        )
+        assert answer.location == "/leads"  # never off the site
     sign_in(client, team.ben)
     assert "Secret pricing" in client.get(f"/leads/{team.lead.id}").text
 
