@@ -96,7 +96,10 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm import api
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.leads.capture_views import bp as capture
+    from inboxcrm.leads.company_views import bp as companies
+    from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
+    from inboxcrm.mailbox.views import bp as mail
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.web import database
 
@@ -104,6 +107,9 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(leads)
     app.register_blueprint(capture)
     app.register_blueprint(pipeline)
+    app.register_blueprint(timeline)
+    app.register_blueprint(companies)
+    app.register_blueprint(mail)
     api.register(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
 
@@ -171,6 +177,9 @@ def configure_templates(app: Flask, settings: Settings) -> None:
 
     app.add_template_filter(formatting.money)
     app.add_template_filter(formatting.ago)
+    app.add_template_filter(formatting.localtime)
+    app.add_template_filter(formatting.duration)
+    app.add_template_filter(formatting.filesize)
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -75,7 +75,7 @@ def http_error(exc: HTTPException) -> Response:
 
 def register(app: Flask) -> None:
     from inboxcrm.leads import api as leads_api  # noqa: F401  (adds routes to bp)
-    from inboxcrm.leads import junk_api  # noqa: F401
+    from inboxcrm.leads import company_api, junk_api, timeline_api  # noqa: F401
     from inboxcrm.pipeline import api as pipeline_api  # noqa: F401
 
     app.register_blueprint(bp)

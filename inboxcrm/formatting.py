@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inboxcrm.db import utcnow
 
@@ -29,3 +30,34 @@ def ago(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
             count = seconds // size
             return when.strftime("%Y-%m-%d") if unit == "d" and count > 60 else f"{count}{unit} ago"
     return "just now"
+
+
+def localtime(when: dt.datetime | None, timezone: str | None = None) -> str:
+    """A UTC time as the viewer reads it: in their timezone, with its abbreviation."""
+    if when is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def duration(delta: dt.timedelta | None) -> str:
+    """`2d 3h`, `45m`: how long something took, to the two largest units."""
+    if delta is None:
+        return ""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n]
+    return " ".join(parts[:2]) or "under a minute"
+
+
+def filesize(size: int | None) -> str:
+    value = float(size or 0)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import factory
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox, Member, Role, Workspace
+from inboxcrm.accounts.models import Mailbox, Member, Role, Visibility, Workspace
 from inboxcrm.accounts.service import add_member, create_api_token, create_workspace
 from inboxcrm.db import utcnow
-from inboxcrm.leads.models import Activity, ActivityKind, Lead, LinkSource, Note, ThreadLead
+from inboxcrm.leads.models import Lead, ThreadLead
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead
 from inboxcrm.mailbox.models import Direction, Message, Thread
-from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange
-from inboxcrm.pipeline.service import move_lead
 from inboxcrm.tenancy import Scope
 
 _session: Session | None = None
@@ -105,116 +104,84 @@ def mailbox(email: str) -> Mailbox:
     return box
 
 
-# --- mail, notes and history on a lead (merge tests) --------------------------------------
-
-_gmail_ids = iter(range(1, 1_000_000))
+# --- mail on a lead's timeline (built directly: capture links synced mail in its own tests)
 
 
-def team_mailbox(member: Member) -> Mailbox:
-    """A connected mailbox of an existing member, in that member's workspace."""
+def mailbox_for(member: Member, email: str | None = None, visibility: str = "full") -> Mailbox:
+    """A mailbox of an existing member, shared with the team as `visibility` says."""
     session = current_session()
-    box = Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=member.email)
+    box = Mailbox(
+        workspace_id=member.workspace_id,
+        member_id=member.id,
+        email=email or member.email,
+        visibility=Visibility(visibility),
+    )
     session.add(box)
     session.commit()
     return box
 
 
-def thread(
-    box: Mailbox,
-    *leads: Lead,
-    primary: Lead | None = None,
-    detached: bool = False,
-    source: LinkSource = LinkSource.mail,
-    at: dt.datetime | None = None,
-    subject: str = "Hello",
-) -> Thread:
-    """A thread of one inbound message, linked to each lead; primary is the first lead."""
+_gmail_ids = itertools.count(0x18C0000000000000)
+
+
+def thread(box: Mailbox, subject: str = "Hello", *, private: bool = False) -> Thread:
     session = current_session()
-    at = at or utcnow()
-    number = next(_gmail_ids)
-    first = primary or (leads[0] if leads else None)
     row = Thread(
         workspace_id=box.workspace_id,
         mailbox_id=box.id,
-        gmail_id=f"t{number:x}",
+        gmail_id=f"{next(_gmail_ids):x}",
         subject=subject,
-        primary_lead_id=first.id if first else None,
-        last_message_at=at,
-    )
-    session.add(row)
-    session.flush()
-    session.add(
-        Message(
-            workspace_id=box.workspace_id,
-            mailbox_id=box.id,
-            thread_id=row.id,
-            gmail_id=f"m{number:x}",
-            rfc_message_id=f"<m{number}@mail.example>",
-            direction=Direction.inbound,
-            from_addr=leads[0].email if leads else "",
-            to_addrs=box.email,
-            subject=subject,
-            sent_at=at,
-        )
-    )
-    for lead in leads:
-        link(row, lead, detached=detached, source=source)
-    session.commit()
-    return row
-
-
-def link(
-    row: Thread, lead: Lead, *, detached: bool = False, source: LinkSource = LinkSource.mail
-) -> ThreadLead:
-    session = current_session()
-    found = ThreadLead(
-        workspace_id=row.workspace_id,
-        thread_id=row.id,
-        lead_id=lead.id,
-        detached=detached,
-        source=source,
-    )
-    session.add(found)
-    session.commit()
-    return found
-
-
-def note(
-    lead: Lead, body: str, author: Member | None = None, at: dt.datetime | None = None
-) -> Note:
-    session = current_session()
-    row = Note(
-        workspace_id=lead.workspace_id,
-        lead_id=lead.id,
-        author_id=author.id if author else lead.owner_id,
-        body=body,
-        created_at=at or utcnow(),
+        is_private=private,
     )
     session.add(row)
     session.commit()
     return row
 
 
-def activity(
-    lead: Lead, kind: ActivityKind = ActivityKind.message_in, at: dt.datetime | None = None
-) -> Activity:
+def message(
+    on: Thread,
+    at: dt.datetime,
+    *,
+    rfc: str | None = None,
+    inbound: bool = True,
+    from_addr: str = "lead@customer.example",
+    to_addrs: str = "rep@team.example",
+    text: str | None = "Hi there",
+    html: str | None = None,
+    snippet: str = "Hi there",
+    attachments: list[dict[str, Any]] | None = None,
+) -> Message:
+    """A message in a thread; the thread's last-message time follows, as sync does."""
     session = current_session()
-    row = Activity(
-        workspace_id=lead.workspace_id, lead_id=lead.id, kind=kind, occurred_at=at or utcnow()
+    row = Message(
+        workspace_id=on.workspace_id,
+        mailbox_id=on.mailbox_id,
+        thread_id=on.id,
+        gmail_id=f"{next(_gmail_ids):x}",
+        rfc_message_id=rfc,
+        direction=Direction.inbound if inbound else Direction.outbound,
+        from_addr=from_addr,
+        to_addrs=to_addrs,
+        subject=on.subject,
+        snippet=snippet,
+        sent_at=at,
+        body_text=text,
+        body_html=html,
+        attachments=attachments or [],
     )
     session.add(row)
+    if on.last_message_at is None or at >= on.last_message_at:
+        on.last_message_at = at
+        on.snippet = snippet
     session.commit()
     return row
 
 
-def move(lead: Lead, stage_name: str, by: Member, at: dt.datetime | None = None) -> StageChange:
-    """Move a lead to the named stage the way a rep does, recording the stage change."""
+def link(on: Thread, lead: Lead, *, detached: bool = False) -> ThreadLead:
     session = current_session()
-    scope = Scope(session, lead.workspace_id)
-    stage = session.scalars(scope.select(Stage, Stage.name == stage_name)).one()
-    change = move_lead(
-        scope, lead, stage, source=ChangeSource.member, now=at or utcnow(), member_id=by.id
+    row = ThreadLead(
+        workspace_id=on.workspace_id, thread_id=on.id, lead_id=lead.id, detached=detached
     )
-    assert change is not None, f"{lead.email} is already in {stage_name}"
+    session.add(row)
     session.commit()
-    return change
+    return row

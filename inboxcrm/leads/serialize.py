@@ -32,6 +32,8 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         "temperature": lead.temperature.value if lead.temperature else None,
         "last_contacted_at": when(lead.last_contacted_at),
         "last_replied_at": when(lead.last_replied_at),
+        "first_inbound_at": when(lead.first_inbound_at),
+        "first_response_at": when(lead.first_response_at),
         "source": lead.source,
         "needs_review": lead.needs_review,
         "budget": lead.budget,

@@ -14,12 +14,13 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.leads.capture import link_existing_mail
 from inboxcrm.leads.junk import not_a_lead, parse_block
+from inboxcrm.leads.lead_page import lead_page
 from inboxcrm.leads.merge import lead_to_merge, merge_leads
 from inboxcrm.leads.models import Lead, Tag, Temperature
 from inboxcrm.leads.params import parse_filter
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import SORTS, BulkChange, bulk_update, create_lead, list_leads
-from inboxcrm.pipeline.models import StageChange
+from inboxcrm.leads.timeline import Cursor
 from inboxcrm.pipeline.service import list_stages
 from inboxcrm.web import db_session, login_required, member, scope
 
@@ -145,14 +146,8 @@ def bulk() -> Response:
 def show(lead_id: int) -> str:
     s = scope()
     lead = s.get(Lead, lead_id)
-    changes = list(
-        s.session.scalars(
-            s.select(StageChange, StageChange.lead_id == lead.id).order_by(
-                StageChange.changed_at.desc(), StageChange.id.desc()
-            )
-        )
-    )
-    return render_template("leads/show.html", lead=lead, changes=changes)
+    older = Cursor.parse(request.args.get("older"))
+    return render_template("leads/show.html", **lead_page(s, member(), lead, older))
 
 
 @bp.post("/leads/<int:lead_id>/merge")

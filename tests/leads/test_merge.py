@@ -38,16 +38,8 @@ from inboxcrm.leads.service import LeadFilter, list_leads, update_lead
 from inboxcrm.mailbox.models import Thread
 from inboxcrm.pipeline.models import StageChange
 from inboxcrm.tenancy import Scope
-from tests.factories import (
-    LeadFactory,
-    MemberFactory,
-    activity,
-    link,
-    move,
-    note,
-    team_mailbox,
-    thread,
-)
+from tests.factories import LeadFactory, MemberFactory
+from tests.leads.merge_rows import activity, link, move, note, team_mailbox, thread
 
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -16,7 +16,8 @@ from inboxcrm.accounts.models import Member, Role
 from inboxcrm.db import Base
 from inboxcrm.leads.models import Lead
 from tests.conftest import csrf_token, sign_in
-from tests.factories import LeadFactory, MemberFactory, api_token, note, team_mailbox, thread
+from tests.factories import LeadFactory, MemberFactory, api_token
+from tests.leads.merge_rows import note, team_mailbox, thread
 
 
 def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:

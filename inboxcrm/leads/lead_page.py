@@ -1,0 +1,34 @@
+"""What the lead page shows, gathered in one place for the page and for its forms'
+error re-renders: the lead, its timeline page, notes and stage history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inboxcrm.accounts.models import Member
+from inboxcrm.leads.models import Lead
+from inboxcrm.leads.notes import authors, notes_of
+from inboxcrm.leads.timeline import Cursor, timeline
+from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.pipeline.history import stage_history
+from inboxcrm.tenancy import Scope
+
+
+def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) -> dict[str, Any]:
+    access = MailAccess.of(scope.session, viewer)
+    notes = notes_of(scope, lead)
+    first_response = (
+        lead.first_response_at - lead.first_inbound_at
+        if lead.first_response_at and lead.first_inbound_at
+        else None
+    )
+    return {
+        "lead": lead,
+        "changes": stage_history(scope, lead.id),
+        "timeline": timeline(scope, access, [lead.id], older),
+        "older": older,
+        "notes": notes,
+        "note_authors": authors(scope.session, notes),
+        "tz": viewer.timezone,
+        "first_response": first_response,
+    }
