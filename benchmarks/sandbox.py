@@ -28,12 +28,13 @@ SERVER = (
 )
 
 
-def _token(url: str) -> dict[str, Any]:
+def tokens(url: str, scope: str = "https://www.googleapis.com/auth/gmail.modify") -> dict[str, Any]:
+    """Ava's tokens from the sandbox's authorization-code flow (its login hint approves)."""
     params = {
         "client_id": DEFAULT_CLIENT_ID,
         "redirect_uri": REDIRECT,
         "response_type": "code",
-        "scope": "https://www.googleapis.com/auth/gmail.modify",
+        "scope": scope,
         "login_hint": USER,
         "access_type": "offline",
     }
@@ -59,7 +60,7 @@ def _seed(url: str) -> None:
 
 def run(url: str) -> dict[str, float]:
     _seed(url)
-    token = _token(url)
+    token = tokens(url)
     creds = make_credentials(
         token["access_token"], token["refresh_token"], DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
         token_uri=f"{url}/token", scopes=None,

@@ -25,7 +25,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 from cryptography.fernet import Fernet
@@ -34,6 +33,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' JSON helper
 
 from benchmarks.parse import sample
+from benchmarks.sandbox import tokens
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox, Role, SyncState
 from inboxcrm.accounts.service import add_member, connect_mailbox, create_workspace
@@ -48,7 +48,6 @@ from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from inboxcrm.scheduler import Runtime
 
 USER = "ava.reed@northwind.io"
-REDIRECT = "http://127.0.0.1:9/cb"
 MESSAGES = int(os.environ.get("INBOXCRM_BENCH_MESSAGES", "6000"))
 LOCAL_MESSAGES = 3000
 GMAIL_UNITS_PER_MINUTE = 15000
@@ -74,25 +73,8 @@ def _seed(url: str) -> None:
 
 
 def _grant(url: str) -> str:
-    """Ava's tokens from the sandbox's authorization-code flow, as sign-in stores them."""
-    params = {
-        "client_id": DEFAULT_CLIENT_ID,
-        "redirect_uri": REDIRECT,
-        "response_type": "code",
-        "scope": " ".join(SCOPES),
-        "login_hint": USER,
-        "access_type": "offline",
-    }
-    answer = requests.get(f"{url}/o/oauth2/auth", params=params, allow_redirects=False, timeout=5)
-    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT,
-        "client_id": DEFAULT_CLIENT_ID,
-        "client_secret": DEFAULT_CLIENT_SECRET,
-    }
-    token = requests.post(f"{url}/token", data=form, timeout=5).json()
+    """Ava's tokens as sign-in stores them."""
+    token = tokens(url, " ".join(SCOPES))
     return json.dumps({"token": token["access_token"], "refresh_token": token["refresh_token"]})
 
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, or_, select, update
 
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.errors import Forbidden, Invalid, NotFound
+from inboxcrm.errors import Forbidden, Invalid
 from inboxcrm.leads.addresses import company_domain
 from inboxcrm.leads.blocklist import Blocklist, display_pattern, normalize_pattern
 from inboxcrm.leads.capture import capture_threads
 from inboxcrm.leads.models import BlockedAddress, Lead, LeadEmail
+from inboxcrm.leads.service import selected_leads
 from inboxcrm.mailbox.models import Thread
 from inboxcrm.tenancy import Scope
 
@@ -200,13 +201,7 @@ def not_a_lead(
 ) -> Junked:
     """Remove these leads, all of them or (on any refusal) none; optionally block their
     addresses or domains, which also removes other untouched leads the block covers."""
-    ids = list(dict.fromkeys(lead_ids))
-    if not ids:
-        raise Invalid("select at least one lead")
-    leads = list(scope.session.scalars(scope.select(Lead, Lead.id.in_(ids))).unique())
-    if len(leads) != len(ids):
-        missing = sorted(set(ids) - {lead.id for lead in leads})
-        raise NotFound(f"leads not found: {', '.join(map(str, missing[:10]))}")
+    leads = selected_leads(scope, lead_ids)
     if actor.role is Role.marketer:
         raise Forbidden("marketers cannot remove leads")
     refused = [lead for lead in leads if not may_junk(actor, lead)]

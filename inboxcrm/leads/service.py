@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.errors import Conflict, Forbidden, Invalid
+from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.addresses import company_domain, normalize_email
 from inboxcrm.leads.models import (
     Company,
@@ -330,17 +330,24 @@ class BulkChange:
     remove_tag: str | None = None
 
 
-def bulk_update(
-    scope: Scope, lead_ids: Sequence[int], change: BulkChange, actor: Member, now: dt.datetime
-) -> int:
-    """Apply one change to many leads; all of them or, on any error, none."""
+def selected_leads(scope: Scope, lead_ids: Sequence[int]) -> list[Lead]:
+    """The leads a bulk action names: every one of them, or an error (another workspace's
+    id is not found, like a missing one)."""
     ids = list(dict.fromkeys(lead_ids))
     if not ids:
         raise Invalid("select at least one lead")
     leads = list(scope.session.scalars(scope.select(Lead, Lead.id.in_(ids))).unique())
     if len(leads) != len(ids):
         missing = sorted(set(ids) - {lead.id for lead in leads})
-        raise Invalid(f"leads not found: {', '.join(map(str, missing[:10]))}")
+        raise NotFound(f"leads not found: {', '.join(map(str, missing[:10]))}")
+    return leads
+
+
+def bulk_update(
+    scope: Scope, lead_ids: Sequence[int], change: BulkChange, actor: Member, now: dt.datetime
+) -> int:
+    """Apply one change to many leads; all of them or, on any error, none."""
+    leads = selected_leads(scope, lead_ids)
     fields: dict[str, object] = {}
     if change.unassign:
         fields["owner_id"] = None

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
-from inboxcrm.errors import Conflict, Forbidden, Invalid
+from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag
 from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
 from inboxcrm.leads.service import (
@@ -193,7 +193,7 @@ def test_bulk_update_changes_all_or_nothing(session: Session) -> None:
             ["q4"],
         )
     foreign = LeadFactory()
-    with pytest.raises(Invalid, match="not found"):
+    with pytest.raises(NotFound, match="not found"):
         bulk_update(scope, [leads[0].id, foreign.id], BulkChange(unassign=True), rep, NOW)
     session.rollback()
     assert session.get(Lead, leads[0].id).owner_id == colleague.id  # type: ignore[union-attr]
