@@ -281,7 +281,9 @@ class GmailCalls:
             lambda: self.users.threads().modify(userId="me", id=thread_id, body=body),
         )
 
-    def modify_threads(self, changes: dict[str, tuple[Sequence[str], Sequence[str]]]) -> Modified:
+    def modify_threads(
+        self, changes: Mapping[str, tuple[Sequence[str], Sequence[str]]]
+    ) -> Modified:
         """threads.modify for many threads (id -> labels to add, labels to remove), through
         batches of at most `batch_size` calls; only the calls that failed go again. Adding
         and removing labels is idempotent, so a retried call is safe."""

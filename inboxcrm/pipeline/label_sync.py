@@ -115,7 +115,7 @@ def _news(
 
         chosen = max(
             newest,
-            key=lambda i: (last_added.get(i, -1), newest[i], mapping[i].stage.position),  # noqa: B023
+            key=lambda i: (last_added.get(i, -1), newest[i], mapping[i].stage.position),
         )
         if len(newest) > 1:
             thread.relabel_at = now  # the others go: the outbox relabels from the lead's stage
