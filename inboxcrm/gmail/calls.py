@@ -14,7 +14,7 @@ import http.client
 import json
 import random as _random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +29,9 @@ from inboxcrm.gmail.pacing import Clock, TokenBucket, parse_retry_after
 # Gmail's quota units per method (DESIGN.md, "The Gmail boundary").
 COSTS = {
     "getProfile": 1,
+    "labels.list": 1,
+    "labels.create": 5,
+    "labels.patch": 5,
     "history.list": 2,
     "messages.list": 5,
     "messages.get": 5,
@@ -146,6 +149,15 @@ class Page:
     ids: list[str]
     next_page_token: str | None
     result_size_estimate: int = 0
+
+
+@dataclass(frozen=True)
+class Modified:
+    """threads.modify answers by thread id, and the threads Gmail refused (e.g. 400 for a
+    label deleted meanwhile, 404 for a thread gone), with why."""
+
+    threads: dict[str, Any] = field(default_factory=dict)
+    failed: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -267,6 +279,71 @@ class GmailCalls:
         return self._call(
             "threads.modify",
             lambda: self.users.threads().modify(userId="me", id=thread_id, body=body),
+        )
+
+    def modify_threads(
+        self, changes: Mapping[str, tuple[Sequence[str], Sequence[str]]]
+    ) -> Modified:
+        """threads.modify for many threads (id -> labels to add, labels to remove), through
+        batches of at most `batch_size` calls; only the calls that failed go again. Adding
+        and removing labels is idempotent, so a retried call is safe."""
+        done = Modified()
+        ids = list(changes)
+        threads = self.users.threads()
+
+        def request(thread_id: str) -> Any:
+            add, remove = changes[thread_id]
+            body = {"addLabelIds": list(add), "removeLabelIds": list(remove)}
+            return threads.modify(userId="me", id=thread_id, body=body)
+
+        for start in range(0, len(ids), self.batch_size):
+            todo = ids[start : start + self.batch_size]
+            retry = 0
+            while todo:
+                answers, failure = self._batch_of("threads.modify", todo, request)
+                again: list[str] = []
+                rate_limited = 0
+                for thread_id in todo:
+                    outcome = answers.get(thread_id)
+                    if outcome is None:
+                        again.append(thread_id)
+                        rate_limited += failure is not None and failure.kind == "rate_limited"
+                    elif isinstance(outcome, HttpError):
+                        why = self._classify(outcome)
+                        if why is None:
+                            status = outcome.resp.status
+                            done.failed[thread_id] = (status, error_info(outcome)[1])
+                            continue
+                        again.append(thread_id)
+                        rate_limited += why.kind == "rate_limited"
+                        failure = _worse(failure, why)
+                    else:
+                        done.threads[thread_id] = outcome
+                if not again:
+                    break
+                retry = 1 if len(again) < len(todo) else retry + 1
+                assert failure is not None
+                self._back_off("threads.modify", retry, failure, len(again), rate_limited)
+                todo = again
+        return done
+
+    def labels(self) -> list[dict[str, Any]]:
+        """Every label of the mailbox, system and user ones (1 unit)."""
+        answer = self._call("labels.list", lambda: self.users.labels().list(userId="me"))
+        return list(answer.get("labels", []))
+
+    def create_label(self, name: str) -> dict[str, Any]:
+        """A user label; HttpError 409 when one of that name exists (names compare
+        case-insensitively)."""
+        body = {"name": name, "labelListVisibility": "labelShow", "messageListVisibility": "show"}
+        return self._call(
+            "labels.create", lambda: self.users.labels().create(userId="me", body=body)
+        )
+
+    def rename_label(self, label_id: str, name: str) -> dict[str, Any]:
+        return self._call(
+            "labels.patch",
+            lambda: self.users.labels().patch(userId="me", id=label_id, body={"name": name}),
         )
 
     def send_raw(self, raw_bytes: bytes, thread_id: str | None = None) -> dict[str, Any]:
@@ -416,6 +493,33 @@ class GmailCalls:
         except HttpError as exc:  # the batch itself was refused
             failure = self._classify(exc) or Failure("server", f"batch: {exc.resp.status}")
             return {}, failure
+        except RefreshError as exc:
+            return {}, self._refresh_failure(exc)
+        except _TRANSPORT_ERRORS as exc:
+            return {}, Failure("transport", f"{type(exc).__name__}: {exc}")
+        return answers, None
+
+    def _batch_of(
+        self, operation: str, ids: list[str], make_request: Callable[[str], Any]
+    ) -> tuple[dict[str, Any], Failure | None]:
+        """One batch of `operation`, a call per id; answers by id (resource or HttpError),
+        or an empty dict with a Failure when the batch request itself failed."""
+        answers: dict[str, Any] = {}
+
+        def collect(request_id: str, response: Any, exception: HttpError | None) -> None:
+            answers[request_id] = exception if exception is not None else response
+
+        batch = self.service.new_batch_http_request(callback=collect)
+        cost = COSTS[operation]
+        for call_id in ids:
+            self.bucket.take(cost)  # each call in a batch is charged
+            batch.add(make_request(call_id), request_id=call_id)
+        self.stats.charged(len(ids), cost * len(ids))
+        try:
+            with self.stats.in_flight():
+                batch.execute()
+        except HttpError as exc:
+            return {}, self._classify(exc) or Failure("server", f"batch: {exc.resp.status}")
         except RefreshError as exc:
             return {}, self._refresh_failure(exc)
         except _TRANSPORT_ERRORS as exc:

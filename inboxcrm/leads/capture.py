@@ -22,6 +22,7 @@ blocking comes back only when there is new mail with them, not on someone else's
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -512,8 +513,11 @@ def _capture(
     new: set[int] | None,
     now: dt.datetime,
     create: bool,
+    policy: LeadPolicy | None = None,
 ) -> Captured:
     team = Team.load(session, workspace_id)
+    if policy is not None:
+        team = dataclasses.replace(team, policy=policy)
     mails = _read(session, team, thread_ids, new)
     threads: dict[int, list[_Mail]] = {}
     for m in mails:
@@ -542,9 +546,11 @@ def capture_threads(
     *,
     new: set[int] | None = None,
     create: bool = True,
+    policy: LeadPolicy | None = None,
 ) -> Captured:
     """Capture these threads: `new` names the messages just stored (None: all of them
-    are, as in a backfill); `create=False` only links existing leads. Flushes, never
+    are, as in a backfill); `create=False` only links existing leads; `policy` overrides
+    the workspace's (a stage label on a thread makes its people leads). Flushes, never
     commits; a savepoint keeps a lost race with another sync from undoing the caller's work."""
     ids = list(dict.fromkeys(thread_ids))
     if not ids:
@@ -552,11 +558,11 @@ def capture_threads(
     if session.get_bind().dialect.name == "sqlite":
         # SQLite runs one writer at a time (a lost race fails the batch, retried at the
         # next poll), and a savepoint opened before any write would commit on release.
-        return _capture(session, workspace_id, ids, new, now, create)
+        return _capture(session, workspace_id, ids, new, now, create, policy)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with session.begin_nested():
-                return _capture(session, workspace_id, ids, new, now, create)
+                return _capture(session, workspace_id, ids, new, now, create, policy)
         except IntegrityError:
             if attempt == ATTEMPTS:
                 raise

@@ -23,6 +23,8 @@ from inboxcrm.leads.capture import capture_messages, link_existing_mail
 from inboxcrm.mailbox.models import Message
 from inboxcrm.mailbox.parse import parse_message
 from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
+from inboxcrm.pipeline.label_map import ensure_labels, labels_due
+from inboxcrm.pipeline.label_sync import apply_stage_labels, labelled_threads
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # messages fetched (ten 50-call batches) and committed together
@@ -49,18 +51,31 @@ class HistoryChanges:
     labels: dict[str, list[str]] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
     history_id: int = 0
+    # Threads (Gmail ids) with new mail or label changes, and per thread the labels added
+    # to its messages in history order: of two stage labels, the later one wins.
+    threads: dict[str, None] = field(default_factory=dict)
+    labels_added: dict[str, list[str]] = field(default_factory=dict)
 
     def read(self, page: dict[str, Any]) -> None:
         for record in page.get("history", []):
             for item in record.get("messagesAdded", []):
                 self.added.append(item["message"]["id"])
                 self.deleted.discard(item["message"]["id"])
+                self._touch(item["message"])
             for key in ("labelsAdded", "labelsRemoved"):
                 for item in record.get(key, []):
                     self.labels[item["message"]["id"]] = list(item["message"].get("labelIds", []))
+                    self._touch(item["message"])
+                    if key == "labelsAdded" and item["message"].get("threadId"):
+                        order = self.labels_added.setdefault(item["message"]["threadId"], [])
+                        order += item.get("labelIds", [])
             for item in record.get("messagesDeleted", []):
                 self.deleted.add(item["message"]["id"])
         self.history_id = max(self.history_id, int(page.get("historyId", 0)))
+
+    def _touch(self, message: dict[str, Any]) -> None:
+        if message.get("threadId"):
+            self.threads[message["threadId"]] = None
 
 
 def _fetch_and_store(
@@ -118,6 +133,7 @@ def _full_sync(
     stop: Callable[[], bool],
     progress: Progress,
     created: list[int],
+    initial: bool = True,
 ) -> None:
     with db.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
@@ -147,6 +163,9 @@ def _full_sync(
             mailbox.sync_estimate = None
             mailbox.history_id = mailbox.full_sync_history_id
             mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
+            # Labels already on the mail set their leads' stages, once per lead.
+            threads = labelled_threads(session, mailbox_id)
+            apply_stage_labels(session, mailbox, threads, now(), initial=initial)
             return
 
 
@@ -181,7 +200,25 @@ def _incremental_sync(
         labels = {k: v for k, v in changes.labels.items() if k not in changes.deleted}
         set_labels(session, mailbox, labels)
         delete_messages(session, mailbox, changes.deleted)
+        apply_stage_labels(session, mailbox, changes.threads, now(), added=changes.labels_added)
         mailbox.history_id = changes.history_id
+
+
+def _check_labels(
+    db: Database, mailbox_id: int, calls: GmailCalls, now: Callable[[], dt.datetime]
+) -> None:
+    """The stage labels exist before the mail is read (a pass after the stages changed,
+    and every few minutes). Gmail's refusals end the pass as for the sync; anything else
+    is logged, and the mail is synced all the same."""
+    try:
+        with db.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox_id)
+            if labels_due(session, mailbox, now()):
+                ensure_labels(session, mailbox, calls, now())
+    except (GmailUnavailable, GrantRevoked):
+        raise
+    except Exception:
+        log.exception("mailbox %s: checking the stage labels failed", mailbox_id)
 
 
 def _mark(db: Database, mailbox_id: int, **fields: Any) -> None:
@@ -246,6 +283,7 @@ def _sync_pass(
     )
     try:
         try:
+            _check_labels(db, mailbox_id, calls, now)
             with db.session() as session:
                 needs_full = session.get_one(Mailbox, mailbox_id).history_id is None
             if needs_full:
@@ -255,7 +293,7 @@ def _sync_pass(
             # Gmail forgot our place: list everything again; stored rows are kept and skipped.
             log.info("mailbox %s: history expired, full resync", mailbox_id)
             _mark(db, mailbox_id, history_id=None, full_sync_history_id=None)
-            _full_sync(db, mailbox_id, calls, now, stop, progress, created)
+            _full_sync(db, mailbox_id, calls, now, stop, progress, created, initial=False)
             _incremental_sync(db, mailbox_id, calls, now, progress, created)
     except OutOfTime:
         return SyncState.syncing

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from inboxcrm.mailbox.models import Thread
 from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange, StageKind
 from inboxcrm.tenancy import Scope
 
@@ -67,7 +69,10 @@ def move_lead(
     member_id: int | None = None,
     detail: str = "",
 ) -> StageChange | None:
-    """Put a lead in a stage and record it; moving to the stage it is in records nothing."""
+    """Put a lead in a stage and record it; moving to the stage it is in records nothing.
+
+    Unless a Gmail label moved it, its threads are queued to be relabelled (committed
+    with the move, done by the clock's relabel job)."""
     if lead.stage_id == stage.id:
         return None
     change = StageChange(
@@ -87,4 +92,16 @@ def move_lead(
     if stage.kind is not StageKind.lost:
         lead.lost_reason = None
     scope.session.add(change)
+    if source is not ChangeSource.label:
+        want_relabel(scope, lead.id, now)
     return change
+
+
+def want_relabel(scope: Scope, lead_id: int, now: dt.datetime) -> None:
+    """Queue the threads where the lead is primary, in every mailbox, for relabelling."""
+    scope.session.execute(
+        update(Thread)
+        .where(Thread.workspace_id == scope.workspace_id, Thread.primary_lead_id == lead_id)
+        .values(relabel_at=now),
+        execution_options={"synchronize_session": False},
+    )

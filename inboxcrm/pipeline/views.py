@@ -10,7 +10,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from inboxcrm.accounts.models import Member, Role
+from inboxcrm.accounts.models import Mailbox, Member, Role
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError, Forbidden
 from inboxcrm.formatting import money
@@ -19,6 +19,7 @@ from inboxcrm.leads.params import parse_filter
 from inboxcrm.pipeline import stages as editing
 from inboxcrm.pipeline.board import Column, board, column_cards, column_figures, move_card
 from inboxcrm.pipeline.funnel import funnel, parse_owner, parse_period
+from inboxcrm.pipeline.label_map import labels_by_stage
 from inboxcrm.pipeline.models import Stage, StageKind
 from inboxcrm.pipeline.service import list_stages
 from inboxcrm.web import db_session, login_required, member, scope
@@ -177,10 +178,13 @@ def _render_stages(status: int = 200, errors: dict[str, str] | None = None) -> t
     s = scope()
     stages = list_stages(s)
     counts = {stage.id: editing.leads_in(s, stage) for stage in stages}
+    mailboxes = {box.id: box.email for box in s.session.scalars(s.select(Mailbox))}
     html = render_template(
         "pipeline/stages.html",
         stages=stages,
         counts=counts,
+        gmail_labels=labels_by_stage(s.session, s.workspace_id),
+        mailboxes=mailboxes,
         kinds=list(StageKind),
         errors=errors or {},
         form=request.form,

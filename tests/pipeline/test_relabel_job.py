@@ -1,0 +1,79 @@
+"""The clock's relabel job end to end: a card moved on the board relabels its thread in
+the sandbox's Gmail, through the scheduler's job table, with the mailbox's own tokens."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Mailbox, SyncState
+from inboxcrm.config import Settings
+from inboxcrm.db import Database
+from inboxcrm.leads.models import Lead
+from inboxcrm.mailbox.jobs import gmail_calls, sync_claimed
+from inboxcrm.mailbox.models import Thread
+from inboxcrm.pipeline.models import Stage, StageChange
+from inboxcrm.sandbox import RunningSandbox
+from inboxcrm.scheduler import Runtime, _jobs, run_job
+from tests.accounts.test_google import AVA, google_signin
+from tests.conftest import csrf_token
+from tests.leads.test_capture_sync import ANSWER, PROPOSAL
+
+
+@pytest.fixture
+def app(google_settings: Settings) -> Flask:
+    from inboxcrm import create_app
+
+    return create_app(google_settings)
+
+
+def test_a_card_moved_on_the_board_is_relabelled_in_gmail_by_the_clock(
+    client: FlaskClient,
+    session: Session,
+    db: Database,
+    google_settings: Settings,
+    sandbox: RunningSandbox,
+) -> None:
+    control = f"{sandbox.url}/_sandbox"
+    for eml, labels in ((PROPOSAL, ["SENT"]), (ANSWER, ["INBOX"])):
+        answer = requests.post(
+            f"{control}/deliver", json={"to": AVA, "eml": eml, "labelIds": labels}, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+    google_signin(client, AVA)
+    runtime = Runtime(db, google_settings, workers=1)
+    mailbox = session.scalars(select(Mailbox)).one()
+    assert sync_claimed(runtime, mailbox.id, stop=lambda: False) is SyncState.idle
+    nina = session.scalars(select(Lead)).unique().one()
+    sql = session.scalars(select(Stage).where(Stage.name == "SQL")).one()
+
+    board = client.get("/board")
+    moved = client.post(
+        "/board/move",
+        data={"lead_id": nina.id, "stage_id": sql.id, "csrf_token": csrf_token(board.text)},
+        headers={"Accept": "application/json"},
+    )
+    assert moved.status_code == 200, moved.text
+    # The request only queued the relabel; Gmail is untouched until the clock's job runs.
+    assert session.scalar(select(func.count()).where(Thread.relabel_at.is_not(None))) == 1
+    job = next(j for j in _jobs() if j.id == "relabel_threads")
+    run_job(runtime, job)
+
+    with db.session() as s:
+        box = s.get_one(Mailbox, mailbox.id)
+        calls = gmail_calls(runtime, box)
+        labels = {lb["id"]: lb["name"] for lb in calls.labels()}
+        thread = s.scalars(select(Thread)).one()
+        assert thread.relabel_at is None
+        gmail_thread = calls.users.threads().get(userId="me", id=thread.gmail_id).execute()
+    on_thread = {labels[i] for m in gmail_thread["messages"] for i in m["labelIds"]}
+    assert "CRM/SQL" in on_thread
+    assert not {n for n in on_thread if n.startswith("CRM/")} - {"CRM/SQL"}
+
+    assert sync_claimed(runtime, mailbox.id, stop=lambda: False) is SyncState.idle
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(StageChange)) == 1  # no echo
