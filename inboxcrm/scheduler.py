@@ -73,12 +73,12 @@ def heartbeat(runtime: Runtime, now: dt.datetime) -> None:
 
 
 def _jobs() -> tuple[Job, ...]:
-    from inboxcrm.mailbox.jobs import sync_due
+    from inboxcrm.mailbox.jobs import SYNC_TICK, sync_due
     from inboxcrm.pipeline.relabel import relabel_due
 
     return (
         Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
-        Job("sync_mailboxes", dt.timedelta(seconds=15), sync_due),
+        Job("sync_mailboxes", SYNC_TICK, sync_due),
         Job("relabel_threads", dt.timedelta(seconds=15), relabel_due),
     )
 

@@ -51,6 +51,7 @@ from inboxcrm.leads.service import search_text
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.mailbox.participants import Address, is_automated_sender, parse_addresses
 from inboxcrm.mailbox.store import Added
+from inboxcrm.pipeline.models import Stage
 from inboxcrm.pipeline.service import entry_stage
 from inboxcrm.tenancy import Scope
 
@@ -331,7 +332,7 @@ def _create_leads(
 
 def _link(
     session: Session, team: Team, threads: dict[int, list[_Mail]], lead_of: dict[str, int]
-) -> int:
+) -> tuple[int, list[int]]:
     """A link per lead on each thread (a detached one stays detached), and the primary lead:
     the first external participant who is a lead, unless a rep chose one."""
     links: dict[tuple[int, int], bool] = {}
@@ -383,7 +384,25 @@ def _link(
             primaries,
         )
         _expire(session, Thread, (p["thread"] for p in primaries), ["primary_lead_id"])
-    return len(new_links)
+    return len(new_links), [p["thread"] for p in primaries if p["lead"] is not None]
+
+
+def _label_new_primaries(session: Session, thread_ids: list[int], now: dt.datetime) -> None:
+    """A thread whose primary lead is already past the entry stage should carry that
+    stage's Gmail label: queue it for the relabel job, as a move would."""
+    if not thread_ids:
+        return
+    for chunk in _chunks(thread_ids):
+        staged = (
+            select(Thread.id)
+            .join(Lead, Lead.id == Thread.primary_lead_id)
+            .join(Stage, Stage.id == Lead.stage_id)
+            .where(Thread.id.in_(chunk), Stage.label.is_not(None))
+        )
+        session.execute(
+            update(Thread).where(Thread.id.in_(staged)).values(relabel_at=now),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _expire(session: Session, model: type[Any], ids: Iterable[int], fields: list[str]) -> None:
@@ -530,7 +549,8 @@ def _capture(
         created = _create_leads(session, team, people, mails, now)
         lead_of.update(created)
         result.created = list(created.values())
-    result.links = _link(session, team, threads, lead_of)
+    result.links, primaries = _link(session, team, threads, lead_of)
+    _label_new_primaries(session, primaries, now)
     added = _activities(session, team, mails, lead_of)
     result.activities = sum(len(events) for events in added.values())
     _contact_times(session, added, now)

@@ -23,6 +23,10 @@ from inboxcrm.scheduler import Runtime
 
 log = logging.getLogger(__name__)
 POLL_EVERY = dt.timedelta(seconds=60)
+# The clock claims due mailboxes this often. A mailbox is due again POLL_EVERY - SYNC_TICK
+# after its pass began, so the tick that claims it comes within POLL_EVERY: news in Gmail
+# (a stage label, a reply) shows within one poll interval and the pass that reads it.
+SYNC_TICK = dt.timedelta(seconds=15)
 # A claim holds a mailbox this long and each committed batch renews it, so a process that
 # dies mid-sync frees its mailboxes within minutes. Longer than any wait between batches:
 # backoffs total about a minute, and a longer "Retry after" ends the pass (RETRY).
@@ -134,6 +138,7 @@ def sync_claimed(
             progress(stored, estimate)
 
     token = credentials.token
+    started = utcnow()
     state = sync_mailbox(database, mailbox_id, calls, utcnow, progress=renew, stop=stop)
     _keep_refreshed(runtime, mailbox_id, credentials, token)
     with database.session() as session:
@@ -141,9 +146,9 @@ def sync_claimed(
         if state is SyncState.syncing:
             mailbox.next_poll_at = utcnow()  # more to list: the next tick goes on
         elif state is not SyncState.throttled or mailbox.next_poll_at is None:
-            # Staggered by id, so mailboxes connected together do not poll together.
-            stagger = dt.timedelta(seconds=mailbox_id % 15)
-            mailbox.next_poll_at = utcnow() + POLL_EVERY + stagger
+            # Mailboxes need no stagger: each polls on from its own pass, and a tick claims
+            # no more than there are free workers.
+            mailbox.next_poll_at = started + POLL_EVERY - SYNC_TICK
     return state
 
 

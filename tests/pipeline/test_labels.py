@@ -422,3 +422,23 @@ def test_a_lead_moved_by_a_label_in_one_mailbox_is_relabelled_in_the_others(crm:
     assert crm.labels_on(ben_thread, BEN) == {"CRM/SQL"}
     crm.sync(BEN)
     assert crm.lead("nina.berg@vandelay.co.uk").stage.name == "SQL"
+
+
+def test_a_new_thread_of_a_lead_past_the_entry_stage_gets_its_stage_label(crm: Team) -> None:
+    nina, first = _nina(crm)
+    crm.move(nina, "SQL")
+    crm.relabel()
+    assert crm.labels_on(first) == {"CRM/SQL"}
+    follow_up = eml(
+        f"From: Ava Reed <{AVA}>",
+        "To: nina.berg@vandelay.co.uk",
+        "Subject: Pricing sheet",
+        "Message-ID: <pricing@northwind.io>",
+        "Date: Fri, 20 Nov 2026 09:00:00 +0000",
+    )
+    deliver(crm.control, AVA, follow_up, sent=True)
+    crm.sync()
+    assert crm.relabel().modified == 1
+    assert crm.labels_on(crm.thread_of("Pricing")) == {"CRM/SQL"}
+    crm.sync()  # and it comes back as no news
+    assert [c[:2] for c in crm.changes(crm.lead(nina.email))] == [("member", "SQL")]
