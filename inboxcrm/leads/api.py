@@ -49,6 +49,8 @@ def update(lead_id: int) -> dict[str, Any] | Response:
     found = scope().get(Lead, lead_id)
     data = LeadUpdate.model_validate(json_object())
     update_lead(scope(), found, data, member(), utcnow())
+    if data.email is not None or data.other_emails is not None:  # a new address: its mail
+        link_existing_mail(db_session(), found.workspace_id, [found.id], utcnow())
     db_session().commit()
     return lead_json(found)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead, find_lead_by_email
 from inboxcrm.mailbox.models import Message, Thread
 from inboxcrm.tenancy import Scope
+from tests.factories import api_token
 from tests.leads.mail import NOW, mail, mailbox, sync, team
 
 REP = "rita@team.example"
@@ -424,3 +426,25 @@ def test_leads_are_only_made_in_their_own_workspace(session: Session, box: Mailb
     link = session.scalars(select(ThreadLead)).one()
     assert link.workspace_id == box.workspace_id
     assert session.get_one(Lead, link.lead_id).workspace_id == box.workspace_id
+
+
+def test_an_address_added_through_the_api_brings_its_stored_threads(
+    session: Session, workspace: Workspace, box: Mailbox, client: FlaskClient
+) -> None:
+    sync(session, box, mail("Ann <ann@acme.example>", REP, thread="work", minute=0))
+    sync(session, box, mail("Ann <ann.home@mail.example>", REP, thread="home", minute=1))
+    ann = create_lead(Scope(session, workspace.id), LeadCreate(email="ann@acme.example"),
+                      box.member, NOW)  # fmt: skip
+    link_existing_mail(session, workspace.id, [ann.id], NOW)
+    session.commit()
+    assert count(session, ThreadLead) == 1
+    token = api_token(box.member)
+    answer = client.patch(
+        f"/api/v1/leads/{ann.id}",
+        json={"other_emails": ["ann.home@mail.example"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    session.expire_all()
+    assert {lk.lead_id for lk in session.scalars(select(ThreadLead))} == {ann.id}
+    assert count(session, ThreadLead) == 2
