@@ -135,6 +135,8 @@ class Lead(InWorkspace, Base):
         UniqueConstraint("workspace_id", "email"),
         Index(None, "workspace_id", "owner_id"),
         Index(None, "workspace_id", "stage_id"),
+        # A rep's board: each column's newest cards (the id rides along in every index).
+        Index(None, "workspace_id", "owner_id", "stage_id"),
         Index(None, "workspace_id", "score", "id"),
         Index(None, "workspace_id", "last_contacted_at", "id"),
         Index(None, "workspace_id", "deal_value", "id"),
