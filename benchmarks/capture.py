@@ -1,7 +1,7 @@
 """Local throughput of storing and capturing synced mail (leads, links, activities) on SQLite.
 
 Prints one JSON object. 10,000 parsed messages (parsing has its own benchmark) go through
-`store_messages` and `capture_messages` in batches of 100 committed one by one, as the sync
+`store_messages` and `capture_messages` in batches of 500 committed one by one, as the sync
 does: conversations of one to six messages between two team mailboxes and 3,000 outside
 people (names, companies, free mail), long Cc lists, newsletters and no-reply senders, mail
 to a lead inbox. Each person's address is parsed once first, as parsing the mail did.
@@ -31,10 +31,11 @@ from inboxcrm.leads.models import Activity, Lead, ThreadLead
 from inboxcrm.mailbox.parse import ParsedMessage
 from inboxcrm.mailbox.participants import Address, parse_addresses
 from inboxcrm.mailbox.store import store_messages
+from inboxcrm.mailbox.sync import CHUNK
 from inboxcrm.migrate import upgrade
 
 MESSAGES = 10_000
-BATCH = 100
+BATCH = CHUNK  # as the sync commits
 PEOPLE = 3000
 TEAM = ("ava@northwind.example", "ben@northwind.example")
 FIRST = ["Ann", "Bob", "Carol", "José", "Zoë", "Łukasz", "Mei", "Søren", "Aïcha", "Dan"]
