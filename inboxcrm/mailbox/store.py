@@ -15,10 +15,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox
+from inboxcrm.accounts.models import Mailbox, Workspace
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.mailbox.parse import ParsedMessage
-from inboxcrm.mailbox.participants import Address, is_automated_sender, is_bulk
+from inboxcrm.mailbox.participants import Address, is_automated_sender, is_bulk, list_key
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -74,6 +74,10 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
     result = Stored()
     batch = [p for p in batch if p.gmail_id and p.gmail_thread_id]
     adding: set[str] = set()
+    inboxes = session.scalar(
+        select(Workspace.lead_inboxes).where(Workspace.id == mailbox.workspace_id)
+    )
+    own_lists = {list_key(address) for address in inboxes or ()}
     known = {
         m.gmail_id: m
         for m in session.scalars(
@@ -130,7 +134,7 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             size_estimate=parsed.size_estimate,
             history_id=parsed.history_id,
             # Lists, newsletters, auto-replies, daemons and no-reply senders: never a lead.
-            bulk=is_bulk(parsed)
+            bulk=is_bulk(parsed, own_lists)
             or (parsed.from_ is not None and is_automated_sender(parsed.from_)),
         )
         rows.append((thread, row))

@@ -126,6 +126,27 @@ def test_whoever_writes_to_a_lead_inbox_becomes_a_lead(
     assert set(leads(session)) == {"pat@prospect.example"}
 
 
+def test_a_lead_inbox_that_is_a_google_group_still_makes_leads(
+    session: Session, workspace: Workspace, box: Mailbox
+) -> None:
+    """A `sales@` Google Group adds its own list headers to every mail it hands on; they
+    say how the mail reached the team, not that it is a newsletter."""
+    policy(session, workspace, LeadPolicy.conversations, ["sales@team.example"])
+    group = {
+        "List-Id": "<sales.team.example>",
+        "Precedence": "list",
+        "List-Unsubscribe": "<mailto:googlegroups-manage+1+unsubscribe@googlegroups.com>",
+    }
+    newsletter = {"List-Id": "News <news.vendor.example>", "List-Unsubscribe": "<https://x>"}
+    sync(
+        session,
+        box,
+        mail("Pat <pat@prospect.example>", "sales@team.example", thread="t1", headers=group),
+        mail("news@vendor.example", "sales@team.example", thread="t2", headers=newsletter),
+    )
+    assert set(leads(session)) == {"pat@prospect.example"}
+
+
 def test_all_mail_makes_every_outside_person_a_lead(
     session: Session, workspace: Workspace, box: Mailbox
 ) -> None:
