@@ -73,6 +73,7 @@ def heartbeat(runtime: Runtime, now: dt.datetime) -> None:
 
 
 def _jobs() -> tuple[Job, ...]:
+    from inboxcrm.leads.jobs import recapture_due
     from inboxcrm.mailbox.jobs import SYNC_TICK, sync_due
     from inboxcrm.pipeline.relabel import relabel_due
 
@@ -80,6 +81,7 @@ def _jobs() -> tuple[Job, ...]:
         Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
         Job("sync_mailboxes", SYNC_TICK, sync_due),
         Job("relabel_threads", dt.timedelta(seconds=15), relabel_due),
+        Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
     )
 
 

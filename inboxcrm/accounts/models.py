@@ -70,6 +70,10 @@ class Workspace(Base):
     )
     # Shared addresses such as sales@: whoever writes to them becomes a lead.
     lead_inboxes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # After the capture rules change, the clock applies them to the stored mail thread by
+    # thread: the next thread id to capture (None: nothing pending), and the leads made.
+    recapture_from: Mapped[int | None]
+    recapture_created: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[Member]] = relationship(back_populates="workspace")

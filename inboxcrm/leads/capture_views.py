@@ -58,6 +58,8 @@ def _page(status: int = 200, **context: Any) -> tuple[str, int]:
     context.setdefault("inboxes", "\n".join(workspace.lead_inboxes or []))
     context.setdefault("errors", {})
     context.setdefault("pattern", "")
+    context["applying"] = workspace.recapture_from is not None
+    context["applied_leads"] = workspace.recapture_created
     html = render_template("leads/settings.html", policies=POLICIES, blocks=blocks, **context)
     return html, status
 
@@ -77,9 +79,7 @@ def save_settings() -> Response | tuple[str, int]:
         if raw_policy not in LeadPolicy.__members__:
             raise Invalid("choose who becomes a lead", {"lead_policy": "unknown policy"})
         inboxes = parse_lead_inboxes(form.get("lead_inboxes", ""))
-        captured = change_settings(
-            db_session(), member(), LeadPolicy(raw_policy), inboxes, utcnow()
-        )
+        changed = change_settings(db_session(), member(), LeadPolicy(raw_policy), inboxes)
         db_session().commit()
     except DomainError as exc:
         db_session().rollback()
@@ -92,13 +92,10 @@ def save_settings() -> Response | tuple[str, int]:
             inboxes=form.get("lead_inboxes", ""),
             errors=exc.fields or {"lead_policy": exc.message},
         )
-    if captured is None:
-        flash("Nothing changed.")
+    if changed:
+        flash("Saved. The new rules are being applied to the mail already synced.")
     else:
-        n = len(captured.created)
-        flash(
-            f"Saved. Capture ran again over the stored mail: {n} new lead{'s' if n != 1 else ''}."
-        )
+        flash("Nothing changed.")
     return redirect(url_for("capture.settings"))
 
 

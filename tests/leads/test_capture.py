@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Role, Workspace
+from inboxcrm.leads import capture
 from inboxcrm.leads.capture import link_existing_mail, recapture
 from inboxcrm.leads.models import (
     Activity,
@@ -469,3 +470,23 @@ def test_an_address_added_through_the_api_brings_its_stored_threads(
     session.expire_all()
     assert {lk.lead_id for lk in session.scalars(select(ThreadLead))} == {ann.id}
     assert count(session, ThreadLead) == 2
+
+
+def test_recapture_goes_step_by_step_over_every_thread(
+    session: Session, workspace: Workspace, box: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        sync(session, box, mail(f"p{n}@prospect{n}.example", REP, thread=f"t{n}", minute=n))
+    assert leads(session) == {}
+    monkeypatch.setattr(capture, "RECAPTURE_STEP", 1)
+    policy(session, workspace, LeadPolicy.all_mail, [])
+    workspace.recapture_from = 0
+    session.commit()
+    steps = 0
+    while capture.recapture_step(session, workspace.id, NOW) is not None:
+        session.commit()
+        steps += 1
+    assert steps == 4  # one thread each, then the step that finds the end
+    assert set(leads(session)) == {f"p{n}@prospect{n}.example" for n in range(3)}
+    session.refresh(workspace)
+    assert (workspace.recapture_from, workspace.recapture_created) == (None, 3)

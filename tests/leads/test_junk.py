@@ -11,10 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Role, Workspace
+from inboxcrm.config import Settings
+from inboxcrm.db import Database
 from inboxcrm.leads.models import Activity, BlockedAddress, Lead, ThreadLead
 from inboxcrm.leads.schemas import LeadUpdate
 from inboxcrm.leads.service import BulkChange, bulk_update, update_lead
 from inboxcrm.mailbox.models import Message, Thread
+from inboxcrm.scheduler import Runtime, _jobs, run_job
 from inboxcrm.tenancy import Scope
 from tests.conftest import csrf_token, sign_in
 from tests.factories import api_token
@@ -275,24 +278,32 @@ def test_admins_block_and_unblock_on_the_settings_page(
     assert count(session, BlockedAddress) == 0
 
 
-def test_a_policy_change_re_runs_capture_and_says_how_many_leads(
-    client: FlaskClient, session: Session, admin: Mailbox
+def test_a_policy_change_re_runs_capture_in_the_clock_and_says_how_many_leads(
+    client: FlaskClient, session: Session, admin: Mailbox, db: Database, settings: Settings
 ) -> None:
     sync(session, admin, mail("Pat <pat@prospect.example>", "sales@team.example"),
          mail("zed@newco.example", ADMIN, thread="t2"))  # fmt: skip
     sign_in(client, admin.member)
+    clock = Runtime(db, settings, workers=1)
+    job = next(j for j in _jobs() if j.id == "recapture_leads")
     bad = form(client, "/settings/leads", "/settings/leads", lead_policy="conversations",
                lead_inboxes="sales@team.example, not an address")  # fmt: skip
     assert bad.status_code == 422
     assert "not an address" in bad.text
+    run_job(clock, job)
     assert emails(session) == set()
     answer = form(client, "/settings/leads", "/settings/leads", lead_policy="conversations",
                   lead_inboxes="Sales@Team.example")  # fmt: skip
-    assert "1 new lead." in client.get(answer.location).text
+    page = client.get(answer.location).text
+    assert "being applied to the mail already synced" in page
+    assert "Applying these rules" in page
+    assert emails(session) == set()  # the web request only asked
+    run_job(clock, job)
     assert emails(session) == {"pat@prospect.example"}
-    answer = form(client, "/settings/leads", "/settings/leads", lead_policy="all_mail",
-                  lead_inboxes="sales@team.example")  # fmt: skip
-    assert "1 new lead." in client.get(answer.location).text
+    assert "The last change made 1 new lead " in client.get("/settings/leads").text
+    form(client, "/settings/leads", "/settings/leads", lead_policy="all_mail",
+         lead_inboxes="sales@team.example")  # fmt: skip
+    run_job(clock, job)
     assert emails(session) == {"pat@prospect.example", "zed@newco.example"}
     workspace = session.get_one(Workspace, admin.workspace_id)
     session.refresh(workspace)
@@ -300,6 +311,9 @@ def test_a_policy_change_re_runs_capture_and_says_how_many_leads(
         LeadPolicy.all_mail,
         ["sales@team.example"],
     )
+    assert workspace.recapture_from is None
+    assert workspace.recapture_created == 1
+    clock.stop()
 
 
 def test_reps_see_the_settings_but_change_nothing(
