@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import random
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +30,9 @@ from inboxcrm.leads.models import Company, Lead, LeadEmail, ThreadLead
 from inboxcrm.mailbox.models import Direction, Message, Thread
 from inboxcrm.migrate import upgrade
 from inboxcrm.pipeline.models import Stage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
+from benchmarks import timing
 
 LEADS = 100_000
 MESSAGES = 1_000_000
@@ -231,27 +234,7 @@ def run(
     ]
 
     def measure(urls: list[str], **kw: object) -> dict[str, object]:
-        per_url: dict[str, float] = {}
-        all_ms: list[float] = []
-        cpu_ms: list[float] = []
-        for u in urls:
-            times = []
-            for _ in range(REPEAT):
-                t0, c0 = time.perf_counter(), time.process_time()
-                response = client.get(u, **kw)  # type: ignore[arg-type]
-                times.append((time.perf_counter() - t0) * 1000)
-                cpu_ms.append((time.process_time() - c0) * 1000)
-                assert response.status_code == 200, (u, response.status_code)
-            per_url[u] = round(statistics.quantiles(times, n=20)[18], 2)
-            all_ms += times
-        q = statistics.quantiles(all_ms, n=100)
-        return {
-            "p50_ms": round(statistics.median(all_ms), 2),
-            "p95_ms": round(q[94], 2),
-            "p95_ms_by_url": per_url,
-            # CPU time of this process: what a request costs when the machine is shared.
-            "cpu_p95_ms": round(statistics.quantiles(cpu_ms, n=100)[94], 2),
-        }
+        return timing.measure(client, urls, REPEAT, **kw)
 
     shown = first.text.count("data-message=")
     result = {

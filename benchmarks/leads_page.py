@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +25,9 @@ from inboxcrm.db import Database
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, Temperature, lead_tag
 from inboxcrm.migrate import upgrade
 from inboxcrm.pipeline.models import Stage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
+from benchmarks import timing
 
 LEADS = 100_000
 REPEAT = 40
@@ -134,23 +137,7 @@ def run(
     api_urls = [u.replace("/leads", "/api/v1/leads", 1) for u in page_urls]
 
     def measure(urls: list[str], **kw: object) -> dict[str, object]:
-        per_url: dict[str, float] = {}
-        all_ms: list[float] = []
-        for u in urls:
-            times = []
-            for _ in range(REPEAT):
-                t0 = time.perf_counter()
-                response = client.get(u, **kw)  # type: ignore[arg-type]
-                times.append((time.perf_counter() - t0) * 1000)
-                assert response.status_code == 200, (u, response.status_code)
-            per_url[u] = round(statistics.quantiles(times, n=20)[18], 2)
-            all_ms += times
-        q = statistics.quantiles(all_ms, n=100)
-        return {
-            "p50_ms": round(statistics.median(all_ms), 2),
-            "p95_ms": round(q[94], 2),
-            "p95_ms_by_url": per_url,
-        }
+        return timing.measure(client, urls, REPEAT, **kw)
 
     client.get("/leads")  # warm caches once, as a running server would be
     result = {
