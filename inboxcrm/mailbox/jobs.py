@@ -43,7 +43,6 @@ def _due(now: dt.datetime) -> Any:
 def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
     """Mailboxes due a poll, each claimed by a conditional update: of several clocks
     ticking at once, exactly one gets each mailbox."""
-    claimed: list[int] = []
     with database.session() as session:
         candidates = session.scalars(
             select(Mailbox.id)
@@ -51,19 +50,22 @@ def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int
             .order_by(Mailbox.next_poll_at.nulls_first(), Mailbox.id)
             .limit(limit)
         ).all()
-    for mailbox_id in candidates:
-        with database.session() as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(Mailbox)
-                    .where(Mailbox.id == mailbox_id, _due(now))
-                    .values(next_poll_at=now + LEASE)
-                ),
-            )
-            if result.rowcount == 1:
-                claimed.append(mailbox_id)
-    return claimed
+    return [mailbox_id for mailbox_id in candidates if _take(database, mailbox_id, _due(now), now)]
+
+
+def _take(database: Database, mailbox_id: int, condition: Any, now: dt.datetime) -> bool:
+    """Lease the mailbox if `condition` still holds: a conditional update, so of several
+    processes trying at once, exactly one gets it."""
+    with database.session() as session:
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == mailbox_id, condition)
+                .values(next_poll_at=now + LEASE)
+            ),
+        )
+        return result.rowcount == 1
 
 
 def _credentials(runtime: Runtime, mailbox: Mailbox) -> Any:
@@ -96,16 +98,7 @@ def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
     """Claim one mailbox now, due or not (the `sync` command), unless a clock's sync of it
     is under way."""
     busy = (Mailbox.sync_state == SyncState.syncing) & (Mailbox.next_poll_at > now)
-    with database.session() as session:
-        result = cast(
-            CursorResult[Any],
-            session.execute(
-                update(Mailbox)
-                .where(Mailbox.id == mailbox_id, ~busy)
-                .values(next_poll_at=now + LEASE)
-            ),
-        )
-        return result.rowcount == 1
+    return _take(database, mailbox_id, ~busy, now)
 
 
 def sync_claimed(
