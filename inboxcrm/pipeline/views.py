@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -199,24 +199,35 @@ def stages() -> tuple[str, int]:
     return _render_stages()
 
 
-@bp.post("/settings/stages")
-@login_required
-def add_stage() -> Response | tuple[str, int]:
-    form = request.form
-    kind = form.get("kind", "")
+def _change_stages(change: Callable[[], str], error_key: str) -> Response | tuple[str, int]:
+    """Run a stage edit and commit it, flashing what it says it did; a refused one shows
+    the page again with the reason under `error_key` (a 403 is the error page)."""
     try:
-        if kind not in StageKind.__members__:
-            raise BadRequest(f"kind must be one of {', '.join(StageKind)}")
-        label = form.get("label") if form.get("label", "").strip() else None
-        stage = editing.add_stage(scope(), member(), form.get("name", ""), StageKind(kind), label)
+        done = change()
         db_session().commit()
     except Forbidden:
         raise
     except DomainError as exc:
         db_session().rollback()
-        return _render_stages(exc.status, {"add": exc.message})
-    flash(f"Stage {stage.name} added.")
+        return _render_stages(exc.status, {error_key: exc.message})
+    flash(done)
     return redirect(url_for("pipeline.stages"))
+
+
+@bp.post("/settings/stages")
+@login_required
+def add_stage() -> Response | tuple[str, int]:
+    form = request.form
+
+    def add() -> str:
+        kind = form.get("kind", "")
+        if kind not in StageKind.__members__:
+            raise BadRequest(f"kind must be one of {', '.join(StageKind)}")
+        label = form.get("label") if form.get("label", "").strip() else None
+        stage = editing.add_stage(scope(), member(), form.get("name", ""), StageKind(kind), label)
+        return f"Stage {stage.name} added."
+
+    return _change_stages(add, "add")
 
 
 @bp.post("/settings/stages/<int:stage_id>")
@@ -227,19 +238,15 @@ def edit_stage(stage_id: int) -> Response | tuple[str, int]:
     stage = s.get(Stage, stage_id)
     form = request.form
     shown_label = stage.label or ""  # the form showed this; a rename may move the label along
-    try:
+
+    def edit() -> str:
         if "name" in form and form["name"].strip() != stage.name:
             editing.rename_stage(s, member(), stage, form["name"])
         if "label" in form and form["label"].strip() != shown_label:
             editing.set_label(s, member(), stage, form["label"])
-        db_session().commit()
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        db_session().rollback()
-        return _render_stages(exc.status, {str(stage_id): exc.message})
-    flash(f"Stage {stage.name} saved.")
-    return redirect(url_for("pipeline.stages"))
+        return f"Stage {stage.name} saved."
+
+    return _change_stages(edit, str(stage_id))
 
 
 @bp.post("/settings/stages/<int:stage_id>/move")
@@ -258,17 +265,13 @@ def move_stage(stage_id: int) -> Response:
 def delete_stage(stage_id: int) -> Response | tuple[str, int]:
     s = scope()
     stage = s.get(Stage, stage_id)
-    name = stage.name
-    try:
+
+    def delete() -> str:
+        name = stage.name
         editing.delete_stage(s, member(), stage)
-        db_session().commit()
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        db_session().rollback()
-        return _render_stages(exc.status, {str(stage_id): exc.message})
-    flash(f"Stage {name} deleted.")
-    return redirect(url_for("pipeline.stages"))
+        return f"Stage {name} deleted."
+
+    return _change_stages(delete, str(stage_id))
 
 
 # --- reports ------------------------------------------------------------------------------
