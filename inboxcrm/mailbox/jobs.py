@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, or_, select, update
@@ -68,30 +69,39 @@ def _take(database: Database, mailbox_id: int, condition: Any, now: dt.datetime)
         return result.rowcount == 1
 
 
-def _credentials(runtime: Runtime, mailbox: Mailbox) -> Any:
+@dataclass
+class Connection:
+    """A mailbox's Gmail for one pass, with the access token the pass started with."""
+
+    mailbox_id: int
+    calls: GmailCalls
+    credentials: Any
+    token: str | None
+
+    def keep_refreshed(self, runtime: Runtime) -> None:
+        """google-auth refreshed the access token during the pass: store it (sealed), so
+        the next pass uses it until it expires instead of refreshing again."""
+        if self.credentials.token and self.credentials.token != self.token:
+            with runtime.database.session() as session:
+                mailbox = session.get_one(Mailbox, self.mailbox_id)
+                box = TokenBox(runtime.settings.token_key)
+                mailbox.token_ciphertext = box.seal(self.credentials.to_json())
+
+
+def connect(runtime: Runtime, mailbox: Mailbox) -> Connection:
+    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
     client = google_client(runtime.settings)
     if client is None or mailbox.token_ciphertext is None:
         raise LookupError(f"mailbox {mailbox.id} has no Google client or tokens")
     tokens = TokenBox(runtime.settings.token_key).open(mailbox.token_ciphertext)
-    return credentials_from_json(client, tokens)
-
-
-def gmail_calls(runtime: Runtime, mailbox: Mailbox, credentials: Any = None) -> GmailCalls:
-    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
-    credentials = credentials or _credentials(runtime, mailbox)
-    api_root = runtime.settings.google_api_root
+    credentials = credentials_from_json(client, tokens)
     bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
-    return GmailCalls(build_gmail(credentials, api_root), bucket, policy=RETRY)
+    calls = GmailCalls(build_gmail(credentials, client.api_root), bucket, policy=RETRY)
+    return Connection(mailbox.id, calls, credentials, credentials.token)
 
 
-def _keep_refreshed(runtime: Runtime, mailbox_id: int, credentials: Any, token: str) -> None:
-    """google-auth refreshed the access token during the pass: store it (sealed), so the
-    next pass uses it until it expires instead of refreshing again."""
-    if credentials.token and credentials.token != token:
-        with runtime.database.session() as session:
-            mailbox = session.get_one(Mailbox, mailbox_id)
-            box = TokenBox(runtime.settings.token_key)
-            mailbox.token_ciphertext = box.seal(credentials.to_json())
+def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
+    return connect(runtime, mailbox).calls
 
 
 def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
@@ -112,8 +122,7 @@ def sync_claimed(
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         try:
-            credentials = _credentials(runtime, mailbox)
-            calls = gmail_calls(runtime, mailbox, credentials)
+            gmail = connect(runtime, mailbox)
         except Exception as exc:  # unreadable tokens and the like: show it, retry later
             log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
             mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
@@ -130,10 +139,9 @@ def sync_claimed(
         if progress is not None:
             progress(stored, estimate)
 
-    token = credentials.token
     started = utcnow()
-    state = sync_mailbox(database, mailbox_id, calls, utcnow, progress=renew, stop=stop)
-    _keep_refreshed(runtime, mailbox_id, credentials, token)
+    state = sync_mailbox(database, mailbox_id, gmail.calls, utcnow, progress=renew, stop=stop)
+    gmail.keep_refreshed(runtime)
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         if state is SyncState.syncing:

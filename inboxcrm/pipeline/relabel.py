@@ -25,7 +25,7 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.calls import GmailCalls, GmailError, GmailUnavailable, GrantRevoked
 from inboxcrm.leads.models import Lead
-from inboxcrm.mailbox.jobs import gmail_calls
+from inboxcrm.mailbox.jobs import connect
 from inboxcrm.mailbox.models import Message, Thread
 from inboxcrm.pipeline.label_map import check_soon, ensure_labels, labels_due
 from inboxcrm.pipeline.models import StageLabel
@@ -211,13 +211,14 @@ def relabel_due(runtime: Runtime, now: dt.datetime) -> Relabelled:
         with runtime.database.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
             try:
-                calls = gmail_calls(runtime, mailbox)
+                gmail = connect(runtime, mailbox)
             except Exception as exc:  # unreadable tokens: the sync reports it; try later
                 log.warning("mailbox %s cannot relabel: %s", mailbox_id, exc)
                 for thread_id in thread_ids:
                     _release(session, thread_id, now + LEASE, now + LATER)
                 continue
-        result = relabel_mailbox(runtime.database, mailbox_id, thread_ids, calls, utcnow, now)
+        result = relabel_mailbox(runtime.database, mailbox_id, thread_ids, gmail.calls, utcnow, now)
+        gmail.keep_refreshed(runtime)
         total.modified += result.modified
         total.unchanged += result.unchanged
         total.deferred += result.deferred
