@@ -28,10 +28,10 @@ from inboxcrm.accounts.service import add_member, create_workspace
 from inboxcrm.db import Database
 from inboxcrm.leads.capture import capture_messages
 from inboxcrm.leads.models import Activity, Lead, ThreadLead
-from inboxcrm.mailbox.parse import ParsedMessage
-from inboxcrm.mailbox.participants import Address, parse_addresses
-from inboxcrm.mailbox.store import store_messages
-from inboxcrm.mailbox.sync import CHUNK
+from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.participants import Address, parse_addresses
+from inboxcrm.mail.store import store_messages
+from inboxcrm.mail.sync import CHUNK
 from inboxcrm.migrate import upgrade
 
 MESSAGES = 10_000

@@ -27,9 +27,9 @@ from inboxcrm.accounts.service import add_member, create_api_token, create_works
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Company, Lead, LeadEmail, ThreadLead
-from inboxcrm.mailbox.models import Direction, Message, Thread
+from inboxcrm.mail.models import Direction, Message, Thread
 from inboxcrm.migrate import upgrade
-from inboxcrm.pipeline.models import Stage
+from inboxcrm.stages.models import Stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
 from benchmarks import timing

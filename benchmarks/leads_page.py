@@ -24,7 +24,7 @@ from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, Temperature, lead_tag
 from inboxcrm.migrate import upgrade
-from inboxcrm.pipeline.models import Stage
+from inboxcrm.stages.models import Stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
 from benchmarks import timing

@@ -18,9 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' JSON helper
 
-from inboxcrm.mailbox.parse import parse_message
-from inboxcrm.mailbox.sanitize import sanitize_html
-from tests.mailbox.gmail_json import to_gmail_json
+from inboxcrm.mail.parse import parse_message
+from inboxcrm.mail.sanitize import sanitize_html
+from tests.mail.gmail_json import to_gmail_json
 
 MESSAGES = 2500
 PEOPLE = 2000

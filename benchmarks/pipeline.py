@@ -37,13 +37,13 @@ from inboxcrm.accounts.service import add_member, create_api_token, create_works
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.demo import with_sandbox_google
+from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, Temperature, lead_tag
-from inboxcrm.mailbox.jobs import POLL_EVERY, SYNC_TICK, sync_due
+from inboxcrm.mail.jobs import POLL_EVERY, SYNC_TICK, sync_due
 from inboxcrm.migrate import upgrade
-from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange
-from inboxcrm.pipeline.relabel import relabel_due
 from inboxcrm.sandbox import start_sandbox
 from inboxcrm.scheduler import Runtime
+from inboxcrm.stages.models import ChangeSource, Stage, StageChange
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
 from benchmarks import timing

@@ -35,19 +35,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' J
 
 from benchmarks.parse import sample
 from benchmarks.sandbox import tokens
+from inboxcrm import addresses
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox, Role, SyncState
 from inboxcrm.accounts.service import add_member, connect_mailbox, create_workspace
 from inboxcrm.config import load_settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.auth import SCOPES
-from inboxcrm.leads import addresses, blocklist
-from inboxcrm.mailbox import participants
-from inboxcrm.mailbox.jobs import gmail_calls
-from inboxcrm.mailbox.models import Message
-from inboxcrm.mailbox.parse import parse_message
-from inboxcrm.mailbox.store import store_messages
-from inboxcrm.mailbox.sync import CHUNK, store_fetched, sync_mailbox
+from inboxcrm.leads import blocklist
+from inboxcrm.mail import participants
+from inboxcrm.mail.jobs import gmail_calls
+from inboxcrm.mail.models import Message
+from inboxcrm.mail.parse import parse_message
+from inboxcrm.mail.store import store_messages
+from inboxcrm.mail.sync import CHUNK, store_fetched, sync_mailbox
 from inboxcrm.migrate import upgrade
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from inboxcrm.scheduler import Runtime

@@ -99,7 +99,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.company_views import bp as companies
     from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
-    from inboxcrm.mailbox.views import bp as mail
+    from inboxcrm.mail.views import bp as mail
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.web import database
 

@@ -195,7 +195,7 @@ def sync(email: str) -> None:
     from sqlalchemy import func, select
 
     from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
-    from inboxcrm.mailbox.jobs import claim, sync_claimed
+    from inboxcrm.mail.jobs import claim, sync_claimed
     from inboxcrm.scheduler import Runtime
 
     settings = _keyed_settings()

@@ -20,9 +20,9 @@ from inboxcrm.config import Settings
 from inboxcrm.leads.models import Temperature
 from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
 from inboxcrm.leads.service import create_lead, update_lead
-from inboxcrm.pipeline.service import list_stages
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
 WORKSPACE = "Northwind Demo"

@@ -12,9 +12,9 @@ from inboxcrm.leads.models import (
     Tag,
     ThreadLead,
 )
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.pipeline.models import Stage, StageChange
+from inboxcrm.mail.models import Message, Thread
 from inboxcrm.scheduler import JobRun
+from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [
     "Activity",

@@ -15,7 +15,7 @@ from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead, ThreadLead
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead
-from inboxcrm.mailbox.models import Direction, Message, Thread
+from inboxcrm.mail.models import Direction, Message, Thread
 from inboxcrm.tenancy import Scope
 
 _session: Session | None = None

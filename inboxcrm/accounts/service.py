@@ -19,11 +19,11 @@ from inboxcrm.accounts.models import (
     Role,
     Workspace,
 )
+from inboxcrm.addresses import company_domain, normalize_email
 from inboxcrm.config import Settings
 from inboxcrm.errors import Conflict, Forbidden, Invalid
 from inboxcrm.gmail.signin import GoogleClient
-from inboxcrm.leads.addresses import company_domain, normalize_email
-from inboxcrm.pipeline.service import create_default_stages
+from inboxcrm.stages.service import create_default_stages
 
 
 def google_client(settings: Settings) -> GoogleClient | None:

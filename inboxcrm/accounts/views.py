@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.crypto import TokenBox, TokenUnreadable
 from inboxcrm.accounts.models import Mailbox
+from inboxcrm.accounts.progress import SyncProgress, progress_of
 from inboxcrm.accounts.service import (
     connect_mailbox,
     consume_signin,
@@ -34,7 +35,6 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.gmail import signin as google
 from inboxcrm.gmail.signin import GoogleClient
-from inboxcrm.mailbox.progress import SyncProgress, progress_of
 from inboxcrm.web import current_member, db_session, login_required, member, scope
 
 bp = Blueprint("accounts", __name__)

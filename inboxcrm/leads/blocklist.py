@@ -12,8 +12,8 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
+from inboxcrm.addresses import normalize_email, registrable_domain
 from inboxcrm.errors import Invalid
-from inboxcrm.leads.addresses import normalize_email, registrable_domain
 from inboxcrm.leads.models import BlockedAddress
 from inboxcrm.tenancy import Scope
 

@@ -34,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Member, Role, Workspace
+from inboxcrm.addresses import company_domain, normalize_email
 from inboxcrm.errors import Forbidden, Invalid
-from inboxcrm.leads.addresses import company_domain, normalize_email
 from inboxcrm.leads.blocklist import Blocklist, covered, domain_key
 from inboxcrm.leads.models import (
     Activity,
@@ -48,11 +48,11 @@ from inboxcrm.leads.models import (
     ThreadLead,
 )
 from inboxcrm.leads.service import search_text
-from inboxcrm.mailbox.models import Direction, Message, Thread
-from inboxcrm.mailbox.participants import Address, is_automated_sender, parse_addresses
-from inboxcrm.mailbox.store import Added
-from inboxcrm.pipeline.models import Stage
-from inboxcrm.pipeline.service import entry_stage
+from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.participants import Address, is_automated_sender, parse_addresses
+from inboxcrm.mail.store import Added, queue_relabel
+from inboxcrm.stages.models import Stage
+from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -399,10 +399,7 @@ def _label_new_primaries(session: Session, thread_ids: list[int], now: dt.dateti
             .join(Stage, Stage.id == Lead.stage_id)
             .where(Thread.id.in_(chunk), Stage.label.is_not(None))
         )
-        session.execute(
-            update(Thread).where(Thread.id.in_(staged)).values(relabel_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        queue_relabel(session, now, Thread.id.in_(staged))
 
 
 def _expire(session: Session, model: type[Any], ids: Iterable[int], fields: list[str]) -> None:

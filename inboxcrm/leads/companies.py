@@ -8,12 +8,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, or_, select
 
+from inboxcrm.addresses import FREE_MAIL_DOMAINS, registrable_domain
 from inboxcrm.errors import Conflict, Invalid, NotFound
-from inboxcrm.leads.addresses import FREE_MAIL_DOMAINS, registrable_domain
 from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail
 from inboxcrm.leads.service import refresh_search_text
 from inboxcrm.leads.timeline import TimelinePage, timeline
-from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 
 SHOWN_LEADS = 100

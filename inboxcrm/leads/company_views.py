@@ -9,7 +9,7 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError
 from inboxcrm.leads.companies import add_domain, company_page, remove_domain
 from inboxcrm.leads.models import Company
-from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("companies", __name__)

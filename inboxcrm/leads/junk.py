@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, or_, select, update
 
 from inboxcrm.accounts.models import Member, Role
+from inboxcrm.addresses import company_domain
 from inboxcrm.errors import Forbidden, Invalid
-from inboxcrm.leads.addresses import company_domain
 from inboxcrm.leads.blocklist import Blocklist, display_pattern, normalize_pattern
 from inboxcrm.leads.capture import capture_threads
 from inboxcrm.leads.models import BlockedAddress, Lead, LeadEmail
 from inboxcrm.leads.service import selected_leads
-from inboxcrm.mailbox.models import Thread
+from inboxcrm.mail.models import Thread
 from inboxcrm.tenancy import Scope
 
 

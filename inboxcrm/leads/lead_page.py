@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from inboxcrm.accounts.models import Member
+from inboxcrm.leads.history import stage_history
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.notes import authors, notes_of
 from inboxcrm.leads.timeline import Cursor, timeline
-from inboxcrm.mailbox.privacy import MailAccess
-from inboxcrm.pipeline.history import stage_history
+from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 
 

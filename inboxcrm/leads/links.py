@@ -15,8 +15,8 @@ from sqlalchemy import or_, select
 
 from inboxcrm.errors import Invalid, NotFound
 from inboxcrm.leads.models import Lead, LinkSource, ThreadLead
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.mailbox.privacy import MailAccess, visible_thread
+from inboxcrm.mail.models import Message, Thread
+from inboxcrm.mail.privacy import MailAccess, visible_thread
 from inboxcrm.tenancy import Scope
 
 CANDIDATES = 30

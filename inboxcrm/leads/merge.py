@@ -14,8 +14,8 @@ from inboxcrm.accounts.models import Member, Role
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.models import Activity, Lead, LinkSource, Note, ThreadLead
 from inboxcrm.leads.service import find_lead_by_email, refresh_search_text
-from inboxcrm.mailbox.models import Thread
-from inboxcrm.pipeline.models import ChangeSource, StageChange
+from inboxcrm.mail.models import Thread
+from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 
 # Rows that point at a lead and simply follow it to the kept lead.

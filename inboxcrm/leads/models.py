@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.db import Base, InWorkspace, enum_column, utcnow
-from inboxcrm.pipeline.models import Stage, StageKind
+from inboxcrm.stages.models import Stage, StageKind
 
 
 class Temperature(enum.StrEnum):

@@ -11,8 +11,8 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from inboxcrm.accounts.models import Member, Role
+from inboxcrm.addresses import company_domain, normalize_email
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
-from inboxcrm.leads.addresses import company_domain, normalize_email
 from inboxcrm.leads.models import (
     Company,
     CompanyDomain,
@@ -22,9 +22,10 @@ from inboxcrm.leads.models import (
     Temperature,
     lead_tag,
 )
+from inboxcrm.leads.moves import move_lead
 from inboxcrm.leads.schemas import PIPELINE_FIELDS, LeadCreate, LeadUpdate
-from inboxcrm.pipeline.models import ChangeSource, Stage
-from inboxcrm.pipeline.service import entry_stage, move_lead
+from inboxcrm.stages.models import ChangeSource, Stage
+from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
 
 COUNT_LIMIT = 10_000  # past this the list says "10,000+": an exact count costs a full scan

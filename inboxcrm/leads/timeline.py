@@ -23,8 +23,8 @@ from sqlalchemy.orm import aliased
 
 from inboxcrm.errors import BadRequest
 from inboxcrm.leads.models import ThreadLead
-from inboxcrm.mailbox.models import Direction, Message, Thread
-from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 
 PER_PAGE = 25

@@ -10,9 +10,9 @@ from inboxcrm.api import bp
 from inboxcrm.errors import BadRequest
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.timeline import PER_PAGE, lead_messages
-from inboxcrm.mailbox.models import Message
-from inboxcrm.mailbox.privacy import MailAccess
-from inboxcrm.mailbox.sanitize import html_to_text, sanitize_html
+from inboxcrm.mail.models import Message
+from inboxcrm.mail.privacy import MailAccess
+from inboxcrm.mail.sanitize import html_to_text, sanitize_html
 from inboxcrm.web import member, scope
 
 

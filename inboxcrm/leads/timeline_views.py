@@ -12,7 +12,7 @@ from inboxcrm.leads.lead_page import lead_page
 from inboxcrm.leads.links import attach, candidates, detach, make_primary, threads_by_gmail_id
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.notes import add_note
-from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("timeline", __name__)

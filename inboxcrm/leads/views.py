@@ -21,7 +21,7 @@ from inboxcrm.leads.params import parse_filter
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import SORTS, BulkChange, bulk_update, create_lead, list_leads
 from inboxcrm.leads.timeline import Cursor
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("leads", __name__)

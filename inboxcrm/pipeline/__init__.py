@@ -1,1 +1,1 @@
-"""Stages and stage changes."""
+"""The pipeline seen whole: the board, the funnel reports and the stage settings."""

@@ -7,10 +7,10 @@ from flask import request
 from inboxcrm.api import bp, json_object
 from inboxcrm.db import utcnow
 from inboxcrm.errors import Invalid
-from inboxcrm.pipeline import stages as editing
+from inboxcrm.pipeline import settings as editing
 from inboxcrm.pipeline.funnel import funnel, parse_owner, parse_period
-from inboxcrm.pipeline.models import Stage, StageKind
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.stages.models import Stage, StageKind
+from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, member, scope
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import Select, func, select, union_all
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.errors import Forbidden, Invalid
 from inboxcrm.leads.models import Company, Lead
+from inboxcrm.leads.moves import move_lead
 from inboxcrm.leads.service import LeadFilter, filtered
-from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange, StageKind
-from inboxcrm.pipeline.service import list_stages, move_lead
+from inboxcrm.stages.models import ChangeSource, Stage, StageChange, StageKind
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
 CARDS_PER_COLUMN = 25

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from inboxcrm.accounts.models import Member
 from inboxcrm.errors import BadRequest
 from inboxcrm.leads.models import Lead
-from inboxcrm.pipeline.models import Stage, StageChange, StageKind
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.stages.models import Stage, StageChange, StageKind
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
 SPEED_TARGET = dt.timedelta(hours=1)

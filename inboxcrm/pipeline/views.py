@@ -14,14 +14,14 @@ from inboxcrm.accounts.models import Mailbox, Member, Role
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError, Forbidden
 from inboxcrm.formatting import money
+from inboxcrm.labels.mapping import labels_by_stage
 from inboxcrm.leads.models import Tag, Temperature
 from inboxcrm.leads.params import parse_filter
-from inboxcrm.pipeline import stages as editing
+from inboxcrm.pipeline import settings as editing
 from inboxcrm.pipeline.board import Column, board, column_cards, column_figures, move_card
 from inboxcrm.pipeline.funnel import funnel, parse_owner, parse_period
-from inboxcrm.pipeline.label_map import labels_by_stage
-from inboxcrm.pipeline.models import Stage, StageKind
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.stages.models import Stage, StageKind
+from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("pipeline", __name__)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, MailboxStatus
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
-from inboxcrm.mailbox.jobs import sync_due
+from inboxcrm.mail.jobs import sync_due
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, Member, Role, Workspace
 from inboxcrm.accounts.service import add_member, create_workspace
 from inboxcrm.leads.capture import Captured, capture_messages
-from inboxcrm.mailbox.parse import ParsedMessage, parse_message
-from inboxcrm.mailbox.store import store_messages
-from tests.mailbox.gmail_json import to_gmail_json
+from inboxcrm.mail.parse import ParsedMessage, parse_message
+from inboxcrm.mail.store import store_messages
+from tests.mail.gmail_json import to_gmail_json
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 START_MS = 1_763_892_000_000  # 2025-11-23 10:00 UTC: mail is older than NOW

@@ -8,9 +8,9 @@ import datetime as dt
 from inboxcrm.accounts.models import Mailbox, Member
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Activity, ActivityKind, Lead, LinkSource, Note, ThreadLead
-from inboxcrm.mailbox.models import Direction, Message, Thread
-from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange
-from inboxcrm.pipeline.service import move_lead
+from inboxcrm.leads.moves import move_lead
+from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.stages.models import ChangeSource, Stage, StageChange
 from inboxcrm.tenancy import Scope
 from tests.factories import current_session
 

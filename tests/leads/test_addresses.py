@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from inboxcrm.addresses import company_domain, normalize_email, registrable_domain
 from inboxcrm.errors import Invalid
-from inboxcrm.leads.addresses import company_domain, normalize_email, registrable_domain
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_the_fast_path_agrees_with_email_validator() -> None:
 
     from email_validator import EmailNotValidError, validate_email
 
-    from inboxcrm.leads.addresses import _plain
+    from inboxcrm.addresses import _plain
 
     rng = random.Random(5)
     pieces = ["ann", "Lee", "o'brien", "a+tag", "x", "-", "--", ".", "..", "_", "9", "é", "xn--"]

@@ -10,13 +10,13 @@ from email_validator import validate_email
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.errors import Conflict
-from inboxcrm.leads.addresses import (
+from inboxcrm.addresses import (
     ascii_domain,
     company_domain,
     normalize_email,
     registrable_domain,
 )
+from inboxcrm.errors import Conflict
 from inboxcrm.leads.merge import merge_leads
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.schemas import LeadCreate
@@ -26,7 +26,7 @@ from inboxcrm.leads.service import (
     find_lead_by_email,
     list_leads,
 )
-from inboxcrm.mailbox.participants import MAX_NAME, Address, parse_addresses
+from inboxcrm.mail.participants import MAX_NAME, Address, parse_addresses
 from inboxcrm.tenancy import Scope
 from tests.factories import MemberFactory
 

@@ -25,7 +25,7 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead, find_lead_by_email
-from inboxcrm.mailbox.models import Message, Thread
+from inboxcrm.mail.models import Message, Thread
 from inboxcrm.tenancy import Scope
 from tests.factories import api_token
 from tests.leads.mail import NOW, mail, mailbox, sync, team

@@ -14,8 +14,8 @@ from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.leads.models import Activity, ActivityKind, BlockedAddress, Lead, ThreadLead
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.mailbox.sync import sync_mailbox
+from inboxcrm.mail.models import Message, Thread
+from inboxcrm.mail.sync import sync_mailbox
 from tests.gmail.conftest import SandboxClock
 from tests.leads.mail import mailbox, team
 from tests.sandbox.conftest import AVA, BEN, Control, control, credentials, gmail

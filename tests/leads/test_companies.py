@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import Company, CompanyDomain, Lead
-from inboxcrm.pipeline.models import Stage
+from inboxcrm.stages.models import Stage
 from tests import factories
 from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory

@@ -16,7 +16,7 @@ from inboxcrm.db import Database
 from inboxcrm.leads.models import Activity, BlockedAddress, Lead, ThreadLead
 from inboxcrm.leads.schemas import LeadUpdate
 from inboxcrm.leads.service import BulkChange, bulk_update, update_lead
-from inboxcrm.mailbox.models import Message, Thread
+from inboxcrm.mail.models import Message, Thread
 from inboxcrm.scheduler import Runtime, _jobs, run_job
 from inboxcrm.tenancy import Scope
 from tests.conftest import csrf_token, sign_in
@@ -413,8 +413,9 @@ def test_the_api_never_reaches_another_workspace(
 def test_a_stage_move_by_a_person_counts_as_a_touch_and_a_rule_does_not(
     session: Session, rep: Mailbox
 ) -> None:
-    from inboxcrm.pipeline.models import ChangeSource
-    from inboxcrm.pipeline.service import list_stages, move_lead
+    from inboxcrm.leads.moves import move_lead
+    from inboxcrm.stages.models import ChangeSource
+    from inboxcrm.stages.service import list_stages
 
     conversation(session, rep, "a@acme.example", "b@acme.example")
     a, b = lead(session, "a@acme.example"), lead(session, "b@acme.example")

@@ -14,7 +14,7 @@ from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import Lead, LinkSource, Note, ThreadLead
 from inboxcrm.leads.schemas import LeadUpdate
 from inboxcrm.leads.service import update_lead
-from inboxcrm.mailbox.models import Thread
+from inboxcrm.mail.models import Thread
 from inboxcrm.tenancy import Scope
 from tests import factories
 from tests.conftest import csrf_token, sign_in

@@ -35,8 +35,8 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.leads.schemas import LeadUpdate
 from inboxcrm.leads.service import LeadFilter, list_leads, update_lead
-from inboxcrm.mailbox.models import Thread
-from inboxcrm.pipeline.models import StageChange
+from inboxcrm.mail.models import Thread
+from inboxcrm.stages.models import StageChange
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory
 from tests.leads.merge_rows import activity, link, move, note, team_mailbox, thread

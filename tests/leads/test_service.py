@@ -19,8 +19,8 @@ from inboxcrm.leads.service import (
     list_leads,
     update_lead,
 )
-from inboxcrm.pipeline.models import StageChange
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.stages.models import StageChange
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory
 

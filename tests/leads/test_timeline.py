@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.timeline import Cursor, TimelinePage, timeline
-from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 from tests import factories
 from tests.conftest import sign_in

@@ -15,8 +15,8 @@ from inboxcrm.accounts.models import Mailbox, Member
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.leads.models import ThreadLead
-from inboxcrm.mailbox.jobs import sync_due
-from inboxcrm.mailbox.models import Message, Thread
+from inboxcrm.mail.jobs import sync_due
+from inboxcrm.mail.models import Message, Thread
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime
 from tests.accounts.test_google import AVA, google_signin

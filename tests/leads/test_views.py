@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
 from inboxcrm.leads.models import Lead
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import Lead
-from inboxcrm.pipeline.models import ChangeSource, Stage
-from inboxcrm.pipeline.service import list_stages, move_lead
+from inboxcrm.leads.moves import move_lead
+from inboxcrm.stages.models import ChangeSource, Stage
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

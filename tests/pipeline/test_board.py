@@ -12,7 +12,7 @@ from inboxcrm.errors import Forbidden, Invalid, NotFound
 from inboxcrm.leads.models import Lead, Temperature
 from inboxcrm.leads.service import LeadFilter
 from inboxcrm.pipeline.board import board, column_cards, move_card
-from inboxcrm.pipeline.models import ChangeSource, StageChange
+from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory
 from tests.pipeline.helpers import T0, move, stages

@@ -4,8 +4,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from inboxcrm.pipeline.history import stage_history
-from inboxcrm.pipeline.models import ChangeSource, StageChange
+from inboxcrm.leads.history import stage_history
+from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory
 from tests.pipeline.helpers import T0, move, stages

@@ -4,8 +4,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from inboxcrm.pipeline.models import ChangeSource, StageKind
-from inboxcrm.pipeline.service import entry_stage, list_stages, move_lead
+from inboxcrm.leads.moves import move_lead
+from inboxcrm.stages.models import ChangeSource, StageKind
+from inboxcrm.stages.service import entry_stage, list_stages
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, WorkspaceFactory
 

@@ -6,9 +6,9 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
 from inboxcrm.errors import Conflict, Forbidden, Invalid
-from inboxcrm.pipeline import stages as editing
-from inboxcrm.pipeline.models import StageKind
-from inboxcrm.pipeline.service import list_stages
+from inboxcrm.pipeline import settings as editing
+from inboxcrm.stages.models import StageKind
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
 from inboxcrm.leads.models import Lead
-from inboxcrm.pipeline.models import StageChange
+from inboxcrm.stages.models import StageChange
 from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory
 from tests.pipeline.helpers import stages

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.gmail.calls import GmailCalls
-from inboxcrm.pipeline.models import Stage, StageLabel
+from inboxcrm.labels.models import StageLabel
+from inboxcrm.stages.models import Stage
 
 log = logging.getLogger(__name__)
 CHECK_EVERY = dt.timedelta(minutes=10)

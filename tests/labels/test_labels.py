@@ -16,14 +16,15 @@ from inboxcrm.accounts.models import Mailbox, Member, Role, SyncState, Workspace
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
+from inboxcrm.labels.mapping import CHECK_EVERY
+from inboxcrm.labels.models import StageLabel
+from inboxcrm.labels.to_gmail import Relabelled, claim_relabels, relabel_mailbox
 from inboxcrm.leads.models import Lead
-from inboxcrm.mailbox.models import Thread
-from inboxcrm.mailbox.sync import sync_mailbox
-from inboxcrm.pipeline import stages as editing
-from inboxcrm.pipeline.label_map import CHECK_EVERY
-from inboxcrm.pipeline.models import ChangeSource, Stage, StageChange, StageLabel
-from inboxcrm.pipeline.relabel import Relabelled, claim_relabels, relabel_mailbox
-from inboxcrm.pipeline.service import move_lead
+from inboxcrm.leads.moves import move_lead
+from inboxcrm.mail.models import Thread
+from inboxcrm.mail.sync import sync_mailbox
+from inboxcrm.pipeline import settings as editing
+from inboxcrm.stages.models import ChangeSource, Stage, StageChange
 from inboxcrm.tenancy import Scope
 from tests.gmail.conftest import SandboxClock
 from tests.leads.mail import mailbox, team

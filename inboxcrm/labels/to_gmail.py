@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, MailboxStatus
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.calls import GmailCalls, GmailError, GmailUnavailable, GrantRevoked
+from inboxcrm.labels.mapping import check_soon, ensure_labels, labels_due
+from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import Lead
-from inboxcrm.mailbox.jobs import connect
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.pipeline.label_map import check_soon, ensure_labels, labels_due
-from inboxcrm.pipeline.models import StageLabel
+from inboxcrm.mail.jobs import connect
+from inboxcrm.mail.models import Message, Thread
 from inboxcrm.scheduler import Runtime
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from inboxcrm.accounts.models import Mailbox, SyncState
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
-from inboxcrm.mailbox.jobs import gmail_calls, sync_claimed
-from inboxcrm.mailbox.models import Thread
-from inboxcrm.pipeline.models import Stage, StageChange
+from inboxcrm.mail.jobs import gmail_calls, sync_claimed
+from inboxcrm.mail.models import Thread
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime, _jobs, run_job
+from inboxcrm.stages.models import Stage, StageChange
 from tests.accounts.test_google import AVA, google_signin
 from tests.conftest import csrf_token
 from tests.leads.test_capture_sync import ANSWER, PROPOSAL

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from inboxcrm.mailbox.parse import ParsedMessage
-from inboxcrm.mailbox.participants import (
+from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.participants import (
     Address,
     decode_words,
     external_participants,

@@ -17,7 +17,7 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
 from inboxcrm.cli import main
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
-from inboxcrm.mailbox.jobs import (
+from inboxcrm.mail.jobs import (
     LEASE,
     POLL_EVERY,
     SYNC_TICK,
@@ -25,7 +25,7 @@ from inboxcrm.mailbox.jobs import (
     sync_claimed,
     sync_due,
 )
-from inboxcrm.mailbox.models import Message
+from inboxcrm.mail.models import Message
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime
 from tests.accounts.test_google import AVA, google_signin

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspace
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
+from inboxcrm.labels.from_gmail import apply_stage_labels, labelled_threads
+from inboxcrm.labels.mapping import ensure_labels, labels_due
 from inboxcrm.leads.capture import capture_messages, link_existing_mail
-from inboxcrm.mailbox.models import Message
-from inboxcrm.mailbox.parse import parse_message
-from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
-from inboxcrm.pipeline.label_map import ensure_labels, labels_due
-from inboxcrm.pipeline.label_sync import apply_stage_labels, labelled_threads
+from inboxcrm.mail.models import Message
+from inboxcrm.mail.parse import parse_message
+from inboxcrm.mail.store import delete_messages, set_labels, store_messages
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # messages fetched (ten 50-call batches) and committed together

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Member, Visibility
 from inboxcrm.leads.models import Lead, ThreadLead
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.mailbox.privacy import MailAccess
+from inboxcrm.mail.models import Message, Thread
+from inboxcrm.mail.privacy import MailAccess
 from tests import factories
 from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.pipeline.models import ChangeSource, StageChange
+from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 
 SOURCE_NAMES = {

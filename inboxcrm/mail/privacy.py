@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Member, Visibility
 from inboxcrm.errors import Forbidden, NotFound
-from inboxcrm.mailbox.models import Thread
+from inboxcrm.mail.models import Thread
 from inboxcrm.tenancy import Scope
 
 

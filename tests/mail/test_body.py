@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.mailbox.models import Message
+from inboxcrm.mail.models import Message
 from tests import factories
 from tests.conftest import sign_in
 from tests.factories import MemberFactory

@@ -10,11 +10,11 @@ from email.utils import getaddresses
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from inboxcrm.addresses import ascii_domain, normalize_email
 from inboxcrm.errors import Invalid
-from inboxcrm.leads.addresses import ascii_domain, normalize_email
 
 if TYPE_CHECKING:
-    from inboxcrm.mailbox.parse import ParsedMessage
+    from inboxcrm.mail.parse import ParsedMessage
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from sqlalchemy import func
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.errors import Conflict, Forbidden, Invalid
 from inboxcrm.leads.models import Lead
-from inboxcrm.pipeline.models import Stage, StageKind
-from inboxcrm.pipeline.service import LABEL_PREFIX, list_stages
+from inboxcrm.stages.models import Stage, StageKind
+from inboxcrm.stages.service import LABEL_PREFIX, list_stages
 from inboxcrm.tenancy import Scope
 
 MAX_NAME = 60

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from inboxcrm.mailbox.sanitize import html_to_text, sanitize_html
+from inboxcrm.mail.sanitize import html_to_text, sanitize_html
 
 XSS = [
     "<script>alert(1)</script>",

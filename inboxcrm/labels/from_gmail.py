@@ -21,16 +21,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox
+from inboxcrm.labels.mapping import stage_of_label
+from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.capture import capture_threads
 from inboxcrm.leads.models import Lead
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.pipeline.label_map import stage_of_label
-from inboxcrm.pipeline.models import ChangeSource, StageChange, StageLabel
-from inboxcrm.pipeline.service import move_lead
+from inboxcrm.leads.moves import move_lead
+from inboxcrm.mail.models import Message, Thread
+from inboxcrm.mail.store import queue_relabel
+from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -203,7 +205,4 @@ def _relabel_disagreeing(session: Session, lead: Lead, stage_id: int, now: dt.da
     )
     stale = [i for i, box, label in rows if (box, label) not in ours]
     if stale:
-        session.execute(
-            update(Thread).where(Thread.id.in_(stale)).values(relabel_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        queue_relabel(session, now, Thread.id.in_(stale))

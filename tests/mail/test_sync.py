@@ -15,9 +15,9 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
-from inboxcrm.mailbox import sync
-from inboxcrm.mailbox.models import Message
-from inboxcrm.mailbox.sync import sync_mailbox
+from inboxcrm.mail import sync
+from inboxcrm.mail.models import Message
+from inboxcrm.mail.sync import sync_mailbox
 from tests import factories
 from tests.conftest import sign_in
 from tests.gmail.conftest import FakeClock, SandboxClock

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from inboxcrm.mailbox.parse import (
+from inboxcrm.mail.parse import (
     MAX_BODY_CHARS,
     TRUNCATED_MARKER,
     ParsedMessage,
     parse_message,
     parse_raw,
 )
-from inboxcrm.mailbox.participants import Address
-from tests.mailbox.gmail_json import b64url, to_gmail_json
+from inboxcrm.mail.participants import Address
+from tests.mail.gmail_json import b64url, to_gmail_json
 
 
 def plain_message(**headers: str) -> EmailMessage:
@@ -164,7 +164,7 @@ def test_bad_base64_is_dropped_and_logged_with_the_gmail_id(
 ) -> None:
     resource = to_gmail_json(plain_message(), gmail_id="badb64")
     resource["payload"]["body"]["data"] = "A"  # one character can never be base64
-    with caplog.at_level(logging.WARNING, logger="inboxcrm.mailbox.parse"):
+    with caplog.at_level(logging.WARNING, logger="inboxcrm.mail.parse"):
         parsed = parse_message(resource)
     assert parsed.text_body == ""
     assert parsed.subject == "Pricing for Q3"

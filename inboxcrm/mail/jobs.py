@@ -19,7 +19,7 @@ from inboxcrm.gmail import build_gmail
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import SystemClock, TokenBucket
 from inboxcrm.gmail.signin import credentials_from_json
-from inboxcrm.mailbox.sync import Progress, sync_mailbox
+from inboxcrm.mail.sync import Progress, sync_mailbox
 from inboxcrm.scheduler import Runtime
 
 log = logging.getLogger(__name__)

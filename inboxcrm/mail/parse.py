@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from inboxcrm.mailbox.participants import Address, decode_text, decode_words, parse_addresses
-from inboxcrm.mailbox.sanitize import html_to_text
+from inboxcrm.mail.participants import Address, decode_text, decode_words, parse_addresses
+from inboxcrm.mail.sanitize import html_to_text
 
 logger = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Workspace
-from inboxcrm.mailbox.models import Direction, Message, Thread
-from inboxcrm.mailbox.parse import ParsedMessage
-from inboxcrm.mailbox.participants import Address, is_automated_sender, is_bulk, list_key
+from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.participants import Address, is_automated_sender, is_bulk, list_key
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -189,3 +189,12 @@ def delete_messages(session: Session, mailbox: Mailbox, gmail_ids: Iterable[str]
     if thread_ids - still_used:
         session.execute(delete(Thread).where(Thread.id.in_(thread_ids - still_used)))
     return removed
+
+
+def queue_relabel(session: Session, now: dt.datetime, *where: Any) -> None:
+    """Queue the threads matching `where` for the relabel job (`Thread.relabel_at`): the
+    one way anything asks for a thread's stage label to be written to Gmail."""
+    session.execute(
+        update(Thread).where(*where).values(relabel_at=now),
+        execution_options={"synchronize_session": False},
+    )

@@ -8,9 +8,9 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Mailbox, Visibility
 from inboxcrm.errors import Invalid, NotFound
-from inboxcrm.mailbox.models import Message, Thread
-from inboxcrm.mailbox.privacy import MailAccess, set_private, set_visibility, visible_thread
-from inboxcrm.mailbox.sanitize import sanitize_html
+from inboxcrm.mail.models import Message, Thread
+from inboxcrm.mail.privacy import MailAccess, set_private, set_visibility, visible_thread
+from inboxcrm.mail.sanitize import sanitize_html
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("mail", __name__)

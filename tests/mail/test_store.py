@@ -6,11 +6,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
-from inboxcrm.mailbox.models import Direction, Message, Thread
-from inboxcrm.mailbox.parse import ParsedMessage, parse_message
-from inboxcrm.mailbox.store import delete_messages, set_labels, store_messages
+from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.parse import ParsedMessage, parse_message
+from inboxcrm.mail.store import delete_messages, set_labels, store_messages
 from tests import factories
-from tests.mailbox.gmail_json import to_gmail_json
+from tests.mail.gmail_json import to_gmail_json
 
 REP = "rita@team.example"
 

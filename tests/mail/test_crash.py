@@ -21,14 +21,14 @@ from inboxcrm import create_app
 from inboxcrm.accounts.models import Mailbox, SyncState
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
-from inboxcrm.mailbox.jobs import LEASE, claim, claim_due, sync_claimed
-from inboxcrm.mailbox.models import Message
-from inboxcrm.mailbox.sync import CHUNK
+from inboxcrm.mail.jobs import LEASE, claim, claim_due, sync_claimed
+from inboxcrm.mail.models import Message
+from inboxcrm.mail.sync import CHUNK
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.scheduler import Runtime
 from tests.accounts.test_google import AVA, google_signin
-from tests.mailbox.test_jobs import _environment
-from tests.mailbox.test_sync import gmail_ids
+from tests.mail.test_jobs import _environment
+from tests.mail.test_sync import gmail_ids
 from tests.sandbox.conftest import control, credentials, gmail
 
 __all__ = ["control", "credentials", "gmail"]

@@ -1,0 +1,1 @@
+"""Stage labels: Gmail labels read into stages, and stages written back as labels."""

@@ -1,0 +1,1 @@
+"""The pipeline's vocabulary: stages, their kinds, stage changes and the default pipeline."""
