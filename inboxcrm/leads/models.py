@@ -120,6 +120,9 @@ class Lead(InWorkspace, Base):
     # Lower-cased name, addresses and company name: what substring search matches against,
     # indexed by FTS5 trigram on SQLite and pg_trgm on PostgreSQL (see the migration).
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # The link-mail queue: the lead's addresses are to be matched to the mail stored before
+    # it had them (a lead a sync created, an address added); drained by a clock job.
+    link_mail_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -143,6 +146,7 @@ class Lead(InWorkspace, Base):
         Index(None, "workspace_id", "name", "id"),
         Index(None, "workspace_id", "created_at", "id"),
         Index(None, "company_id"),
+        Index(None, "link_mail_at"),
     )
 
     @property
