@@ -41,8 +41,9 @@ from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, Temperature, lead_tag
 from inboxcrm.mail.jobs import POLL_EVERY, SYNC_TICK, sync_due
 from inboxcrm.migrate import upgrade
+from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import start_sandbox
-from inboxcrm.scheduler import Runtime
+from inboxcrm.setup import SYNC_STEPS
 from inboxcrm.stages.models import ChangeSource, Stage, StageChange
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
@@ -156,7 +157,7 @@ def label_latency(tmp: str) -> dict[str, Any]:
         assert client.get(f"{back.path}?{back.query}").status_code == 302
         database: Database = app.extensions["inboxcrm.db"]
         runtime = Runtime(database, settings, workers=1)
-        for future in sync_due(runtime, dt.datetime.now(dt.UTC)):  # the first sync
+        for future in sync_due(runtime, dt.datetime.now(dt.UTC), SYNC_STEPS):  # the first sync
             future.result()
         with database.session() as s:
             member = s.scalars(select(Member)).one()
@@ -183,7 +184,7 @@ def label_latency(tmp: str) -> dict[str, Any]:
         while shown is None:
             if time.monotonic() >= next_tick:  # the clock process's tick
                 now = dt.datetime.now(dt.UTC)
-                sync_due(runtime, now)
+                sync_due(runtime, now, SYNC_STEPS)
                 relabel_due(runtime, now)
                 next_tick = time.monotonic() + SYNC_TICK.total_seconds()
             if labelled is None and time.monotonic() - clock_started >= offset:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' J
 from benchmarks.parse import sample
 from benchmarks.sandbox import tokens
 from inboxcrm import addresses
+from inboxcrm.accounts.connection import gmail_calls
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox, Role, SyncState
 from inboxcrm.accounts.service import add_member, connect_mailbox, create_workspace
@@ -44,14 +45,14 @@ from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.auth import SCOPES
 from inboxcrm.leads import blocklist
 from inboxcrm.mail import participants
-from inboxcrm.mail.jobs import gmail_calls
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.parse import parse_message
 from inboxcrm.mail.store import store_messages
 from inboxcrm.mail.sync import CHUNK, store_fetched, sync_mailbox
 from inboxcrm.migrate import upgrade
+from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from inboxcrm.scheduler import Runtime
+from inboxcrm.setup import SYNC_STEPS
 
 USER = "ava.reed@northwind.io"
 MESSAGES = int(os.environ.get("INBOXCRM_BENCH_MESSAGES", "6000"))
@@ -128,7 +129,7 @@ def full_sync(url: str, workdir: Path) -> dict[str, Any]:
         calls = gmail_calls(runtime, session.get_one(Mailbox, mailbox_id))
 
     started = time.perf_counter()
-    state = sync_mailbox(runtime.database, mailbox_id, calls, utcnow)
+    state = sync_mailbox(runtime.database, mailbox_id, calls, utcnow, SYNC_STEPS)
     seconds = time.perf_counter() - started
     quota = requests.get(f"{url}/_sandbox/quota", params={"user": USER}, timeout=5).json()
 
@@ -176,14 +177,14 @@ def local_rate(workdir: Path, capture: bool = True) -> float:
         workspace = create_workspace(session, "Local", "northwind.io")
         member = add_member(session, workspace, USER, Role.admin)
         mailbox_id = connect_mailbox(session, member, USER, b"", frozenset()).id
-    created: list[int] = []
+
     started = time.perf_counter()
     for start in range(0, len(resources), CHUNK):
         batch = resources[start : start + CHUNK]
         with database.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
             if capture:
-                store_fetched(session, mailbox, batch, utcnow(), created)
+                store_fetched(session, mailbox, batch, utcnow(), SYNC_STEPS)
             else:
                 store_messages(session, mailbox, [parse_message(r) for r in batch])
     return len(resources) / (time.perf_counter() - started)

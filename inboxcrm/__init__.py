@@ -93,14 +93,15 @@ def configure_google(app: Flask, settings: Settings) -> None:
 
 
 def configure_blueprints(app: Flask, settings: Settings) -> None:
-    from inboxcrm import api
     from inboxcrm.accounts.views import bp as accounts
+    from inboxcrm.api import api_blueprint
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.company_views import bp as companies
     from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
     from inboxcrm.pipeline.views import bp as pipeline
+    from inboxcrm.setup import api_blueprints
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
@@ -110,12 +111,14 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(timeline)
     app.register_blueprint(companies)
     app.register_blueprint(mail)
-    api.register(app)
-    csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on
+    children = api_blueprints()
+    app.register_blueprint(api_blueprint(children))
+    for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on
+        csrf.exempt(bp)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        from inboxcrm.scheduler import last_runs
+        from inboxcrm.runtime import last_runs
 
         try:
             with database().session() as session:

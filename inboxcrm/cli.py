@@ -155,13 +155,15 @@ def keys_generate() -> None:
 @main.command()
 def clock() -> None:
     """Run the scheduler (the `clock` process): one per deployment is enough, more are safe."""
-    from inboxcrm.scheduler import Runtime, run_clock
+    from inboxcrm.runtime import Runtime
+    from inboxcrm.scheduler import run_clock
+    from inboxcrm.setup import jobs
 
     settings = _keyed_settings()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    run_clock(Runtime(Database(settings.database_url), settings))
+    run_clock(Runtime(Database(settings.database_url), settings), jobs())
 
 
 class _SyncBar:
@@ -196,7 +198,8 @@ def sync(email: str) -> None:
 
     from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
     from inboxcrm.mail.jobs import claim, sync_claimed
-    from inboxcrm.scheduler import Runtime
+    from inboxcrm.runtime import Runtime
+    from inboxcrm.setup import SYNC_STEPS
 
     settings = _keyed_settings()
     runtime = Runtime(Database(settings.database_url), settings, workers=1)
@@ -215,7 +218,7 @@ def sync(email: str) -> None:
         raise click.ClickException(f"{mailbox.email} is being synced by the clock right now")
     bar = _SyncBar()
     try:
-        state = sync_claimed(runtime, mailbox.id, stop=lambda: False, progress=bar)
+        state = sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False, progress=bar)
     finally:
         bar.close()
     with runtime.database.session() as session:
@@ -243,8 +246,10 @@ def demo(host: str, port: int) -> None:
     from inboxcrm.accounts.service import signin_token
     from inboxcrm.demo import demo_settings, seed, team, with_sandbox_google
     from inboxcrm.migrate import upgrade
+    from inboxcrm.runtime import Runtime
     from inboxcrm.sandbox import start_sandbox
-    from inboxcrm.scheduler import Runtime, schedule
+    from inboxcrm.scheduler import schedule
+    from inboxcrm.setup import jobs
 
     settings = demo_settings(_settings().with_overrides(env="demo"))
     settings = settings.with_overrides(base_url=f"http://{host}:{port}")
@@ -272,7 +277,7 @@ def demo(host: str, port: int) -> None:
     sys.stdout.flush()
     clock = BackgroundScheduler(timezone=dt.UTC)
     runtime = Runtime(app.extensions["inboxcrm.db"], settings)
-    schedule(clock, runtime)
+    schedule(clock, runtime, jobs())
     clock.start()
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)

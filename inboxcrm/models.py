@@ -13,7 +13,7 @@ from inboxcrm.leads.models import (
     ThreadLead,
 )
 from inboxcrm.mail.models import Message, Thread
-from inboxcrm.scheduler import JobRun
+from inboxcrm.runtime import JobRun
 from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [

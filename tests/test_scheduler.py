@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
-from inboxcrm.scheduler import Job, JobRun, Runtime, heartbeat, last_runs, run_job, schedule
+from inboxcrm.runtime import Job, JobRun, Runtime, heartbeat, last_runs, run_job
+from inboxcrm.scheduler import schedule
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 

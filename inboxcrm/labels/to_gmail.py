@@ -16,20 +16,21 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from inboxcrm import queue
+from inboxcrm.accounts.connection import connect
 from inboxcrm.accounts.models import Mailbox, MailboxStatus
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.calls import GmailCalls, GmailError, GmailUnavailable, GrantRevoked
 from inboxcrm.labels.mapping import check_soon, ensure_labels, labels_due
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import Lead
-from inboxcrm.mail.jobs import connect
 from inboxcrm.mail.models import Message, Thread
-from inboxcrm.scheduler import Runtime
+from inboxcrm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=5)
@@ -48,30 +49,24 @@ class Relabelled:
 def claim_relabels(
     database: Database, now: dt.datetime, limit: int = LIMIT
 ) -> dict[int, list[int]]:
-    """Due threads of connected mailboxes, each claimed by a conditional update: of two
-    clocks ticking at once, exactly one gets each thread. Mailbox id -> thread ids."""
+    """Due threads of connected mailboxes, leased to this process: of two clocks ticking
+    at once, exactly one gets each thread. Mailbox id -> thread ids."""
     with database.session() as session:
-        candidates = session.execute(
-            select(Thread.id, Thread.mailbox_id)
-            .join(Mailbox, Mailbox.id == Thread.mailbox_id)
-            .where(Thread.relabel_at <= now, Mailbox.status == MailboxStatus.connected)
-            .order_by(Thread.relabel_at, Thread.id)
-            .limit(limit)
-        ).all()
-    claimed: dict[int, list[int]] = {}
-    lease = now + LEASE
-    with database.session() as session:
-        for thread_id, mailbox_id in candidates:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(Thread)
-                    .where(Thread.id == thread_id, Thread.relabel_at <= now)
-                    .values(relabel_at=lease)
-                ),
-            )
-            if result.rowcount == 1:
-                claimed.setdefault(mailbox_id, []).append(thread_id)
+        ids = queue.claim(
+            session,
+            Thread.relabel_at,
+            now,
+            LEASE,
+            Mailbox.status == MailboxStatus.connected,
+            join=(Mailbox, Mailbox.id == Thread.mailbox_id),
+            limit=limit,
+        )
+        claimed: dict[int, list[int]] = {}
+        if ids:
+            rows = session.execute(select(Thread.id, Thread.mailbox_id).where(Thread.id.in_(ids)))
+            mailbox_of = dict(rows.tuples().all())
+            for thread_id in ids:
+                claimed.setdefault(mailbox_of[thread_id], []).append(thread_id)
     return claimed
 
 
@@ -113,15 +108,7 @@ def _plan(session: Session, mailbox_id: int, thread_ids: list[int]) -> list[_Pla
 
 def _release(session: Session, thread_id: int, lease: dt.datetime, due: dt.datetime | None) -> bool:
     """Clear (or postpone) the thread's relabel unless it was queued again meanwhile."""
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(Thread)
-            .where(Thread.id == thread_id, Thread.relabel_at == lease)
-            .values(relabel_at=due)
-        ),
-    )
-    return result.rowcount == 1
+    return queue.release(session, Thread.relabel_at, [thread_id], lease, due) == 1
 
 
 def _record(session: Session, plan: _Plan, answer: dict[str, Any]) -> None:

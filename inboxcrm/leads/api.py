@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, url_for
+from flask import Blueprint, request, url_for
 from werkzeug.wrappers import Response
 
-from inboxcrm.api import bp, json_object
+from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
 from inboxcrm.leads.capture import link_existing_mail
 from inboxcrm.leads.merge import merge_leads
@@ -15,6 +15,8 @@ from inboxcrm.leads.schemas import LeadCreate, LeadUpdate, MergeRequest
 from inboxcrm.leads.serialize import lead_json
 from inboxcrm.leads.service import create_lead, list_leads, update_lead
 from inboxcrm.web import db_session, member, scope
+
+bp = Blueprint("leads", __name__)  # the leads, under /api/v1
 
 
 @bp.get("/leads")
@@ -41,7 +43,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
     created = create_lead(scope(), data, member(), utcnow())
     link_existing_mail(db_session(), created.workspace_id, [created.id], utcnow())  # its threads
     db_session().commit()
-    return lead_json(created), 201, {"Location": url_for("api.lead", lead_id=created.id)}
+    return lead_json(created), 201, {"Location": url_for("api.leads.lead", lead_id=created.id)}
 
 
 @bp.patch("/leads/<int:lead_id>")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from inboxcrm.api import bp
+from flask import Blueprint
+
 from inboxcrm.leads.companies import company_leads, lead_count
 from inboxcrm.leads.models import Company
 from inboxcrm.web import scope
+
+bp = Blueprint("companies", __name__)  # companies, under /api/v1
 
 
 @bp.get("/companies/<int:company_id>")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
-from inboxcrm.api import bp, json_object
+from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
 from inboxcrm.errors import Invalid
 from inboxcrm.leads.blocklist import display_pattern, list_blocks
 from inboxcrm.leads.junk import Junked, block, not_a_lead, parse_block, unblock
 from inboxcrm.leads.models import BlockedAddress
 from inboxcrm.web import db_session, member, scope
+
+bp = Blueprint("junk", __name__)  # "Not a lead" and the blocklist, under /api/v1
 
 
 def block_json(row: BlockedAddress) -> dict[str, Any]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Blueprint, request
 
-from inboxcrm.api import bp
 from inboxcrm.errors import BadRequest
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.timeline import PER_PAGE, lead_messages
@@ -14,6 +13,8 @@ from inboxcrm.mail.models import Message
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.mail.sanitize import html_to_text, sanitize_html
 from inboxcrm.web import member, scope
+
+bp = Blueprint("timeline", __name__)  # a lead's emails, under /api/v1
 
 
 def _int(name: str, default: int) -> int:

@@ -25,10 +25,12 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 @dataclass(frozen=True, slots=True)
 class Added:
-    """A message row just inserted: what capture needs to find it and its thread."""
+    """A message row just inserted, with what it was parsed from: what the sync steps
+    need to find it, its thread and its facts."""
 
     id: int
     thread_id: int
+    parsed: ParsedMessage | None = None
 
 
 @dataclass
@@ -144,11 +146,12 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
         # INSERT ... RETURNING one row at a time.
         session.execute(insert(Message), [{**row, "thread_id": thread.id} for thread, row in rows])
         added = session.execute(
-            select(Message.id, Message.thread_id).where(
+            select(Message.id, Message.thread_id, Message.gmail_id).where(
                 Message.mailbox_id == mailbox.id, Message.gmail_id.in_(adding)
             )
         )
-        result.messages = [Added(i, t) for i, t in added.tuples()]
+        parsed_of = {p.gmail_id: p for p in batch}
+        result.messages = [Added(i, t, parsed_of[g]) for i, t, g in added.tuples()]
         result.added = len(result.messages)
     return result
 

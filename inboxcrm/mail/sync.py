@@ -19,11 +19,9 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspace
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
-from inboxcrm.labels.from_gmail import apply_stage_labels, labelled_threads
-from inboxcrm.labels.mapping import ensure_labels, labels_due
-from inboxcrm.leads.capture import capture_messages, link_existing_mail
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.parse import parse_message
+from inboxcrm.mail.steps import Batch, LabelNews, SyncSteps
 from inboxcrm.mail.store import delete_messages, set_labels, store_messages
 
 log = logging.getLogger(__name__)
@@ -84,11 +82,10 @@ def _fetch_and_store(
     calls: GmailCalls,
     ids: Sequence[str],
     now: dt.datetime,
-    created: list[int],
+    steps: SyncSteps,
 ) -> int:
-    """Fetch the ids not yet stored, store them and capture their leads in the same
-    transaction (no mail is ever committed without its links); returns how many were added.
-    The ids of leads created are appended to `created`."""
+    """Fetch the ids not yet stored, store them and run the sync steps on them in the same
+    transaction (no mail is ever committed without them); returns how many were added."""
     stored = set(
         session.scalars(
             select(Message.gmail_id).where(
@@ -102,7 +99,7 @@ def _fetch_and_store(
     fetched = calls.get_messages(missing)
     for gmail_id, reason in fetched.failed.items():
         log.warning("mailbox %s: message %s refused (%s), skipped", mailbox.id, gmail_id, reason)
-    return store_fetched(session, mailbox, fetched.messages.values(), now, created)
+    return store_fetched(session, mailbox, fetched.messages.values(), now, steps)
 
 
 def store_fetched(
@@ -110,15 +107,15 @@ def store_fetched(
     mailbox: Mailbox,
     resources: Iterable[dict[str, Any]],
     now: dt.datetime,
-    created: list[int],
+    steps: SyncSteps,
 ) -> int:
     """Everything the sync does with fetched messages but fetch them (the local work that
-    benchmarks/sync.py measures): parse, store, and capture their leads in the same
-    transaction, so no mail is committed without its links. Returns how many were new;
-    the ids of leads created are appended to `created`."""
+    benchmarks/sync.py measures): parse, store, and run the sync steps on the new ones in
+    the same transaction. Returns how many were new."""
     parsed = [parse_message(resource) for resource in resources]
     result = store_messages(session, mailbox, parsed)
-    created += capture_messages(session, mailbox.workspace_id, result.messages, now).created
+    if result.messages:
+        steps.run(Batch(session, mailbox, now, messages=result.messages))
     added = result.added
     mailbox.synced_messages += added
     mailbox.sync_pass_messages += added
@@ -132,7 +129,7 @@ def _full_sync(
     now: Callable[[], dt.datetime],
     stop: Callable[[], bool],
     progress: Progress,
-    created: list[int],
+    steps: SyncSteps,
     initial: bool = True,
 ) -> None:
     with db.session() as session:
@@ -151,7 +148,7 @@ def _full_sync(
             with db.session() as session:
                 mailbox = session.get_one(Mailbox, mailbox_id)
                 batch = page.ids[start : start + CHUNK]
-                _fetch_and_store(session, mailbox, calls, batch, now(), created)
+                _fetch_and_store(session, mailbox, calls, batch, now(), steps)
             progress(mailbox.synced_messages, mailbox.sync_estimate)
             if stop():  # the page's token is not yet saved: its stored ids are skipped again
                 raise OutOfTime
@@ -163,9 +160,9 @@ def _full_sync(
             mailbox.sync_estimate = None
             mailbox.history_id = mailbox.full_sync_history_id
             mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
-            # Labels already on the mail set their leads' stages, once per lead.
-            threads = labelled_threads(session, mailbox_id)
-            apply_stage_labels(session, mailbox, threads, now(), initial=initial)
+            # Labels already on the mail are news: e.g. they set their leads' stages.
+            news = LabelNews(listing=True, initial=initial)
+            steps.run(Batch(session, mailbox, now(), labels=news))
             return
 
 
@@ -175,7 +172,7 @@ def _incremental_sync(
     calls: GmailCalls,
     now: Callable[[], dt.datetime],
     progress: Progress,
-    created: list[int],
+    steps: SyncSteps,
 ) -> None:
     with db.session() as session:
         start = session.get_one(Mailbox, mailbox_id).history_id
@@ -193,32 +190,37 @@ def _incremental_sync(
         with db.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
             batch = added[begin : begin + CHUNK]
-            _fetch_and_store(session, mailbox, calls, batch, now(), created)
+            _fetch_and_store(session, mailbox, calls, batch, now(), steps)
         progress(mailbox.synced_messages, None)
     with db.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
         labels = {k: v for k, v in changes.labels.items() if k not in changes.deleted}
         set_labels(session, mailbox, labels)
         delete_messages(session, mailbox, changes.deleted)
-        apply_stage_labels(session, mailbox, changes.threads, now(), added=changes.labels_added)
+        if changes.threads:
+            news = LabelNews(threads=list(changes.threads), added=changes.labels_added)
+            steps.run(Batch(session, mailbox, now(), labels=news))
         mailbox.history_id = changes.history_id
 
 
-def _check_labels(
-    db: Database, mailbox_id: int, calls: GmailCalls, now: Callable[[], dt.datetime]
+def _prepare(
+    db: Database,
+    mailbox_id: int,
+    calls: GmailCalls,
+    now: Callable[[], dt.datetime],
+    steps: SyncSteps,
 ) -> None:
-    """The stage labels exist before the mail is read (a pass after the stages changed,
-    and every few minutes). Gmail's refusals end the pass as for the sync; anything else
-    is logged, and the mail is synced all the same."""
-    try:
-        with db.session() as session:
-            mailbox = session.get_one(Mailbox, mailbox_id)
-            if labels_due(session, mailbox, now()):
-                ensure_labels(session, mailbox, calls, now())
-    except (GmailUnavailable, GrantRevoked):
-        raise
-    except Exception:
-        log.exception("mailbox %s: checking the stage labels failed", mailbox_id)
+    """What must be in place before the mail is read (the stage labels exist in Gmail).
+    Gmail's refusals end the pass as for the sync; anything else is logged, and the mail
+    is synced all the same."""
+    for prepare in steps.prepare:
+        try:
+            with db.session() as session:
+                prepare(session, session.get_one(Mailbox, mailbox_id), calls, now())
+        except (GmailUnavailable, GrantRevoked):
+            raise
+        except Exception:
+            log.exception("mailbox %s: %s failed", mailbox_id, getattr(prepare, "__name__", ""))
 
 
 def _mark(db: Database, mailbox_id: int, **fields: Any) -> None:
@@ -228,26 +230,12 @@ def _mark(db: Database, mailbox_id: int, **fields: Any) -> None:
             setattr(mailbox, name, value)
 
 
-def _link_created(
-    db: Database, mailbox_id: int, created: list[int], now: Callable[[], dt.datetime]
-) -> None:
-    """Leads this pass created, matched to mail stored before they existed (other threads,
-    other team mailboxes). Best effort: the mail and its batch's links are committed."""
-    if not created:
-        return
-    try:
-        with db.session() as session:
-            workspace_id = session.get_one(Mailbox, mailbox_id).workspace_id
-            link_existing_mail(session, workspace_id, created, now())
-    except Exception:
-        log.exception("mailbox %s: matching new leads to stored mail failed", mailbox_id)
-
-
 def sync_mailbox(
     db: Database,
     mailbox_id: int,
     calls: GmailCalls,
     now: Callable[[], dt.datetime],
+    steps: SyncSteps,
     progress: Progress | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> SyncState:
@@ -255,24 +243,9 @@ def sync_mailbox(
 
     A full sync asked to `stop` (its time is up, or the process is shutting down) stops
     after a committed batch and returns `syncing`: the next pass resumes from the cursor,
-    and other mailboxes get their turn meanwhile."""
+    and other mailboxes get their turn meanwhile. Every stored batch goes through
+    `steps` in its transaction."""
     progress = progress or _quiet
-    created: list[int] = []
-    try:
-        return _sync_pass(db, mailbox_id, calls, now, progress, stop, created)
-    finally:
-        _link_created(db, mailbox_id, created, now)
-
-
-def _sync_pass(
-    db: Database,
-    mailbox_id: int,
-    calls: GmailCalls,
-    now: Callable[[], dt.datetime],
-    progress: Progress,
-    stop: Callable[[], bool],
-    created: list[int],
-) -> SyncState:
     _mark(
         db,
         mailbox_id,
@@ -283,18 +256,18 @@ def _sync_pass(
     )
     try:
         try:
-            _check_labels(db, mailbox_id, calls, now)
+            _prepare(db, mailbox_id, calls, now, steps)
             with db.session() as session:
                 needs_full = session.get_one(Mailbox, mailbox_id).history_id is None
             if needs_full:
-                _full_sync(db, mailbox_id, calls, now, stop, progress, created)
-            _incremental_sync(db, mailbox_id, calls, now, progress, created)
+                _full_sync(db, mailbox_id, calls, now, stop, progress, steps)
+            _incremental_sync(db, mailbox_id, calls, now, progress, steps)
         except HistoryExpired:
             # Gmail forgot our place: list everything again; stored rows are kept and skipped.
             log.info("mailbox %s: history expired, full resync", mailbox_id)
             _mark(db, mailbox_id, history_id=None, full_sync_history_id=None)
-            _full_sync(db, mailbox_id, calls, now, stop, progress, created, initial=False)
-            _incremental_sync(db, mailbox_id, calls, now, progress, created)
+            _full_sync(db, mailbox_id, calls, now, stop, progress, steps, initial=False)
+            _incremental_sync(db, mailbox_id, calls, now, progress, steps)
     except OutOfTime:
         return SyncState.syncing
     except GrantRevoked as exc:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Blueprint, request
 
-from inboxcrm.api import bp, json_object
+from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
 from inboxcrm.errors import Invalid
 from inboxcrm.pipeline import settings as editing
@@ -12,6 +12,8 @@ from inboxcrm.pipeline.funnel import funnel, parse_owner, parse_period
 from inboxcrm.stages.models import Stage, StageKind
 from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, member, scope
+
+bp = Blueprint("pipeline", __name__)  # stages and the funnel, under /api/v1
 
 
 def stage_json(stage: Stage) -> dict[str, Any]:

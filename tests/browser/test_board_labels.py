@@ -9,14 +9,16 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inboxcrm.accounts.connection import gmail_calls
 from inboxcrm.accounts.models import Mailbox, SyncState
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
-from inboxcrm.mail.jobs import gmail_calls, sync_claimed
+from inboxcrm.mail.jobs import sync_claimed
 from inboxcrm.mail.models import Thread
+from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.scheduler import Runtime, _jobs, run_job
+from inboxcrm.setup import SYNC_STEPS, jobs
 from inboxcrm.stages.models import Stage
 from tests.accounts.test_google import AVA
 from tests.leads.test_capture_sync import ANSWER, PROPOSAL
@@ -42,7 +44,7 @@ def test_a_dragged_card_relabels_its_thread_in_gmail(
     page.get_by_role("button", name="Allow").click()
     runtime = Runtime(db, google_settings, workers=1)
     mailbox = session.scalars(select(Mailbox)).one()
-    assert sync_claimed(runtime, mailbox.id, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     nina = session.scalars(select(Lead)).unique().one()
     sql = session.scalars(select(Stage).where(Stage.name == "SQL")).one()
 
@@ -51,7 +53,7 @@ def test_a_dragged_card_relabels_its_thread_in_gmail(
     column = page.locator(f'.column[data-stage="{sql.id}"]')
     page.locator(f'.board-card[data-lead="{nina.id}"]').drag_to(column)
     expect(column.locator(".board-card")).to_contain_text("Berg, Nina")
-    run_job(runtime, next(j for j in _jobs() if j.id == "relabel_threads"))
+    run_job(runtime, next(j for j in jobs() if j.id == "relabel_threads"))
 
     with db.session() as s:
         calls = gmail_calls(runtime, s.get_one(Mailbox, mailbox.id))

@@ -11,8 +11,9 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.mail.jobs import sync_due
+from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.scheduler import Runtime
+from inboxcrm.setup import SYNC_STEPS
 
 
 def test_sign_in_with_google_connects_gmail(
@@ -72,7 +73,7 @@ def test_the_gmail_page_follows_the_first_sync_live(
     requests.post(f"{control}/faults", json=slow, timeout=10)
     runtime = Runtime(db, google_settings, workers=1)
     try:
-        sync_due(runtime, utcnow())
+        sync_due(runtime, utcnow(), SYNC_STEPS)
         expect(status).to_contain_text("Syncing:", timeout=20_000)  # no reload: it polls
         expect(status.get_by_role("progressbar")).to_be_visible()
         requests.delete(f"{control}/faults", timeout=10)

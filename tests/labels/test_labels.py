@@ -24,6 +24,7 @@ from inboxcrm.leads.moves import move_lead
 from inboxcrm.mail.models import Thread
 from inboxcrm.mail.sync import sync_mailbox
 from inboxcrm.pipeline import settings as editing
+from inboxcrm.setup import SYNC_STEPS
 from inboxcrm.stages.models import ChangeSource, Stage, StageChange
 from inboxcrm.tenancy import Scope
 from tests.gmail.conftest import SandboxClock
@@ -75,9 +76,9 @@ class Team:
         return self.clock.now()
 
     def sync(self, email: str = AVA) -> None:
-        assert sync_mailbox(self.db, self.boxes[email].id, self.calls[email], self.now) is (
-            SyncState.idle
-        )
+        assert sync_mailbox(
+            self.db, self.boxes[email].id, self.calls[email], self.now, SYNC_STEPS
+        ) is (SyncState.idle)
         self.session.expire_all()
 
     def relabel(self, email: str = AVA) -> Relabelled:

@@ -10,14 +10,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from inboxcrm.accounts.connection import gmail_calls
 from inboxcrm.accounts.models import Mailbox, SyncState
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
-from inboxcrm.mail.jobs import gmail_calls, sync_claimed
+from inboxcrm.mail.jobs import sync_claimed
 from inboxcrm.mail.models import Thread
+from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.scheduler import Runtime, _jobs, run_job
+from inboxcrm.setup import SYNC_STEPS, jobs
 from inboxcrm.stages.models import Stage, StageChange
 from tests.accounts.test_google import AVA, google_signin
 from tests.conftest import csrf_token
@@ -47,7 +49,7 @@ def test_a_card_moved_on_the_board_is_relabelled_in_gmail_by_the_clock(
     google_signin(client, AVA)
     runtime = Runtime(db, google_settings, workers=1)
     mailbox = session.scalars(select(Mailbox)).one()
-    assert sync_claimed(runtime, mailbox.id, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     nina = session.scalars(select(Lead)).unique().one()
     sql = session.scalars(select(Stage).where(Stage.name == "SQL")).one()
 
@@ -60,7 +62,7 @@ def test_a_card_moved_on_the_board_is_relabelled_in_gmail_by_the_clock(
     assert moved.status_code == 200, moved.text
     # The request only queued the relabel; Gmail is untouched until the clock's job runs.
     assert session.scalar(select(func.count()).where(Thread.relabel_at.is_not(None))) == 1
-    job = next(j for j in _jobs() if j.id == "relabel_threads")
+    job = next(j for j in jobs() if j.id == "relabel_threads")
     run_job(runtime, job)
 
     with db.session() as s:
@@ -74,6 +76,6 @@ def test_a_card_moved_on_the_board_is_relabelled_in_gmail_by_the_clock(
     assert "CRM/SQL" in on_thread
     assert not {n for n in on_thread if n.startswith("CRM/")} - {"CRM/SQL"}
 
-    assert sync_claimed(runtime, mailbox.id, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(StageChange)) == 1  # no echo

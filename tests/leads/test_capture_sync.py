@@ -13,9 +13,11 @@ from inboxcrm.accounts.models import Mailbox, Role, SyncState, Workspace
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
+from inboxcrm.leads.jobs import link_queued_mail
 from inboxcrm.leads.models import Activity, ActivityKind, BlockedAddress, Lead, ThreadLead
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.mail.sync import sync_mailbox
+from inboxcrm.setup import SYNC_STEPS
 from tests.gmail.conftest import SandboxClock
 from tests.leads.mail import mailbox, team
 from tests.sandbox.conftest import AVA, BEN, Control, control, credentials, gmail
@@ -87,7 +89,9 @@ def sync(db: Database, box: Mailbox, gmail: Callable[..., Any], control: Control
         gmail(box.email), TokenBucket(clock), clock=clock, policy=RetryPolicy(attempts=3),
         random=lambda: 0.5,
     )  # fmt: skip
-    return sync_mailbox(db, box.id, calls, clock.now)
+    state = sync_mailbox(db, box.id, calls, clock.now, SYNC_STEPS)
+    link_queued_mail(db, clock.now())  # the clock's link job, after the pass
+    return state
 
 
 def deliver(control: Control, to: str, raw: str, sent: bool = False) -> None:

@@ -17,7 +17,8 @@ from inboxcrm.leads.models import Activity, BlockedAddress, Lead, ThreadLead
 from inboxcrm.leads.schemas import LeadUpdate
 from inboxcrm.leads.service import BulkChange, bulk_update, update_lead
 from inboxcrm.mail.models import Message, Thread
-from inboxcrm.scheduler import Runtime, _jobs, run_job
+from inboxcrm.runtime import Runtime, run_job
+from inboxcrm.setup import jobs
 from inboxcrm.tenancy import Scope
 from tests.conftest import csrf_token, sign_in
 from tests.factories import api_token
@@ -285,7 +286,7 @@ def test_a_policy_change_re_runs_capture_in_the_clock_and_says_how_many_leads(
          mail("zed@newco.example", ADMIN, thread="t2"))  # fmt: skip
     sign_in(client, admin.member)
     clock = Runtime(db, settings, workers=1)
-    job = next(j for j in _jobs() if j.id == "recapture_leads")
+    job = next(j for j in jobs() if j.id == "recapture_leads")
     bad = form(client, "/settings/leads", "/settings/leads", lead_policy="conversations",
                lead_inboxes="sales@team.example, not an address")  # fmt: skip
     assert bad.status_code == 422

@@ -17,8 +17,9 @@ from inboxcrm.db import Database, utcnow
 from inboxcrm.leads.models import ThreadLead
 from inboxcrm.mail.jobs import sync_due
 from inboxcrm.mail.models import Message, Thread
+from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.scheduler import Runtime
+from inboxcrm.setup import SYNC_STEPS
 from tests.accounts.test_google import AVA, google_signin
 from tests.factories import LeadFactory
 
@@ -63,7 +64,7 @@ def test_one_email_in_two_mailboxes_is_shown_once_on_the_lead_page(
         assert answer.status_code == 200, answer.text
     runtime = Runtime(db, google_settings)
     try:
-        for running in sync_due(runtime, utcnow()):
+        for running in sync_due(runtime, utcnow(), SYNC_STEPS):
             running.result()
     finally:
         runtime.stop()

@@ -21,15 +21,17 @@ from inboxcrm import create_app
 from inboxcrm.accounts.models import Mailbox, SyncState
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
+from inboxcrm.leads.models import Lead, ThreadLead
 from inboxcrm.mail.jobs import LEASE, claim, claim_due, sync_claimed
-from inboxcrm.mail.models import Message
+from inboxcrm.mail.models import Message, Thread
 from inboxcrm.mail.sync import CHUNK
+from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.scheduler import Runtime
+from inboxcrm.setup import SYNC_STEPS, jobs
 from tests.accounts.test_google import AVA, google_signin
 from tests.mail.test_jobs import _environment
 from tests.mail.test_sync import gmail_ids
-from tests.sandbox.conftest import control, credentials, gmail
+from tests.sandbox.conftest import BEN, control, credentials, gmail
 
 __all__ = ["control", "credentials", "gmail"]
 
@@ -86,10 +88,75 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
     runtime = Runtime(db, google_settings, workers=1)
     assert not claim(db, mailbox.id, utcnow())  # its lease still holds
     assert claim_due(db, utcnow() + LEASE) == [mailbox.id]  # a tick once it has run out
-    assert sync_claimed(runtime, mailbox.id, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
 
     ids = list(session.scalars(select(Message.gmail_id)))
     assert len(ids) == len(set(ids))  # none doubled
     assert set(ids) == gmail_ids(gmail(AVA))  # none lost
     session.refresh(mailbox)
     assert mailbox.synced_messages == len(ids)
+
+
+def _eml(*headers: str) -> str:
+    return "\r\n".join(headers) + "\r\n\r\nHello\r\n"
+
+
+def test_a_sync_killed_after_a_batch_commits_still_links_the_new_lead_to_older_mail(
+    client: FlaskClient,
+    session: Session,
+    db: Database,
+    google_settings: Settings,
+    sandbox: RunningSandbox,
+) -> None:
+    control = f"{sandbox.url}/_sandbox"
+    requests.post(f"{control}/reset", json={"seed": "empty"}, timeout=10)
+    google_signin(client, BEN)
+    google_signin(client, AVA)
+    ben, ava = (
+        session.scalars(select(Mailbox).where(Mailbox.email == e)).one() for e in (BEN, AVA)
+    )
+    runtime = Runtime(db, google_settings, workers=1)
+    # Nina wrote to Ben, who never answered: stored, but not a lead.
+    nina_to_ben = _eml("From: Nina Berg <nina@vandelay.example>", f"To: {BEN}", "Subject: Hi")
+    requests.post(f"{control}/deliver", json={"to": BEN, "eml": nina_to_ben}, timeout=10)
+    assert sync_claimed(runtime, ben.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
+    assert session.scalars(select(Lead)).first() is None
+    # Ava writes to Nina: her sync makes Nina a lead, and is killed once that is committed.
+    proposal = _eml(f"From: {AVA}", "To: nina@vandelay.example", "Subject: Proposal")
+    requests.post(
+        f"{control}/deliver", json={"to": AVA, "eml": proposal, "labelIds": ["SENT"]}, timeout=10
+    )
+    command = [sys.executable, "-c", "from inboxcrm.cli import main; main()"]
+    process = subprocess.Popen(
+        [*command, "sync", "--mailbox", AVA],
+        env={**os.environ, **_environment(google_settings)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while session.scalars(select(Lead)).first() is None and time.monotonic() < deadline:
+            session.rollback()
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    session.expire_all()
+    nina = session.scalars(select(Lead)).unique().one()
+    assert nina.link_mail_at is not None  # queued in the batch that made her
+
+    def linked_mailboxes() -> list[int]:
+        session.expire_all()
+        rows = session.scalars(
+            select(Thread.mailbox_id)
+            .join(ThreadLead, ThreadLead.thread_id == Thread.id)
+            .where(ThreadLead.lead_id == nina.id)
+        )
+        return sorted(rows)
+
+    assert ben.id not in linked_mailboxes()  # the dead process never got to it
+    link = next(job for job in jobs() if job.id == "link_mail")
+    run_job(runtime, link)
+    assert linked_mailboxes() == sorted([ava.id, ben.id])
+    session.refresh(nina)
+    assert nina.link_mail_at is None

@@ -26,8 +26,9 @@ from inboxcrm.mail.jobs import (
     sync_due,
 )
 from inboxcrm.mail.models import Message
+from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
-from inboxcrm.scheduler import Runtime
+from inboxcrm.setup import SYNC_STEPS
 from tests.accounts.test_google import AVA, google_signin
 from tests.factories import MemberFactory
 
@@ -67,7 +68,7 @@ def test_a_connected_mailbox_is_synced_by_the_clock(
     requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "demo"}, timeout=10)
     google_signin(client, AVA)
     ticked = utcnow()
-    for running in sync_due(Runtime(db, google_settings), ticked):
+    for running in sync_due(Runtime(db, google_settings), ticked, SYNC_STEPS):
         running.result()
     mailbox = session.scalars(select(Mailbox)).one()
     session.refresh(mailbox)
@@ -142,12 +143,12 @@ def test_a_refreshed_access_token_is_kept_for_the_next_passes(
     google_signin(client, AVA)
     runtime = Runtime(db, google_settings, workers=1)
     first = _access_token(db, google_settings)
-    assert sync_claimed(runtime, 1, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, 1, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     assert _access_token(db, google_settings) == first  # still valid: no refresh
 
     requests.post(f"{control}/clock", json={"advance": 7200}, timeout=10)  # Google expires it
-    assert sync_claimed(runtime, 1, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, 1, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     second = _access_token(db, google_settings)
     assert second != first
-    assert sync_claimed(runtime, 1, stop=lambda: False) is SyncState.idle
+    assert sync_claimed(runtime, 1, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     assert _access_token(db, google_settings) == second

@@ -17,7 +17,9 @@ from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.mail import sync
 from inboxcrm.mail.models import Message
+from inboxcrm.mail.steps import Batch, SyncSteps
 from inboxcrm.mail.sync import sync_mailbox
+from inboxcrm.setup import SYNC_STEPS
 from tests import factories
 from tests.conftest import sign_in
 from tests.gmail.conftest import FakeClock, SandboxClock
@@ -72,7 +74,7 @@ def stored(session: Session, mailbox: Mailbox) -> list[str]:
 
 
 def run(db: Database, mailbox: Mailbox, calls: GmailCalls) -> SyncState:
-    return sync_mailbox(db, mailbox.id, calls, calls.clock.now)
+    return sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS)
 
 
 def test_full_then_incremental_sync_stores_every_message_once(
@@ -187,7 +189,7 @@ def test_the_gmail_page_shows_live_progress_while_syncing(
     def look(stored: int, estimate: int | None) -> None:
         seen.append(client.get("/mailboxes/status").get_json()["mailboxes"][0])
 
-    sync_mailbox(db, mailbox.id, calls, calls.clock.now, progress=look)
+    sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS, progress=look)
     first = seen[0]
     assert first["sync_state"] == "syncing"
     assert first["estimate"] > first["synced_messages"] > 0
@@ -212,7 +214,7 @@ def test_a_pass_asked_to_stop_ends_after_a_batch_and_the_next_goes_on(
 ) -> None:
     monkeypatch.setattr(sync, "CHUNK", 100)
     expected = gmail_ids(gmail(AVA))
-    state = sync_mailbox(db, mailbox.id, calls, calls.clock.now, stop=lambda: True)
+    state = sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS, stop=lambda: True)
     assert state is SyncState.syncing
     assert len(stored(session, mailbox)) == 100  # one committed batch
     assert run(db, mailbox, calls) is SyncState.idle
@@ -304,3 +306,32 @@ def test_a_message_that_vanishes_between_list_and_get_is_skipped(
     demo("faults", {"kind": "error", "status": 404, "count": 5, "path": gone})
     assert run(db, mailbox, calls) is SyncState.idle
     assert sorted(stored(session, mailbox)) == [i for i in listed if i != gone]
+
+
+def test_a_step_that_raises_fails_its_batch_and_the_next_poll_stores_it_once(
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    gmail: Callable[..., Any],
+) -> None:
+    seen: list[int] = []  # the messages of the batches that were committed
+    broken = [True]
+
+    def flaky(batch: Batch) -> None:
+        if batch.messages and broken:
+            broken.clear()
+            raise RuntimeError("a step broke")
+        seen.extend(m.id for m in batch.messages)
+
+    steps = SyncSteps(batch=(flaky,))
+    assert sync_mailbox(db, mailbox.id, calls, calls.clock.now, steps) is SyncState.failed
+    session.refresh(mailbox)
+    assert "a step broke" in (mailbox.last_error or "")
+    assert stored(session, mailbox) == []  # the batch went with its step
+    assert sync_mailbox(db, mailbox.id, calls, calls.clock.now, steps) is SyncState.idle
+    ids = stored(session, mailbox)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == gmail_ids(gmail(AVA))
+    rows = session.scalars(select(Message.id).where(Message.mailbox_id == mailbox.id))
+    assert sorted(seen) == sorted(rows)  # each stored message went through the step once

@@ -1,13 +1,16 @@
 """The JSON API under /api/v1: bearer tokens, JSON bodies, JSON errors.
 
-Domain packages add their routes to `bp` in their own `api.py`; `register` wires them up.
+Each domain package has its own blueprint (in its `api.py`); `inboxcrm.setup` lists them
+and `api_blueprint` nests them under one parent, so bearer authentication and JSON errors
+apply to every route once. This package imports no domain but accounts (for tokens).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -16,8 +19,6 @@ from inboxcrm.accounts.service import member_for_token
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError
 from inboxcrm.web import db_session
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def error(status: int, message: str, fields: dict[str, str] | None = None) -> Response:
@@ -41,7 +42,6 @@ def json_object() -> dict[str, Any]:
     return body
 
 
-@bp.before_request
 def authenticate() -> Response | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -55,27 +55,29 @@ def authenticate() -> Response | None:
     return None
 
 
-@bp.errorhandler(DomainError)
 def domain_error(exc: DomainError) -> Response:
     db_session().rollback()
     return error(exc.status, exc.message, exc.fields)
 
 
-@bp.errorhandler(ValidationError)
 def validation_error(exc: ValidationError) -> Response:
     db_session().rollback()
     fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
     return error(422, "the request has invalid fields", fields)
 
 
-@bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     return error(exc.code or 500, exc.description or exc.name)
 
 
-def register(app: Flask) -> None:
-    from inboxcrm.leads import api as leads_api  # noqa: F401  (adds routes to bp)
-    from inboxcrm.leads import company_api, junk_api, timeline_api  # noqa: F401
-    from inboxcrm.pipeline import api as pipeline_api  # noqa: F401
-
-    app.register_blueprint(bp)
+def api_blueprint(children: Iterable[Blueprint]) -> Blueprint:
+    """A fresh /api/v1 parent per app (a blueprint nests its children once), with the
+    domains' blueprints under it."""
+    parent = Blueprint("api", __name__, url_prefix="/api/v1")
+    parent.before_request(authenticate)
+    parent.register_error_handler(DomainError, domain_error)
+    parent.register_error_handler(ValidationError, validation_error)
+    parent.register_error_handler(HTTPException, http_error)
+    for child in children:
+        parent.register_blueprint(child)
+    return parent

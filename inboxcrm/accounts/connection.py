@@ -1,0 +1,56 @@
+"""A mailbox's Gmail connection: its credentials, the refreshed access token kept, and the
+quota bucket that paces every call to it. Shared by everything that talks to a mailbox's
+Gmail (the sync, the relabel job, sending), so they all draw on one quota."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from inboxcrm.accounts.crypto import TokenBox
+from inboxcrm.accounts.models import Mailbox
+from inboxcrm.accounts.service import google_client
+from inboxcrm.gmail import build_gmail
+from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
+from inboxcrm.gmail.pacing import SystemClock, TokenBucket
+from inboxcrm.gmail.signin import credentials_from_json
+from inboxcrm.runtime import Runtime
+
+# Backoffs total about a minute; a longer "Retry after" ends the job's work with the
+# mailbox (throttled) rather than holding a worker.
+RETRY = RetryPolicy(max_wait=60.0)
+
+
+@dataclass
+class Connection:
+    """A mailbox's Gmail for one job's work, with the access token it started with."""
+
+    mailbox_id: int
+    calls: GmailCalls
+    credentials: Any
+    token: str | None
+
+    def keep_refreshed(self, runtime: Runtime) -> None:
+        """google-auth refreshed the access token meanwhile: store it (sealed), so the next
+        connection uses it until it expires instead of refreshing again."""
+        if self.credentials.token and self.credentials.token != self.token:
+            with runtime.database.session() as session:
+                mailbox = session.get_one(Mailbox, self.mailbox_id)
+                box = TokenBox(runtime.settings.token_key)
+                mailbox.token_ciphertext = box.seal(self.credentials.to_json())
+
+
+def connect(runtime: Runtime, mailbox: Mailbox) -> Connection:
+    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
+    client = google_client(runtime.settings)
+    if client is None or mailbox.token_ciphertext is None:
+        raise LookupError(f"mailbox {mailbox.id} has no Google client or tokens")
+    tokens = TokenBox(runtime.settings.token_key).open(mailbox.token_ciphertext)
+    credentials = credentials_from_json(client, tokens)
+    bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
+    calls = GmailCalls(build_gmail(credentials, client.api_root), bucket, policy=RETRY)
+    return Connection(mailbox.id, calls, credentials, credentials.token)
+
+
+def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
+    return connect(runtime, mailbox).calls

@@ -1,0 +1,65 @@
+"""Sync steps: what the rest of inboxcrm does with each batch of mail the sync stores.
+
+The sync knows no consumer of mail. It stores a batch, then hands it to an ordered tuple
+of steps inside the batch's transaction, so no mail is committed without what the steps
+made of it (leads, stage moves, signals). A step is set-based (queries per batch, not
+per message), flushes and never commits, and is idempotent: a batch replayed after a
+crash yields the same rows. A step that raises fails its batch, which the next poll
+fetches again. Which steps run is decided in `inboxcrm.setup`; tests pass fewer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Mailbox
+from inboxcrm.gmail.calls import GmailCalls
+from inboxcrm.mail.store import Added
+
+
+@dataclass(frozen=True)
+class LabelNews:
+    """What a pass learned of Gmail labels: the threads (Gmail ids) whose labels changed,
+    with per thread the labels history added, in order; or, at the end of a full listing,
+    `listing`: every label already on the mailbox's mail (`initial` on its first sync)."""
+
+    threads: Sequence[str] = ()
+    added: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    listing: bool = False
+    initial: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One transaction's worth of sync news: messages just stored (flushed, with ids and
+    their parsed facts), or label news, or both."""
+
+    session: Session
+    mailbox: Mailbox
+    now: dt.datetime
+    messages: Sequence[Added] = ()
+    labels: LabelNews | None = None
+
+
+Step = Callable[[Batch], None]
+# Before a pass reads mail, with the mailbox's Gmail: e.g. the stage labels exist there.
+# Runs in its own transaction; Gmail's refusals end the pass, any other error is logged.
+Prepare = Callable[[Session, Mailbox, GmailCalls, dt.datetime], None]
+
+
+@dataclass(frozen=True)
+class SyncSteps:
+    prepare: tuple[Prepare, ...] = ()
+    batch: tuple[Step, ...] = ()
+
+    def run(self, batch: Batch) -> None:
+        for step in self.batch:
+            step(batch)
+        batch.session.flush()
+
+
+NO_STEPS = SyncSteps()  # store mail and nothing else

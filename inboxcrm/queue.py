@@ -1,0 +1,87 @@
+"""One claim for every due-queue: rows with a due time (`*_at`), taken a lease at a time.
+
+A queue is a nullable datetime column: a row is due when it is at or before now (or null,
+for queues where null means "never done"). Claiming pushes the column a lease ahead and
+returns the ids, in one statement: of several processes claiming at once, exactly one
+gets each row (PostgreSQL skips rows another claim has locked, `FOR UPDATE SKIP LOCKED`;
+SQLite runs one writer at a time, so the conditional update decides). A process
+that dies holding a claim frees its rows when the lease runs out; a worker that finishes
+clears its rows with `release`, unless someone queued them again meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+Queue = InstrumentedAttribute[dt.datetime | None]
+
+
+def due(queue: Queue, now: dt.datetime, *, null_is_due: bool = False) -> ColumnElement[bool]:
+    at_or_before = queue <= now
+    return or_(queue.is_(None), at_or_before) if null_is_due else at_or_before
+
+
+def claim(
+    session: Session,
+    queue: Queue,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    *where: Any,
+    limit: int,
+    ready: ColumnElement[bool] | None = None,
+    join: tuple[Any, Any] | None = None,
+    order_by: tuple[Any, ...] = (),
+) -> list[int]:
+    """Claim up to `limit` rows of `queue` that are `ready` (due, by default) and match
+    `where` (columns of a `join`ed table too), in `order_by` (oldest first by default):
+    their `queue` moves to now + `lease`. Returns the ids claimed, in that order. The
+    caller commits (on PostgreSQL the rows stay locked until it does)."""
+    model = queue.class_
+    ready = due(queue, now) if ready is None else ready
+    pick = select(model.id).where(ready, *where)
+    if join is not None:
+        pick = pick.join(*join)
+    pick = pick.order_by(*(order_by or (queue, model.id))).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=model)
+    candidates = list(session.scalars(pick))
+    if not candidates:
+        return []
+    # Still ready? On SQLite the SELECT holds no lock, and the UPDATE decides.
+    taken = set(
+        session.scalars(
+            update(model)
+            .where(model.id.in_(candidates), ready)
+            .values({queue.key: now + lease})
+            .returning(model.id),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    return [row_id for row_id in candidates if row_id in taken]
+
+
+def release(
+    session: Session,
+    queue: Queue,
+    ids: list[int],
+    leased_until: dt.datetime,
+    then: dt.datetime | None = None,
+) -> int:
+    """Done with rows claimed until `leased_until`: set their `queue` to `then` (None:
+    nothing more to do; a time: try again then), except rows queued again meanwhile, whose
+    new due time stands. Returns how many were released."""
+    model = queue.class_
+    if not ids:
+        return 0
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(model).where(model.id.in_(ids), queue == leased_until).values({queue.key: then}),
+            execution_options={"synchronize_session": False},
+        ),
+    )
+    return result.rowcount

@@ -1,0 +1,48 @@
+"""The one place that sees every domain: it assembles the sync steps, the clock's jobs and
+the API's blueprints. Domains know only the layers below them (see docs/architecture.md);
+whatever must react to synced mail, run on the clock or answer under /api/v1 is listed
+here, in order, and nowhere else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+from flask import Blueprint
+
+from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
+from inboxcrm.labels.to_gmail import relabel_due
+from inboxcrm.leads.jobs import link_mail_due, recapture_due
+from inboxcrm.leads.steps import capture_mail
+from inboxcrm.mail.jobs import SYNC_TICK, sync_due
+from inboxcrm.mail.steps import SyncSteps
+from inboxcrm.runtime import Job, heartbeat
+
+# Every stored batch of mail, in its transaction, in this order: its people become (or
+# match) leads first, so that stage labels on the same threads find their primary leads.
+# Engagement signals, scoring and sequence exits join here as they land.
+SYNC_STEPS = SyncSteps(
+    prepare=(ensure_stage_labels,),
+    batch=(capture_mail, stages_from_labels),
+)
+
+
+def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
+    """The clock's ticks: each claims due rows from a database queue, so a tick run twice,
+    late or on two machines at once does no harm."""
+    return (
+        Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
+        Job("sync_mailboxes", SYNC_TICK, partial(sync_due, steps=steps)),
+        Job("relabel_threads", dt.timedelta(seconds=15), relabel_due),
+        Job("link_mail", dt.timedelta(seconds=15), link_mail_due),
+        Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
+    )
+
+
+def api_blueprints() -> tuple[Blueprint, ...]:
+    """Each domain's /api/v1 routes."""
+    from inboxcrm.leads import api as leads_api
+    from inboxcrm.leads import company_api, junk_api, timeline_api
+    from inboxcrm.pipeline import api as pipeline_api
+
+    return (leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp)

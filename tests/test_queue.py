@@ -1,0 +1,97 @@
+"""One claim for every due-queue: several processes draining one queue at once each get
+every row at most once, on SQLite and (run again there) on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inboxcrm import queue
+from inboxcrm.accounts.models import Mailbox
+from inboxcrm.db import Database
+from tests.factories import MemberFactory
+
+NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+LEASE = dt.timedelta(minutes=5)
+WORKERS = 4
+
+
+def _drain(url: str, start: Any, results: Any) -> None:
+    """One worker process: once all are ready, claim a few rows at a time until the queue
+    is empty, and report what it got."""
+    database = Database(url)
+    claimed: list[int] = []
+    start.wait()
+    while True:
+        with database.session() as session:
+            taken = queue.claim(session, Mailbox.next_poll_at, NOW, LEASE, limit=7)
+        if not taken:
+            break
+        claimed += taken
+    database.dispose()
+    results.put(claimed)
+
+
+def _mailboxes(session: Session, count: int) -> list[Mailbox]:
+    member = MemberFactory()
+    boxes = [
+        Mailbox(
+            workspace_id=member.workspace_id,
+            member_id=member.id,
+            email=f"m{i}@team.example",
+            next_poll_at=NOW - dt.timedelta(seconds=i),
+        )
+        for i in range(count)
+    ]
+    session.add_all(boxes)
+    session.commit()
+    return boxes
+
+
+def test_processes_claiming_one_queue_at_once_never_take_a_row_twice(
+    db: Database, session: Session
+) -> None:
+    boxes = _mailboxes(session, 1000)
+    context = multiprocessing.get_context("spawn")
+    start, reports = context.Barrier(WORKERS), context.Queue()
+    workers = [
+        context.Process(target=_drain, args=(db.url, start, reports)) for _ in range(WORKERS)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [reports.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+    claimed = [row_id for result in results for row_id in result]
+    assert len(claimed) == len(set(claimed))  # no row claimed twice
+    assert set(claimed) == {b.id for b in boxes}  # and none left behind
+    assert sum(1 for result in results if result) >= 2  # the workers really overlapped
+    session.expire_all()
+    leased = set(session.scalars(select(Mailbox.next_poll_at)))
+    assert leased == {NOW + LEASE}
+
+
+def test_a_claim_takes_due_rows_oldest_first_and_a_release_keeps_a_newer_due_time(
+    session: Session,
+) -> None:
+    boxes = _mailboxes(session, 3)
+    boxes[0].next_poll_at = NOW + dt.timedelta(minutes=1)  # not due yet
+    session.commit()
+    taken = queue.claim(session, Mailbox.next_poll_at, NOW, LEASE, limit=10)
+    assert taken == [boxes[2].id, boxes[1].id]  # the longest due first
+    assert queue.claim(session, Mailbox.next_poll_at, NOW, LEASE, limit=10) == []
+    # Someone queues box 1 again while its claim is held: releasing keeps that request.
+    boxes[1].next_poll_at = NOW + dt.timedelta(seconds=30)
+    session.flush()
+    assert queue.release(session, Mailbox.next_poll_at, taken, NOW + LEASE) == 1
+    session.commit()
+    session.expire_all()
+    assert session.get_one(Mailbox, boxes[2].id).next_poll_at is None
+    assert session.get_one(Mailbox, boxes[1].id).next_poll_at == NOW + dt.timedelta(seconds=30)
+    # A lease that ran out makes its rows due again: a dead worker's rows are not lost.
+    again = queue.claim(session, Mailbox.next_poll_at, NOW + LEASE, LEASE, limit=10)
+    assert again == [boxes[1].id, boxes[0].id]
