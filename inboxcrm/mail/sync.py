@@ -76,30 +76,118 @@ class HistoryChanges:
             self.threads[message["threadId"]] = None
 
 
-def _fetch_and_store(
-    session: Session,
-    mailbox: Mailbox,
-    calls: GmailCalls,
-    ids: Sequence[str],
-    now: dt.datetime,
-    steps: SyncSteps,
-) -> int:
-    """Fetch the ids not yet stored, store them and run the sync steps on them in the same
-    transaction (no mail is ever committed without them); returns how many were added."""
-    stored = set(
-        session.scalars(
-            select(Message.gmail_id).where(
-                Message.mailbox_id == mailbox.id, Message.gmail_id.in_(ids)
+@dataclass
+class _Pass:
+    """One pass over a mailbox: what every part of it works with."""
+
+    db: Database
+    mailbox_id: int
+    calls: GmailCalls
+    now: Callable[[], dt.datetime]
+    steps: SyncSteps
+    progress: Progress
+    stop: Callable[[], bool]
+    chunk: int
+
+    def mark(self, **fields: Any) -> None:
+        with self.db.session() as session:
+            mailbox = session.get_one(Mailbox, self.mailbox_id)
+            for name, value in fields.items():
+                setattr(mailbox, name, value)
+
+    def prepare(self) -> None:
+        """What must be in place before the mail is read (the stage labels exist in Gmail).
+        Gmail's refusals end the pass as for the sync; anything else is logged, and the
+        mail is synced all the same."""
+        for prepare in self.steps.prepare:
+            try:
+                with self.db.session() as session:
+                    mailbox = session.get_one(Mailbox, self.mailbox_id)
+                    prepare(session, mailbox, self.calls, self.now())
+            except (GmailUnavailable, GrantRevoked):
+                raise
+            except Exception:
+                name = getattr(prepare, "__name__", "a step")
+                log.exception("mailbox %s: %s failed", self.mailbox_id, name)
+
+    def fetch_and_store(self, ids: Sequence[str]) -> Mailbox:
+        """Fetch the ids not yet stored, store them and run the sync steps on them in one
+        transaction (no mail is ever committed without them)."""
+        with self.db.session() as session:
+            mailbox = session.get_one(Mailbox, self.mailbox_id)
+            stored = set(
+                session.scalars(
+                    select(Message.gmail_id).where(
+                        Message.mailbox_id == mailbox.id, Message.gmail_id.in_(ids)
+                    )
+                )
             )
-        )
-    )
-    missing = [i for i in dict.fromkeys(ids) if i not in stored]
-    if not missing:
-        return 0
-    fetched = calls.get_messages(missing)
-    for gmail_id, reason in fetched.failed.items():
-        log.warning("mailbox %s: message %s refused (%s), skipped", mailbox.id, gmail_id, reason)
-    return store_fetched(session, mailbox, fetched.messages.values(), now, steps)
+            missing = [i for i in dict.fromkeys(ids) if i not in stored]
+            if missing:
+                fetched = self.calls.get_messages(missing)
+                for gmail_id, reason in fetched.failed.items():
+                    log.warning(
+                        "mailbox %s: message %s refused (%s), skipped", mailbox.id, gmail_id, reason
+                    )
+                store_fetched(session, mailbox, fetched.messages.values(), self.now(), self.steps)
+        return mailbox
+
+    def full(self, initial: bool = True) -> None:
+        with self.db.session() as session:
+            mailbox = session.get_one(Mailbox, self.mailbox_id)
+            if mailbox.full_sync_history_id is None:
+                # Taken before listing: whatever changes while we list is in history after it.
+                mailbox.full_sync_history_id = int(self.calls.profile()["historyId"])
+                mailbox.full_sync_page_token = None
+            days = session.get_one(Workspace, mailbox.workspace_id).sync_days
+            token = mailbox.full_sync_page_token
+        query = f"after:{(self.now() - dt.timedelta(days=days)).strftime('%Y/%m/%d')}"
+        while True:
+            page = self.calls.list_message_ids(q=query, page_token=token)
+            self.mark(sync_estimate=page.result_size_estimate or None)  # shown for the page
+            for start in range(0, len(page.ids), self.chunk):
+                mailbox = self.fetch_and_store(page.ids[start : start + self.chunk])
+                self.progress(mailbox.synced_messages, mailbox.sync_estimate)
+                if self.stop():  # the page's token is not saved yet: its stored ids are skipped
+                    raise OutOfTime
+            with self.db.session() as session:
+                mailbox = session.get_one(Mailbox, self.mailbox_id)
+                if page.next_page_token:
+                    mailbox.full_sync_page_token = token = page.next_page_token
+                    continue
+                mailbox.sync_estimate = None
+                mailbox.history_id = mailbox.full_sync_history_id
+                mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
+                # Labels already on the mail are news: e.g. they set their leads' stages.
+                news = LabelNews(listing=True, initial=initial)
+                self.steps.run(Batch(session, mailbox, self.now(), labels=news))
+                return
+
+    def incremental(self) -> None:
+        with self.db.session() as session:
+            start = session.get_one(Mailbox, self.mailbox_id).history_id
+        assert start is not None
+        changes = HistoryChanges(history_id=start)
+        token: str | None = None
+        while True:  # a poll with no change is this one call
+            page = self.calls.history(start, page_token=token)
+            changes.read(page)
+            token = page.get("nextPageToken")
+            if not token:
+                break
+        added = [i for i in dict.fromkeys(changes.added) if i not in changes.deleted]
+        for begin in range(0, len(added), self.chunk):
+            mailbox = self.fetch_and_store(added[begin : begin + self.chunk])
+            self.progress(mailbox.synced_messages, None)
+        with self.db.session() as session:
+            mailbox = session.get_one(Mailbox, self.mailbox_id)
+            labels = {k: v for k, v in changes.labels.items() if k not in changes.deleted}
+            set_labels(session, mailbox, labels)
+            delete_messages(session, mailbox, changes.deleted)
+            if changes.threads:
+                news = LabelNews(threads=list(changes.threads), added=changes.labels_added)
+                self.steps.run(Batch(session, mailbox, self.now(), labels=news))
+            mailbox.history_id = changes.history_id
 
 
 def store_fetched(
@@ -122,114 +210,6 @@ def store_fetched(
     return added
 
 
-def _full_sync(
-    db: Database,
-    mailbox_id: int,
-    calls: GmailCalls,
-    now: Callable[[], dt.datetime],
-    stop: Callable[[], bool],
-    progress: Progress,
-    steps: SyncSteps,
-    initial: bool = True,
-) -> None:
-    with db.session() as session:
-        mailbox = session.get_one(Mailbox, mailbox_id)
-        if mailbox.full_sync_history_id is None:
-            # Taken before listing: whatever changes while we list is in history after it.
-            mailbox.full_sync_history_id = int(calls.profile()["historyId"])
-            mailbox.full_sync_page_token = None
-        days = session.get_one(Workspace, mailbox.workspace_id).sync_days
-        token = mailbox.full_sync_page_token
-    query = f"after:{(now() - dt.timedelta(days=days)).strftime('%Y/%m/%d')}"
-    while True:
-        page = calls.list_message_ids(q=query, page_token=token)
-        _mark(db, mailbox_id, sync_estimate=page.result_size_estimate or None)  # for the page
-        for start in range(0, len(page.ids), CHUNK):
-            with db.session() as session:
-                mailbox = session.get_one(Mailbox, mailbox_id)
-                batch = page.ids[start : start + CHUNK]
-                _fetch_and_store(session, mailbox, calls, batch, now(), steps)
-            progress(mailbox.synced_messages, mailbox.sync_estimate)
-            if stop():  # the page's token is not yet saved: its stored ids are skipped again
-                raise OutOfTime
-        with db.session() as session:
-            mailbox = session.get_one(Mailbox, mailbox_id)
-            if page.next_page_token:
-                mailbox.full_sync_page_token = token = page.next_page_token
-                continue
-            mailbox.sync_estimate = None
-            mailbox.history_id = mailbox.full_sync_history_id
-            mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
-            # Labels already on the mail are news: e.g. they set their leads' stages.
-            news = LabelNews(listing=True, initial=initial)
-            steps.run(Batch(session, mailbox, now(), labels=news))
-            return
-
-
-def _incremental_sync(
-    db: Database,
-    mailbox_id: int,
-    calls: GmailCalls,
-    now: Callable[[], dt.datetime],
-    progress: Progress,
-    steps: SyncSteps,
-) -> None:
-    with db.session() as session:
-        start = session.get_one(Mailbox, mailbox_id).history_id
-    assert start is not None
-    changes = HistoryChanges(history_id=start)
-    token: str | None = None
-    while True:  # a poll with no change is this one call
-        page = calls.history(start, page_token=token)
-        changes.read(page)
-        token = page.get("nextPageToken")
-        if not token:
-            break
-    added = [i for i in dict.fromkeys(changes.added) if i not in changes.deleted]
-    for begin in range(0, len(added), CHUNK):
-        with db.session() as session:
-            mailbox = session.get_one(Mailbox, mailbox_id)
-            batch = added[begin : begin + CHUNK]
-            _fetch_and_store(session, mailbox, calls, batch, now(), steps)
-        progress(mailbox.synced_messages, None)
-    with db.session() as session:
-        mailbox = session.get_one(Mailbox, mailbox_id)
-        labels = {k: v for k, v in changes.labels.items() if k not in changes.deleted}
-        set_labels(session, mailbox, labels)
-        delete_messages(session, mailbox, changes.deleted)
-        if changes.threads:
-            news = LabelNews(threads=list(changes.threads), added=changes.labels_added)
-            steps.run(Batch(session, mailbox, now(), labels=news))
-        mailbox.history_id = changes.history_id
-
-
-def _prepare(
-    db: Database,
-    mailbox_id: int,
-    calls: GmailCalls,
-    now: Callable[[], dt.datetime],
-    steps: SyncSteps,
-) -> None:
-    """What must be in place before the mail is read (the stage labels exist in Gmail).
-    Gmail's refusals end the pass as for the sync; anything else is logged, and the mail
-    is synced all the same."""
-    for prepare in steps.prepare:
-        try:
-            with db.session() as session:
-                prepare(session, session.get_one(Mailbox, mailbox_id), calls, now())
-        except (GmailUnavailable, GrantRevoked):
-            raise
-        except Exception:
-            log.exception("mailbox %s: %s failed", mailbox_id, getattr(prepare, "__name__", ""))
-
-
-def _mark(db: Database, mailbox_id: int, **fields: Any) -> None:
-    with db.session() as session:
-        mailbox = session.get_one(Mailbox, mailbox_id)
-        for name, value in fields.items():
-            setattr(mailbox, name, value)
-
-
 def sync_mailbox(
     db: Database,
     mailbox_id: int,
@@ -238,17 +218,16 @@ def sync_mailbox(
     steps: SyncSteps,
     progress: Progress | None = None,
     stop: Callable[[], bool] = lambda: False,
+    chunk: int = CHUNK,
 ) -> SyncState:
     """One pass: a full sync if one is needed or under way, then history up to now.
 
     A full sync asked to `stop` (its time is up, or the process is shutting down) stops
     after a committed batch and returns `syncing`: the next pass resumes from the cursor,
     and other mailboxes get their turn meanwhile. Every stored batch goes through
-    `steps` in its transaction."""
-    progress = progress or _quiet
-    _mark(
-        db,
-        mailbox_id,
+    `steps` in its transaction; `chunk` messages make a batch."""
+    run = _Pass(db, mailbox_id, calls, now, steps, progress or _quiet, stop, chunk)
+    run.mark(
         sync_state=SyncState.syncing,
         sync_started_at=now(),
         sync_pass_messages=0,
@@ -256,24 +235,22 @@ def sync_mailbox(
     )
     try:
         try:
-            _prepare(db, mailbox_id, calls, now, steps)
+            run.prepare()
             with db.session() as session:
                 needs_full = session.get_one(Mailbox, mailbox_id).history_id is None
             if needs_full:
-                _full_sync(db, mailbox_id, calls, now, stop, progress, steps)
-            _incremental_sync(db, mailbox_id, calls, now, progress, steps)
+                run.full()
+            run.incremental()
         except HistoryExpired:
             # Gmail forgot our place: list everything again; stored rows are kept and skipped.
             log.info("mailbox %s: history expired, full resync", mailbox_id)
-            _mark(db, mailbox_id, history_id=None, full_sync_history_id=None)
-            _full_sync(db, mailbox_id, calls, now, stop, progress, steps, initial=False)
-            _incremental_sync(db, mailbox_id, calls, now, progress, steps)
+            run.mark(history_id=None, full_sync_history_id=None)
+            run.full(initial=False)
+            run.incremental()
     except OutOfTime:
         return SyncState.syncing
     except GrantRevoked as exc:
-        _mark(
-            db,
-            mailbox_id,
+        run.mark(
             status=MailboxStatus.needs_reconnect,
             sync_state=SyncState.failed,
             sync_estimate=None,
@@ -283,9 +260,7 @@ def sync_mailbox(
     except GmailUnavailable as exc:
         # Without a "Retry after" from Gmail, the retries' backoff is spent: wait a while.
         retry_at = exc.retry_at or now() + THROTTLED_WAIT
-        _mark(
-            db,
-            mailbox_id,
+        run.mark(
             sync_state=SyncState.throttled,
             sync_estimate=None,
             throttled_until=retry_at,
@@ -295,17 +270,13 @@ def sync_mailbox(
         return SyncState.throttled
     except Exception as exc:  # a bug or an answer we do not know: show it, retry next poll
         log.exception("mailbox %s: sync failed", mailbox_id)
-        _mark(
-            db,
-            mailbox_id,
+        run.mark(
             sync_state=SyncState.failed,
             sync_estimate=None,
             last_error=f"{type(exc).__name__}: {exc}"[:1000],
         )
         return SyncState.failed
-    _mark(
-        db,
-        mailbox_id,
+    run.mark(
         sync_state=SyncState.idle,
         sync_estimate=None,
         last_synced_at=now(),

@@ -15,18 +15,28 @@ GET /_sandbox/quota             ?user=: quota units used, refused calls, units a
 """
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
 from inboxcrm.sandbox import delivery
-from inboxcrm.sandbox.faults import parse_fault
+from inboxcrm.sandbox.faults import Faults, parse_fault
 from inboxcrm.sandbox.mime import decode_b64url
 from inboxcrm.sandbox.oauth import revoke_grant
+from inboxcrm.sandbox.quota import Quota
+from inboxcrm.sandbox.state import State
 from inboxcrm.sandbox.web import json_response
 
-if TYPE_CHECKING:
-    from inboxcrm.sandbox.server import Sandbox
+
+class Sandbox(Protocol):
+    """What the control API works on (the server's Sandbox, which routes to it)."""
+
+    state: State
+    quota: Quota
+    faults: Faults
+
+    def reset(self, seed: str = "empty", options: dict[str, Any] | None = None) -> None: ...
+
 
 LOOPBACK = {"127.0.0.1", "::1"}
 

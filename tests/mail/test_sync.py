@@ -73,8 +73,8 @@ def stored(session: Session, mailbox: Mailbox) -> list[str]:
     return list(session.scalars(select(Message.gmail_id).where(Message.mailbox_id == mailbox.id)))
 
 
-def run(db: Database, mailbox: Mailbox, calls: GmailCalls) -> SyncState:
-    return sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS)
+def run(db: Database, mailbox: Mailbox, calls: GmailCalls, chunk: int = sync.CHUNK) -> SyncState:
+    return sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS, chunk=chunk)
 
 
 def test_full_then_incremental_sync_stores_every_message_once(
@@ -127,9 +127,7 @@ def test_a_sync_cut_short_resumes_without_loss_or_doubles(
     mailbox: Mailbox,
     gmail: Callable[..., Any],
     demo: Control,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sync, "CHUNK", 100)
     expected = gmail_ids(gmail(AVA))
     # Gmail's quota runs dry after the first hundred messages and our clock cannot wait it
     # out: the pass stops part-way, with what it fetched committed, as after a crash.
@@ -138,15 +136,14 @@ def test_a_sync_cut_short_resumes_without_loss_or_doubles(
     starved = GmailCalls(
         gmail(AVA), TokenBucket(clock), clock=clock, policy=RetryPolicy(attempts=2)
     )
-    assert run(db, mailbox, starved) is SyncState.throttled
+    assert run(db, mailbox, starved, chunk=100) is SyncState.throttled
     partial = stored(session, mailbox)
     assert 0 < len(partial) < len(expected)
     session.refresh(mailbox)
     assert mailbox.full_sync_history_id is not None  # the cursor survived
     demo("options", {"quota_units_per_minute": 0})
-    assert (
-        run(db, mailbox, GmailCalls(gmail(AVA), TokenBucket(clock), clock=clock)) is SyncState.idle
-    )
+    calls = GmailCalls(gmail(AVA), TokenBucket(clock), clock=clock)
+    assert run(db, mailbox, calls, chunk=100) is SyncState.idle
     assert sorted(stored(session, mailbox)) == sorted(expected)
 
 
@@ -180,16 +177,15 @@ def test_the_gmail_page_shows_live_progress_while_syncing(
     mailbox: Mailbox,
     calls: GmailCalls,
     client: FlaskClient,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sync, "CHUNK", 100)  # several commits even in this small mailbox
     sign_in(client, mailbox.member)
     seen: list[dict[str, Any]] = []
 
     def look(stored: int, estimate: int | None) -> None:
         seen.append(client.get("/mailboxes/status").get_json()["mailboxes"][0])
 
-    sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS, progress=look)
+    # Several commits even in this small mailbox.
+    sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS, progress=look, chunk=100)
     first = seen[0]
     assert first["sync_state"] == "syncing"
     assert first["estimate"] > first["synced_messages"] > 0
@@ -210,11 +206,10 @@ def test_a_pass_asked_to_stop_ends_after_a_batch_and_the_next_goes_on(
     mailbox: Mailbox,
     calls: GmailCalls,
     gmail: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sync, "CHUNK", 100)
     expected = gmail_ids(gmail(AVA))
-    state = sync_mailbox(db, mailbox.id, calls, calls.clock.now, SYNC_STEPS, stop=lambda: True)
+    now = calls.clock.now
+    state = sync_mailbox(db, mailbox.id, calls, now, SYNC_STEPS, stop=lambda: True, chunk=100)
     assert state is SyncState.syncing
     assert len(stored(session, mailbox)) == 100  # one committed batch
     assert run(db, mailbox, calls) is SyncState.idle
