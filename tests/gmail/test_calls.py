@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from googleapiclient.errors import HttpError
 
 from inboxcrm.gmail.calls import (
     CallStats,
@@ -155,6 +156,57 @@ def test_a_failed_batch_request_is_sent_again(
     fetched = calls().get_messages(ids)
     assert sorted(fetched.messages) == sorted(ids)
     assert clock.sleeps == [1.5, 2.5]
+
+
+def test_a_refused_batch_request_is_raised_not_retried(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    """Gmail refuses a malformed batch (400) every time: raised as it is, as for a single
+    call, not retried into a GmailUnavailable that would pass for throttling."""
+    ids = deliver(control, 3)
+    control("faults", {"kind": "error", "status": 400, "count": 10, "path": "^/batch"})
+    gmail = calls()
+    with pytest.raises(HttpError) as caught:
+        gmail.get_messages(ids)
+    assert caught.value.resp.status == 400
+    assert clock.sleeps == []
+    assert gmail.stats.calls == 3
+    assert gmail.stats.gave_up == 0
+
+
+def test_a_garbled_batch_answer_is_sent_again(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    """A 200 that is not multipart (the library's BatchError) is a broken answer: retried."""
+    ids = deliver(control, 2)
+    gmail = calls()
+    threads = [m["threadId"] for m in gmail.get_messages(ids).messages.values()]
+    control("faults", {"kind": "error", "status": 200, "count": 1, "path": "^/batch"})
+    done = gmail.modify_threads({t: (["STARRED"], []) for t in threads})
+    assert sorted(done.threads) == sorted(threads)
+    assert clock.sleeps == [1.5]
+
+
+def test_modify_threads_sends_again_only_the_calls_that_failed(
+    calls: Calls, control: Control, clock: FakeClock
+) -> None:
+    ids = deliver(control, 3)
+    gmail = calls()
+    threads = [m["threadId"] for m in gmail.get_messages(ids).messages.values()]
+    control(
+        "faults",
+        {"kind": "error", "status": 429, "count": 2, "operation": "threads.modify",
+         "path": f"/threads/{threads[0]}/"},
+    )  # fmt: skip
+    gone = "18c0ffee00000001"
+    done = gmail.modify_threads({t: (["STARRED"], []) for t in [*threads, gone]})
+    assert sorted(done.threads) == sorted(threads)
+    assert all("STARRED" in t["messages"][0]["labelIds"] for t in done.threads.values())
+    assert list(done.failed) == [gone]
+    assert done.failed[gone][0] == 404
+    assert clock.sleeps == [1.5, 2.5]
+    assert gmail.stats.calls == 3 + 4 + 2
+    assert gmail.stats.retries == gmail.stats.rate_limited == 2
 
 
 def test_dropped_connections_back_off(calls: Calls, control: Control, clock: FakeClock) -> None:
