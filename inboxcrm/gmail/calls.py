@@ -43,6 +43,7 @@ __all__ = [
     "GmailUnavailable",
     "GrantRevoked",
     "HistoryExpired",
+    "LabelExists",
     "Modified",
     "Page",
     "RetryPolicy",
@@ -68,6 +69,11 @@ MAX_BATCH = 50  # Gmail takes 100 per batch; it advises 50 and larger ones trip 
 
 class HistoryExpired(GmailError):
     """history.list answered 404: the start id is too old, a full sync is needed."""
+
+
+class LabelExists(GmailError):
+    """labels.create answered 409: a label of that name exists (names compare
+    case-insensitively)."""
 
 
 @dataclass(frozen=True)
@@ -216,12 +222,16 @@ class GmailCalls:
         return list(answer.get("labels", []))
 
     def create_label(self, name: str) -> dict[str, Any]:
-        """A user label; HttpError 409 when one of that name exists (names compare
-        case-insensitively)."""
+        """A user label; LabelExists when one of that name does."""
         body = {"name": name, "labelListVisibility": "labelShow", "messageListVisibility": "show"}
-        return self._call(
-            "labels.create", lambda: self.users.labels().create(userId="me", body=body)
-        )
+        try:
+            return self._call(
+                "labels.create", lambda: self.users.labels().create(userId="me", body=body)
+            )
+        except HttpError as exc:
+            if exc.resp.status == 409:
+                raise LabelExists(f"Gmail has a label named {name!r}") from exc
+            raise
 
     def rename_label(self, label_id: str, name: str) -> dict[str, Any]:
         return self._call(

@@ -15,12 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from googleapiclient.errors import HttpError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
-from inboxcrm.gmail.calls import GmailCalls
+from inboxcrm.gmail.calls import GmailCalls, LabelExists
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.stages.models import Stage
 
@@ -79,9 +78,8 @@ def _create(calls: GmailCalls, name: str) -> tuple[dict[str, Any], bool]:
     """The label of that name, created, or adopted when Gmail says it exists (409)."""
     try:
         return calls.create_label(name), True
-    except HttpError as exc:
-        if exc.resp.status != 409:
-            raise
+    except LabelExists:
+        pass
     found = _by_name(calls.labels(), name)
     if found is None:
         raise LookupError(f"Gmail says a label {name!r} exists but does not list it")
