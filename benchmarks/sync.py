@@ -95,11 +95,12 @@ def _mailbox(database: Database, sealed: bytes) -> int:
 def _gmail_ids(url: str, runtime: Runtime) -> set[str]:
     requests.post(f"{url}/_sandbox/options", json={"quota_units_per_minute": 0}, timeout=5)
     with runtime.database.session() as session:
-        service = gmail_calls(runtime, session.get_one(Mailbox, 1)).users
+        calls = gmail_calls(runtime, session.get_one(Mailbox, 1))
     ids: set[str] = set()
     token = None
     while True:
-        page = service.messages().list(userId="me", pageToken=token, maxResults=500).execute()
+        listing = calls.users.messages().list(userId="me", pageToken=token, maxResults=500)
+        page = listing.execute(http=calls.http)
         ids |= {m["id"] for m in page.get("messages", [])}
         token = page.get("nextPageToken")
         if not token:

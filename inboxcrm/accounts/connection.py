@@ -10,8 +10,8 @@ from typing import Any
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.accounts.service import google_client
-from inboxcrm.gmail import build_gmail
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
+from inboxcrm.gmail.client import authorized_http, thread_service
 from inboxcrm.gmail.pacing import SystemClock, TokenBucket
 from inboxcrm.gmail.signin import credentials_from_json
 from inboxcrm.runtime import Runtime
@@ -48,7 +48,8 @@ def connect(runtime: Runtime, mailbox: Mailbox) -> Connection:
     tokens = TokenBox(runtime.settings.token_key).open(mailbox.token_ciphertext)
     credentials = credentials_from_json(client, tokens)
     bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
-    calls = GmailCalls(build_gmail(credentials, client.api_root), bucket, policy=RETRY)
+    service = thread_service(client.api_root)  # this worker's, reused for every mailbox
+    calls = GmailCalls(service, bucket, policy=RETRY, http=authorized_http(credentials))
     return Connection(mailbox.id, calls, credentials, credentials.token)
 
 

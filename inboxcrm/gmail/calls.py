@@ -16,6 +16,7 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
+from inboxcrm.gmail.client import users_of
 from inboxcrm.gmail.pacing import Clock, TokenBucket
 from inboxcrm.gmail.retry import (
     RATE_LIMIT_REASONS,
@@ -112,11 +113,15 @@ class GmailCalls:
         random: Callable[[], float] = _random.random,
         stats: CallStats | None = None,
         batch_size: int = MAX_BATCH,
+        http: Any = None,
     ) -> None:
+        """`http`, when given, carries every call (a mailbox's authorized http over a shared
+        service); otherwise the service's own does."""
         if not 1 <= batch_size <= 100:
             raise ValueError("a Gmail batch holds 1 to 100 calls")
         self.service = service
-        self.users = service.users()  # built once: resources are costly to build
+        self.users = users_of(service)
+        self.http = http
         self.bucket = bucket
         self.clock = clock or bucket.clock
         self.policy = policy or RetryPolicy()
@@ -300,7 +305,9 @@ class GmailCalls:
 
         def attempt(todo: list[str]) -> dict[str, Failure]:
             self._charge(operation)
-            answer, failure = self.retries.execute(lambda: make_request().execute(num_retries=0))
+            answer, failure = self.retries.execute(
+                lambda: make_request().execute(http=self.http, num_retries=0)
+            )
             if failure is None:
                 answers.append(answer)
                 return {}
@@ -345,8 +352,11 @@ class GmailCalls:
         batch = self.service.new_batch_http_request(callback=collect)
         for call_id in todo:
             self._charge(operation)  # each call in a batch is charged
-            batch.add(make_request(call_id), request_id=call_id)
-        _, failure = self.retries.execute(batch.execute)
+            request = make_request(call_id)
+            if self.http is not None:  # a batch signs each inner call with the call's own http
+                request.http = self.http
+            batch.add(request, request_id=call_id)
+        _, failure = self.retries.execute(lambda: batch.execute(http=self.http))
         if failure is not None:  # the batch itself failed: every call goes again
             return dict.fromkeys(todo, failure)
         again: dict[str, Failure] = {}

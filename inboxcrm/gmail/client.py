@@ -7,10 +7,15 @@ once: `client_options={"api_endpoint": ...}` leaves batch and media upload on Go
 import copy
 import functools
 import json
+import threading
+import weakref
 from importlib import resources
 from typing import Any
 
+import google_auth_httplib2
+import httplib2
 from googleapiclient.discovery import build_from_document
+from googleapiclient.http import build_http
 
 API_ROOT = "https://gmail.googleapis.com/"
 
@@ -41,3 +46,38 @@ def build_gmail(credentials_or_http: Any, api_root: str = API_ROOT) -> Any:
     if hasattr(credentials_or_http, "request") and not hasattr(credentials_or_http, "token"):
         return build_from_document(document, http=credentials_or_http)
     return build_from_document(document, credentials=credentials_or_http)
+
+
+_local = threading.local()
+_users: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _thread_http() -> httplib2.Http:
+    http: httplib2.Http | None = getattr(_local, "http", None)
+    if http is None:
+        http = _local.http = build_http()
+    return http
+
+
+def thread_service(api_root: str = API_ROOT) -> Any:
+    """This thread's Gmail service for `api_root`, built once and reused for every mailbox:
+    building one costs milliseconds, and httplib2 is not thread-safe, so it is never shared
+    between threads. Its calls carry each mailbox's own `authorized_http`."""
+    services: dict[str, Any] = _local.__dict__.setdefault("services", {})
+    if api_root not in services:
+        services[api_root] = build_from_document(discovery_document(api_root), http=_thread_http())
+    return services[api_root]
+
+
+def authorized_http(credentials: Any) -> Any:
+    """A mailbox's credentials over this thread's connection, which stays open from one
+    mailbox to the next (the first call of a fresh connection costs a handshake)."""
+    return google_auth_httplib2.AuthorizedHttp(credentials, http=_thread_http())
+
+
+def users_of(service: Any) -> Any:
+    """`service.users()`, built once per service: resources are costly to build."""
+    users = _users.get(service)
+    if users is None:
+        users = _users[service] = service.users()
+    return users

@@ -59,7 +59,7 @@ def test_a_dragged_card_relabels_its_thread_in_gmail(
         calls = gmail_calls(runtime, s.get_one(Mailbox, mailbox.id))
         names = {lb["id"]: lb["name"] for lb in calls.labels()}
         thread = s.scalars(select(Thread)).one()
-        found = calls.users.threads().get(userId="me", id=thread.gmail_id).execute()
+        found = calls.users.threads().get(userId="me", id=thread.gmail_id).execute(http=calls.http)
     on_thread = {names[i] for m in found["messages"] for i in m["labelIds"]}
     assert {n for n in on_thread if n.startswith("CRM/")} == {"CRM/SQL"}
     runtime.stop()

@@ -71,7 +71,9 @@ def test_a_card_moved_on_the_board_is_relabelled_in_gmail_by_the_clock(
         labels = {lb["id"]: lb["name"] for lb in calls.labels()}
         thread = s.scalars(select(Thread)).one()
         assert thread.relabel_at is None
-        gmail_thread = calls.users.threads().get(userId="me", id=thread.gmail_id).execute()
+        gmail_thread = (
+            calls.users.threads().get(userId="me", id=thread.gmail_id).execute(http=calls.http)
+        )
     on_thread = {labels[i] for m in gmail_thread["messages"] for i in m["labelIds"]}
     assert "CRM/SQL" in on_thread
     assert not {n for n in on_thread if n.startswith("CRM/")} - {"CRM/SQL"}
