@@ -73,9 +73,9 @@ def heartbeat(runtime: Runtime, now: dt.datetime) -> None:
 
 
 def _jobs() -> tuple[Job, ...]:
+    from inboxcrm.labels.to_gmail import relabel_due
     from inboxcrm.leads.jobs import recapture_due
-    from inboxcrm.mailbox.jobs import SYNC_TICK, sync_due
-    from inboxcrm.pipeline.relabel import relabel_due
+    from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 
     return (
         Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
