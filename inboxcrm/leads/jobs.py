@@ -9,7 +9,7 @@ import time
 from sqlalchemy import select
 
 from inboxcrm.accounts.models import Workspace
-from inboxcrm.leads.capture import recapture_step
+from inboxcrm.leads.capture.backfill import recapture_step
 from inboxcrm.scheduler import Runtime
 
 TICK_SECONDS = 10.0  # a tick yields after this long; the next one goes on from the cursor

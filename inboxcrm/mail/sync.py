@@ -21,7 +21,8 @@ from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
 from inboxcrm.labels.from_gmail import apply_stage_labels, labelled_threads
 from inboxcrm.labels.mapping import ensure_labels, labels_due
-from inboxcrm.leads.capture import capture_messages, link_existing_mail
+from inboxcrm.leads.capture.backfill import link_existing_mail
+from inboxcrm.leads.capture.batch import capture_messages
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.parse import parse_message
 from inboxcrm.mail.store import delete_messages, set_labels, store_messages
