@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Role
 from inboxcrm.accounts.service import add_member, create_workspace
 from inboxcrm.db import Database
-from inboxcrm.leads.capture import capture_messages
+from inboxcrm.leads.capture.batch import capture_messages
 from inboxcrm.leads.models import Activity, Lead, ThreadLead
 from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.participants import Address, parse_addresses

@@ -43,7 +43,6 @@ from inboxcrm.accounts.service import add_member, connect_mailbox, create_worksp
 from inboxcrm.config import load_settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.auth import SCOPES
-from inboxcrm.leads import blocklist
 from inboxcrm.mail import participants
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.parse import parse_message
@@ -161,7 +160,7 @@ def _cold() -> None:
         participants.decode_words,
         participants._parse_addresses,
         addresses.ascii_domain,
-        blocklist.domain_key,
+        addresses.domain_key,
     ):
         cached.cache_clear()
 

@@ -1,8 +1,11 @@
-"""Email address and domain normalization."""
+"""Email address and domain normalization, written once: addresses as we store and match
+them, domains to ASCII and back (IDNA 2008 with UTS 46, as email_validator does) and the
+domain that names a company."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from functools import cache, lru_cache
 
 import idna
@@ -76,6 +79,48 @@ def ascii_domain(domain: str) -> str | None:
         return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
     except UnicodeError:  # idna.IDNAError is one
         return None
+
+
+@lru_cache(maxsize=65536)
+def domain_key(email_or_domain: str) -> str:
+    """The domain of an address (or a domain, `@` or not) as domains compare: ASCII, lower
+    case (`Ann@Straße.de` -> `xn--strae-oqa.de`); a domain IDNA refuses, lower-cased."""
+    domain = email_or_domain.rsplit("@", 1)[-1]
+    return ascii_domain(domain) or domain.strip().rstrip(".").lower()
+
+
+def unicode_domain(domain: str) -> str:
+    """An ASCII domain as people write it (`xn--bcher-kva.de` -> `bücher.de`), for pages
+    and names; a label IDNA cannot decode stays as it is."""
+    return ".".join(_unicode_label(label) for label in domain.split("."))
+
+
+def _unicode_label(label: str) -> str:
+    if not label.lower().startswith("xn--"):
+        return label  # nothing to decode
+    try:
+        return idna.decode(label)
+    except UnicodeError:  # idna.IDNAError is one
+        return label
+
+
+def _covered(domain: str, domains: Collection[str]) -> bool:
+    """`domain` is one of `domains` or a subdomain of one (`mail.acme.com` by `acme.com`)."""
+    if not domains:
+        return False
+    while True:
+        if domain in domains:
+            return True
+        dot = domain.find(".")
+        if dot < 0:
+            return False
+        domain = domain[dot + 1 :]
+
+
+def listed(email: str, addresses: Collection[str], domains: Collection[str]) -> bool:
+    """A normalized address is one of `addresses`, or at one of `domains` (ASCII, as
+    `domain_key` gives them) or a subdomain of one."""
+    return email in addresses or _covered(domain_key(email), domains)
 
 
 def registrable_domain(domain_or_email: str) -> str | None:

@@ -1,12 +1,14 @@
-"""SQLAlchemy 2 engine and sessions, the naming convention and the UTC datetime type."""
+"""SQLAlchemy 2 engine and sessions, the naming convention, the UTC datetime type, the
+clock's zero (`EPOCH`, for a time not known yet or to sort before any other) and ids a
+chunk at a time for IN lists."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, Enum, ForeignKey, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -61,8 +63,22 @@ def enum_column(kind: type[enum.StrEnum]) -> Enum:
     return Enum(kind, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+IN_LIST = 500  # values per IN list: well inside SQLite's and PostgreSQL's parameter limits
+_T = TypeVar("_T")
+
+
+def chunks(values: Iterable[_T], size: int = IN_LIST) -> Iterator[list[_T]]:
+    """`values` in lists of at most `size`, in order: one query per list."""
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def make_engine(url: str) -> Engine:

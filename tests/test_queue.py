@@ -8,7 +8,7 @@ import multiprocessing
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm import queue
@@ -22,15 +22,22 @@ WORKERS = 4
 
 
 def _drain(url: str, start: Any, results: Any) -> None:
-    """One worker process: once all are ready, claim a few rows at a time until the queue
-    is empty, and report what it got."""
+    """One worker process: all claim at the same moment, wait until each has, then claim
+    a few rows at a time until the queue is empty, and report what they got."""
     database = Database(url)
     claimed: list[int] = []
-    start.wait()
+    start.wait()  # the first claims race each other
+    first = True
     while True:
         with database.session() as session:
             taken = queue.claim(session, Mailbox.next_poll_at, NOW, LEASE, limit=7)
-        if not taken:
+            # A claim can lose the race for all its candidates (SQLite): the queue is
+            # drained only when nothing is due any more.
+            left = session.scalar(select(func.count()).where(queue.due(Mailbox.next_poll_at, NOW)))
+        if first:
+            first = False
+            start.wait()  # all first claims are made before anyone drains the rest
+        if not taken and not left:
             break
         claimed += taken
         time.sleep(0.002)  # the work a claim is for: the others get their turn meanwhile

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox
+from inboxcrm.db import EPOCH, chunks
 from inboxcrm.labels.mapping import stage_of_label
 from inboxcrm.labels.models import StageLabel
-from inboxcrm.leads.capture import capture_threads
+from inboxcrm.leads.capture.batch import capture_threads
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.mail.models import Message, Thread
@@ -36,8 +36,6 @@ from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 
 log = logging.getLogger(__name__)
-CHUNK = 500
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -47,12 +45,6 @@ class _News:
     thread: Thread
     label: StageLabel
     rank: tuple[int, dt.datetime, int]  # later wins: history order, newest mail, thread id
-
-
-def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    items = list(values)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def labelled_threads(session: Session, mailbox_id: int) -> list[str]:
@@ -74,7 +66,7 @@ def _labels_of(
     session: Session, thread_ids: list[int]
 ) -> dict[int, list[tuple[dt.datetime, list[str]]]]:
     found: dict[int, list[tuple[dt.datetime, list[str]]]] = {}
-    for chunk in _chunks(thread_ids):
+    for chunk in chunks(thread_ids):
         rows = session.execute(
             select(Message.thread_id, Message.sent_at, Message.label_ids).where(
                 Message.thread_id.in_(chunk)
@@ -97,7 +89,7 @@ def _news(
     if not mapping:
         return []
     threads: list[Thread] = []
-    for chunk in _chunks(dict.fromkeys(thread_gmail_ids)):
+    for chunk in chunks(dict.fromkeys(thread_gmail_ids)):
         threads += session.scalars(
             select(Thread).where(Thread.mailbox_id == mailbox.id, Thread.gmail_id.in_(chunk))
         )

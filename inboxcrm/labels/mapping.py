@@ -19,13 +19,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
+from inboxcrm.db import EPOCH
 from inboxcrm.gmail.calls import GmailCalls, LabelExists
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.stages.models import Stage
 
 log = logging.getLogger(__name__)
 CHECK_EVERY = dt.timedelta(minutes=10)
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass

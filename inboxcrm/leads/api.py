@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
-from inboxcrm.leads.capture import link_existing_mail
+from inboxcrm.leads.capture.backfill import link_existing_mail
 from inboxcrm.leads.merge import merge_leads
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.params import parse_filter

@@ -1,44 +1,27 @@
 """The workspace blocklist: addresses and `@domain`s that never become leads.
 
 A pattern is stored in the form it is compared in: an address normalized as every lead
-address is, or `@` and an ASCII (IDNA) domain; a domain covers its subdomains.
+address is, or `@` and an ASCII (IDNA 2008) domain; a domain covers its subdomains. Both
+forms come from `inboxcrm.addresses`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import select
 
-from inboxcrm.addresses import normalize_email, registrable_domain
+from inboxcrm.addresses import (
+    domain_key,
+    listed,
+    normalize_email,
+    registrable_domain,
+    unicode_domain,
+)
 from inboxcrm.errors import Invalid
 from inboxcrm.leads.models import BlockedAddress
 from inboxcrm.tenancy import Scope
-
-
-@lru_cache(maxsize=65536)
-def domain_key(email_or_domain: str) -> str:
-    """The domain of an address (or a domain) as domains compare: ASCII, lower case."""
-    domain = email_or_domain.rsplit("@", 1)[-1].strip().rstrip(".").lower()
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
-
-
-def covered(domain: str, domains: frozenset[str] | set[str]) -> bool:
-    """`domain` is one of `domains` or a subdomain of one (`mail.acme.com` by `acme.com`)."""
-    if not domains:
-        return False
-    while True:
-        if domain in domains:
-            return True
-        dot = domain.find(".")
-        if dot < 0:
-            return False
-        domain = domain[dot + 1 :]
 
 
 def normalize_pattern(raw: str) -> str:
@@ -69,12 +52,7 @@ def normalize_pattern(raw: str) -> str:
 
 def display_pattern(pattern: str) -> str:
     """Domains as people write them (`@bücher.de`), for pages."""
-    if not pattern.startswith("@"):
-        return pattern
-    try:
-        return "@" + pattern[1:].encode("ascii").decode("idna")
-    except UnicodeError:
-        return pattern
+    return "@" + unicode_domain(pattern[1:]) if pattern.startswith("@") else pattern
 
 
 @dataclass(frozen=True)
@@ -103,7 +81,7 @@ class Blocklist:
         )
 
     def blocks(self, email: str) -> bool:
-        return email in self.addresses or covered(domain_key(email), self.domains)
+        return listed(email, self.addresses, self.domains)
 
     def __bool__(self) -> bool:
         return bool(self.addresses or self.domains)

@@ -12,7 +12,7 @@ from inboxcrm.accounts.models import LeadPolicy, Workspace
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Invalid
 from inboxcrm.leads.blocklist import display_pattern, list_blocks
-from inboxcrm.leads.capture import change_settings, parse_lead_inboxes
+from inboxcrm.leads.capture.policy import change_settings, parse_lead_inboxes
 from inboxcrm.leads.junk import block, not_a_lead, parse_block, unblock
 from inboxcrm.web import db_session, login_required, member, scope
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from inboxcrm import queue
 from inboxcrm.accounts.models import Workspace
 from inboxcrm.db import Database
-from inboxcrm.leads.capture import link_existing_mail, recapture_step
+from inboxcrm.leads.capture.backfill import link_existing_mail, recapture_step
 from inboxcrm.leads.models import Lead
 from inboxcrm.runtime import Runtime
 

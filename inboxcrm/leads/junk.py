@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, or_, select, update
 
 from inboxcrm.accounts.models import Member, Role
+from inboxcrm.accounts.permissions import require_admin
 from inboxcrm.addresses import company_domain
 from inboxcrm.errors import Forbidden, Invalid
 from inboxcrm.leads.blocklist import Blocklist, display_pattern, normalize_pattern
-from inboxcrm.leads.capture import capture_threads
+from inboxcrm.leads.capture.batch import capture_threads
 from inboxcrm.leads.models import BlockedAddress, Lead, LeadEmail
 from inboxcrm.leads.service import selected_leads
 from inboxcrm.mail.models import Thread
@@ -68,11 +69,6 @@ def may_junk(actor: Member, lead: Lead) -> bool:
     if actor.role is Role.admin:
         return True
     return actor.role is Role.rep and lead.owner_id in (None, actor.id)
-
-
-def _require_admin(actor: Member, what: str) -> None:
-    if actor.role is not Role.admin:
-        raise Forbidden(f"only admins can {what}")
 
 
 def remove_leads(scope: Scope, leads: Sequence[Lead], now: dt.datetime) -> list[str]:
@@ -169,7 +165,7 @@ def _clean(scope: Scope, patterns: Sequence[str], now: dt.datetime, result: Junk
 def block(scope: Scope, raw: str, actor: Member, now: dt.datetime) -> tuple[BlockedAddress, Junked]:
     """Add an address or @domain to the blocklist (admins) and clean up existing junk.
     Blocking what is already blocked returns the existing entry."""
-    _require_admin(actor, "change the blocklist")
+    require_admin(actor, "change the blocklist")
     pattern = normalize_pattern(raw)
     result = Junked(blocked=_add_patterns(scope, [pattern], actor, now))
     _clean(scope, result.blocked, now, result)
@@ -181,7 +177,7 @@ def block(scope: Scope, raw: str, actor: Member, now: dt.datetime) -> tuple[Bloc
 
 def unblock(scope: Scope, block_id: int, actor: Member) -> None:
     """Take an entry off the blocklist; leads removed before are not brought back."""
-    _require_admin(actor, "change the blocklist")
+    require_admin(actor, "change the blocklist")
     scope.session.delete(scope.get(BlockedAddress, block_id))
     scope.session.flush()
 
@@ -210,7 +206,7 @@ def not_a_lead(
             f"{refused[0].name or refused[0].email} belongs to another rep: ask them or an admin"
         )
     if choice is Block.domain:
-        _require_admin(actor, "block a whole domain")
+        require_admin(actor, "block a whole domain")
     patterns = _patterns_for(leads, choice) if choice else []
     result = Junked()
     result.removed = remove_leads(scope, leads, now)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from inboxcrm.leads.capture import capture_messages
+from inboxcrm.leads.capture.batch import capture_messages
 from inboxcrm.leads.models import Lead
 from inboxcrm.mail.steps import Batch
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
+from inboxcrm.db import EPOCH
 from inboxcrm.errors import BadRequest
 from inboxcrm.leads.models import ThreadLead
 from inboxcrm.mail.models import Direction, Message, Thread
@@ -28,7 +29,6 @@ from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 
 PER_PAGE = 25
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_PER_PAGE = 100
 
 

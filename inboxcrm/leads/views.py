@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
-from inboxcrm.leads.capture import link_existing_mail
+from inboxcrm.leads.capture.backfill import link_existing_mail
 from inboxcrm.leads.junk import not_a_lead, parse_block
 from inboxcrm.leads.lead_page import lead_page
 from inboxcrm.leads.merge import lead_to_merge, merge_leads

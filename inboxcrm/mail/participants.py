@@ -10,7 +10,7 @@ from email.utils import getaddresses
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from inboxcrm.addresses import ascii_domain, normalize_email
+from inboxcrm.addresses import domain_key, listed, normalize_email
 from inboxcrm.errors import Invalid
 
 if TYPE_CHECKING:
@@ -229,17 +229,6 @@ def is_automated_sender(address: Address) -> bool:
 # --- the people outside the team ---------------------------------------------------------
 
 
-def _ascii_domain(domain: str) -> str:
-    return ascii_domain(domain) or domain.strip().rstrip(".").lower()
-
-
-def _is_team(email: str, team_domains: Collection[str], team_addresses: Collection[str]) -> bool:
-    if email in team_addresses:
-        return True
-    domain = _ascii_domain(email.rsplit("@", 1)[-1])
-    return any(domain == d or domain.endswith("." + d) for d in team_domains)
-
-
 def external_participants(
     parsed: ParsedMessage, team_domains: Iterable[str], team_addresses: Iterable[str]
 ) -> list[Address]:
@@ -249,12 +238,12 @@ def external_participants(
     Automated senders are kept: whether a daemon can be a lead is the caller's policy
     (see `is_automated_sender`). The first name seen wins; a later one fills an empty name.
     """
-    domains = {_ascii_domain(d.lstrip("@")) for d in team_domains}
+    domains = {domain_key(d) for d in team_domains}
     addresses = {a.strip().lower() for a in team_addresses}
     people: dict[str, Address] = {}
     everyone = ([parsed.from_] if parsed.from_ else []) + list(parsed.to) + list(parsed.cc)
     for addr in everyone:
-        if _is_team(addr.email, domains, addresses):
+        if listed(addr.email, addresses, domains):
             continue
         known = people.get(addr.email)
         if known is None or (not known.name and addr.name):

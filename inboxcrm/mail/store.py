@@ -16,11 +16,10 @@ from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Workspace
+from inboxcrm.db import EPOCH
 from inboxcrm.mail.models import Direction, Message, Thread
 from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.participants import Address, is_automated_sender, is_bulk, list_key
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ import unicodedata
 
 from sqlalchemy import func
 
-from inboxcrm.accounts.models import Member, Role
-from inboxcrm.errors import Conflict, Forbidden, Invalid
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.permissions import require_admin
+from inboxcrm.errors import Conflict, Invalid
 from inboxcrm.leads.models import Lead
 from inboxcrm.stages.models import Stage, StageKind
 from inboxcrm.stages.service import LABEL_PREFIX, list_stages
@@ -26,9 +27,7 @@ SYSTEM_LABELS = frozenset(
 )
 
 
-def _require_admin(actor: Member) -> None:
-    if actor.role is not Role.admin:
-        raise Forbidden("only admins can change the pipeline's stages")
+CHANGE_STAGES = "change the pipeline's stages"  # what only admins may do here
 
 
 def _clean(value: str, what: str, limit: int) -> str:
@@ -79,7 +78,7 @@ def add_stage(
     scope: Scope, actor: Member, name: str, kind: StageKind, label: str | None = None
 ) -> Stage:
     """A new stage at the end of the pipeline, labelled `CRM/<name>` unless told otherwise."""
-    _require_admin(actor)
+    require_admin(actor, CHANGE_STAGES)
     name = _clean(name, "name", MAX_NAME)
     _check_name_free(scope, name, None)
     stages = list_stages(scope)
@@ -97,7 +96,7 @@ def add_stage(
 
 def rename_stage(scope: Scope, actor: Member, stage: Stage, name: str) -> None:
     """A stage still on its default label takes the new name's label along."""
-    _require_admin(actor)
+    require_admin(actor, CHANGE_STAGES)
     name = _clean(name, "name", MAX_NAME)
     _check_name_free(scope, name, stage)
     if stage.label is not None and stage.label == default_label(stage.name):
@@ -108,14 +107,14 @@ def rename_stage(scope: Scope, actor: Member, stage: Stage, name: str) -> None:
 
 def set_label(scope: Scope, actor: Member, stage: Stage, label: str) -> None:
     """A blank label means the stage has no Gmail label."""
-    _require_admin(actor)
+    require_admin(actor, CHANGE_STAGES)
     stage.label = _clean_label(scope, label, stage)
     scope.session.flush()
 
 
 def move_stage(scope: Scope, actor: Member, stage: Stage, offset: int) -> None:
     """Move a stage `offset` places along the pipeline (-1 earlier, +1 later)."""
-    _require_admin(actor)
+    require_admin(actor, CHANGE_STAGES)
     stages = list_stages(scope)
     at = stages.index(stage)
     to = min(max(at + offset, 0), len(stages) - 1)
@@ -132,7 +131,7 @@ def leads_in(scope: Scope, stage: Stage) -> int:
 
 def delete_stage(scope: Scope, actor: Member, stage: Stage) -> None:
     """Refused while leads are in the stage: they are moved first, by someone who knows where."""
-    _require_admin(actor)
+    require_admin(actor, CHANGE_STAGES)
     held = leads_in(scope, stage)
     if held:
         leads = f"{held} lead{'s' if held != 1 else ''}"

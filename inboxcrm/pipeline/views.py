@@ -11,6 +11,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Mailbox, Member, Role
+from inboxcrm.accounts.permissions import require_admin
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError, Forbidden
 from inboxcrm.formatting import money
@@ -169,11 +170,6 @@ def move() -> Response | tuple[str, int] | tuple[Response, int]:
 # --- stage settings ---------------------------------------------------------------------
 
 
-def _require_admin() -> None:
-    if member().role is not Role.admin:
-        raise Forbidden("only admins can change the pipeline's stages")
-
-
 def _render_stages(status: int = 200, errors: dict[str, str] | None = None) -> tuple[str, int]:
     s = scope()
     stages = list_stages(s)
@@ -195,7 +191,7 @@ def _render_stages(status: int = 200, errors: dict[str, str] | None = None) -> t
 @bp.get("/settings/stages")
 @login_required
 def stages() -> tuple[str, int]:
-    _require_admin()
+    require_admin(member(), editing.CHANGE_STAGES)
     return _render_stages()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Member, Role, Workspace
 from inboxcrm.accounts.service import add_member, create_workspace
-from inboxcrm.leads.capture import Captured, capture_messages
+from inboxcrm.leads.capture.batch import Captured, capture_messages
 from inboxcrm.mail.parse import ParsedMessage, parse_message
 from inboxcrm.mail.store import store_messages
 from tests.mail.gmail_json import to_gmail_json

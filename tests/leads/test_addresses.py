@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from inboxcrm.addresses import company_domain, normalize_email, registrable_domain
+from inboxcrm.addresses import (
+    ascii_domain,
+    company_domain,
+    domain_key,
+    normalize_email,
+    registrable_domain,
+    unicode_domain,
+)
 from inboxcrm.errors import Invalid
 
 
@@ -37,6 +44,30 @@ def test_malformed_addresses_are_refused_with_the_reason(raw: str) -> None:
 )
 def test_registrable_domain_uses_the_public_suffix_list(value: str, domain: str | None) -> None:
     assert registrable_domain(value) == domain
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("Ann@Straße.de", "xn--strae-oqa.de"),  # IDNA 2008: not strasse.de
+        ("@Mail.Bücher.DE.", "mail.xn--bcher-kva.de"),
+        ("ann@ACME.com", "acme.com"),
+        ("x@xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("bad..domain", "bad..domain"),  # refused by IDNA: compared as written, lower case
+    ],
+)
+def test_domain_key_is_the_ascii_domain_of_an_address_or_domain(value: str, key: str) -> None:
+    assert domain_key(value) == key
+
+
+@pytest.mark.parametrize("domain", ["bücher.de", "straße.de", "例え.テスト", "acme.com"])
+def test_unicode_domain_undoes_ascii_domain(domain: str) -> None:
+    assert unicode_domain(ascii_domain(domain) or "") == domain
+
+
+def test_unicode_domain_leaves_what_it_cannot_decode() -> None:
+    assert unicode_domain("xn--zz.xn--bcher-kva.de") == "xn--zz.bücher.de"
+    assert unicode_domain("acme_robotics.com") == "acme_robotics.com"
 
 
 def test_free_mail_has_no_company() -> None:

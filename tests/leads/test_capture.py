@@ -6,12 +6,13 @@ import datetime as dt
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Role, Workspace
-from inboxcrm.leads import capture
-from inboxcrm.leads.capture import link_existing_mail, recapture
+from inboxcrm.leads.blocklist import normalize_pattern
+from inboxcrm.leads.capture import backfill
+from inboxcrm.leads.capture.backfill import link_existing_mail, recapture
 from inboxcrm.leads.models import (
     Activity,
     ActivityKind,
@@ -276,6 +277,28 @@ def test_idn_and_plus_tags(session: Session, workspace: Workspace, box: Mailbox)
     assert find_lead_by_email(Scope(session, workspace.id), "ANN+crm@Acme.example") is not None
 
 
+def test_straße_is_its_own_domain_for_the_blocklist_and_the_company(
+    session: Session, workspace: Workspace, box: Mailbox
+) -> None:
+    session.add(BlockedAddress(workspace_id=workspace.id, pattern=normalize_pattern("@straße.de")))
+    policy(session, workspace, LeadPolicy.all_mail, [])
+    # Punycode on the wire (raw UTF-8 in a header is unreadable), Unicode once normalized.
+    sync(
+        session,
+        box,
+        mail("ann@xn--strae-oqa.de", REP),
+        mail("bob@strasse.de", REP, thread="t2"),
+    )
+    assert count(session, Message) == 2
+    assert set(leads(session)) == {"bob@strasse.de"}  # IDNA 2003 would block both
+    session.execute(delete(BlockedAddress))
+    session.commit()
+    sync(session, box, mail("cleo@xn--strae-oqa.de", REP, thread="t3"))
+    company = leads(session)["cleo@straße.de"].company
+    assert company is not None
+    assert (company.name, [d.domain for d in company.domains]) == ("Straße", ["xn--strae-oqa.de"])
+
+
 def test_an_existing_company_is_reused_and_one_is_made_per_domain(
     session: Session, workspace: Workspace, box: Mailbox
 ) -> None:
@@ -478,12 +501,12 @@ def test_recapture_goes_step_by_step_over_every_thread(
     for n in range(3):
         sync(session, box, mail(f"p{n}@prospect{n}.example", REP, thread=f"t{n}", minute=n))
     assert leads(session) == {}
-    monkeypatch.setattr(capture, "RECAPTURE_STEP", 1)
+    monkeypatch.setattr(backfill, "RECAPTURE_STEP", 1)
     policy(session, workspace, LeadPolicy.all_mail, [])
     workspace.recapture_from = 0
     session.commit()
     steps = 0
-    while capture.recapture_step(session, workspace.id, NOW) is not None:
+    while backfill.recapture_step(session, workspace.id, NOW) is not None:
         session.commit()
         steps += 1
     assert steps == 4  # one thread each, then the step that finds the end

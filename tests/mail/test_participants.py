@@ -141,6 +141,19 @@ def test_idn_team_domains_match_either_spelling() -> None:
     assert external_participants(parsed, ["bücher.de"], []) == [Address("", "carol@client.com")]
 
 
+def test_an_idn_team_domain_in_idna_2008_form() -> None:
+    # IDNA 2003 maps ß to ss: straße.de would be taken for strasse.de, another domain.
+    parsed = _message(from_="ann@straße.de", to="bob@xn--strae-oqa.de, carol@strasse.de")
+    assert external_participants(parsed, ["straße.de"], []) == [Address("", "carol@strasse.de")]
+    assert external_participants(parsed, ["@xn--strae-oqa.de"], []) == [
+        Address("", "carol@strasse.de")
+    ]
+    assert [a.email for a in external_participants(parsed, ["strasse.de"], [])] == [
+        "ann@straße.de",
+        "bob@straße.de",
+    ]
+
+
 def test_a_lookalike_domain_is_not_the_team() -> None:
     parsed = _message(from_="ann@notnorthwind.io", to="rep@northwind.io")
     assert external_participants(parsed, ["northwind.io"], []) == [
