@@ -14,7 +14,9 @@ Who becomes a lead (the workspace's `lead_policy`):
 - `all_mail`: every external sender and recipient.
 - `match_only`: nobody; mail is linked to the leads that exist.
 Never: the team (its domain and subdomains, members' and mailboxes' addresses), the
-blocklist, bulk mail (lists, newsletters, auto-replies), daemons and no-reply senders.
+blocklist, bulk mail (lists, newsletters), bounces, auto-replies, daemons and no-reply
+senders. An auto-reply (out of office) from a lead still links its thread, but, like bulk
+mail and bounces, it is no activity of the lead's.
 Only people on the messages being captured are candidates, so a lead junked without
 blocking comes back only when there is new mail with them, not on someone else's reply.
 """
@@ -48,7 +50,7 @@ from inboxcrm.leads.models import (
     ThreadLead,
 )
 from inboxcrm.leads.service import search_text
-from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.mail.participants import Address, is_automated_sender, parse_addresses
 from inboxcrm.mail.store import Added, queue_relabel
 from inboxcrm.stages.models import Stage
@@ -112,7 +114,7 @@ class _Mail:
     mailbox_id: int
     sent_at: dt.datetime
     rfc_message_id: str | None
-    bulk: bool
+    kind: MessageKind
     sender: Address | None  # None for a message without a readable From
     recipients: list[Address]  # To and Cc, the team included
     external: list[Address]  # sender then recipients, without the team, each once
@@ -126,7 +128,7 @@ class _Mail:
 
     def writes_out(self) -> bool:
         """The team wrote to someone outside it (not an internal note or forward)."""
-        return self.from_team and not self.bulk and bool(self.external)
+        return self.from_team and self.kind is MessageKind.person and bool(self.external)
 
 
 @dataclass
@@ -157,7 +159,7 @@ def _read(
 ) -> list[_Mail]:
     columns = (
         Message.id, Message.thread_id, Message.mailbox_id, Message.direction, Message.from_addr,
-        Message.to_addrs, Message.cc_addrs, Message.bulk, Message.sent_at, Message.rfc_message_id,
+        Message.to_addrs, Message.cc_addrs, Message.kind, Message.sent_at, Message.rfc_message_id,
     )  # fmt: skip
     mails: list[_Mail] = []
     for chunk in _chunks(thread_ids):
@@ -180,7 +182,7 @@ def _read(
                     mailbox_id=row.mailbox_id,
                     sent_at=row.sent_at,
                     rfc_message_id=row.rfc_message_id,
-                    bulk=row.bulk,
+                    kind=row.kind,
                     sender=sender,
                     recipients=recipients,
                     external=list(external.values()),
@@ -206,7 +208,7 @@ def _candidates(team: Team, threads: dict[int, list[_Mail]]) -> dict[str, Addres
         written_in = any(m.writes_out() for m in mails)
         writes_now = any(m.new and m.writes_out() for m in mails)
         for m in mails:
-            if m.bulk:
+            if m.kind is not MessageKind.person:  # bulk, bounces, auto-replies: no new leads
                 continue
             if team.policy is LeadPolicy.all_mail:
                 if m.new:
@@ -417,7 +419,7 @@ def _activities(
     lead per message, however many mailboxes hold it. Returns what was added, per lead."""
     wanted: dict[tuple[int, str], tuple[ActivityKind, _Mail]] = {}
     for m in mails:
-        if m.bulk:
+        if m.kind is not MessageKind.person:  # an auto-reply is linked, not counted
             continue
         if m.from_team:
             for address in m.external:
