@@ -27,7 +27,7 @@ from inboxcrm.accounts.service import add_member, create_api_token, create_works
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Company, Lead, LeadEmail, ThreadLead
-from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.migrate import upgrade
 from inboxcrm.stages.models import Stage
 
@@ -68,7 +68,7 @@ def _message(
         if gmail % 7 == 0
         else [],
         "size_estimate": 2000,
-        "bulk": False,
+        "kind": MessageKind.person,
     }
 
 

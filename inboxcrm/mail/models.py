@@ -15,6 +15,15 @@ class Direction(enum.StrEnum):
     outbound = "out"
 
 
+class MessageKind(enum.StrEnum):
+    """What a message is, decided once when it is stored (`inboxcrm.mail.kind`)."""
+
+    person = "person"  # written by someone: the mail leads are made of
+    bulk = "bulk"  # lists, newsletters, notifications, daemons and no-reply senders
+    auto_reply = "auto_reply"  # out-of-office, vacation and other replies on a person's behalf
+    bounce = "bounce"  # a delivery status report: the message did not reach someone
+
+
 class Thread(InWorkspace, Base):
     """A Gmail thread as one mailbox sees it (each mailbox has its own Gmail ids)."""
 
@@ -65,9 +74,18 @@ class Message(InWorkspace, Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     size_estimate: Mapped[int] = mapped_column(BigInteger, default=0)
     history_id: Mapped[int | None] = mapped_column(BigInteger)
-    # Newsletters and other list or automated mail (List-Unsubscribe, Precedence, ...):
-    # never makes a lead.
-    bulk: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Only person mail makes leads; an auto-reply is linked to its lead but is no reply.
+    kind: Mapped[MessageKind] = mapped_column(
+        enum_column(MessageKind),
+        default=MessageKind.person,
+        server_default=MessageKind.person.value,
+    )
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))  # the Message-ID it answers
+    references: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    auto_submitted: Mapped[str | None] = mapped_column(String(998))  # e.g. auto-replied
+    # A bounce: who the mail did not reach, and the Message-ID of the mail that bounced.
+    failed_recipients: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    original_message_id: Mapped[str | None] = mapped_column(String(998))
 
     thread: Mapped[Thread] = relationship()
 

@@ -10,6 +10,9 @@ Conventions:
   Message-ID, Date, List-* ...); address lists (To, Cc, Bcc, Reply-To) are joined instead,
   so nobody on the message is lost.
 - Bodies longer than `MAX_BODY_CHARS` are cut and end with `TRUNCATED_MARKER`.
+
+What kind of message it is (person mail, bulk, an auto-reply, a bounce) is decided from
+these fields by `inboxcrm.mail.kind`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import binascii
 import datetime as dt
 import email
 import email.message
+import email.parser
 import html
 import logging
 import re
@@ -49,6 +53,28 @@ class Attachment:
     part_id: str = ""
 
 
+_FAILED_ACTIONS = frozenset({"failed", "failure", "expired"})  # the RFC's word, and others'
+_OTHER_ACTIONS = frozenset({"delayed", "delivered", "relayed", "expanded"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientStatus:
+    """One recipient's fields in a message/delivery-status part (RFC 3464)."""
+
+    recipient: str  # the normalized address; "" when there is none to read
+    action: str  # lower case: failed, delayed, delivered, relayed, expanded; "" if absent
+    status: str  # the enhanced status code, e.g. 5.1.1; "" if absent
+
+    @property
+    def failed(self) -> bool:
+        """Not delivered and given up on. `delayed` is still being retried: no failure."""
+        if self.action in _FAILED_ACTIONS:
+            return True
+        if self.action in _OTHER_ACTIONS:
+            return False
+        return self.status.startswith("5")  # no action, or one of no standard: the code says
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
     gmail_id: str = ""
@@ -73,13 +99,28 @@ class ParsedMessage:
     precedence: str | None = None
     auto_submitted: str | None = None
     return_path: str | None = None
+    # Vendors' auto-reply headers (RFC 3834 has Auto-Submitted; not everyone sends it).
+    x_autoreply: str | None = None
+    x_autorespond: str | None = None
+    x_apple_action: str | None = None  # iCloud's vacation replies: "vacation"
+    exchange_rules_loop: str | None = None  # X-MS-Exchange-Inbox-Rules-Loop: an Outlook rule
     content_type: str = ""  # of the whole message, e.g. multipart/report
     report_type: str | None = None  # its report-type parameter, e.g. delivery-status
     text_body: str = ""
     html_body: str = ""
     attachments: tuple[Attachment, ...] = ()
-    is_bounce: bool = False
+    # A delivery report: each recipient's status, the addresses that failed (from the
+    # status and X-Failed-Recipients) and the Message-ID of the mail it reports on.
+    delivery_status: tuple[RecipientStatus, ...] = ()
     failed_recipients: tuple[str, ...] = ()
+    original_message_id: str | None = None
+
+    @property
+    def is_bounce(self) -> bool:
+        """A report that this mail did not reach someone (see `inboxcrm.mail.kind`)."""
+        from inboxcrm.mail.kind import is_bounce  # kind reads this module's fields
+
+        return is_bounce(self)
 
 
 # --- one MIME tree, whichever way the message came ---------------------------------------
@@ -254,26 +295,40 @@ def _clip(text: str, what: str, notes: _Notes) -> str:
 
 class _Walk:
     """Depth-first over the tree: first inline text/plain and text/html are the bodies;
-    every other leaf is an attachment; attached messages are not searched for bodies."""
+    every other leaf is an attachment; attached messages are not searched for bodies.
+    A delivery report's status is read, and the Message-ID of the mail it returns."""
 
     def __init__(self, notes: _Notes) -> None:
         self.notes = notes
         self.bodies: dict[str, str] = {}  # mime type -> text
         self.attachments: list[Attachment] = []
-        self.failed: list[str] = []
+        self.statuses: list[RecipientStatus] = []
+        self.reported_id: str | None = None  # X-Original-Message-ID of the status part
+        self.attached_id: str | None = None  # Message-ID of the first attached message
 
     def visit(self, part: _Part) -> None:
         if part.mime_type == "message/rfc822":
+            inner = part.parts[0] if part.parts else None
+            self._attached(inner.header("message-id") if inner else None)
             self.attachments.append(self._attachment(part, _attached_name(part)))
         elif part.parts or part.mime_type.startswith("multipart/"):
             for child in part.parts:
                 self.visit(child)
         elif part.mime_type == "message/delivery-status":
-            self.failed += failed_recipients(decode_text(part.data or b"", None))
+            statuses, reported = delivery_status(decode_text(part.data or b"", None))
+            self.statuses += statuses
+            self.reported_id = self.reported_id or reported
         elif part.mime_type in ("text/plain", "text/html") and not _is_attachment(part):
             self._body(part)
         else:
+            if part.mime_type == "text/rfc822-headers" and part.data:
+                headers = email.parser.BytesHeaderParser().parsebytes(part.data)
+                self._attached(_unescape(str(headers.get("message-id") or "")))
             self.attachments.append(self._attachment(part, decode_words(part.filename)))
+
+    def _attached(self, message_id: str | None) -> None:
+        if self.attached_id is None:
+            self.attached_id = next(iter(_msg_ids(message_id)), None)
 
     def _body(self, part: _Part) -> None:
         if part.mime_type in self.bodies:
@@ -320,20 +375,59 @@ def _attached_name(part: _Part) -> str:
 _STATUS_FIELD = re.compile(r"^([\w-]+)\s*:\s*(.*)$")
 
 
-def failed_recipients(status: str) -> list[str]:
-    """Recipients whose `Action: failed` in a message/delivery-status body (RFC 3464)."""
-    failed: list[str] = []
+def _status_blocks(status: str) -> list[dict[str, str]]:
+    """The field groups of a message/delivery-status body (lower-case names), folded lines
+    unfolded; the first value of a field wins."""
+    blocks: list[dict[str, str]] = []
     for block in re.split(r"\r?\n\s*\r?\n", status):
         fields: dict[str, str] = {}
+        current: str | None = None  # the field a folded line continues
         for line in block.splitlines():
+            if line[:1] in (" ", "\t"):  # `Final-Recipient: rfc822;` with the address below
+                if current is not None:
+                    fields[current] = f"{fields[current]} {line.strip()}".strip()
+                continue
             match = _STATUS_FIELD.match(line.strip())
-            if match:
-                fields.setdefault(match.group(1).lower(), match.group(2).strip())
+            current = None
+            if match and (name := match.group(1).lower()) not in fields:
+                fields[name] = match.group(2).strip()
+                current = name
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _first_word(value: str | None) -> str:
+    words = (value or "").split(None, 1)  # `Status: 5.1.1 (bad destination mailbox address)`
+    return words[0].lower() if words else ""
+
+
+def delivery_status(status: str) -> tuple[list[RecipientStatus], str | None]:
+    """Each recipient's status in a message/delivery-status body (RFC 3464), and the
+    Message-ID of the mail it reports on when the report names it (Gmail's
+    X-Original-Message-ID)."""
+    statuses: list[RecipientStatus] = []
+    reported: str | None = None
+    for fields in _status_blocks(status):
+        original = fields.get("x-original-message-id") or fields.get("original-message-id")
+        reported = reported or next(iter(_msg_ids(original)), None)
         recipient = fields.get("final-recipient") or fields.get("original-recipient")
-        if recipient and fields.get("action", "").lower() == "failed":
-            found = parse_addresses(recipient.split(";", 1)[-1])
-            failed += [a.email for a in found if a.email not in failed]
-    return failed
+        if recipient is None:
+            continue  # the per-message fields: Reporting-MTA, Arrival-Date ...
+        found = parse_addresses(recipient.split(";", 1)[-1])
+        action, code = _first_word(fields.get("action")), _first_word(fields.get("status"))
+        statuses.append(RecipientStatus(found[0].email if found else "", action, code))
+    return statuses, reported
+
+
+def failed_recipients(status: str) -> list[str]:
+    """Recipients whose delivery failed, in a message/delivery-status body (RFC 3464)."""
+    return _failed(delivery_status(status)[0])
+
+
+def _failed(statuses: list[RecipientStatus], *more: Address) -> list[str]:
+    found = [s.recipient for s in statuses if s.failed and s.recipient] + [a.email for a in more]
+    return list(dict.fromkeys(found))
 
 
 def _content(root: _Part, notes: _Notes) -> dict[str, Any]:
@@ -344,6 +438,9 @@ def _content(root: _Part, notes: _Notes) -> dict[str, Any]:
         notes.add("unreadable From dropped")
     walk = _Walk(notes)
     walk.visit(root)
+    report_type = _param(first("content-type"), "report-type")
+    # Exim and Gmail name the failed recipients in a header too.
+    failed = _failed(walk.statuses, *_addresses(root, "x-failed-recipients"))
     fields: dict[str, Any] = {
         "rfc_message_id": next(iter(_msg_ids(first("message-id"))), None),
         "in_reply_to": next(iter(_msg_ids(first("in-reply-to"))), None),
@@ -360,14 +457,23 @@ def _content(root: _Part, notes: _Notes) -> dict[str, Any]:
         "precedence": first("precedence"),
         "auto_submitted": first("auto-submitted"),
         "return_path": first("return-path"),
+        "x_autoreply": first("x-autoreply"),
+        "x_autorespond": first("x-autorespond"),
+        "x_apple_action": first("x-apple-action"),
+        "exchange_rules_loop": first("x-ms-exchange-inbox-rules-loop"),
         "content_type": root.mime_type,
-        "report_type": _param(first("content-type"), "report-type"),
+        "report_type": report_type.lower() if report_type else None,
         "text_body": walk.bodies.get("text/plain", ""),
         "html_body": walk.bodies.get("text/html", ""),
         "attachments": tuple(walk.attachments),
-        "is_bounce": bool(walk.failed),
-        "failed_recipients": tuple(walk.failed),
+        "delivery_status": tuple(walk.statuses),
+        "failed_recipients": tuple(failed),
     }
+    if root.mime_type == "multipart/report" or walk.statuses or failed:
+        # The report's own word first, then the returned mail's headers; Gmail's and
+        # Exchange's reports also answer the mail they report on.
+        original = walk.reported_id or walk.attached_id or fields["in_reply_to"]
+        fields["original_message_id"] = original
     if (sent_at := _date(first("date"))) is not None:
         fields["sent_at"] = sent_at
     return fields

@@ -193,6 +193,13 @@ def _list_id(value: str) -> str:
     return inner.strip().lower()
 
 
+def is_list_mail(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
+    """Sent through a mailing list or with an unsubscribe link (RFC 2369, RFC 2919), other
+    than the team's own groups (`own_lists`: their List-Ids)."""
+    ours = parsed.list_id is not None and _list_id(parsed.list_id) in own_lists
+    return not ours and bool(parsed.list_unsubscribe or parsed.list_id)
+
+
 def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
     """Mailing-list or machine-sent mail (RFC 2369 list headers, Precedence, RFC 3834).
 
@@ -200,7 +207,7 @@ def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
     lead inbox): their list headers say how the mail reached us, not what it is."""
     ours = parsed.list_id is not None and _list_id(parsed.list_id) in own_lists
     if not ours:
-        if parsed.list_unsubscribe or parsed.list_id:
+        if is_list_mail(parsed, own_lists):
             return True
         if parsed.precedence and parsed.precedence.strip().lower() in _BULK_PRECEDENCE:
             return True

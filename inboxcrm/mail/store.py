@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Workspace
 from inboxcrm.db import EPOCH
-from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.kind import message_kind
+from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.mail.parse import ParsedMessage
-from inboxcrm.mail.participants import Address, is_automated_sender, is_bulk, list_key
+from inboxcrm.mail.participants import Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
     inboxes = session.scalar(
         select(Workspace.lead_inboxes).where(Workspace.id == mailbox.workspace_id)
     )
-    own_lists = {list_key(address) for address in inboxes or ()}
+    own_lists = list(inboxes or ())
     known = {
         m.gmail_id: m
         for m in session.scalars(
@@ -134,9 +135,7 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             attachments=[asdict(a) for a in parsed.attachments],
             size_estimate=parsed.size_estimate,
             history_id=parsed.history_id,
-            # Lists, newsletters, auto-replies, daemons and no-reply senders: never a lead.
-            bulk=is_bulk(parsed, own_lists)
-            or (parsed.from_ is not None and is_automated_sender(parsed.from_)),
+            **_facts(parsed, message_kind(parsed, own_lists)),
         )
         rows.append((thread, row))
     session.flush()
@@ -153,6 +152,31 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
         result.messages = [Added(i, t, parsed_of[g]) for i, t, g in added.tuples()]
         result.added = len(result.messages)
     return result
+
+
+# A long thread's References can name hundreds of messages: the root and the nearest
+# ancestors are the ones that place a reply (RFC 5322 3.6.4 trims the same way).
+MAX_REFERENCES = 100
+
+
+def _references(ids: Sequence[str]) -> list[str]:
+    kept = list(ids) if len(ids) <= MAX_REFERENCES else [ids[0], *ids[1 - MAX_REFERENCES :]]
+    return [i[:998] for i in kept]
+
+
+def _facts(parsed: ParsedMessage, kind: MessageKind) -> dict[str, Any]:
+    """What the message is and what it answers; for a bounce, who it did not reach and
+    which message bounced."""
+    bounce = kind is MessageKind.bounce
+    original = parsed.original_message_id if bounce else None
+    return {
+        "kind": kind,
+        "in_reply_to": parsed.in_reply_to[:998] if parsed.in_reply_to else None,
+        "references": _references(parsed.references),
+        "auto_submitted": parsed.auto_submitted[:998] if parsed.auto_submitted else None,
+        "failed_recipients": list(parsed.failed_recipients) if bounce else [],
+        "original_message_id": original[:998] if original else None,
+    }
 
 
 def set_labels(session: Session, mailbox: Mailbox, labels: dict[str, list[str]]) -> int:

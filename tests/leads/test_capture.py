@@ -26,7 +26,7 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead, find_lead_by_email
-from inboxcrm.mail.models import Message, Thread
+from inboxcrm.mail.models import Message, MessageKind, Thread
 from inboxcrm.tenancy import Scope
 from tests.factories import api_token
 from tests.leads.mail import NOW, mail, mailbox, sync, team
@@ -229,6 +229,44 @@ def test_newsletters_and_auto_replies_never_become_leads(
     )  # fmt: skip
     assert leads(session) == {}
     assert count(session, Message) == 3  # the mail is kept, only no lead is made
+
+
+def test_an_out_of_office_links_to_its_lead_but_makes_no_lead_and_no_reply(
+    session: Session, box: Mailbox
+) -> None:
+    sync(session, box, mail(REP, "ann@acme.example", thread="t1", sent=True))
+    ann = leads(session)["ann@acme.example"]
+    # Outlook's: no Auto-Submitted, a null return path and the rule's loop header.
+    outlook = {
+        "Return-Path": "<>",
+        "X-Auto-Response-Suppress": "All",
+        "X-MS-Exchange-Inbox-Rules-Loop": "ann@acme.example",
+    }
+    sync(
+        session,
+        box,
+        mail("Ann <ann@acme.example>", REP, thread="t2", minute=1, headers=outlook,
+             subject="Automatic reply: Hello"),
+        # Someone nobody wrote to answers from their vacation in the team's thread: were
+        # it their own words, they would become a lead.
+        mail("Zed <zed@newco.example>", REP, thread="t1", minute=2,
+             headers={"Auto-Submitted": "auto-replied"}),
+    )  # fmt: skip
+    assert set(leads(session)) == {"ann@acme.example"}
+    kinds = {m.from_addr: m.kind for m in session.scalars(select(Message))}
+    assert kinds == {
+        REP: MessageKind.person,
+        "Ann <ann@acme.example>": MessageKind.auto_reply,
+        "Zed <zed@newco.example>": MessageKind.auto_reply,
+    }
+    away = session.scalars(select(Thread).where(Thread.gmail_id == "t2")).one()
+    assert away.primary_lead_id == ann.id
+    assert session.scalars(
+        select(ThreadLead.lead_id).where(ThreadLead.thread_id == away.id)
+    ).all() == [ann.id]
+    # Linked, not counted: no message from Ann, so no first inbound to answer.
+    assert [a.kind for a in session.scalars(select(Activity))] == [ActivityKind.message_out]
+    assert leads(session)["ann@acme.example"].first_inbound_at is None
 
 
 def test_a_member_on_a_free_mail_address_is_team(session: Session, workspace: Workspace) -> None:

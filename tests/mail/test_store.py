@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
-from inboxcrm.mail.models import Direction, Message, Thread
+from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.mail.parse import ParsedMessage, parse_message
 from inboxcrm.mail.store import delete_messages, set_labels, store_messages
 from tests import factories
@@ -104,7 +104,7 @@ def test_each_mailbox_keeps_its_own_copy(session: Session) -> None:
     assert count(session, Thread) == 2
 
 
-def test_list_and_automated_mail_is_marked_bulk_and_names_keep_their_commas(
+def test_list_and_automated_mail_is_not_person_mail_and_names_keep_their_commas(
     session: Session,
 ) -> None:
     box = mailbox(session)
@@ -116,11 +116,17 @@ def test_list_and_automated_mail_is_marked_bulk_and_names_keep_their_commas(
         parse_message(to_gmail_json(news, gmail_id="n1", thread_id="tn")),
         mail("n2", "t2", "MAILER-DAEMON@mx.example", REP, "Undelivered", 1),
         mail("n3", "t3", '"Berg, Nina" <nina@vandelay.example>', REP, "Hi", 2),
+        mail("n4", "t4", "noreply@saas.example", REP, "Your invoice", 3),
     ]
     stored = store_messages(session, box, batch)
     assert [m.id for m in stored.messages] == sorted(m.id for m in stored.messages)
     rows = {m.gmail_id: m for m in session.scalars(select(Message))}
-    assert {g: m.bulk for g, m in rows.items()} == {"n1": True, "n2": True, "n3": False}
+    assert {g: m.kind for g, m in rows.items()} == {
+        "n1": MessageKind.bulk,
+        "n2": MessageKind.bounce,  # a daemon's "Undelivered", in plain text as qmail sends it
+        "n3": MessageKind.person,
+        "n4": MessageKind.bulk,
+    }
     assert rows["n3"].from_addr == '"Berg, Nina" <nina@vandelay.example>'
     assert {(a.id, a.thread_id) for a in stored.messages} == {
         (m.id, m.thread_id) for m in rows.values()

@@ -14,7 +14,7 @@ from inboxcrm.db import chunks
 from inboxcrm.leads.capture.bulk import core_table, update_by_id
 from inboxcrm.leads.capture.messages import Mail
 from inboxcrm.leads.models import Activity, ActivityKind, Lead
-from inboxcrm.mail.models import Message
+from inboxcrm.mail.models import Message, MessageKind
 
 # Each mailbox stamps its own copy of a message with its own time (sent vs received), so
 # copies of one message are looked for within this much of each other.
@@ -30,7 +30,7 @@ def add_activities(
     lead per message, however many mailboxes hold it. Returns what was added, per lead."""
     wanted: dict[tuple[int, str], tuple[ActivityKind, Mail]] = {}
     for m in mails:
-        if m.bulk:
+        if m.kind is not MessageKind.person:  # an auto-reply is linked, not counted
             continue
         if m.from_insider:
             for address in m.external:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.db import chunks
 from inboxcrm.leads.capture.insiders import Insiders
-from inboxcrm.mail.models import Direction, Message
+from inboxcrm.mail.models import Direction, Message, MessageKind
 from inboxcrm.mail.participants import Address, parse_addresses
 
 
@@ -25,7 +25,7 @@ class Mail:
     mailbox_id: int
     sent_at: dt.datetime
     rfc_message_id: str | None
-    bulk: bool
+    kind: MessageKind
     sender: Address | None  # None for a message without a readable From
     recipients: list[Address]  # To and Cc, the team included
     external: list[Address]  # sender then recipients, without the team, each once
@@ -39,7 +39,7 @@ class Mail:
 
     def writes_out(self) -> bool:
         """The team wrote to someone outside it (not an internal note or forward)."""
-        return self.from_insider and not self.bulk and bool(self.external)
+        return self.from_insider and self.kind is MessageKind.person and bool(self.external)
 
 
 def read_mail(
@@ -49,7 +49,7 @@ def read_mail(
     just stored (None: all of them are)."""
     columns = (
         Message.id, Message.thread_id, Message.mailbox_id, Message.direction, Message.from_addr,
-        Message.to_addrs, Message.cc_addrs, Message.bulk, Message.sent_at, Message.rfc_message_id,
+        Message.to_addrs, Message.cc_addrs, Message.kind, Message.sent_at, Message.rfc_message_id,
     )  # fmt: skip
     mails: list[Mail] = []
     for chunk in chunks(thread_ids):
@@ -72,7 +72,7 @@ def read_mail(
                     mailbox_id=row.mailbox_id,
                     sent_at=row.sent_at,
                     rfc_message_id=row.rfc_message_id,
-                    bulk=row.bulk,
+                    kind=row.kind,
                     sender=sender,
                     recipients=recipients,
                     external=list(external.values()),

@@ -7,10 +7,11 @@ Who becomes a lead (the workspace's `lead_policy`):
 - `all_mail`: every external sender and recipient.
 - `match_only`: nobody; mail is linked to the leads that exist.
 Never: the team (its domain and subdomains, members' and mailboxes' addresses: see
-`insiders`), the blocklist, bulk mail (lists, newsletters, auto-replies), daemons and
-no-reply senders. Only people on the messages being captured are candidates, so a lead
-junked without blocking comes back only when there is new mail with them, not on someone
-else's reply.
+`insiders`), the blocklist, bulk mail (lists, newsletters), bounces, auto-replies, daemons
+and no-reply senders. An auto-reply (out of office) from a lead still links its thread,
+but, like bulk mail and bounces, it is no activity of the lead's. Only people on the
+messages being captured are candidates, so a lead junked without blocking comes back only
+when there is new mail with them, not on someone else's reply.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from inboxcrm.addresses import normalize_email
 from inboxcrm.errors import Invalid
 from inboxcrm.leads.blocklist import Blocklist
 from inboxcrm.leads.capture.messages import Mail
+from inboxcrm.mail.models import MessageKind
 from inboxcrm.mail.participants import Address, is_automated_sender
 from inboxcrm.tenancy import Scope
 
@@ -70,7 +72,7 @@ def candidates(rules: CaptureRules, threads: dict[int, list[Mail]]) -> dict[str,
         written_in = any(m.writes_out() for m in mails)
         writes_now = any(m.new and m.writes_out() for m in mails)
         for m in mails:
-            if m.bulk:
+            if m.kind is not MessageKind.person:  # bulk, bounces, auto-replies: no new leads
                 continue
             # All mail counts, or the team wrote it: everyone outside the team on it.
             if rules.policy is LeadPolicy.all_mail or m.from_insider:

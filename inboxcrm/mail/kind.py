@@ -1,0 +1,161 @@
+"""What a message is: a person's mail, bulk, an auto-reply or a bounce. Pure: decided once,
+when the message is stored, from the parsed message and the workspace's own list addresses.
+
+The signs overlap, so the order matters:
+
+1. bounce: a delivery status report saying the mail did not reach someone (RFC 3464, and
+   the shapes Gmail, Google Workspace, Postfix, Exim, Exchange and qmail send). First,
+   because most bounces also say `Auto-Submitted: auto-replied`.
+2. any other report (a delay or success notice, an abuse report) is bulk; a read receipt
+   (RFC 8098) is an auto-reply.
+3. auto_reply: out-of-office and vacation replies and other mail sent on a person's
+   behalf: RFC 3834's Auto-Submitted (anything but `no`), `Precedence: auto_reply`,
+   X-Autoreply, X-Autorespond, Apple's `X-Apple-Action: vacation`, and Outlook's, which
+   carries none of them: its subject ("Automatic reply:" in the user's language), or an
+   Outlook rule's loop header on mail with a null return path. `X-Auto-Response-Suppress`
+   asks others not to auto-reply to this mail; it says nothing about the mail itself. From
+   a daemon or a no-reply address this is machine mail (bulk), and `auto-generated` mail
+   with an unsubscribe link or a foreign list's id is a newsletter (bulk).
+4. bulk: lists and newsletters (`is_bulk`), daemons and no-reply senders.
+5. person: everything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from inboxcrm.mail.models import MessageKind
+from inboxcrm.mail.participants import is_automated_sender, is_bulk, is_list_mail, list_key
+
+if TYPE_CHECKING:
+    from inboxcrm.mail.parse import ParsedMessage
+
+# --- bounces ---------------------------------------------------------------------------
+
+# Plain-text bounces (qmail, old Exim) say it only in words, from the daemon's address.
+_DAEMON = re.compile(
+    r"^(mailer[-_.]?daemon|postmaster|mail[-_.]?delivery[-_.]?(subsystem|system)?)$"
+)
+_FAILED_SUBJECT = re.compile(
+    r"""undeliver(able|ed) | failure\ notice | returned\ mail | returned\ to\ sender
+      | (delivery|mail)\ (status\ notification\ \(failure\)|has\ failed|failed|failure)
+      | could\ not\ be\ delivered | non[-\ ]?delivery""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A report that lists no recipient (Google Workspace can send an empty status part) is a
+# failure unless its subject says it is a delay or a success notice.
+_NOT_FAILED_SUBJECT = re.compile(
+    r"\((delay|success)\) | \bdelayed\b | still\ being\ retried | ^\s*(delivered|relayed)\s*:"
+    r" | warning:\ could\ not\ send",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _is_delivery_report(parsed: ParsedMessage) -> bool:
+    return parsed.report_type == "delivery-status" or bool(parsed.delivery_status)
+
+
+def is_bounce(parsed: ParsedMessage) -> bool:
+    """A report that the mail did not reach someone: a recipient's status failed (not
+    `delayed`), X-Failed-Recipients names someone, or a delivery report says no more."""
+    if parsed.failed_recipients or any(s.failed for s in parsed.delivery_status):
+        return True
+    if _is_delivery_report(parsed):
+        # Every recipient delayed, delivered or relayed: a notice. None listed: the subject.
+        return not parsed.delivery_status and not _NOT_FAILED_SUBJECT.search(parsed.subject)
+    daemon = parsed.from_ is not None and bool(_DAEMON.match(parsed.from_.local_part))
+    return daemon and bool(_FAILED_SUBJECT.search(parsed.subject))
+
+
+# --- auto-replies ----------------------------------------------------------------------
+
+# Outlook's out-of-office subject prefix in the languages it ships in, and others' plainer
+# "Auto reply:". Only at the start: "Re: Automatic reply: ..." is a person answering one.
+_AUTO_REPLY_PREFIXES = (
+    "automatic reply",  # Outlook, English
+    "out of office autoreply",  # Exchange 2003
+    "auto[- ]?reply",
+    "automatische antwort",  # de
+    "réponse automatique",  # fr
+    "respuesta automática",  # es
+    "risposta automatica",  # it
+    "resposta automática",  # pt
+    "automatisch antwoord",  # nl
+    "autosvar",  # sv
+    "automatisk svar",  # da, nb
+    "automaattinen vastaus",  # fi
+    "automatyczna odpowiedź",  # pl
+    "automatická odpověď",  # cs
+    "automatická odpoveď",  # sk
+    "automatikus válasz",  # hu
+    "răspuns automat",  # ro
+    "otomatik yan\u0131t",  # tr (a dotless i)
+    "автоматический ответ",  # ru
+    "автоматична відповідь",  # uk
+    "αυτόματη απάντηση",  # el
+    "自動応答",  # ja
+    "自动答复",  # zh-Hans
+    "自動回覆",  # zh-Hant
+    "자동 회신",  # ko
+)
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(" + "|".join(_AUTO_REPLY_PREFIXES) + r")\s*[:\uff1a]", re.IGNORECASE
+)
+_NOT = frozenset({"no", "false", "0"})
+
+
+def _auto_submitted(parsed: ParsedMessage) -> str | None:
+    """RFC 3834's keyword, lower case (`auto-replied`, `auto-generated` ...); None for none
+    or `no`."""
+    keyword = (parsed.auto_submitted or "").split(";", 1)[0].strip().lower()
+    return keyword if keyword and keyword != "no" else None
+
+
+def _says_yes(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in _NOT
+
+
+def _null_return_path(parsed: ParsedMessage) -> bool:
+    return (parsed.return_path or "").replace(" ", "") == "<>"
+
+
+def _auto_reply(parsed: ParsedMessage, own_lists: set[str]) -> bool:
+    submitted = _auto_submitted(parsed)
+    if submitted == "auto-replied":
+        return True
+    if submitted is not None:  # auto-generated, auto-notified: unless it is list mail
+        return not is_list_mail(parsed, own_lists)
+    if (parsed.precedence or "").strip().lower() in ("auto_reply", "auto-reply"):
+        return True
+    if _says_yes(parsed.x_autoreply) or _says_yes(parsed.x_autorespond):
+        return True
+    if (parsed.x_apple_action or "").strip().lower() == "vacation":
+        return True
+    # Outlook's out-of-office says it only in its subject, and by the rule that sent it.
+    if _AUTO_REPLY_SUBJECT.match(parsed.subject):
+        return True
+    return parsed.exchange_rules_loop is not None and _null_return_path(parsed)
+
+
+# --- all together ----------------------------------------------------------------------
+
+
+def message_kind(parsed: ParsedMessage, own_lists: Iterable[str] = ()) -> MessageKind:
+    """What this message is. `own_lists` are the workspace's own group addresses (lead
+    inboxes such as a `sales@` Google Group): their list headers say how the mail reached
+    the team, not what it is."""
+    lists = {list_key(address) for address in own_lists}
+    if is_bounce(parsed):
+        return MessageKind.bounce
+    machine = parsed.from_ is not None and is_automated_sender(parsed.from_)
+    if parsed.content_type == "multipart/report" or _is_delivery_report(parsed):
+        if parsed.report_type == "disposition-notification" and not machine:
+            return MessageKind.auto_reply  # a read receipt, sent by the reader's mail client
+        return MessageKind.bulk
+    if not machine and _auto_reply(parsed, lists):
+        return MessageKind.auto_reply
+    if machine or is_bulk(parsed, lists):
+        return MessageKind.bulk
+    return MessageKind.person

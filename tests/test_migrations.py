@@ -1,0 +1,123 @@
+"""Migrations that carry data over, run on a database of their own (SQLite, or PostgreSQL
+when INBOXCRM_TEST_DATABASE_URL names a server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+
+from inboxcrm.migrate import alembic_config, upgrade
+from tests.conftest import POSTGRES_URL
+
+pytestmark = pytest.mark.db
+WHEN = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path}/migrations.sqlite3"
+        return
+    name = f"inboxcrm_migrations_{os.getpid()}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def add(engine: Engine, table: str, **values: Any) -> int:
+    """A row with `values`, every other required column filled with a plain value of its
+    type: the models describe the newest schema, not the one being migrated from."""
+    reflected = Table(table, MetaData(), autoload_with=engine)
+    row: dict[str, Any] = {}
+    for column in reflected.columns:
+        if column.name in values or column.nullable or column.primary_key:
+            continue
+        if column.server_default is not None:
+            continue
+        kind = column.type
+        if isinstance(kind, Boolean):
+            row[column.name] = False
+        elif isinstance(kind, Integer):
+            row[column.name] = 0
+        elif isinstance(kind, DateTime):
+            row[column.name] = WHEN
+        elif isinstance(kind, JSON):
+            row[column.name] = []
+        else:
+            row[column.name] = column.name[: getattr(kind, "length", None)]
+    with engine.begin() as conn:
+        result = conn.execute(insert(reflected).values(**row, **values))
+        (key,) = result.inserted_primary_key or (None,)
+    assert isinstance(key, int)
+    return key
+
+
+def test_0011_turns_the_bulk_flag_into_a_kind_and_back(empty_url: str) -> None:
+    upgrade(empty_url, "0010")
+    engine = create_engine(empty_url)
+    ws = add(engine, "workspace", name="Acme", lead_policy="conversations")
+    member = add(engine, "member", workspace_id=ws, email="rita@team.example", role="rep")
+    box = add(engine, "mailbox", workspace_id=ws, member_id=member, email="rita@team.example")
+    thread = add(engine, "thread", workspace_id=ws, mailbox_id=box, gmail_id="t1")
+    mail = {"workspace_id": ws, "mailbox_id": box, "thread_id": thread, "direction": "in"}
+    news = add(engine, "message", **mail, gmail_id="m1", bulk=True, sent_at=WHEN)
+    answer = add(engine, "message", **mail, gmail_id="m2", bulk=False, sent_at=WHEN)
+    stage = add(engine, "stage", workspace_id=ws, name="New", kind="open", position=0)
+    lead = add(engine, "lead", workspace_id=ws, email="nina@client.example", stage_id=stage)
+    activity = add(
+        engine, "activity", workspace_id=ws, lead_id=lead, kind="message_in", message_id=answer
+    )
+
+    upgrade(empty_url, "0011")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text('SELECT id, kind, "references", failed_recipients FROM message ORDER BY id')
+        ).all()
+        query = text("SELECT message_id FROM activity WHERE id = :id")
+        linked = conn.scalar(query, {"id": activity})
+    assert [(r.id, r.kind) for r in rows] == [(news, "bulk"), (answer, "person")]
+    assert {str(r.references) for r in rows} == {"[]"}
+    assert {str(r.failed_recipients) for r in rows} == {"[]"}
+    assert linked == answer  # copying `message` on SQLite did not unlink its activities
+    columns = {c["name"] for c in inspect(engine).get_columns("message")}
+    assert "bulk" not in columns
+    assert {"kind", "in_reply_to", "references", "auto_submitted"} <= columns
+    assert {"failed_recipients", "original_message_id"} <= columns
+    indexes = {i["name"] for i in inspect(engine).get_indexes("message")}
+    assert {"ix_message_thread_id_sent_at", "ix_message_workspace_id_rfc_message_id"} <= indexes
+
+    away = add(engine, "message", **mail, gmail_id="m3", kind="auto_reply", sent_at=WHEN)
+    engine.dispose()
+    command.downgrade(alembic_config(empty_url), "0010")
+    with engine.connect() as conn:
+        table = Table("message", MetaData(), autoload_with=conn)
+        flags = dict(conn.execute(select(table.c.id, table.c.bulk)).tuples().all())
+    assert flags == {news: True, answer: False, away: True}
+    engine.dispose()
+    upgrade(empty_url)  # and up again
