@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from googleapiclient.errors import HttpError
 
 from inboxcrm.gmail.client import users_of
 from inboxcrm.gmail.pacing import Clock, TokenBucket
+from inboxcrm.gmail.results import Fetched, Modified, Page
 from inboxcrm.gmail.retry import (
     RATE_LIMIT_REASONS,
     CallStats,
@@ -75,29 +75,6 @@ class HistoryExpired(GmailError):
 class LabelExists(GmailError):
     """labels.create answered 409: a label of that name exists (names compare
     case-insensitively)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    ids: list[str]
-    next_page_token: str | None
-    result_size_estimate: int = 0
-
-
-@dataclass(frozen=True)
-class Modified:
-    """threads.modify answers by thread id, and the threads Gmail refused (e.g. 400 for a
-    label deleted meanwhile, 404 for a thread gone), with why."""
-
-    threads: dict[str, Any] = field(default_factory=dict)
-    failed: dict[str, tuple[int, str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Fetched:
-    messages: dict[str, Any]  # id -> Gmail message resource
-    vanished: list[str]  # 404: deleted between list and get
-    failed: dict[str, str] = field(default_factory=dict)  # other refusals (e.g. 400), by id
 
 
 class GmailCalls:

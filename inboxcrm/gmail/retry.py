@@ -15,16 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import BatchError, HttpError
 
 from inboxcrm.gmail.pacing import Clock, TokenBucket, parse_retry_after
-
-if TYPE_CHECKING:
-    from inboxcrm.gmail.calls import Fetched
+from inboxcrm.gmail.results import Fetched
 
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 _TRANSPORT_ERRORS = (OSError, httplib2.HttpLib2Error, http.client.HTTPException, TransportError)

@@ -23,14 +23,51 @@ The signs overlap, so the order matters:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Iterable
 
 from inboxcrm.mail.models import MessageKind
-from inboxcrm.mail.participants import is_automated_sender, is_bulk, is_list_mail, list_key
+from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.participants import is_automated_sender
 
-if TYPE_CHECKING:
-    from inboxcrm.mail.parse import ParsedMessage
+# --- lists and bulk mail ----------------------------------------------------------------
+
+_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+
+
+def list_key(address: str) -> str:
+    """The List-Id a group mailing list gives its mail: `sales@acme.com` -> `sales.acme.com`
+    (RFC 2919; Google Groups does this)."""
+    return address.strip().lower().replace("@", ".", 1)
+
+
+def _list_id(value: str) -> str:
+    # `Sales team <sales.acme.com>` or a bare id
+    inner = value.rsplit("<", 1)[-1].split(">", 1)[0]
+    return inner.strip().lower()
+
+
+def is_list_mail(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
+    """Sent through a mailing list or with an unsubscribe link (RFC 2369, RFC 2919), other
+    than the team's own groups (`own_lists`: their List-Ids)."""
+    ours = parsed.list_id is not None and _list_id(parsed.list_id) in own_lists
+    return not ours and bool(parsed.list_unsubscribe or parsed.list_id)
+
+
+def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
+    """Mailing-list or machine-sent mail (RFC 2369 list headers, Precedence, RFC 3834).
+
+    `own_lists` are List-Ids of the team's own groups (a `sales@` Google Group that is a
+    lead inbox): their list headers say how the mail reached us, not what it is."""
+    ours = parsed.list_id is not None and _list_id(parsed.list_id) in own_lists
+    if not ours:
+        if is_list_mail(parsed, own_lists):
+            return True
+        if parsed.precedence and parsed.precedence.strip().lower() in _BULK_PRECEDENCE:
+            return True
+    if parsed.auto_submitted:
+        return parsed.auto_submitted.split(";", 1)[0].strip().lower() != "no"
+    return False
+
 
 # --- bounces ---------------------------------------------------------------------------
 

@@ -115,13 +115,6 @@ class ParsedMessage:
     failed_recipients: tuple[str, ...] = ()
     original_message_id: str | None = None
 
-    @property
-    def is_bounce(self) -> bool:
-        """A report that this mail did not reach someone (see `inboxcrm.mail.kind`)."""
-        from inboxcrm.mail.kind import is_bounce  # kind reads this module's fields
-
-        return is_bounce(self)
-
 
 # --- one MIME tree, whichever way the message came ---------------------------------------
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.header import decode_header
 from email.utils import getaddresses
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from inboxcrm.addresses import domain_key, listed, normalize_email
 from inboxcrm.errors import Invalid
-
-if TYPE_CHECKING:
-    from inboxcrm.mail.parse import ParsedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,44 +175,6 @@ def _clean_name(name: str, email: str) -> str:
 
 # --- bulk and automated mail -------------------------------------------------------------
 
-_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-
-
-def list_key(address: str) -> str:
-    """The List-Id a group mailing list gives its mail: `sales@acme.com` -> `sales.acme.com`
-    (RFC 2919; Google Groups does this)."""
-    return address.strip().lower().replace("@", ".", 1)
-
-
-def _list_id(value: str) -> str:
-    # `Sales team <sales.acme.com>` or a bare id
-    inner = value.rsplit("<", 1)[-1].split(">", 1)[0]
-    return inner.strip().lower()
-
-
-def is_list_mail(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
-    """Sent through a mailing list or with an unsubscribe link (RFC 2369, RFC 2919), other
-    than the team's own groups (`own_lists`: their List-Ids)."""
-    ours = parsed.list_id is not None and _list_id(parsed.list_id) in own_lists
-    return not ours and bool(parsed.list_unsubscribe or parsed.list_id)
-
-
-def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
-    """Mailing-list or machine-sent mail (RFC 2369 list headers, Precedence, RFC 3834).
-
-    `own_lists` are List-Ids of the team's own groups (a `sales@` Google Group that is a
-    lead inbox): their list headers say how the mail reached us, not what it is."""
-    ours = parsed.list_id is not None and _list_id(parsed.list_id) in own_lists
-    if not ours:
-        if is_list_mail(parsed, own_lists):
-            return True
-        if parsed.precedence and parsed.precedence.strip().lower() in _BULK_PRECEDENCE:
-            return True
-    if parsed.auto_submitted:
-        return parsed.auto_submitted.split(";", 1)[0].strip().lower() != "no"
-    return False
-
-
 _AUTOMATED_LOCAL = re.compile(
     r"""^(
         mailer[-_.]?daemon | postmaster | mail[-_.]?delivery[-_.]?(subsystem|system)?
@@ -236,8 +195,19 @@ def is_automated_sender(address: Address) -> bool:
 # --- the people outside the team ---------------------------------------------------------
 
 
+class Addressed(Protocol):
+    """A message's people, as parse reads them (a ParsedMessage)."""
+
+    @property
+    def from_(self) -> Address | None: ...
+    @property
+    def to(self) -> Sequence[Address]: ...
+    @property
+    def cc(self) -> Sequence[Address]: ...
+
+
 def external_participants(
-    parsed: ParsedMessage, team_domains: Iterable[str], team_addresses: Iterable[str]
+    parsed: Addressed, team_domains: Iterable[str], team_addresses: Iterable[str]
 ) -> list[Address]:
     """From, To, Cc in header order, without the team (its domains and their subdomains,
     and its own addresses on other domains), each person once.

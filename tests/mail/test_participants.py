@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
+from inboxcrm.mail.kind import is_bulk
 from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.participants import (
     Address,
     decode_words,
     external_participants,
     is_automated_sender,
-    is_bulk,
     parse_addresses,
 )
 
