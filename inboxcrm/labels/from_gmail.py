@@ -7,7 +7,7 @@ label removed and re-added ten times makes one change at most. Which stage a thr
 - one: that stage;
 - several: the one added last in history order (or, at a full sync, the one on the newest
   message), and the relabel outbox removes the others from Gmail.
-A thread's label is news only when it differs from `Thread.stage_label`, the label the
+A thread's label is news only when it differs from `Thread.shown_label_id`, the label the
 sync last saw or the relabel last put there; so our own relabel coming back through
 history, or a label seen again, moves nobody. A lead moves at most once per pass (the
 latest of its threads' news wins), recorded as a StageChange by "label".
@@ -102,7 +102,7 @@ def _news(
                 if label_id in mapping and newest.get(label_id, EPOCH) <= sent_at:
                     newest[label_id] = sent_at
         if not newest:
-            thread.stage_label = None  # a label put back later is news again
+            thread.shown_label_id = None  # a label put back later is news again
             continue
         order = added.get(thread.gmail_id, [])
         last_added = {label_id: i for i, label_id in enumerate(order)}
@@ -113,9 +113,9 @@ def _news(
         )
         if len(newest) > 1:
             thread.relabel_at = now  # the others go: the outbox relabels from the lead's stage
-        if chosen == thread.stage_label:
+        if chosen == thread.shown_label_id:
             continue
-        thread.stage_label = chosen
+        thread.shown_label_id = chosen
         order_rank = last_added.get(chosen, -1)
         news.append(
             _News(thread, mapping[chosen], (order_rank, thread.last_message_at or EPOCH, thread.id))
@@ -182,8 +182,8 @@ def _relabel_disagreeing(session: Session, lead: Lead, stage_id: int, now: dt.da
     """The lead's other threads that carry another stage's label are relabelled, so its
     labels agree; threads without a stage label are left as the reps keep them."""
     rows = session.execute(
-        select(Thread.id, Thread.mailbox_id, Thread.stage_label).where(
-            Thread.primary_lead_id == lead.id, Thread.stage_label.is_not(None)
+        select(Thread.id, Thread.mailbox_id, Thread.shown_label_id).where(
+            Thread.primary_lead_id == lead.id, Thread.shown_label_id.is_not(None)
         )
     ).all()
     if not rows:

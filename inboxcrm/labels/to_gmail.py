@@ -7,7 +7,7 @@ label added, every other stage label removed. What to write is read when the job
 so a lead moved three times before it runs is relabelled once, to where it ended. A
 thread is cleared only if nobody queued it again meanwhile; a throttled mailbox keeps its
 threads queued for later, so nothing is lost. The labels written are recorded as the
-thread's `stage_label`, so when the sync reads them back from history they are no news.
+thread's `shown_label_id`, so when the sync reads them back from history they are no news.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _record(session: Session, plan: _Plan, answer: dict[str, Any]) -> None:
     ):
         message.label_ids = labels[message.gmail_id]
     session.execute(
-        update(Thread).where(Thread.id == plan.thread_id).values(stage_label=plan.wanted),
+        update(Thread).where(Thread.id == plan.thread_id).values(shown_label_id=plan.wanted),
         execution_options={"synchronize_session": False},
     )
 
@@ -165,7 +165,7 @@ def relabel_mailbox(
                 continue
             if not (plan.add or plan.remove):
                 session.execute(
-                    update(Thread).where(Thread.id == thread_id).values(stage_label=plan.wanted),
+                    update(Thread).where(Thread.id == thread_id).values(shown_label_id=plan.wanted),
                     execution_options={"synchronize_session": False},
                 )
                 _release(session, thread_id, lease, None)

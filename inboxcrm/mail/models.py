@@ -40,7 +40,7 @@ class Thread(InWorkspace, Base):
     last_message_at: Mapped[dt.datetime | None]
     # The Gmail id of the stage label this thread carries, as the sync last saw it or the
     # relabel last put it: a label seen again is no news, so our own relabel never echoes.
-    stage_label: Mapped[str | None] = mapped_column(String(64))
+    shown_label_id: Mapped[str | None] = mapped_column(String(64))
     # The relabel outbox: Gmail's labels should be made to show the primary lead's stage
     # from this time on (claimed by pushing it a lease ahead; cleared when done).
     relabel_at: Mapped[dt.datetime | None]
