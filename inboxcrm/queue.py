@@ -12,6 +12,7 @@ clears its rows with `release`, unless someone queued them again meanwhile.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, or_, select, update
@@ -62,6 +63,57 @@ def claim(
         )
     )
     return [row_id for row_id in candidates if row_id in taken]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    ids: list[int]
+    # When the first row left unclaimed is due: at or before now, more work is waiting;
+    # later, that is when; None, the queue holds nothing else.
+    next_due: dt.datetime | None
+
+
+def claim_next(
+    session: Session,
+    queue: Queue,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    *where: Any,
+    limit: int,
+    null_is_due: bool = False,
+) -> Claimed:
+    """`claim` for a worker that waits when nothing is due: the same claim, oldest first,
+    and in the same SELECT a look at the row after, so it knows how long to wait without
+    asking again."""
+    model = queue.class_
+    order = queue.nulls_first() if null_is_due else queue
+    pick = select(model.id, queue).where(*where).order_by(order, model.id).limit(limit + 1)
+    if not null_is_due:
+        pick = pick.where(queue.is_not(None))
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=model)
+    rows = session.execute(pick).tuples().all()
+    ready = due(queue, now, null_is_due=null_is_due)
+    candidates = [
+        i for i, at in rows if (at is None and null_is_due) or (at is not None and at <= now)
+    ]
+    candidates = candidates[:limit]
+    left = [at for i, at in rows if i not in candidates]
+    next_due = (now if left[0] is None else left[0]) if left else None
+    if not candidates:
+        return Claimed([], next_due)
+    taken = set(
+        session.scalars(
+            update(model)
+            .where(model.id.in_(candidates), ready)
+            .values({queue.key: now + lease})
+            .returning(model.id),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    if len(taken) < len(candidates):  # lost a race for some: more may be due
+        next_due = now
+    return Claimed([i for i in candidates if i in taken], next_due)
 
 
 def release(

@@ -42,10 +42,13 @@ class Runtime:
     settings: Settings
     buckets: dict[int, Any] = field(default_factory=dict)  # quota bucket per mailbox
     # Mailbox syncs run here, one thread per mailbox at a time, so a long full sync
-    # neither blocks the clock's ticks nor the other mailboxes.
-    workers: int = 4
+    # neither blocks the clock's ticks nor the other mailboxes. A poll mostly waits on
+    # Gmail, so there are more workers than cores.
+    workers: int = 8
     pool: ThreadPoolExecutor = field(init=False)
-    running: dict[int, Future[Any]] = field(default_factory=dict)
+    running: list[Future[Any]] = field(default_factory=list)  # the workers under way
+    lock: threading.Lock = field(default_factory=threading.Lock)  # guards `running`
+    waiting: threading.Lock = field(default_factory=threading.Lock)  # held by the waiter
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:

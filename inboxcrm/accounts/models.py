@@ -153,6 +153,8 @@ class Mailbox(InWorkspace, Base):
     sync_estimate: Mapped[int | None]
     throttled_until: Mapped[dt.datetime | None]
     next_poll_at: Mapped[dt.datetime | None]
+    # When the stage labels in this Gmail are next to be checked (null: at the next pass).
+    labels_due_at: Mapped[dt.datetime | None]
     last_synced_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

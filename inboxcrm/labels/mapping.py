@@ -5,7 +5,9 @@ name already there is adopted (Gmail compares names case-insensitively); one ren
 hand in Gmail keeps its id and so keeps working, and only its shown name changes; one
 deleted in Gmail is created again and the fact is kept on the row for the settings page.
 Renaming a stage's label in inboxcrm renames it in Gmail. The check is one labels.list
-(1 quota unit): it runs when the stages changed since, and every CHECK_EVERY otherwise.
+(1 quota unit): it runs when the stages changed since, and every CHECK_EVERY otherwise;
+`Mailbox.labels_due_at` says when (null: at the next chance), so a poll that has nothing
+to check reads nothing for it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
-from inboxcrm.db import EPOCH
 from inboxcrm.gmail.calls import GmailCalls, LabelExists
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.stages.models import Stage
@@ -49,23 +50,17 @@ def _rows(session: Session, mailbox_id: int) -> dict[int, StageLabel]:
     return {row.stage_id: row for row in rows}
 
 
-def labels_due(session: Session, mailbox: Mailbox, now: dt.datetime) -> bool:
-    """Whether the mailbox's labels need a look: a stage added, relabelled or unlabelled
-    since the last one, or the last one is CHECK_EVERY old."""
-    rows = _rows(session, mailbox.id)
-    for stage in _stages(session, mailbox.workspace_id):
-        row = rows.pop(stage.id, None)
-        if (stage.label is None) != (row is None):
-            return True
-        if row is not None and (row.wanted != stage.label or row.checked_at + CHECK_EVERY <= now):
-            return True
-    return bool(rows)
+def labels_due(mailbox: Mailbox, now: dt.datetime) -> bool:
+    """Whether the mailbox's stage labels need a look (from the row: no query)."""
+    return mailbox.labels_due_at is None or mailbox.labels_due_at <= now
 
 
-def check_soon(session: Session, mailbox_id: int) -> None:
-    """Gmail refused one of our label ids (deleted meanwhile): look at the next chance."""
+def check_soon(session: Session, *where: Any) -> None:
+    """Look at the labels of the mailboxes matching `where` at the next chance: the stages
+    changed, or Gmail refused one of our label ids (deleted meanwhile)."""
     session.execute(
-        update(StageLabel).where(StageLabel.mailbox_id == mailbox_id).values(checked_at=EPOCH)
+        update(Mailbox).where(*where).values(labels_due_at=None),
+        execution_options={"synchronize_session": False},
     )
 
 
@@ -136,6 +131,7 @@ def ensure_labels(
         session.flush()
     for row in rows.values():  # stages deleted meanwhile (their rows went with them)
         session.delete(row)
+    mailbox.labels_due_at = now + CHECK_EVERY
     session.flush()
     return done
 

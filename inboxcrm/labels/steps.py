@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
-
 from inboxcrm.accounts.models import Mailbox
+from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls
 from inboxcrm.labels.from_gmail import apply_stage_labels, labelled_threads
 from inboxcrm.labels.mapping import ensure_labels, labels_due
@@ -15,11 +14,14 @@ from inboxcrm.mail.steps import Batch
 
 
 def ensure_stage_labels(
-    session: Session, mailbox: Mailbox, calls: GmailCalls, now: dt.datetime
+    database: Database, mailbox: Mailbox, calls: GmailCalls, now: dt.datetime
 ) -> None:
-    """A pass after the stages changed, and every few minutes: make Gmail's labels match."""
-    if labels_due(session, mailbox, now):
-        ensure_labels(session, mailbox, calls, now)
+    """A pass after the stages changed, and every few minutes: make Gmail's labels match.
+    Any other pass reads nothing for it."""
+    if not labels_due(mailbox, now):
+        return
+    with database.session() as session:
+        ensure_labels(session, session.get_one(Mailbox, mailbox.id), calls, now)
 
 
 def stages_from_labels(batch: Batch) -> None:

@@ -138,7 +138,7 @@ def relabel_mailbox(
     try:
         with database.session() as session:
             mailbox = session.get_one(Mailbox, mailbox_id)
-            if labels_due(session, mailbox, now()):
+            if labels_due(mailbox, now()):
                 ensure_labels(session, mailbox, calls, now())
         with database.session() as session:
             plans = _plan(session, mailbox_id, thread_ids)
@@ -182,7 +182,7 @@ def relabel_mailbox(
                 _release(session, thread_id, lease, None)
                 continue
             if status == 400:  # a label deleted in Gmail since we looked: look again
-                check_soon(session, mailbox_id)
+                check_soon(session, Mailbox.id == mailbox_id)
             log.warning("mailbox %s: relabel of thread %s refused: %s %s",
                         mailbox_id, thread_id, status, why)  # fmt: skip
             _release(session, thread_id, lease, now() + LATER)

@@ -1,4 +1,13 @@
-"""The clock's sync tick: claim the mailboxes that are due, sync each, plan the next poll."""
+"""The clock's mailbox polls: workers that claim due mailboxes one after another, sync
+each, and plan its next poll.
+
+Each mailbox has a fixed place in the poll interval (its phase, from its id), so a team's
+polls are spread evenly over the minute and each mailbox is polled once a minute, not in
+bursts. A worker goes on claiming while mailboxes are due; when none is, one worker waits
+for the next that is due within a tick and the others stop; the clock's tick starts
+workers again as the pool frees up. Several clock processes share the work through the
+claim, and none polls a mailbox another is polling.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +28,10 @@ from inboxcrm.runtime import Runtime
 
 log = logging.getLogger(__name__)
 POLL_EVERY = dt.timedelta(seconds=60)
-# The clock claims due mailboxes this often. A mailbox is due again POLL_EVERY - SYNC_TICK
-# after its pass began, so the tick that claims it comes within POLL_EVERY: news in Gmail
-# (a stage label, a reply) shows within one poll interval and the pass that reads it.
+# The clock makes sure workers run this often; a worker waits for a mailbox due within it.
+# So news in Gmail (a stage label, a reply) shows within one poll interval.
 SYNC_TICK = dt.timedelta(seconds=15)
+_PHASE = 0.6180339887498949  # the golden ratio's part: ids spread evenly over the interval
 # A claim holds a mailbox this long and each committed batch renews it, so a process that
 # dies mid-sync frees its mailboxes within minutes. Longer than any wait between batches:
 # backoffs total about a minute, and a longer "Retry after" ends the pass.
@@ -31,20 +40,40 @@ LEASE = dt.timedelta(minutes=5)
 PASS_TIME = dt.timedelta(minutes=5)
 
 
-def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
-    """Mailboxes due a poll, each leased to this process: of several clocks ticking at
-    once, exactly one gets each mailbox."""
+def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
     with database.session() as session:
-        return queue.claim(
+        return queue.claim_next(
             session,
             Mailbox.next_poll_at,
             now,
             LEASE,
             Mailbox.status == MailboxStatus.connected,
-            ready=queue.due(Mailbox.next_poll_at, now, null_is_due=True),
-            order_by=(Mailbox.next_poll_at.nulls_first(), Mailbox.id),
             limit=limit,
+            null_is_due=True,  # a mailbox just connected
         )
+
+
+def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
+    """Mailboxes due a poll, most overdue first, each leased to this process: of several
+    clocks claiming at once, exactly one gets each mailbox."""
+    return _claim(database, now, limit).ids
+
+
+def in_phase(mailbox_id: int, after: dt.datetime) -> dt.datetime:
+    """The first time after `after` at the mailbox's place in the poll interval."""
+    period = POLL_EVERY.total_seconds()
+    phase = (mailbox_id * _PHASE) % 1.0 * period
+    base = after.timestamp()
+    cycle = (base - phase) // period + 1
+    return dt.datetime.fromtimestamp(cycle * period + phase, dt.UTC)
+
+
+def next_poll(mailbox_id: int, state: SyncState, started: dt.datetime) -> dt.datetime:
+    """More to list: go on at once. Otherwise the mailbox's next place in the interval,
+    at least half an interval on (so a pass run late still polls about once a minute)."""
+    if state is SyncState.syncing:
+        return utcnow()
+    return in_phase(mailbox_id, started + POLL_EVERY / 2)
 
 
 def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
@@ -71,7 +100,8 @@ def sync_claimed(
     stop: Callable[[], bool],
     progress: Progress | None = None,
 ) -> SyncState:
-    """Sync a mailbox this process has claimed, then plan its next poll."""
+    """Sync a mailbox this process has claimed, then plan its next poll. The row is read
+    once, here, and written once by the pass (more when there is mail to store)."""
     database = runtime.database
     with database.session() as session:
         mailbox = session.get_one(Mailbox, mailbox_id)
@@ -93,19 +123,13 @@ def sync_claimed(
         if progress is not None:
             progress(stored, estimate)
 
-    started = utcnow()
+    def plan(state: SyncState, started: dt.datetime) -> dt.datetime:
+        return next_poll(mailbox_id, state, started)
+
     state = sync_mailbox(
-        database, mailbox_id, gmail.calls, utcnow, steps, progress=renew, stop=stop
+        database, mailbox, gmail.calls, utcnow, steps, progress=renew, stop=stop, next_poll=plan
     )
     gmail.keep_refreshed(runtime)
-    with database.session() as session:
-        mailbox = session.get_one(Mailbox, mailbox_id)
-        if state is SyncState.syncing:
-            mailbox.next_poll_at = utcnow()  # more to list: the next tick goes on
-        elif state is not SyncState.throttled or mailbox.next_poll_at is None:
-            # Mailboxes need no stagger: each polls on from its own pass, and a tick claims
-            # no more than there are free workers.
-            mailbox.next_poll_at = started + POLL_EVERY - SYNC_TICK
     return state
 
 
@@ -116,18 +140,65 @@ def _pass(runtime: Runtime, mailbox_id: int, steps: SyncSteps) -> SyncState:
     )
 
 
-def sync_due(runtime: Runtime, now: dt.datetime, steps: SyncSteps) -> list[Future[SyncState]]:
-    """Claim as many due mailboxes as there are free workers and start syncing them; the
-    tick returns at once (the futures are for tests and the `sync` command)."""
-    for mailbox_id, future in list(runtime.running.items()):
-        if future.done():
-            del runtime.running[mailbox_id]
-    free = runtime.workers - len(runtime.running)
+def _work(runtime: Runtime, steps: SyncSteps, mailbox_id: int | None) -> SyncState | None:
+    """A worker: sync the claimed mailbox, then claim the next due one, and so on. With
+    none due, one worker waits for the next due within a tick; the others stop."""
+    state = None
+    while not runtime.stopping.is_set():
+        if mailbox_id is None:
+            now = utcnow()
+            claimed = _claim(runtime.database, now, limit=1)
+            if not claimed.ids:
+                wait = (claimed.next_due - now).total_seconds() if claimed.next_due else None
+                if wait is None or wait > SYNC_TICK.total_seconds():
+                    return state
+                if not runtime.waiting.acquire(blocking=False):
+                    return state  # another worker waits for it
+                try:
+                    runtime.stopping.wait(max(wait, 0.0))
+                finally:
+                    runtime.waiting.release()
+                continue
+            mailbox_id = claimed.ids[0]
+            if claimed.next_due is not None and claimed.next_due <= now:
+                _start(runtime, steps, None)  # more is due: bring in a free worker
+        state = _pass(runtime, mailbox_id, steps)
+        mailbox_id = None
+    return state
+
+
+def _start(
+    runtime: Runtime, steps: SyncSteps, mailbox_id: int | None
+) -> Future[SyncState | None] | None:
+    with runtime.lock:
+        runtime.running[:] = [f for f in runtime.running if not f.done()]
+        if len(runtime.running) >= runtime.workers or runtime.stopping.is_set():
+            return None
+        future = runtime.pool.submit(_work, runtime, steps, mailbox_id)
+        runtime.running.append(future)
+        return future
+
+
+def sync_due(
+    runtime: Runtime, now: dt.datetime, steps: SyncSteps
+) -> list[Future[SyncState | None]]:
+    """The clock's tick: workers for the mailboxes due now, as many as the pool has room
+    for, or one to wait for the next due within a tick. It returns at once; the futures
+    (for tests and the `sync` command) end when their workers find nothing more due."""
+    with runtime.lock:
+        free = runtime.workers - sum(1 for f in runtime.running if not f.done())
     if free <= 0:
         return []
+    claimed = _claim(runtime.database, now, limit=free)
     started = []
-    for mailbox_id in claim_due(runtime.database, now, limit=free):
-        future = runtime.pool.submit(_pass, runtime, mailbox_id, steps)
-        runtime.running[mailbox_id] = future
+    for mailbox_id in claimed.ids:
+        future = _start(runtime, steps, mailbox_id)
+        if future is None:  # the workers took the room meanwhile: due again at once
+            with runtime.database.session() as session:
+                queue.release(session, Mailbox.next_poll_at, [mailbox_id], now + LEASE, now)
+            continue
         started.append(future)
+    soon = claimed.next_due is not None and claimed.next_due - now <= SYNC_TICK
+    if not started and soon and (waiter := _start(runtime, steps, None)) is not None:
+        started.append(waiter)
     return started

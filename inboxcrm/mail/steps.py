@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
+from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls
 from inboxcrm.mail.store import Added
 
@@ -46,9 +47,10 @@ class Batch:
 
 
 Step = Callable[[Batch], None]
-# Before a pass reads mail, with the mailbox's Gmail: e.g. the stage labels exist there.
-# Runs in its own transaction; Gmail's refusals end the pass, any other error is logged.
-Prepare = Callable[[Session, Mailbox, GmailCalls, dt.datetime], None]
+# Before a pass reads mail, with the mailbox's Gmail and its row as the pass read it: e.g.
+# the stage labels exist there. It opens a transaction only when it has work (an idle
+# poll stays cheap); Gmail's refusals end the pass, any other error is logged.
+Prepare = Callable[[Database, Mailbox, GmailCalls, dt.datetime], None]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspace
@@ -78,22 +78,42 @@ class HistoryChanges:
 
 @dataclass
 class _Pass:
-    """One pass over a mailbox: what every part of it works with."""
+    """One pass over a mailbox: what every part of it works with. `mailbox` is the row as
+    the pass read it, once; `history_id` is where the pass has got to."""
 
     db: Database
-    mailbox_id: int
+    mailbox: Mailbox
     calls: GmailCalls
     now: Callable[[], dt.datetime]
     steps: SyncSteps
     progress: Progress
     stop: Callable[[], bool]
     chunk: int
+    history_id: int | None = None
+    shown_syncing: bool = False
+
+    @property
+    def mailbox_id(self) -> int:
+        return self.mailbox.id
 
     def mark(self, **fields: Any) -> None:
+        """One UPDATE of the mailbox row, read nothing."""
+        if not fields:
+            return
         with self.db.session() as session:
-            mailbox = session.get_one(Mailbox, self.mailbox_id)
-            for name, value in fields.items():
-                setattr(mailbox, name, value)
+            session.execute(update(Mailbox).where(Mailbox.id == self.mailbox_id).values(fields))
+
+    def syncing(self) -> None:
+        """Show the pass as under way: only a pass with mail to store pays for it."""
+        if self.shown_syncing:
+            return
+        self.shown_syncing = True
+        self.mark(
+            sync_state=SyncState.syncing,
+            sync_started_at=self.now(),
+            sync_pass_messages=0,
+            sync_estimate=None,
+        )
 
     def prepare(self) -> None:
         """What must be in place before the mail is read (the stage labels exist in Gmail).
@@ -101,9 +121,7 @@ class _Pass:
         mail is synced all the same."""
         for prepare in self.steps.prepare:
             try:
-                with self.db.session() as session:
-                    mailbox = session.get_one(Mailbox, self.mailbox_id)
-                    prepare(session, mailbox, self.calls, self.now())
+                prepare(self.db, self.mailbox, self.calls, self.now())
             except (GmailUnavailable, GrantRevoked):
                 raise
             except Exception:
@@ -156,7 +174,7 @@ class _Pass:
                     mailbox.full_sync_page_token = token = page.next_page_token
                     continue
                 mailbox.sync_estimate = None
-                mailbox.history_id = mailbox.full_sync_history_id
+                mailbox.history_id = self.history_id = mailbox.full_sync_history_id
                 mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
                 # Labels already on the mail are news: e.g. they set their leads' stages.
                 news = LabelNews(listing=True, initial=initial)
@@ -164,8 +182,9 @@ class _Pass:
                 return
 
     def incremental(self) -> None:
-        with self.db.session() as session:
-            start = session.get_one(Mailbox, self.mailbox_id).history_id
+        """History since where the pass has got to. With no news (the usual poll) this is
+        one Gmail call and no database work: the history id is written by `finish`."""
+        start = self.history_id
         assert start is not None
         changes = HistoryChanges(history_id=start)
         token: str | None = None
@@ -176,6 +195,11 @@ class _Pass:
             if not token:
                 break
         added = [i for i in dict.fromkeys(changes.added) if i not in changes.deleted]
+        if not (added or changes.labels or changes.deleted or changes.threads):
+            self.history_id = changes.history_id
+            return
+        if added:
+            self.syncing()
         for begin in range(0, len(added), self.chunk):
             mailbox = self.fetch_and_store(added[begin : begin + self.chunk])
             self.progress(mailbox.synced_messages, None)
@@ -187,7 +211,7 @@ class _Pass:
             if changes.threads:
                 news = LabelNews(threads=list(changes.threads), added=changes.labels_added)
                 self.steps.run(Batch(session, mailbox, self.now(), labels=news))
-            mailbox.history_id = changes.history_id
+            mailbox.history_id = self.history_id = changes.history_id
 
 
 def store_fetched(
@@ -212,75 +236,85 @@ def store_fetched(
 
 def sync_mailbox(
     db: Database,
-    mailbox_id: int,
+    mailbox: int | Mailbox,
     calls: GmailCalls,
     now: Callable[[], dt.datetime],
     steps: SyncSteps,
     progress: Progress | None = None,
     stop: Callable[[], bool] = lambda: False,
     chunk: int = CHUNK,
+    next_poll: Callable[[SyncState, dt.datetime], dt.datetime] | None = None,
 ) -> SyncState:
     """One pass: a full sync if one is needed or under way, then history up to now.
 
-    A full sync asked to `stop` (its time is up, or the process is shutting down) stops
-    after a committed batch and returns `syncing`: the next pass resumes from the cursor,
-    and other mailboxes get their turn meanwhile. Every stored batch goes through
-    `steps` in its transaction; `chunk` messages make a batch."""
-    run = _Pass(db, mailbox_id, calls, now, steps, progress or _quiet, stop, chunk)
-    run.mark(
-        sync_state=SyncState.syncing,
-        sync_started_at=now(),
-        sync_pass_messages=0,
-        sync_estimate=None,
-    )
+    `mailbox` is an id, or its row as the caller just read it (saving a read). A full sync
+    asked to `stop` (its time is up, or the process is shutting down) stops after a
+    committed batch and returns `syncing`: the next pass resumes from the cursor, and
+    other mailboxes get their turn meanwhile. Every stored batch goes through `steps` in
+    its transaction; `chunk` messages make a batch. `next_poll`, given the pass's outcome
+    and start, says when the mailbox is due again, written with the outcome (a throttled
+    pass is due when Gmail said). An idle poll reads the row once and writes it once."""
+    if isinstance(mailbox, int):
+        with db.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox)
+    run = _Pass(db, mailbox, calls, now, steps, progress or _quiet, stop, chunk)
+    run.history_id = mailbox.history_id
+    started = now()
+    state, outcome = _run(run)
+    if next_poll is not None and "next_poll_at" not in outcome:
+        outcome["next_poll_at"] = next_poll(state, started)
+    run.mark(**outcome)
+    return state
+
+
+def _run(run: _Pass) -> tuple[SyncState, dict[str, Any]]:
+    """The pass itself; returns its outcome and what the mailbox row is to say of it."""
+    quiet = {"sync_estimate": None}
     try:
         try:
             run.prepare()
-            with db.session() as session:
-                needs_full = session.get_one(Mailbox, mailbox_id).history_id is None
-            if needs_full:
+            if run.history_id is None:
+                run.syncing()
                 run.full()
             run.incremental()
         except HistoryExpired:
             # Gmail forgot our place: list everything again; stored rows are kept and skipped.
-            log.info("mailbox %s: history expired, full resync", mailbox_id)
+            log.info("mailbox %s: history expired, full resync", run.mailbox_id)
             run.mark(history_id=None, full_sync_history_id=None)
+            run.syncing()
             run.full(initial=False)
             run.incremental()
     except OutOfTime:
-        return SyncState.syncing
+        return SyncState.syncing, {}
     except GrantRevoked as exc:
-        run.mark(
-            status=MailboxStatus.needs_reconnect,
-            sync_state=SyncState.failed,
-            sync_estimate=None,
-            last_error=f"Google refused our access: {exc}"[:1000],
-        )
-        return SyncState.failed
+        return SyncState.failed, {
+            **quiet,
+            "status": MailboxStatus.needs_reconnect,
+            "sync_state": SyncState.failed,
+            "last_error": f"Google refused our access: {exc}"[:1000],
+        }
     except GmailUnavailable as exc:
         # Without a "Retry after" from Gmail, the retries' backoff is spent: wait a while.
-        retry_at = exc.retry_at or now() + THROTTLED_WAIT
-        run.mark(
-            sync_state=SyncState.throttled,
-            sync_estimate=None,
-            throttled_until=retry_at,
-            next_poll_at=retry_at,
-            last_error=str(exc)[:1000],
-        )
-        return SyncState.throttled
+        retry_at = exc.retry_at or run.now() + THROTTLED_WAIT
+        return SyncState.throttled, {
+            **quiet,
+            "sync_state": SyncState.throttled,
+            "throttled_until": retry_at,
+            "next_poll_at": retry_at,
+            "last_error": str(exc)[:1000],
+        }
     except Exception as exc:  # a bug or an answer we do not know: show it, retry next poll
-        log.exception("mailbox %s: sync failed", mailbox_id)
-        run.mark(
-            sync_state=SyncState.failed,
-            sync_estimate=None,
-            last_error=f"{type(exc).__name__}: {exc}"[:1000],
-        )
-        return SyncState.failed
-    run.mark(
-        sync_state=SyncState.idle,
-        sync_estimate=None,
-        last_synced_at=now(),
-        last_error=None,
-        throttled_until=None,
-    )
-    return SyncState.idle
+        log.exception("mailbox %s: sync failed", run.mailbox_id)
+        return SyncState.failed, {
+            **quiet,
+            "sync_state": SyncState.failed,
+            "last_error": f"{type(exc).__name__}: {exc}"[:1000],
+        }
+    return SyncState.idle, {
+        **quiet,
+        "sync_state": SyncState.idle,
+        "history_id": run.history_id,
+        "last_synced_at": run.now(),
+        "last_error": None,
+        "throttled_until": None,
+    }

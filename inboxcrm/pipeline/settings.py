@@ -1,7 +1,7 @@
 """Editing a workspace's stages: rename, reorder, add, relabel, delete.
 
 Only admins edit the pipeline. Renaming a stage changes its stored label name; making
-Gmail follow is the label sync's job.
+Gmail follow is the label sync's job, asked for at its next pass (`check_soon`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import unicodedata
 
 from sqlalchemy import func
 
-from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.models import Mailbox, Member
 from inboxcrm.accounts.permissions import require_admin
 from inboxcrm.errors import Conflict, Invalid
+from inboxcrm.labels.mapping import check_soon
 from inboxcrm.leads.models import Lead
 from inboxcrm.stages.models import Stage, StageKind
 from inboxcrm.stages.service import LABEL_PREFIX, list_stages
@@ -91,6 +92,7 @@ def add_stage(
     )
     scope.session.add(stage)
     scope.session.flush()
+    check_soon(scope.session, Mailbox.workspace_id == scope.workspace_id)
     return stage
 
 
@@ -103,6 +105,7 @@ def rename_stage(scope: Scope, actor: Member, stage: Stage, name: str) -> None:
         stage.label = _clean_label(scope, default_label(name), stage)
     stage.name = name
     scope.session.flush()
+    check_soon(scope.session, Mailbox.workspace_id == scope.workspace_id)
 
 
 def set_label(scope: Scope, actor: Member, stage: Stage, label: str) -> None:
@@ -110,6 +113,7 @@ def set_label(scope: Scope, actor: Member, stage: Stage, label: str) -> None:
     require_admin(actor, CHANGE_STAGES)
     stage.label = _clean_label(scope, label, stage)
     scope.session.flush()
+    check_soon(scope.session, Mailbox.workspace_id == scope.workspace_id)
 
 
 def move_stage(scope: Scope, actor: Member, stage: Stage, offset: int) -> None:
@@ -143,3 +147,4 @@ def delete_stage(scope: Scope, actor: Member, stage: Stage) -> None:
     for position, row in enumerate(s for s in stages if s is not stage):
         row.position = position
     scope.session.flush()
+    check_soon(scope.session, Mailbox.workspace_id == scope.workspace_id)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+from typing import Any
 
 import pytest
 import requests
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.crypto import TokenBox
@@ -20,8 +22,9 @@ from inboxcrm.db import Database, utcnow
 from inboxcrm.mail.jobs import (
     LEASE,
     POLL_EVERY,
-    SYNC_TICK,
     claim_due,
+    in_phase,
+    next_poll,
     sync_claimed,
     sync_due,
 )
@@ -31,6 +34,7 @@ from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS
 from tests.accounts.test_google import AVA, google_signin
 from tests.factories import MemberFactory
+from tests.sandbox.conftest import BEN, MIA
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -76,10 +80,23 @@ def test_a_connected_mailbox_is_synced_by_the_clock(
     stored = session.scalar(select(func.count()).select_from(Message))
     assert stored == mailbox.synced_messages > 100
     assert mailbox.next_poll_at is not None
-    # Due again so that a tick claims it within one poll interval of this pass's start.
-    assert ticked + POLL_EVERY - SYNC_TICK <= mailbox.next_poll_at
-    assert mailbox.next_poll_at <= utcnow() + POLL_EVERY - SYNC_TICK
+    # Due again at its place in the poll interval, about one interval on.
+    assert mailbox.next_poll_at == in_phase(mailbox.id, mailbox.next_poll_at - POLL_EVERY / 2)
+    assert ticked + POLL_EVERY / 2 < mailbox.next_poll_at <= utcnow() + POLL_EVERY * 1.5
     assert "up to date" in client.get("/mailboxes").text
+
+
+def test_a_teams_polls_are_spread_over_the_minute_and_each_mailbox_polled_once_in_it() -> None:
+    start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    period = POLL_EVERY.total_seconds()
+    offsets = sorted((in_phase(i, start) - start).total_seconds() % period for i in range(1, 1001))
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
+    assert max(gaps) < 3 * period / 1000  # no burst, no hole: evenly spread
+    # A mailbox polled a little late stays in its place: the next poll is one interval on.
+    first = in_phase(7, start)
+    late = first + dt.timedelta(seconds=2)
+    assert next_poll(7, SyncState.idle, late) == first + POLL_EVERY
+    assert next_poll(7, SyncState.failed, late) == first + POLL_EVERY
 
 
 def _environment(settings: Settings) -> dict[str, str]:
@@ -152,3 +169,61 @@ def test_a_refreshed_access_token_is_kept_for_the_next_passes(
     assert second != first
     assert sync_claimed(runtime, 1, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     assert _access_token(db, google_settings) == second
+
+
+def test_one_tick_keeps_a_single_worker_polling_every_due_mailbox(
+    client: FlaskClient, session: Session, db: Database, google_settings: Settings
+) -> None:
+    for person in (AVA, BEN, MIA):
+        google_signin(client, person)
+    runtime = Runtime(db, google_settings, workers=1)
+    futures = sync_due(runtime, utcnow(), SYNC_STEPS)
+    assert len(futures) == 1  # one worker, not one pass per tick
+    for future in futures:
+        future.result()
+    boxes = session.scalars(select(Mailbox)).all()
+    for box in boxes:
+        session.refresh(box)
+    assert [b.sync_state for b in boxes] == [SyncState.idle] * 3
+    assert all(b.last_synced_at is not None for b in boxes)
+
+
+def test_an_idle_poll_reads_its_mailbox_once_writes_it_once_and_asks_gmail_once(
+    client: FlaskClient,
+    session: Session,
+    db: Database,
+    google_settings: Settings,
+    sandbox: RunningSandbox,
+) -> None:
+    google_signin(client, AVA)
+    runtime = Runtime(db, google_settings, workers=1)
+    for future in sync_due(runtime, utcnow(), SYNC_STEPS):  # the first, full sync
+        future.result()
+    mailbox = session.scalars(select(Mailbox)).one()
+    session.refresh(mailbox)
+    history_id = mailbox.history_id
+    before = requests.get(f"{sandbox.url}/_sandbox/quota", params={"user": AVA}, timeout=10)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    due = utcnow()
+    with db.session() as s:
+        s.get_one(Mailbox, mailbox.id).next_poll_at = due
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for future in sync_due(runtime, due, SYNC_STEPS):
+            future.result()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    after = requests.get(f"{sandbox.url}/_sandbox/quota", params={"user": AVA}, timeout=10)
+    assert after.json()["used"] - before.json()["used"] == 2  # one history.list, 2 units
+    # The claim (a SELECT and an UPDATE), the row read once, written once; then the worker's
+    # look for more work, which in a busy clock is the next poll's claim.
+    assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "SELECT"]
+    session.refresh(mailbox)
+    assert mailbox.sync_state is SyncState.idle
+    assert mailbox.history_id == history_id
+    assert mailbox.next_poll_at is not None
+    assert mailbox.next_poll_at > due
