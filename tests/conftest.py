@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
@@ -104,8 +103,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def google_settings(settings: Settings, sandbox: RunningSandbox) -> Settings:
-    requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "empty"}, timeout=10)
+def google_settings(settings: Settings, sandbox: RunningSandbox, control: Control) -> Settings:
+    """The settings with the sandbox (reset) as Google."""
     return with_sandbox_google(settings, sandbox)
 
 
@@ -148,7 +147,7 @@ def control(sandbox: RunningSandbox) -> Control:
 
 @pytest.fixture
 def credentials(sandbox: RunningSandbox, control: Control) -> Callable[..., Any]:
-    """Real OAuth credentials of a sandbox account, through the real Flow."""
+    """Real OAuth credentials of a sandbox account (the sandbox reset), through the real Flow."""
 
     def make(email: str = AVA, scopes: tuple[str, ...] = (*IDENTITY, MODIFY)) -> Any:
         flow, location = authorize(sandbox.url, email, scopes)
