@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' J
 
 from inboxcrm.mail.parse import parse_message
 from inboxcrm.mail.sanitize import sanitize_html
-from tests.mail.gmail_json import to_gmail_json
+from tests.support.gmail_json import to_gmail_json
 
 MESSAGES = 2500
 PEOPLE = 2000

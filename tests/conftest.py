@@ -1,16 +1,19 @@
 """App-per-test fixtures on a real database: SQLite by default, PostgreSQL when
-INBOXCRM_TEST_DATABASE_URL names a server (scripts/with-postgres sets it)."""
+INBOXCRM_TEST_DATABASE_URL names a server (scripts/with-postgres sets it); and the sandbox
+Google, one per run, reset for each test that asks for it.
+
+A module whose app signs in with and syncs from the sandbox Google says so once:
+`pytestmark = pytest.mark.google`."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,15 +22,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from inboxcrm import create_app
-from inboxcrm.accounts.models import Member
 from inboxcrm.config import Settings
 from inboxcrm.db import Base, Database
 from inboxcrm.demo import with_sandbox_google
+from inboxcrm.gmail import build_gmail
 from inboxcrm.migrate import upgrade
 from inboxcrm.sandbox import RunningSandbox, start_sandbox
 from tests import factories
+from tests.support.database import POSTGRES_URL
+from tests.support.sandbox import AVA, IDENTITY, MODIFY, Control, authorize
 
-POSTGRES_URL = os.environ.get("INBOXCRM_TEST_DATABASE_URL", "")
+# oauthlib refuses plain http; the sandbox is loopback only, so allow it for these tests.
+os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
 DB_FIXTURES = {"database_url", "app", "db", "session", "client"}
 
 
@@ -96,13 +103,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def google_settings(settings: Settings, sandbox: RunningSandbox) -> Settings:
-    requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "empty"}, timeout=10)
+def google_settings(settings: Settings, sandbox: RunningSandbox, control: Control) -> Settings:
+    """The settings with the sandbox (reset) as Google."""
     return with_sandbox_google(settings, sandbox)
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
+def app(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Flask]:
+    """The app on this test's database; with the sandbox Google for a test marked `google`."""
+    if request.node.get_closest_marker("google"):
+        settings = request.getfixturevalue("google_settings")
     app = create_app(settings)
     yield app
     app.extensions["inboxcrm.db"].dispose()
@@ -127,22 +137,31 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def sign_in(client: FlaskClient, member: Member) -> FlaskClient:
-    """Sign in through the real one-time link and its CSRF-protected form."""
-    from inboxcrm.accounts.service import signin_token
-
-    with client.application.app_context():
-        database: Database = client.application.extensions["inboxcrm.db"]
-        with database.session() as s:
-            token = signin_token(s.get(Member, member.id), client.application.secret_key)  # type: ignore[arg-type]
-    page = client.get(f"/signin/{token}")
-    assert page.status_code == 200, page.text
-    response = client.post(f"/signin/{token}", data={"csrf_token": csrf_token(page.text)})
-    assert response.status_code == 302, response.text
-    return client
+@pytest.fixture
+def control(sandbox: RunningSandbox) -> Control:
+    """The sandbox's control API, the sandbox reset to no mail first."""
+    ctl = Control(sandbox.url)
+    ctl("reset", {"seed": "empty"})
+    return ctl
 
 
-def csrf_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
+@pytest.fixture
+def credentials(sandbox: RunningSandbox, control: Control) -> Callable[..., Any]:
+    """Real OAuth credentials of a sandbox account (the sandbox reset), through the real Flow."""
+
+    def make(email: str = AVA, scopes: tuple[str, ...] = (*IDENTITY, MODIFY)) -> Any:
+        flow, location = authorize(sandbox.url, email, scopes)
+        flow.fetch_token(authorization_response=location)
+        return flow.credentials
+
+    return make
+
+
+@pytest.fixture
+def gmail(sandbox: RunningSandbox, credentials: Callable[..., Any]) -> Callable[..., Any]:
+    """A real googleapiclient Gmail service for a sandbox account."""
+
+    def make(email: str = AVA, scopes: tuple[str, ...] = (*IDENTITY, MODIFY)) -> Any:
+        return build_gmail(credentials(email, scopes), sandbox.url)
+
+    return make

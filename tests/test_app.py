@@ -10,8 +10,8 @@ from sqlalchemy import create_engine
 
 from inboxcrm.db import Base
 from inboxcrm.migrate import include_object
-from tests.conftest import sign_in
 from tests.factories import MemberFactory
+from tests.support.web import sign_in
 
 
 def test_healthz_reports_the_database(client: FlaskClient) -> None:

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from inboxcrm.cli import main
 from inboxcrm.config import Settings
-from tests.conftest import csrf_token
+from tests.support.web import csrf_token
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from inboxcrm.migrate import alembic_config, upgrade
-from tests.conftest import POSTGRES_URL
+from tests.support.database import POSTGRES_URL
 
 pytestmark = pytest.mark.db
 WHEN = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)

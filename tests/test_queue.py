@@ -8,13 +8,14 @@ import multiprocessing
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm import queue
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.db import Database
-from tests.factories import MemberFactory
+from tests.factories import MailboxFactory, MemberFactory
 
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=5)
@@ -45,26 +46,21 @@ def _drain(url: str, start: Any, results: Any) -> None:
     results.put(claimed)
 
 
-def _mailboxes(session: Session, count: int) -> list[Mailbox]:
+def _mailboxes(count: int) -> list[Mailbox]:
     member = MemberFactory()
-    boxes = [
-        Mailbox(
-            workspace_id=member.workspace_id,
-            member_id=member.id,
-            email=f"m{i}@team.example",
-            next_poll_at=NOW - dt.timedelta(seconds=i),
+    return [
+        MailboxFactory(
+            member=member, email=f"m{i}@team.example", next_poll_at=NOW - dt.timedelta(seconds=i)
         )
         for i in range(count)
     ]
-    session.add_all(boxes)
-    session.commit()
-    return boxes
 
 
+@pytest.mark.slow  # separate processes, waited for
 def test_processes_claiming_one_queue_at_once_never_take_a_row_twice(
     db: Database, session: Session
 ) -> None:
-    boxes = _mailboxes(session, 1000)
+    boxes = _mailboxes(1000)
     context = multiprocessing.get_context("spawn")
     start, reports = context.Barrier(WORKERS), context.Queue()
     workers = [
@@ -87,7 +83,7 @@ def test_processes_claiming_one_queue_at_once_never_take_a_row_twice(
 def test_a_claim_takes_due_rows_oldest_first_and_a_release_keeps_a_newer_due_time(
     session: Session,
 ) -> None:
-    boxes = _mailboxes(session, 3)
+    boxes = _mailboxes(3)
     boxes[0].next_poll_at = NOW + dt.timedelta(minutes=1)  # not due yet
     session.commit()
     taken = queue.claim(session, Mailbox.next_poll_at, NOW, LEASE, limit=10)

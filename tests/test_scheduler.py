@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -48,6 +49,7 @@ def test_a_job_that_recovers_clears_its_error(
     assert run.finished_at == T0 + dt.timedelta(minutes=1)
 
 
+@pytest.mark.slow  # a real scheduler, waited for until it ticks
 def test_the_clock_ticks_and_healthz_reports_it(
     db: Database, client: FlaskClient, settings: Settings
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -19,13 +18,10 @@ from inboxcrm.accounts.service import invite
 from inboxcrm.config import Settings
 from inboxcrm.sandbox import RunningSandbox
 from tests.factories import MemberFactory
+from tests.support.sandbox import AVA, BEN
+from tests.support.web import csrf_token, google_signin, sign_in
 
-AVA, BEN = "ava.reed@northwind.io", "ben.okafor@northwind.io"
-
-
-@pytest.fixture
-def app(google_settings: Settings) -> Flask:
-    return create_app(google_settings)
+pytestmark = pytest.mark.google
 
 
 def add_account(sandbox: RunningSandbox, email: str, name: str) -> None:
@@ -33,18 +29,6 @@ def add_account(sandbox: RunningSandbox, email: str, name: str) -> None:
         f"{sandbox.url}/_sandbox/accounts", json={"email": email, "name": name}, timeout=10
     )
     assert answer.status_code == 200
-
-
-def google_signin(client: FlaskClient, email: str, **params: str) -> tuple[int, str]:
-    """Click "Sign in with Google", let the sandbox approve, follow Google's redirect back."""
-    start = client.get("/auth/google", query_string={"login_hint": email})
-    assert start.status_code == 302
-    google = requests.get(start.location, params=params, allow_redirects=False, timeout=10)
-    assert google.status_code == 302, google.text
-    back = urlsplit(google.headers["Location"])
-    assert back.path == "/auth/google/callback"
-    answer = client.get(f"{back.path}?{back.query}")
-    return answer.status_code, answer.location or answer.text
 
 
 def test_the_first_person_of_a_company_creates_its_workspace(
@@ -135,8 +119,6 @@ def test_without_a_google_client_the_button_explains(settings: Settings) -> None
 
 
 def _csrf(client: FlaskClient) -> str:
-    from tests.conftest import csrf_token
-
     return csrf_token(client.get("/leads").text)
 
 
@@ -193,8 +175,6 @@ def test_only_the_owner_disconnects_and_a_refused_grant_shows_everywhere(
 def test_another_workspaces_mailbox_is_404(client: FlaskClient, session: Session) -> None:
     google_signin(client, AVA)
     mailbox = session.scalars(select(Mailbox)).one()
-    from tests.conftest import sign_in
-
     outsider = sign_in(client.application.test_client(), MemberFactory())
     answer = outsider.post(
         f"/mailboxes/{mailbox.id}/disconnect", data={"csrf_token": _csrf(outsider)}

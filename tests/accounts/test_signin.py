@@ -6,8 +6,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.service import signin_token
-from tests.conftest import csrf_token
 from tests.factories import MemberFactory
+from tests.support.web import csrf_token
 
 
 def test_a_link_signs_in_once_and_a_get_does_not_spend_it(

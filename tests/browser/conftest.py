@@ -8,10 +8,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from inboxcrm import create_app
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.service import signin_token
 from inboxcrm.config import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -74,3 +77,19 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     yield opened
     context.close()
+
+
+@pytest.fixture
+def sign_in_as(
+    app: Flask, page: Page, live_server: str, session: Session
+) -> Callable[[Member], None]:
+    """Sign the page in to the live server as a member, through the one-time link."""
+
+    def sign_in(member: Member) -> None:
+        token = signin_token(member, str(app.secret_key))
+        session.commit()
+        page.goto(f"{live_server}/signin/{token}")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{live_server}/leads")
+
+    return sign_in

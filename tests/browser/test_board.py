@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
+from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import Lead
-from tests.browser.test_leads_page import sign_in
 from tests.factories import LeadFactory, MemberFactory
-from tests.pipeline.helpers import stages
+from tests.support.stages import stages
 
 
 def column(page: Page, stage_id: int):  # type: ignore[no-untyped-def]
@@ -18,13 +18,17 @@ def column(page: Page, stage_id: int):  # type: ignore[no-untyped-def]
 
 
 def test_drag_a_card_to_another_column(
-    app: Flask, page: Page, live_server: str, session: Session, tmp_path: Path
+    page: Page,
+    live_server: str,
+    session: Session,
+    tmp_path: Path,
+    sign_in_as: Callable[[Member], None],
 ) -> None:
     rep = MemberFactory(name="Rita Rep")
     named = stages(session, rep)
     ada = LeadFactory(owner=rep, name="Ada Lovelace", deal_value=decimal.Decimal("1200"))
     LeadFactory(owner=rep, name="Bo Diddley")
-    sign_in(page, live_server, rep, session, str(app.secret_key))
+    sign_in_as(rep)
     # Every column in view: a drag that scrolls its own container is not what this tests.
     page.set_viewport_size({"width": 2400, "height": 900})
     page.goto(f"{live_server}/board")
@@ -58,12 +62,12 @@ def test_drag_a_card_to_another_column(
 
 
 def test_move_a_card_with_the_keyboard(
-    app: Flask, page: Page, live_server: str, session: Session
+    page: Page, live_server: str, session: Session, sign_in_as: Callable[[Member], None]
 ) -> None:
     rep = MemberFactory()
     named = stages(session, rep)
     LeadFactory(owner=rep, name="Cy Young")
-    sign_in(page, live_server, rep, session, str(app.secret_key))
+    sign_in_as(rep)
     page.goto(f"{live_server}/board")
 
     stage = page.get_by_label("Stage for Cy Young")

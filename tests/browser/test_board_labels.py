@@ -20,8 +20,8 @@ from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS, jobs
 from inboxcrm.stages.models import Stage
-from tests.accounts.test_google import AVA
-from tests.leads.test_capture_sync import ANSWER, PROPOSAL
+from tests.support.mail import ANSWER, PROPOSAL
+from tests.support.sandbox import AVA
 
 
 def test_a_dragged_card_relabels_its_thread_in_gmail(

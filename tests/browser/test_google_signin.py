@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import requests
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -50,6 +51,7 @@ def test_declining_consent_connects_nothing(
     assert session.scalars(select(Mailbox)).first() is None
 
 
+@pytest.mark.slow  # a sync slowed down in real time, watched as the page polls it
 def test_the_gmail_page_follows_the_first_sync_live(
     google_settings: Settings,
     page: Page,

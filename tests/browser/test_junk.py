@@ -1,26 +1,30 @@
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Callable
+
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import BlockedAddress, Lead
-from tests.browser.test_leads_page import sign_in
-from tests.leads.mail import mail, mailbox, sync, team
+from tests.factories import MailboxFactory, WorkspaceFactory
+from tests.support.synced import mail, sync
 
 
 def test_a_rep_clears_junk_from_mail_in_bulk(
-    app: Flask, page: Page, live_server: str, session: Session
+    page: Page, session: Session, sign_in_as: Callable[[Member], None]
 ) -> None:
-    box = mailbox(session, team(session), "rita@team.example")
+    box = MailboxFactory(
+        workspace=WorkspaceFactory(domain="team.example"), email="rita@team.example"
+    )
     sync(
         session,
         box,
         mail(box.email, "x@spam.example, y@spam.example, Nina <nina@vandelay.example>",
              sent=True),
     )  # fmt: skip
-    sign_in(page, live_server, box.member, session, str(app.secret_key))
+    sign_in_as(box.member)
     rows = page.locator("table.leads tbody tr")
     expect(rows).to_have_count(3)
     expect(page.locator(".badge.new")).to_have_count(3)

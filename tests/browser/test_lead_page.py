@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request, expect
 from sqlalchemy.orm import Session
 
-from tests import factories
-from tests.browser.test_leads_page import sign_in
-from tests.factories import LeadFactory, MemberFactory
+from inboxcrm.accounts.models import Member
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    MessageFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+)
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 HOSTILE = """<html><head>
@@ -32,18 +38,27 @@ HOSTILE = """<html><head>
 
 
 def test_a_hostile_email_is_shown_and_nothing_in_it_runs(
-    app: Flask, page: Page, live_server: str, session: Session, tmp_path: Path
+    page: Page,
+    live_server: str,
+    session: Session,
+    tmp_path: Path,
+    sign_in_as: Callable[[Member], None],
 ) -> None:
     rep = MemberFactory(name="Rita Rep")
     lead = LeadFactory(owner=rep, name="Mallory Sender", email="mallory@evil.example")
-    thread = factories.thread(factories.mailbox_for(rep), "Q3 numbers")
-    factories.link(thread, lead)
-    hostile = factories.message(
-        thread, T0, rfc="<h@evil.example>", html=HOSTILE, text=None, snippet="Quarterly numbers"
+    thread = ThreadFactory(mailbox=MailboxFactory(member=rep), subject="Q3 numbers")
+    ThreadLeadFactory(thread=thread, lead=lead)
+    hostile = MessageFactory(
+        thread=thread,
+        at=T0,
+        rfc="<h@evil.example>",
+        html=HOSTILE,
+        text=None,
+        snippet="Quarterly numbers",
     )
-    plain = factories.message(
-        thread,
-        T0 + dt.timedelta(hours=1),
+    plain = MessageFactory(
+        thread=thread,
+        at=T0 + dt.timedelta(hours=1),
         rfc="<p@team.example>",
         inbound=False,
         text="<script>alert('plain')</script> Thanks, we will look.",
@@ -69,7 +84,7 @@ def test_a_hostile_email_is_shown_and_nothing_in_it_runs(
     page.on("dialog", on_dialog)
     page.on("console", on_console)
     page.on("request", on_request)
-    sign_in(page, live_server, rep, session, str(app.secret_key))
+    sign_in_as(rep)
 
     page.goto(f"{live_server}/leads/{lead.id}")
     title = page.title()

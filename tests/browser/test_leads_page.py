@@ -1,34 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.accounts.service import signin_token
 from inboxcrm.leads.models import Lead
 from tests.factories import LeadFactory, MemberFactory
 
 
-def sign_in(page: Page, base: str, member: Member, session: Session, secret: str) -> None:
-    token = signin_token(member, secret)
-    session.commit()
-    page.goto(f"{base}/signin/{token}")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/leads")
-
-
 def test_a_rep_finds_and_moves_leads(
-    app: Flask, page: Page, live_server: str, session: Session, tmp_path: Path
+    page: Page, session: Session, tmp_path: Path, sign_in_as: Callable[[Member], None]
 ) -> None:
     rep = MemberFactory(name="Rita Rep")
     for i in range(5):
         LeadFactory(owner=rep, name=f"Fintech Person {i}", company="Cobalt Payments")
     LeadFactory(owner=rep, name="Zed Retail", company="Kestrel Retail", tags=["pilot"])
     LeadFactory(owner=MemberFactory(workspace=rep.workspace), name="Colleague Lead")
-    sign_in(page, live_server, rep, session, str(app.secret_key))
+    sign_in_as(rep)
 
     table = page.locator("table.leads tbody tr")
     expect(table).to_have_count(6)  # "My leads" by default: not the colleague's

@@ -1,45 +1,19 @@
-"""A fake clock, and the sandbox fixtures (reset per test, real credentials and service)."""
+"""Gmail calls against the sandbox (reset for every test) with a fake clock."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from inboxcrm.gmail.calls import CallStats, GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
-from tests.sandbox.conftest import AVA, Control, control, credentials, gmail
-
-__all__ = ["AVA", "Control", "FakeClock", "SandboxClock", "control", "credentials", "gmail"]
-
-START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+from tests.support.clocks import FakeClock
+from tests.support.sandbox import AVA, Control
 
 
-class FakeClock:
-    """Records sleeps and moves its own time by them; never waits."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.current = start
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return self.current
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.current += timedelta(seconds=seconds)
-
-
-class SandboxClock(FakeClock):
-    """A fake clock that moves the sandbox's clock too, so its quota refills as we wait."""
-
-    def __init__(self, control: Control) -> None:
-        super().__init__(datetime.fromtimestamp(control("clock", method="GET")["now"], UTC))
-        self.control = control
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        self.control("clock", {"advance": seconds})
+@pytest.fixture(autouse=True)
+def empty_sandbox(control: Control) -> Control:
+    return control
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from inboxcrm.gmail.calls import (
     SendOutcomeUnknown,
 )
 from inboxcrm.gmail.pacing import TokenBucket
-from tests.sandbox.mail import eml
-
-from .conftest import AVA, Control, FakeClock, SandboxClock
+from tests.support.clocks import FakeClock, SandboxClock
+from tests.support.mail import eml
+from tests.support.sandbox import AVA, Control
 
 BEN = "ben.okafor@northwind.io"
 Calls = Callable[..., GmailCalls]
@@ -263,6 +263,7 @@ def test_a_far_retry_after_is_reported_not_slept(
     assert clock.sleeps == []
 
 
+@pytest.mark.slow  # two calls held open at once by a real delay
 def test_threads_share_the_mailbox_bucket_and_counters(
     gmail: Callable[..., Any], control: Control, clock: FakeClock
 ) -> None:

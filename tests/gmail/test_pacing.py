@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from inboxcrm.gmail.pacing import SystemClock, TokenBucket, parse_retry_after
-
-from .conftest import START, FakeClock
+from tests.support.clocks import START, FakeClock
 
 
 def test_full_bucket_spends_its_capacity_without_waiting() -> None:

@@ -27,15 +27,14 @@ from inboxcrm.pipeline import settings as editing
 from inboxcrm.setup import SYNC_STEPS
 from inboxcrm.stages.models import ChangeSource, Stage, StageChange
 from inboxcrm.tenancy import Scope
-from tests.gmail.conftest import SandboxClock
-from tests.leads.mail import mailbox, team
-from tests.leads.test_capture_sync import ANSWER, PROPOSAL, deliver, eml
-from tests.sandbox.conftest import AVA, BEN, Control, control, credentials, gmail
-
-__all__ = ["control", "credentials", "gmail"]
+from tests.factories import MailboxFactory, WorkspaceFactory
+from tests.support.clocks import SandboxClock
+from tests.support.mail import ANSWER, PROPOSAL, raw_eml
+from tests.support.sandbox import AVA, BEN, Control, deliver
+from tests.support.web import sign_in
 
 # Zed wrote to Ava, who never answered: not a lead under the default policy.
-ZED = eml(
+ZED = raw_eml(
     "From: Zed Stone <zed@newco.example>",
     f"To: {AVA}",
     "Subject: Partnership",
@@ -52,7 +51,7 @@ class Team:
         self, db: Database, session: Session, control: Control, gmail: Callable[..., Any]
     ) -> None:
         self.db, self.session, self.control = db, session, control
-        self.workspace: Workspace = team(session, "northwind.io")
+        self.workspace: Workspace = WorkspaceFactory(domain="northwind.io")
         self.clock = SandboxClock(control)
         self.services: dict[str, Any] = {}
         self.calls: dict[str, GmailCalls] = {}
@@ -61,7 +60,7 @@ class Team:
         self.admin: Member | None = None
 
     def connect(self, email: str, role: Role = Role.rep) -> Mailbox:
-        box = mailbox(self.session, self.workspace, email, role)
+        box = MailboxFactory(workspace=self.workspace, email=email, role=role)
         if role is Role.admin:
             self.admin = self.session.get_one(Member, box.member_id)
         self.boxes[email] = box
@@ -307,8 +306,6 @@ def test_the_first_sync_adopts_labels_already_on_mail_once_per_lead(
 def test_a_label_renamed_in_gmail_keeps_working_and_a_deleted_one_is_recreated(
     crm: Team, client: Any
 ) -> None:
-    from tests.conftest import sign_in
-
     nina, thread = _nina(crm)
     users = crm.services[AVA].users()
     sql, mql = crm.label_id("CRM/SQL"), crm.label_id("CRM/MQL")
@@ -431,7 +428,7 @@ def test_a_new_thread_of_a_lead_past_the_entry_stage_gets_its_stage_label(crm: T
     crm.move(nina, "SQL")
     crm.relabel()
     assert crm.labels_on(first) == {"CRM/SQL"}
-    follow_up = eml(
+    follow_up = raw_eml(
         f"From: Ava Reed <{AVA}>",
         "To: nina.berg@vandelay.co.uk",
         "Subject: Pricing sheet",

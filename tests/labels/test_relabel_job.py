@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,16 +20,11 @@ from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS, jobs
 from inboxcrm.stages.models import Stage, StageChange
-from tests.accounts.test_google import AVA, google_signin
-from tests.conftest import csrf_token
-from tests.leads.test_capture_sync import ANSWER, PROPOSAL
+from tests.support.mail import ANSWER, PROPOSAL
+from tests.support.sandbox import AVA
+from tests.support.web import csrf_token, google_signin
 
-
-@pytest.fixture
-def app(google_settings: Settings) -> Flask:
-    from inboxcrm import create_app
-
-    return create_app(google_settings)
+pytestmark = pytest.mark.google
 
 
 def test_a_card_moved_on_the_board_is_relabelled_in_gmail_by_the_clock(

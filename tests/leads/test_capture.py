@@ -18,7 +18,6 @@ from inboxcrm.leads.models import (
     ActivityKind,
     BlockedAddress,
     Company,
-    CompanyDomain,
     Lead,
     LeadEmail,
     LinkSource,
@@ -28,20 +27,26 @@ from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead, find_lead_by_email
 from inboxcrm.mail.models import Message, MessageKind, Thread
 from inboxcrm.tenancy import Scope
-from tests.factories import api_token
-from tests.leads.mail import NOW, mail, mailbox, sync, team
+from tests.factories import (
+    BlockedAddressFactory,
+    CompanyFactory,
+    MailboxFactory,
+    WorkspaceFactory,
+    api_token,
+)
+from tests.support.synced import NOW, mail, sync
 
 REP = "rita@team.example"
 
 
 @pytest.fixture
 def workspace(session: Session) -> Workspace:
-    return team(session)
+    return WorkspaceFactory(domain="team.example")
 
 
 @pytest.fixture
 def box(session: Session, workspace: Workspace) -> Mailbox:
-    return mailbox(session, workspace, REP)
+    return MailboxFactory(workspace=workspace, email=REP)
 
 
 def leads(session: Session) -> dict[str, Lead]:
@@ -203,13 +208,8 @@ def test_match_only_links_existing_leads_and_creates_none(
 def test_never_a_lead(
     session: Session, workspace: Workspace, box: Mailbox, message: object, why: str
 ) -> None:
-    session.add_all(
-        [
-            BlockedAddress(workspace_id=workspace.id, pattern="jo@blocked.example"),
-            BlockedAddress(workspace_id=workspace.id, pattern="@banned.example"),
-        ]
-    )
-    session.commit()
+    BlockedAddressFactory(workspace=workspace, pattern="jo@blocked.example")
+    BlockedAddressFactory(workspace=workspace, pattern="@banned.example")
     policy(session, workspace, LeadPolicy.all_mail, [])
     sync(session, box, message)  # type: ignore[arg-type]
     assert leads(session) == {}, why
@@ -270,7 +270,7 @@ def test_an_out_of_office_links_to_its_lead_but_makes_no_lead_and_no_reply(
 
 
 def test_a_member_on_a_free_mail_address_is_team(session: Session, workspace: Workspace) -> None:
-    box = mailbox(session, workspace, "owner@gmail.com")
+    box = MailboxFactory(workspace=workspace, email="owner@gmail.com")
     policy(session, workspace, LeadPolicy.all_mail, [])
     sync(session, box, mail("owner@gmail.com", "rita@team.example, pal@gmail.com", sent=True))
     assert set(leads(session)) == {"pal@gmail.com"}
@@ -340,10 +340,7 @@ def test_straße_is_its_own_domain_for_the_blocklist_and_the_company(
 def test_an_existing_company_is_reused_and_one_is_made_per_domain(
     session: Session, workspace: Workspace, box: Mailbox
 ) -> None:
-    acme = Company(workspace_id=workspace.id, name="ACME Corp")
-    acme.domains.append(CompanyDomain(workspace_id=workspace.id, domain="acme.example"))
-    session.add(acme)
-    session.commit()
+    acme = CompanyFactory(workspace=workspace, name="ACME Corp", domains=["acme.example"])
     sync(
         session,
         box,
@@ -360,7 +357,7 @@ def test_an_existing_company_is_reused_and_one_is_made_per_domain(
 def test_the_owner_is_the_member_whose_mailbox_exchanged_mail_first(
     session: Session, workspace: Workspace, box: Mailbox
 ) -> None:
-    ben = mailbox(session, workspace, "ben@team.example")
+    ben = MailboxFactory(workspace=workspace, email="ben@team.example")
     # Ben wrote to Ann a week before Rita did; both copies arrive in one capture.
     sync(
         session,
@@ -412,7 +409,7 @@ def test_a_detached_link_is_never_attached_again(session: Session, box: Mailbox)
 def test_activities_are_counted_once_per_message_however_often_it_is_captured(
     session: Session, workspace: Workspace, box: Mailbox
 ) -> None:
-    ben = mailbox(session, workspace, "ben@team.example")
+    ben = MailboxFactory(workspace=workspace, email="ben@team.example")
     # One conversation that both Rita and Ben are on: each mailbox has its own copy.
     conversation = [
         ("ann@acme.example", f"{REP}, ben@team.example", "<a1@acme.example>", 0, False),
@@ -497,8 +494,8 @@ def test_a_policy_change_captures_stored_mail(
 
 
 def test_leads_are_only_made_in_their_own_workspace(session: Session, box: Mailbox) -> None:
-    other = team(session, "other.example")
-    theirs = mailbox(session, other, "olga@other.example", Role.admin)
+    other = WorkspaceFactory(domain="other.example")
+    theirs = MailboxFactory(workspace=other, email="olga@other.example", role=Role.admin)
     create_lead(Scope(session, other.id), LeadCreate(email="ann@acme.example"), theirs.member, NOW)
     session.commit()
     sync(session, box, mail(REP, "ann@acme.example", sent=True))

@@ -14,59 +14,35 @@ from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.leads.jobs import link_queued_mail
-from inboxcrm.leads.models import Activity, ActivityKind, BlockedAddress, Lead, ThreadLead
+from inboxcrm.leads.models import Activity, ActivityKind, Lead, ThreadLead
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.mail.sync import sync_mailbox
 from inboxcrm.setup import SYNC_STEPS
-from tests.gmail.conftest import SandboxClock
-from tests.leads.mail import mailbox, team
-from tests.sandbox.conftest import AVA, BEN, Control, control, credentials, gmail
+from tests.factories import BlockedAddressFactory, MailboxFactory, WorkspaceFactory
+from tests.support.clocks import SandboxClock
+from tests.support.mail import ANSWER, PROPOSAL, raw_eml
+from tests.support.sandbox import AVA, BEN, Control, deliver
 
-__all__ = ["control", "credentials", "gmail"]
-
-
-def eml(*headers: str, body: str = "Hello") -> str:
-    return "\r\n".join(headers) + f"\r\n\r\n{body}\r\n"
-
-
-PROPOSAL = eml(
-    f"From: Ava Reed <{AVA}>",
-    '"Berg, Nina" <Nina.Berg@Vandelay.co.uk>'.join(["To: ", ""]),
-    f"Cc: {BEN}",
-    "Subject: Proposal",
-    "Message-ID: <proposal@northwind.io>",
-    "Date: Mon, 16 Nov 2026 09:00:00 +0000",
-)
-ANSWER = eml(
-    '"Berg, Nina" <nina.berg@vandelay.co.uk>'.join(["From: ", ""]),
-    f"To: {AVA}",
-    f"Cc: {BEN}",
-    "Subject: Re: Proposal",
-    "In-Reply-To: <proposal@northwind.io>",
-    "References: <proposal@northwind.io>",
-    "Message-ID: <answer@vandelay.co.uk>",
-    "Date: Tue, 17 Nov 2026 10:00:00 +0000",
-)
-NEWSLETTER = eml(
+NEWSLETTER = raw_eml(
     "From: SaaS Weekly <news@saasweekly.example>",
     f"To: {AVA}",
     "Subject: This week in SaaS",
     "List-Unsubscribe: <https://saasweekly.example/u/1>",
     "Message-ID: <issue42@saasweekly.example>",
 )
-NOTIFICATION = eml(
+NOTIFICATION = raw_eml(
     "From: Tracker <no-reply@tracker.example>",
     f"To: {AVA}",
     "Subject: Build passed",
     "Message-ID: <build@tracker.example>",
 )
-SPAM = eml(
+SPAM = raw_eml(
     "From: Seller <deals@mail.spammy.example>",
     f"To: {AVA}",
     "Subject: Cheap leads",
     "Message-ID: <spam@spammy.example>",
 )
-SPAM_REPLY = eml(
+SPAM_REPLY = raw_eml(
     f"From: {AVA}",
     "To: deals@mail.spammy.example",
     "Subject: Re: Cheap leads",
@@ -77,9 +53,8 @@ SPAM_REPLY = eml(
 
 @pytest.fixture
 def workspace(session: Session) -> Workspace:
-    workspace = team(session, "northwind.io")
-    session.add(BlockedAddress(workspace_id=workspace.id, pattern="@spammy.example"))
-    session.commit()
+    workspace = WorkspaceFactory(domain="northwind.io")
+    BlockedAddressFactory(workspace=workspace, pattern="@spammy.example")
     return workspace
 
 
@@ -94,10 +69,6 @@ def sync(db: Database, box: Mailbox, gmail: Callable[..., Any], control: Control
     return state
 
 
-def deliver(control: Control, to: str, raw: str, sent: bool = False) -> None:
-    control("deliver", {"to": to, "eml": raw, **({"labelIds": ["SENT"]} if sent else {})})
-
-
 def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
     db: Database,
     session: Session,
@@ -105,8 +76,8 @@ def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
     control: Control,
     gmail: Callable[..., Any],
 ) -> None:
-    ava = mailbox(session, workspace, AVA, Role.admin)
-    ben = mailbox(session, workspace, BEN)
+    ava = MailboxFactory(workspace=workspace, email=AVA, role=Role.admin)
+    ben = MailboxFactory(workspace=workspace, email=BEN)
     deliver(control, AVA, PROPOSAL, sent=True)
     deliver(control, AVA, ANSWER)
     deliver(control, BEN, PROPOSAL)  # Ben was copied: his own copy of both messages
@@ -159,8 +130,8 @@ def test_a_lead_made_by_one_mailbox_gets_the_mail_another_mailbox_stored_before(
     control: Control,
     gmail: Callable[..., Any],
 ) -> None:
-    ava = mailbox(session, workspace, AVA)
-    ben = mailbox(session, workspace, BEN)
+    ava = MailboxFactory(workspace=workspace, email=AVA)
+    ben = MailboxFactory(workspace=workspace, email=BEN)
     # Nina wrote to Ben, who never answered: not a lead yet.
     deliver(control, BEN, ANSWER.replace(f"Cc: {BEN}", "Cc: nobody@vandelay.co.uk")
             .replace(f"To: {AVA}", f"To: {BEN}"))  # fmt: skip

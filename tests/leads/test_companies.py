@@ -12,9 +12,16 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Member
 from inboxcrm.leads.models import Company, CompanyDomain, Lead
 from inboxcrm.stages.models import Stage
-from tests import factories
-from tests.conftest import csrf_token, sign_in
-from tests.factories import LeadFactory, MemberFactory
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    MessageFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+    api_token,
+)
+from tests.support.web import csrf_token, sign_in
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -43,16 +50,16 @@ def test_the_company_page_lists_leads_and_conversations_as_privacy_allows(
     max_.stage = sql
     session.commit()
     assert zoe.company_id == max_.company_id is not None
-    mine = factories.thread(factories.mailbox_for(rep), "Renewal terms")
-    factories.message(mine, T0, snippet="renewal at 10 seats")
-    factories.link(mine, zoe)
-    theirs = factories.mailbox_for(colleague, visibility="metadata")
-    envelope = factories.thread(theirs, "Roadmap chat")
-    factories.message(envelope, T0 + dt.timedelta(hours=1), snippet="roadmap secrets")
-    factories.link(envelope, max_)
-    private = factories.thread(theirs, "Private pricing", private=True)
-    factories.message(private, T0 + dt.timedelta(hours=2))
-    factories.link(private, max_)
+    mine = ThreadFactory(mailbox=MailboxFactory(member=rep), subject="Renewal terms")
+    MessageFactory(thread=mine, at=T0, snippet="renewal at 10 seats")
+    ThreadLeadFactory(thread=mine, lead=zoe)
+    theirs = MailboxFactory(member=colleague, visibility="metadata")
+    envelope = ThreadFactory(mailbox=theirs, subject="Roadmap chat")
+    MessageFactory(thread=envelope, at=T0 + dt.timedelta(hours=1), snippet="roadmap secrets")
+    ThreadLeadFactory(thread=envelope, lead=max_)
+    private = ThreadFactory(mailbox=theirs, subject="Private pricing", private=True)
+    MessageFactory(thread=private, at=T0 + dt.timedelta(hours=2))
+    ThreadLeadFactory(thread=private, lead=max_)
 
     sign_in(client, rep)
     html = client.get(f"/companies/{zoe.company_id}").text
@@ -128,7 +135,7 @@ def test_the_company_api_and_another_workspaces_company(
     zoe = LeadFactory(owner=rep, email="zoe@acme.example", name="Zoe", company="Acme")
     zoe.last_contacted_at = T0
     session.commit()
-    token = factories.api_token(rep)
+    token = api_token(rep)
     answer = client.get(
         f"/api/v1/companies/{zoe.company_id}", headers={"Authorization": f"Bearer {token}"}
     )

@@ -20,9 +20,9 @@ from inboxcrm.mail.models import Message, Thread
 from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.setup import jobs
 from inboxcrm.tenancy import Scope
-from tests.conftest import csrf_token, sign_in
-from tests.factories import api_token
-from tests.leads.mail import NOW, mail, mailbox, sync, team
+from tests.factories import BlockedAddressFactory, MailboxFactory, WorkspaceFactory, api_token
+from tests.support.synced import NOW, mail, sync
+from tests.support.web import csrf_token, sign_in
 
 ADMIN = "ada@team.example"
 REP = "rita@team.example"
@@ -30,17 +30,17 @@ REP = "rita@team.example"
 
 @pytest.fixture
 def workspace(session: Session) -> Workspace:
-    return team(session)
+    return WorkspaceFactory(domain="team.example")
 
 
 @pytest.fixture
 def admin(session: Session, workspace: Workspace) -> Mailbox:
-    return mailbox(session, workspace, ADMIN, Role.admin)
+    return MailboxFactory(workspace=workspace, email=ADMIN, role=Role.admin)
 
 
 @pytest.fixture
 def rep(session: Session, workspace: Workspace) -> Mailbox:
-    return mailbox(session, workspace, REP)
+    return MailboxFactory(workspace=workspace, email=REP)
 
 
 def lead(session: Session, email: str) -> Lead | None:
@@ -195,8 +195,8 @@ def test_a_marketer_removes_no_lead(client: FlaskClient, session: Session, admin
     conversation(session, admin, "ann@acme.example")
     ann = lead(session, "ann@acme.example")
     assert ann is not None
-    marketer = mailbox(session, session.get_one(Workspace, admin.workspace_id),
-                       "mo@team.example", Role.marketer)  # fmt: skip
+    marketer = MailboxFactory(workspace=session.get_one(Workspace, admin.workspace_id),
+                              email="mo@team.example", role=Role.marketer)  # fmt: skip
     sign_in(client, marketer.member)
     answer = form(client, "/leads", f"/leads/{ann.id}/not-a-lead")
     assert "marketers cannot remove leads" in client.get(answer.location).text
@@ -206,8 +206,8 @@ def test_a_marketer_removes_no_lead(client: FlaskClient, session: Session, admin
 def test_another_workspaces_lead_is_not_found(
     client: FlaskClient, session: Session, admin: Mailbox
 ) -> None:
-    other = team(session, "other.example")
-    outsider = mailbox(session, other, "olga@other.example", Role.admin)
+    other = WorkspaceFactory(domain="other.example")
+    outsider = MailboxFactory(workspace=other, email="olga@other.example", role=Role.admin)
     conversation(session, outsider, "ann@acme.example")
     ann = lead(session, "ann@acme.example")
     assert ann is not None
@@ -320,8 +320,7 @@ def test_a_policy_change_re_runs_capture_in_the_clock_and_says_how_many_leads(
 def test_reps_see_the_settings_but_change_nothing(
     client: FlaskClient, session: Session, rep: Mailbox, workspace: Workspace
 ) -> None:
-    session.add(BlockedAddress(workspace_id=workspace.id, pattern="@xn--bcher-kva.de"))
-    session.commit()
+    BlockedAddressFactory(workspace=workspace, pattern="@xn--bcher-kva.de")
     sign_in(client, rep.member)
     page = client.get("/settings/leads")
     assert page.status_code == 200
@@ -395,14 +394,12 @@ def test_the_not_a_lead_api(client: FlaskClient, session: Session, admin: Mailbo
 def test_the_api_never_reaches_another_workspace(
     client: FlaskClient, session: Session, admin: Mailbox
 ) -> None:
-    other = team(session, "other.example")
-    outsider = mailbox(session, other, "olga@other.example", Role.admin)
+    other = WorkspaceFactory(domain="other.example")
+    outsider = MailboxFactory(workspace=other, email="olga@other.example", role=Role.admin)
     conversation(session, outsider, "ann@acme.example")
     ann = lead(session, "ann@acme.example")
     assert ann is not None
-    blocked = BlockedAddress(workspace_id=other.id, pattern="@spam.example")
-    session.add(blocked)
-    session.commit()
+    blocked = BlockedAddressFactory(workspace=other, pattern="@spam.example")
     auth = bearer(api_token(admin.member))
     assert client.post(f"/api/v1/leads/{ann.id}/not-a-lead", headers=auth).status_code == 404
     assert client.delete(f"/api/v1/blocklist/{blocked.id}", headers=auth).status_code == 404

@@ -16,9 +16,15 @@ from inboxcrm.leads.schemas import LeadUpdate
 from inboxcrm.leads.service import update_lead
 from inboxcrm.mail.models import Thread
 from inboxcrm.tenancy import Scope
-from tests import factories
-from tests.conftest import csrf_token, sign_in
-from tests.factories import LeadFactory, MemberFactory
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    MessageFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+)
+from tests.support.web import csrf_token, sign_in
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -110,13 +116,13 @@ def test_a_rep_attaches_detaches_and_picks_the_primary_lead(
 ) -> None:
     lead = LeadFactory(owner=rep, email="zoe@zephyr.example")
     other = LeadFactory(owner=rep, email="max@zephyr.example")
-    box = factories.mailbox_for(rep)
-    with_zoe = factories.thread(box, "Intro call")
-    factories.message(with_zoe, T0, from_addr="Zoe <zoe@zephyr.example>")
-    by_url = factories.thread(box, "Forwarded contract")
-    factories.message(by_url, T0, from_addr="legal@elsewhere.example")
-    unrelated = factories.thread(box, "Lunch")
-    factories.message(unrelated, T0, from_addr="friend@elsewhere.example")
+    box = MailboxFactory(member=rep)
+    with_zoe = ThreadFactory(mailbox=box, subject="Intro call")
+    MessageFactory(thread=with_zoe, at=T0, from_addr="Zoe <zoe@zephyr.example>")
+    by_url = ThreadFactory(mailbox=box, subject="Forwarded contract")
+    MessageFactory(thread=by_url, at=T0, from_addr="legal@elsewhere.example")
+    unrelated = ThreadFactory(mailbox=box, subject="Lunch")
+    MessageFactory(thread=unrelated, at=T0, from_addr="friend@elsewhere.example")
     sign_in(client, rep)
 
     picker = client.get(f"/leads/{lead.id}/threads/attach").text
@@ -153,7 +159,7 @@ def test_a_rep_attaches_detaches_and_picks_the_primary_lead(
     assert set(links(session, lead)) == {with_zoe.id, by_url.id}
 
     # Primary: the lead whose stage the thread's labels show, chosen by a rep.
-    factories.link(with_zoe, other)
+    ThreadLeadFactory(thread=with_zoe, lead=other)
     answer = client.post(
         f"/leads/{other.id}/threads/primary",
         data={"csrf_token": token, "thread_ids": str(with_zoe.id)},
@@ -193,12 +199,12 @@ def test_thread_actions_are_all_or_nothing(
     client: FlaskClient, session: Session, rep: Member
 ) -> None:
     lead = LeadFactory(owner=rep)
-    mine = factories.thread(factories.mailbox_for(rep), "Mine")
-    factories.message(mine, T0)
-    factories.link(mine, lead)
+    mine = ThreadFactory(mailbox=MailboxFactory(member=rep), subject="Mine")
+    MessageFactory(thread=mine, at=T0)
+    ThreadLeadFactory(thread=mine, lead=lead)
     stranger = MemberFactory(email="eve@other.example")
-    foreign = factories.thread(factories.mailbox_for(stranger), "Theirs")
-    factories.message(foreign, T0)
+    foreign = ThreadFactory(mailbox=MailboxFactory(member=stranger), subject="Theirs")
+    MessageFactory(thread=foreign, at=T0)
     sign_in(client, rep)
     token = csrf_token(client.get(f"/leads/{lead.id}").text)
     for action in ("detach", "primary"):

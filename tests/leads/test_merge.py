@@ -38,8 +38,16 @@ from inboxcrm.leads.service import LeadFilter, list_leads, update_lead
 from inboxcrm.mail.models import Thread
 from inboxcrm.stages.models import StageChange
 from inboxcrm.tenancy import Scope
-from tests.factories import LeadFactory, MemberFactory
-from tests.leads.merge_rows import activity, link, move, note, team_mailbox, thread
+from tests.factories import (
+    ActivityFactory,
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    NoteFactory,
+    StageChangeFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+)
 
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -98,23 +106,24 @@ def test_everything_of_the_other_lead_moves_and_nothing_is_lost(
 ) -> None:
     keep, other = pair
     third = LeadFactory(owner=rep, email="bob@acme.com")
-    box = team_mailbox(rep)
-    only_theirs = thread(box, other)
-    theirs_detached = thread(box, other, detached=True)
-    group = thread(box, third, other)  # primary is Bob's: stays his
-    shared_attached = thread(box, keep)
-    link(shared_attached, other, detached=True)  # detached on one side: stays detached
-    shared_manual = thread(box, other)
-    link(shared_manual, keep, detached=True)
-    both_ok = thread(box, keep)
-    link(both_ok, other, source=LinkSource.manual)
+    box = MailboxFactory(member=rep)
+    only_theirs = ThreadFactory(mailbox=box, leads=[other])
+    theirs_detached = ThreadFactory(mailbox=box, leads=[other], detached=True)
+    group = ThreadFactory(mailbox=box, leads=[third, other])  # primary is Bob's: stays his
+    shared_attached = ThreadFactory(mailbox=box, leads=[keep])
+    # Detached on one side: stays detached.
+    ThreadLeadFactory(thread=shared_attached, lead=other, detached=True)
+    shared_manual = ThreadFactory(mailbox=box, leads=[other])
+    ThreadLeadFactory(thread=shared_manual, lead=keep, detached=True)
+    both_ok = ThreadFactory(mailbox=box, leads=[keep])
+    ThreadLeadFactory(thread=both_ok, lead=other, source=LinkSource.manual)
     for i in range(3):
-        note(other, f"call notes {i}", at=NOW - DAY * i)
-    note(keep, "met at the fair")
-    activity(other, ActivityKind.message_in, at=NOW - 3 * DAY)
-    activity(other, ActivityKind.reply, at=NOW - 2 * DAY)
-    move(other, "MQL", rep, at=NOW - 5 * DAY)
-    move(other, "SQL", rep, at=NOW - 4 * DAY)
+        NoteFactory(lead=other, body=f"call notes {i}", at=NOW - DAY * i)
+    NoteFactory(lead=keep, body="met at the fair")
+    ActivityFactory(lead=other, kind=ActivityKind.message_in, at=NOW - 3 * DAY)
+    ActivityFactory(lead=other, kind=ActivityKind.reply, at=NOW - 2 * DAY)
+    StageChangeFactory(lead=other, stage="MQL", by=rep, at=NOW - 5 * DAY)
+    StageChangeFactory(lead=other, stage="SQL", by=rep, at=NOW - 4 * DAY)
     scope = Scope(session, rep.workspace_id)
     before = {model: count(session, model) for model in (LeadEmail, Note, Activity, Thread)}
     stage_changes = count(session, StageChange)
@@ -175,9 +184,9 @@ def test_the_stage_history_moves_and_records_the_merge(
     session: Session, rep: Member, pair: tuple[Lead, Lead]
 ) -> None:
     keep, other = pair
-    move(other, "MQL", rep, at=NOW - 5 * DAY)
-    move(other, "SQL", rep, at=NOW - 4 * DAY)
-    move(keep, "SAL", rep, at=NOW - 3 * DAY)
+    StageChangeFactory(lead=other, stage="MQL", by=rep, at=NOW - 5 * DAY)
+    StageChangeFactory(lead=other, stage="SQL", by=rep, at=NOW - 4 * DAY)
+    StageChangeFactory(lead=keep, stage="SAL", by=rep, at=NOW - 3 * DAY)
     merge_leads(Scope(session, rep.workspace_id), keep, other, rep, NOW)
     session.commit()
     history = [
@@ -303,8 +312,8 @@ def test_refused_merges_change_nothing(
     session: Session, rep: Member, pair: tuple[Lead, Lead]
 ) -> None:
     keep, other = pair
-    note(other, "keep me")
-    thread(team_mailbox(rep), other)
+    NoteFactory(lead=other, body="keep me")
+    ThreadFactory(mailbox=MailboxFactory(member=rep), leads=[other])
     outsider = LeadFactory(email="ann@acme.com")  # same address, another workspace
     marketer = MemberFactory(workspace=rep.workspace, role=Role.marketer)
     scope = Scope(session, rep.workspace_id)
@@ -382,7 +391,7 @@ def test_opposite_merges_at_once_leave_one_lead_and_a_clear_error(
     """Two reps merge Ann into Ann, each keeping a different one. The second waits for the
     first's row locks (PostgreSQL), or reads after its commit (SQLite), and finds its lead gone."""
     keep, other = pair
-    note(other, "from the private lead")
+    NoteFactory(lead=other, body="from the private lead")
     keep_id, other_id = keep.id, other.id
     with db.sessions() as first, db.sessions() as second:
         first_scope, second_scope = Scope(first, rep.workspace_id), Scope(second, rep.workspace_id)

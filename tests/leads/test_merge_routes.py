@@ -15,9 +15,15 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.db import Base
 from inboxcrm.leads.models import Lead
-from tests.conftest import csrf_token, sign_in
-from tests.factories import LeadFactory, MemberFactory, api_token
-from tests.leads.merge_rows import note, team_mailbox, thread
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    NoteFactory,
+    ThreadFactory,
+    api_token,
+)
+from tests.support.web import csrf_token, sign_in
 
 
 def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
@@ -44,11 +50,11 @@ def pair(session: Session, rep: Member) -> tuple[Lead, Lead]:
     other = LeadFactory(
         owner=rep, email="ann.smith@gmail.com", other_emails=["ann@home.example"], name="Ann Smith"
     )
-    box = team_mailbox(rep)
+    box = MailboxFactory(member=rep)
     for _ in range(5):
-        thread(box, other)
+        ThreadFactory(mailbox=box, leads=[other])
     for i in range(3):
-        note(other, f"note {i}")
+        NoteFactory(lead=other, body=f"note {i}")
     return keep, other
 
 

@@ -14,9 +14,15 @@ from inboxcrm.leads.models import Lead
 from inboxcrm.leads.timeline import Cursor, TimelinePage, timeline
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
-from tests import factories
-from tests.conftest import sign_in
-from tests.factories import LeadFactory, MemberFactory
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    MessageFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+)
+from tests.support.web import sign_in
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -37,17 +43,20 @@ def test_one_conversation_in_two_mailboxes_shows_each_email_once(
 ) -> None:
     ben = MemberFactory(workspace=ava.workspace, email="ben@team.example")
     lead = LeadFactory(owner=ava, email="zoe@zephyr.example")
-    box_a, box_b = factories.mailbox_for(ava), factories.mailbox_for(ben)
-    copy_a, copy_b = factories.thread(box_a, "Pilot"), factories.thread(box_b, "Pilot")
-    factories.link(copy_a, lead)
-    factories.link(copy_b, lead)
+    box_a, box_b = MailboxFactory(member=ava), MailboxFactory(member=ben)
+    copy_a, copy_b = (
+        ThreadFactory(mailbox=box_a, subject="Pilot"),
+        ThreadFactory(mailbox=box_b, subject="Pilot"),
+    )
+    ThreadLeadFactory(thread=copy_a, lead=lead)
+    ThreadLeadFactory(thread=copy_b, lead=lead)
     for n, (inbound, in_b) in enumerate([(True, True), (False, True), (True, False)]):
         for copy in (copy_a, copy_b) if in_b else (copy_a,):
-            factories.message(
-                copy, T0 + n * HOUR, rfc=f"<m{n}@x>", inbound=inbound, text=f"email {n}"
+            MessageFactory(
+                thread=copy, at=T0 + n * HOUR, rfc=f"<m{n}@x>", inbound=inbound, text=f"email {n}"
             )
     # A message without a Message-ID cannot be matched: it stands alone, but still once.
-    factories.message(copy_b, T0 + 5 * HOUR, rfc=None, text="no id")
+    MessageFactory(thread=copy_b, at=T0 + 5 * HOUR, rfc=None, text="no id")
 
     page = page_of(session, ava, lead)
     assert len(page.conversations) == 1
@@ -77,12 +86,14 @@ def test_a_readable_copy_wins_over_a_metadata_one(session: Session, ava: Member)
     dan = MemberFactory(workspace=ava.workspace)
     viewer = MemberFactory(workspace=ava.workspace)
     lead = LeadFactory(owner=ava)
-    full = factories.thread(factories.mailbox_for(ava), "Terms")
-    envelope = factories.thread(factories.mailbox_for(dan, visibility="metadata"), "Terms")
+    full = ThreadFactory(mailbox=MailboxFactory(member=ava), subject="Terms")
+    envelope = ThreadFactory(
+        mailbox=MailboxFactory(member=dan, visibility="metadata"), subject="Terms"
+    )
     for copy in (envelope, full):
-        factories.link(copy, lead)
-        factories.message(copy, T0, rfc="<terms@x>", snippet="net 30")
-    factories.message(envelope, T0 + HOUR, rfc="<only-dan@x>", snippet="dan's reply")
+        ThreadLeadFactory(thread=copy, lead=lead)
+        MessageFactory(thread=copy, at=T0, rfc="<terms@x>", snippet="net 30")
+    MessageFactory(thread=envelope, at=T0 + HOUR, rfc="<only-dan@x>", snippet="dan's reply")
     conversation = page_of(session, viewer, lead).conversations[0]
     first, second = conversation.messages
     assert (first.readable, first.snippet, first.thread_id) == (True, "net 30", full.id)
@@ -95,20 +106,23 @@ def test_pages_of_older_threads_show_every_conversation_once_newest_first(
 ) -> None:
     ben = MemberFactory(workspace=ava.workspace)
     lead = LeadFactory(owner=ava)
-    box_a, box_b = factories.mailbox_for(ava), factories.mailbox_for(ben)
+    box_a, box_b = MailboxFactory(member=ava), MailboxFactory(member=ben)
     for i in range(30):
         start = T0 + i * HOUR
-        mine, theirs = factories.thread(box_a, f"Topic {i:02}"), factories.thread(box_b, "copy")
-        factories.link(mine, lead)
-        factories.link(theirs, lead)
-        factories.message(mine, start, rfc=f"<{i}a@x>")
-        factories.message(theirs, start, rfc=f"<{i}a@x>")  # Ben had only the first email,
-        factories.message(mine, start + HOUR / 2, rfc=f"<{i}b@x>")  # so his copy sorts older
+        mine, theirs = (
+            ThreadFactory(mailbox=box_a, subject=f"Topic {i:02}"),
+            ThreadFactory(mailbox=box_b, subject="copy"),
+        )
+        ThreadLeadFactory(thread=mine, lead=lead)
+        ThreadLeadFactory(thread=theirs, lead=lead)
+        MessageFactory(thread=mine, at=start, rfc=f"<{i}a@x>")
+        MessageFactory(thread=theirs, at=start, rfc=f"<{i}a@x>")  # Ben had only the first email,
+        MessageFactory(thread=mine, at=start + HOUR / 2, rfc=f"<{i}b@x>")  # so his copy sorts older
     # Detached and unlinked threads never show.
-    gone = factories.thread(box_a, "Gone")
-    factories.link(gone, lead, detached=True)
-    factories.message(gone, T0)
-    factories.message(factories.thread(box_a, "Unlinked"), T0)
+    gone = ThreadFactory(mailbox=box_a, subject="Gone")
+    ThreadLeadFactory(thread=gone, lead=lead, detached=True)
+    MessageFactory(thread=gone, at=T0)
+    MessageFactory(thread=ThreadFactory(mailbox=box_a, subject="Unlinked"), at=T0)
 
     seen: list[str] = []
     older: Cursor | None = None
@@ -145,11 +159,11 @@ def test_times_show_in_the_viewers_timezone_with_response_times(
     lead.first_inbound_at = T0
     lead.first_response_at = T0 + dt.timedelta(hours=2, minutes=15)
     lead.last_contacted_at = T0 + dt.timedelta(days=1)
-    thread = factories.thread(factories.mailbox_for(ava), "Hello")
-    factories.link(thread, lead)
-    factories.message(
-        thread,
-        T0,
+    thread = ThreadFactory(mailbox=MailboxFactory(member=ava), subject="Hello")
+    ThreadLeadFactory(thread=thread, lead=lead)
+    MessageFactory(
+        thread=thread,
+        at=T0,
         attachments=[
             {"filename": "quote.pdf", "mime_type": "application/pdf", "size": 48_213},
             {"filename": "logo.png", "mime_type": "image/png", "size": 900, "inline": True},

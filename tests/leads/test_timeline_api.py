@@ -7,8 +7,15 @@ import datetime as dt
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from tests import factories
-from tests.factories import LeadFactory, MemberFactory
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    MessageFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+    api_token,
+)
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -19,24 +26,27 @@ def test_messages_page_by_page_each_once(client: FlaskClient, session: Session) 
     lead = LeadFactory(owner=ava)
     lead.first_inbound_at = T0
     session.commit()
-    box_a, box_b = factories.mailbox_for(ava), factories.mailbox_for(ben)
-    copy_a, copy_b = factories.thread(box_a, "Deal"), factories.thread(box_b, "Deal")
-    factories.link(copy_a, lead)
-    factories.link(copy_b, lead)
+    box_a, box_b = MailboxFactory(member=ava), MailboxFactory(member=ben)
+    copy_a, copy_b = (
+        ThreadFactory(mailbox=box_a, subject="Deal"),
+        ThreadFactory(mailbox=box_b, subject="Deal"),
+    )
+    ThreadLeadFactory(thread=copy_a, lead=lead)
+    ThreadLeadFactory(thread=copy_b, lead=lead)
     for n in range(23):
         at = T0 + dt.timedelta(minutes=n)
-        factories.message(
-            copy_a,
-            at,
+        MessageFactory(
+            thread=copy_a,
+            at=at,
             rfc=f"<{n}@x>",
             html=f"<p>email {n}</p><script>x()</script>",
             text=None,
             attachments=[{"filename": f"{n}.pdf", "mime_type": "application/pdf", "size": n}],
         )
         if n % 2:
-            factories.message(copy_b, at, rfc=f"<{n}@x>")  # Ben's copy of every other one
-    factories.message(copy_b, T0 + dt.timedelta(hours=1), rfc=None, snippet="no id")
-    headers = {"Authorization": f"Bearer {factories.api_token(ava)}"}
+            MessageFactory(thread=copy_b, at=at, rfc=f"<{n}@x>")  # Ben's copy of every other one
+    MessageFactory(thread=copy_b, at=T0 + dt.timedelta(hours=1), rfc=None, snippet="no id")
+    headers = {"Authorization": f"Bearer {api_token(ava)}"}
 
     seen, page = [], 1
     while page:

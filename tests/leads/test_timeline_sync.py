@@ -14,16 +14,17 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, Member
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
-from inboxcrm.leads.models import ThreadLead
 from inboxcrm.mail.jobs import sync_due
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS
-from tests.accounts.test_google import AVA, google_signin
-from tests.factories import LeadFactory
+from tests.factories import LeadFactory, ThreadLeadFactory
+from tests.support.sandbox import AVA, BEN
+from tests.support.web import google_signin
 
-BEN = "ben.okafor@northwind.io"
+pytestmark = pytest.mark.google
+
 PROPOSAL = (
     "From: =?UTF-8?Q?Zo=C3=A9_Zephyr?= <Zoe@Zephyr.example>\r\n"
     "To: ava.reed@northwind.io, ben.okafor@northwind.io\r\n"
@@ -38,13 +39,6 @@ PROPOSAL = (
     '<img src="https://tracker.example/open.gif">\r\n'
     "--b--\r\n"
 )
-
-
-@pytest.fixture
-def app(google_settings: Settings) -> Flask:
-    from inboxcrm import create_app
-
-    return create_app(google_settings)
 
 
 def test_one_email_in_two_mailboxes_is_shown_once_on_the_lead_page(
@@ -74,8 +68,7 @@ def test_one_email_in_two_mailboxes_is_shown_once_on_the_lead_page(
     ava = session.scalars(select(Member).where(Member.email == AVA)).one()
     lead = LeadFactory(owner=ava, email="zoe@zephyr.example", name="Zoé Zephyr")
     for thread in copies:
-        session.add(ThreadLead(workspace_id=ava.workspace_id, thread_id=thread.id, lead_id=lead.id))
-    session.commit()
+        ThreadLeadFactory(thread=thread, lead=lead)
 
     html = client.get(f"/leads/{lead.id}").text
     assert html.count("data-conversation") == 1

@@ -10,8 +10,8 @@ from inboxcrm.accounts.models import Role
 from inboxcrm.leads.models import Lead
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
-from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory
+from tests.support.web import csrf_token, sign_in
 
 
 def rows(html: str) -> list[str]:

@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.mail.models import Message
-from tests import factories
-from tests.conftest import sign_in
-from tests.factories import MemberFactory
+from tests.factories import MailboxFactory, MemberFactory, MessageFactory, ThreadFactory
+from tests.support.web import sign_in
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 HOSTILE = """
@@ -34,8 +33,8 @@ HOSTILE = """
 
 
 def body_of(session: Session, owner: Member, **kw: object) -> Message:
-    thread = factories.thread(factories.mailbox_for(owner), "Numbers")
-    return factories.message(thread, T0, **kw)  # type: ignore[arg-type]
+    thread = ThreadFactory(mailbox=MailboxFactory(member=owner), subject="Numbers")
+    return MessageFactory(thread=thread, at=T0, **kw)
 
 
 def test_html_is_sanitized_and_served_under_its_own_strict_policy(

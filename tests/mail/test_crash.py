@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inboxcrm import create_app
 from inboxcrm.accounts.models import Mailbox, SyncState
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
@@ -28,17 +26,12 @@ from inboxcrm.mail.sync import CHUNK
 from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS, jobs
-from tests.accounts.test_google import AVA, google_signin
-from tests.mail.test_jobs import _environment
-from tests.mail.test_sync import gmail_ids
-from tests.sandbox.conftest import BEN, control, credentials, gmail
+from tests.support.commands import environment
+from tests.support.mail import raw_eml
+from tests.support.sandbox import AVA, BEN, gmail_ids
+from tests.support.web import google_signin
 
-__all__ = ["control", "credentials", "gmail"]
-
-
-@pytest.fixture
-def app(google_settings: Settings) -> Flask:
-    return create_app(google_settings)
+pytestmark = [pytest.mark.google, pytest.mark.slow]  # a separate process, watched in real time
 
 
 def _stored(session: Session) -> int:
@@ -67,7 +60,7 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
     command = [sys.executable, "-c", "from inboxcrm.cli import main; main()"]
     process = subprocess.Popen(
         [*command, "sync", "--mailbox", AVA],
-        env={**os.environ, **_environment(google_settings)},
+        env={**os.environ, **environment(google_settings)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -97,10 +90,6 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
     assert mailbox.synced_messages == len(ids)
 
 
-def _eml(*headers: str) -> str:
-    return "\r\n".join(headers) + "\r\n\r\nHello\r\n"
-
-
 def test_a_sync_killed_after_a_batch_commits_still_links_the_new_lead_to_older_mail(
     client: FlaskClient,
     session: Session,
@@ -117,19 +106,19 @@ def test_a_sync_killed_after_a_batch_commits_still_links_the_new_lead_to_older_m
     )
     runtime = Runtime(db, google_settings, workers=1)
     # Nina wrote to Ben, who never answered: stored, but not a lead.
-    nina_to_ben = _eml("From: Nina Berg <nina@vandelay.example>", f"To: {BEN}", "Subject: Hi")
+    nina_to_ben = raw_eml("From: Nina Berg <nina@vandelay.example>", f"To: {BEN}", "Subject: Hi")
     requests.post(f"{control}/deliver", json={"to": BEN, "eml": nina_to_ben}, timeout=10)
     assert sync_claimed(runtime, ben.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
     assert session.scalars(select(Lead)).first() is None
     # Ava writes to Nina: her sync makes Nina a lead, and is killed once that is committed.
-    proposal = _eml(f"From: {AVA}", "To: nina@vandelay.example", "Subject: Proposal")
+    proposal = raw_eml(f"From: {AVA}", "To: nina@vandelay.example", "Subject: Proposal")
     requests.post(
         f"{control}/deliver", json={"to": AVA, "eml": proposal, "labelIds": ["SENT"]}, timeout=10
     )
     command = [sys.executable, "-c", "from inboxcrm.cli import main; main()"]
     process = subprocess.Popen(
         [*command, "sync", "--mailbox", AVA],
-        env={**os.environ, **_environment(google_settings)},
+        env={**os.environ, **environment(google_settings)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

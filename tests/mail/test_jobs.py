@@ -32,29 +32,21 @@ from inboxcrm.mail.models import Message
 from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS
-from tests.accounts.test_google import AVA, google_signin
-from tests.factories import MemberFactory
-from tests.sandbox.conftest import BEN, MIA
+from tests.factories import MailboxFactory, MemberFactory
+from tests.support.commands import environment
+from tests.support.sandbox import AVA, BEN, MIA
+from tests.support.web import google_signin
+
+pytestmark = pytest.mark.google
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def app(google_settings: Settings):  # type: ignore[no-untyped-def]
-    from inboxcrm import create_app
-
-    return create_app(google_settings)
-
-
 def test_each_due_mailbox_is_claimed_once(db: Database, session: Session) -> None:
     member = MemberFactory()
-    boxes = [
-        Mailbox(workspace_id=member.workspace_id, member_id=member.id, email=f"m{i}@team.example")
-        for i in range(4)
-    ]
+    boxes = [MailboxFactory(member=member, email=f"m{i}@team.example") for i in range(4)]
     boxes[1].next_poll_at = NOW + dt.timedelta(minutes=3)  # not due yet
     boxes[2].status = MailboxStatus.disconnected
-    session.add_all(boxes)
     session.commit()
     first = claim_due(db, NOW)
     assert first == [boxes[0].id, boxes[3].id]
@@ -99,21 +91,13 @@ def test_a_teams_polls_are_spread_over_the_minute_and_each_mailbox_polled_once_i
     assert next_poll(7, SyncState.failed, late) == first + POLL_EVERY
 
 
-def _environment(settings: Settings) -> dict[str, str]:
-    """The settings as the INBOXCRM_* variables a separate command would read."""
-    names = ("database_url", "secret_key", "token_key", "base_url")
-    google = [n for n in Settings.__dataclass_fields__ if n.startswith("google_")]
-    env = {f"INBOXCRM_{n.upper()}": str(getattr(settings, n)) for n in (*names, *google)}
-    return {**env, "INBOXCRM_ENV": "production"}
-
-
 def test_the_sync_command_syncs_a_mailbox_to_the_end(
     client: FlaskClient, session: Session, google_settings: Settings, sandbox: RunningSandbox
 ) -> None:
     requests.post(f"{sandbox.url}/_sandbox/reset", json={"seed": "demo"}, timeout=10)
     google_signin(client, AVA)
     result = CliRunner().invoke(
-        main, ["sync", "--mailbox", AVA.upper()], env=_environment(google_settings)
+        main, ["sync", "--mailbox", AVA.upper()], env=environment(google_settings)
     )
     assert result.exit_code == 0, result.output
     mailbox = session.scalars(select(Mailbox)).one()
@@ -127,7 +111,7 @@ def test_the_sync_command_syncs_a_mailbox_to_the_end(
 def test_the_sync_command_explains_what_it_cannot_sync(
     client: FlaskClient, session: Session, google_settings: Settings
 ) -> None:
-    env = _environment(google_settings)
+    env = environment(google_settings)
     unknown = CliRunner().invoke(main, ["sync", "--mailbox", "nobody@northwind.io"], env=env)
     assert unknown.exit_code == 1
     assert "no mailbox nobody@northwind.io" in unknown.output

@@ -15,7 +15,7 @@ from inboxcrm.mail.models import Message, MessageKind
 from inboxcrm.mail.parse import ParsedMessage, RecipientStatus, parse_message, parse_raw
 from inboxcrm.mail.store import MAX_REFERENCES, store_messages
 from tests import factories
-from tests.mail.gmail_json import to_gmail_json
+from tests.support.gmail_json import to_gmail_json
 
 Parse = Callable[[bytes], ParsedMessage]
 BOTH_WAYS = pytest.mark.parametrize(
@@ -574,7 +574,7 @@ def test_automated_senders_are_bulk(sender: str) -> None:
 
 
 def test_each_row_carries_its_kind_and_facts(session: Session) -> None:
-    box = factories.mailbox("rita@team.example")
+    box = factories.MailboxFactory(email="rita@team.example")
     raws = {
         "bounce": postfix_bounce(),
         "away": reply(OUTLOOK_OUT_OF_OFFICE, "Automatic reply: Pricing for Q3"),
@@ -618,7 +618,7 @@ def test_each_row_carries_its_kind_and_facts(session: Session) -> None:
 
 
 def test_a_long_references_header_keeps_the_root_and_the_nearest(session: Session) -> None:
-    box = factories.mailbox("rita@team.example")
+    box = factories.MailboxFactory(email="rita@team.example")
     ids = [f"<m{i}@client.example>" for i in range(300)]
     raw = message(
         f"From: nina@client.example\nTo: rita@team.example\nReferences: {' '.join(ids)}\n"

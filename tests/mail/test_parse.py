@@ -18,7 +18,7 @@ from inboxcrm.mail.parse import (
     parse_raw,
 )
 from inboxcrm.mail.participants import Address
-from tests.mail.gmail_json import b64url, to_gmail_json
+from tests.support.gmail_json import b64url, to_gmail_json
 
 
 def plain_message(**headers: str) -> EmailMessage:

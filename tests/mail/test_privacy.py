@@ -14,9 +14,16 @@ from inboxcrm.accounts.models import Mailbox, Member, Visibility
 from inboxcrm.leads.models import Lead, ThreadLead
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.mail.privacy import MailAccess
-from tests import factories
-from tests.conftest import csrf_token, sign_in
-from tests.factories import LeadFactory, MemberFactory
+from tests.factories import (
+    LeadFactory,
+    MailboxFactory,
+    MemberFactory,
+    MessageFactory,
+    ThreadFactory,
+    ThreadLeadFactory,
+    api_token,
+)
+from tests.support.web import csrf_token, sign_in
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -42,9 +49,9 @@ def team(session: Session) -> Team:
     cat = MemberFactory(workspace=ws, email="cat@team.example", name="Cat")
     dan = MemberFactory(workspace=ws, email="dan@team.example", name="Dan")
     lead = LeadFactory(owner=ava, email="zoe@zephyr.example", name="Zoe Zephyr")
-    box_ava = factories.mailbox_for(ava)
-    box_cat = factories.mailbox_for(cat, visibility="none")
-    box_dan = factories.mailbox_for(dan, visibility="metadata")
+    box_ava = MailboxFactory(member=ava)
+    box_cat = MailboxFactory(member=cat, visibility="none")
+    box_dan = MailboxFactory(member=dan, visibility="metadata")
     messages = []
     for box, subject, body, private in (
         (box_ava, "Public hello", "Looking forward to the demo", False),
@@ -52,12 +59,12 @@ def team(session: Session) -> Team:
         (box_cat, "Hidden merger", "Hidden merger talk", False),
         (box_dan, "Envelope only", "Envelope body words", False),
     ):
-        thread = factories.thread(box, subject, private=private)
-        factories.link(thread, lead)
+        thread = ThreadFactory(mailbox=box, subject=subject, private=private)
+        ThreadLeadFactory(thread=thread, lead=lead)
         messages.append(
-            factories.message(
-                thread,
-                T0 + dt.timedelta(hours=len(messages)),
+            MessageFactory(
+                thread=thread,
+                at=T0 + dt.timedelta(hours=len(messages)),
                 rfc=f"<{len(messages)}@zephyr.example>",
                 html=f"<p>{body}</p>",
                 snippet=body,
@@ -67,7 +74,7 @@ def team(session: Session) -> Team:
 
 
 def api(client: FlaskClient, member: Member, path: str) -> tuple[int, object]:
-    response = client.get(path, headers={"Authorization": f"Bearer {factories.api_token(member)}"})
+    response = client.get(path, headers={"Authorization": f"Bearer {api_token(member)}"})
     return response.status_code, response.get_json()
 
 

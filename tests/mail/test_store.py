@@ -9,8 +9,8 @@ from inboxcrm.accounts.models import Mailbox
 from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.mail.parse import ParsedMessage, parse_message
 from inboxcrm.mail.store import delete_messages, set_labels, store_messages
-from tests import factories
-from tests.mail.gmail_json import to_gmail_json
+from tests.factories import MailboxFactory
+from tests.support.gmail_json import to_gmail_json
 
 REP = "rita@team.example"
 
@@ -36,7 +36,7 @@ def mail(
 
 
 def mailbox(session: Session) -> Mailbox:
-    return factories.mailbox(REP)
+    return MailboxFactory(email=REP)
 
 
 def count(session: Session, model: type) -> int:
@@ -92,11 +92,7 @@ def test_labels_move_and_deletions_remove_empty_threads(session: Session) -> Non
 
 def test_each_mailbox_keeps_its_own_copy(session: Session) -> None:
     box = mailbox(session)
-    other = Mailbox(
-        workspace_id=box.workspace_id, member_id=box.member_id, email="second@team.example"
-    )
-    session.add(other)
-    session.flush()
+    other = MailboxFactory(member=box.member, email="second@team.example")
     message = mail("m1", "t1", "a@x.example", REP, "Shared", 0)
     store_messages(session, box, [message])
     store_messages(session, other, [message])

@@ -20,12 +20,10 @@ from inboxcrm.mail.models import Message
 from inboxcrm.mail.steps import Batch, SyncSteps
 from inboxcrm.mail.sync import sync_mailbox
 from inboxcrm.setup import SYNC_STEPS
-from tests import factories
-from tests.conftest import sign_in
-from tests.gmail.conftest import FakeClock, SandboxClock
-from tests.sandbox.conftest import AVA, IDENTITY, Control, control, credentials, gmail
-
-__all__ = ["control", "credentials", "gmail"]
+from tests.factories import MailboxFactory
+from tests.support.clocks import FakeClock, SandboxClock
+from tests.support.sandbox import AVA, IDENTITY, Control, gmail_ids
+from tests.support.web import sign_in
 
 HELLO = (
     "From: zed@newco.example\r\nTo: ava.reed@northwind.io\r\nSubject: Hello\r\n"
@@ -42,7 +40,7 @@ def demo(control: Control) -> Control:
 
 @pytest.fixture
 def mailbox(session: Session) -> Mailbox:
-    return factories.mailbox(AVA)
+    return MailboxFactory(email=AVA)
 
 
 @pytest.fixture
@@ -52,20 +50,6 @@ def calls(demo: Control, gmail: Callable[..., Any]) -> GmailCalls:
     return GmailCalls(
         gmail(AVA), TokenBucket(clock), clock=clock, policy=policy, random=lambda: 0.5
     )
-
-
-def gmail_ids(service: Any) -> set[str]:
-    """Every message id Gmail lists for the account, all pages."""
-    ids: set[str] = set()
-    token = None
-    while True:
-        page = (
-            service.users().messages().list(userId="me", pageToken=token, maxResults=500).execute()
-        )
-        ids |= {m["id"] for m in page.get("messages", [])}
-        token = page.get("nextPageToken")
-        if not token:
-            return ids
 
 
 def stored(session: Session, mailbox: Mailbox) -> list[str]:

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
 from tests.factories import LeadFactory, MemberFactory, api_token
-from tests.pipeline.helpers import stages
+from tests.support.stages import stages
 
 
 def test_admins_edit_stages_through_the_api(client: FlaskClient, session: Session) -> None:

@@ -14,8 +14,8 @@ from inboxcrm.leads.service import LeadFilter
 from inboxcrm.pipeline.board import board, column_cards, move_card
 from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
-from tests.factories import LeadFactory, MemberFactory
-from tests.pipeline.helpers import T0, move, stages
+from tests.factories import LeadFactory, MemberFactory, StageChangeFactory
+from tests.support.stages import T0, stages
 
 
 def test_columns_count_and_total_their_leads_per_currency(session: Session) -> None:
@@ -89,9 +89,9 @@ def test_days_in_stage_come_from_the_latest_move_and_old_open_cards_are_stale(
     named = stages(session, rep)
     never_moved = LeadFactory(owner=rep, name="Never moved", at=T0)
     moved = LeadFactory(owner=rep, name="Moved", at=T0)
-    move(session, moved, named["MQL"], T0 + dt.timedelta(days=3), rep)
+    StageChangeFactory(lead=moved, stage=named["MQL"], at=T0 + dt.timedelta(days=3), by=rep)
     won = LeadFactory(owner=rep, name="Won long ago", at=T0)
-    move(session, won, named["Won"], T0 + dt.timedelta(days=1), rep)
+    StageChangeFactory(lead=won, stage=named["Won"], at=T0 + dt.timedelta(days=1), by=rep)
     now = T0 + dt.timedelta(days=16, hours=5)
 
     cards = {
@@ -179,7 +179,8 @@ def test_leads_in_lost_or_unqualified_stages_are_not_marketable(session: Session
     by_kind = {}
     for name in ("Lead", "MQL", "Won", "Lost", "Nurture", "Unqualified"):
         lead = LeadFactory(owner=rep, at=T0)
-        move(session, lead, named[name], T0, rep)
+        if name != "Lead":  # where a new lead starts
+            StageChangeFactory(lead=lead, stage=named[name], at=T0, by=rep)
         by_kind[name] = lead.is_marketable
     assert by_kind == {
         "Lead": True, "MQL": True, "Won": True, "Lost": False, "Nurture": True, "Unqualified": False
@@ -187,5 +188,5 @@ def test_leads_in_lost_or_unqualified_stages_are_not_marketable(session: Session
     # Keyed by kind: a renamed lost stage is still lost.
     named["Lost"].name = "Closed - no deal"
     lost = LeadFactory(owner=rep, at=T0)
-    move(session, lost, named["Lost"], T0, rep)
+    StageChangeFactory(lead=lost, stage=named["Lost"], at=T0, by=rep)
     assert not lost.is_marketable

@@ -11,9 +11,9 @@ from inboxcrm.accounts.models import Member
 from inboxcrm.errors import BadRequest
 from inboxcrm.pipeline.funnel import funnel, parse_period
 from inboxcrm.tenancy import Scope
-from tests.conftest import sign_in
-from tests.factories import LeadFactory, MemberFactory, api_token
-from tests.pipeline.helpers import T0, move, stages
+from tests.factories import LeadFactory, MemberFactory, StageChangeFactory, api_token
+from tests.support.stages import T0, stages
+from tests.support.web import sign_in
 
 MARCH = (dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
 DAY = dt.timedelta(days=1)
@@ -26,22 +26,26 @@ def build(session: Session) -> tuple[Member, Member]:
     other = MemberFactory(workspace=rep.workspace)
     named = stages(session, rep)
     a = LeadFactory(owner=rep, name="A", deal_value=decimal.Decimal("1000"), at=T0)
-    move(session, a, named["MQL"], T0 + DAY, rep)
-    move(session, a, named["SQL"], T0 + 3 * DAY, rep)
-    move(session, a, named["Won"], T0 + 10 * DAY)  # by a Gmail label
+    StageChangeFactory(lead=a, stage=named["MQL"], at=T0 + DAY, by=rep)
+    StageChangeFactory(lead=a, stage=named["SQL"], at=T0 + 3 * DAY, by=rep)
+    StageChangeFactory(lead=a, stage=named["Won"], at=T0 + 10 * DAY)  # by a Gmail label
     b = LeadFactory(owner=rep, name="B", at=T0)
-    move(session, b, named["MQL"], T0 + 2 * DAY, rep)
-    move(session, b, named["Lost"], T0 + 5 * DAY, rep)
+    StageChangeFactory(lead=b, stage=named["MQL"], at=T0 + 2 * DAY, by=rep)
+    StageChangeFactory(lead=b, stage=named["Lost"], at=T0 + 5 * DAY, by=rep)
     c = LeadFactory(owner=rep, name="C", at=T0)
     feb20 = dt.datetime(2026, 2, 20, 9, tzinfo=dt.UTC)
     d = LeadFactory(
         owner=other, name="D", deal_value=decimal.Decimal("500"), currency="EUR", at=feb20
     )
-    move(session, d, named["MQL"], dt.datetime(2026, 2, 25, tzinfo=dt.UTC), other)
-    move(session, d, named["SQL"], T0 + DAY, other)
-    move(session, d, named["Won"], T0 + 4 * DAY, other)
+    StageChangeFactory(
+        lead=d, stage=named["MQL"], at=dt.datetime(2026, 2, 25, tzinfo=dt.UTC), by=other
+    )
+    StageChangeFactory(lead=d, stage=named["SQL"], at=T0 + DAY, by=other)
+    StageChangeFactory(lead=d, stage=named["Won"], at=T0 + 4 * DAY, by=other)
     e = LeadFactory(owner=other, name="E", at=T0)
-    move(session, e, named["Won"], T0 + 2 * DAY, other)  # straight to won: passes every step
+    StageChangeFactory(
+        lead=e, stage=named["Won"], at=T0 + 2 * DAY, by=other
+    )  # straight to won: passes every step
     for lead, inbound, response in (
         (a, T0, T0 + 30 * dt.timedelta(minutes=1)),
         (b, T0, T0 + 3 * HOUR),
@@ -117,7 +121,7 @@ def test_the_period_includes_its_start_and_excludes_its_end(session: Session) ->
     named = stages(session, rep)
     start, end = MARCH
     first = LeadFactory(owner=rep, at=start)
-    move(session, first, named["MQL"], end, rep)
+    StageChangeFactory(lead=first, stage=named["MQL"], at=end, by=rep)
     figures = funnel(Scope(session, rep.workspace_id), start, end)
     assert {f.stage.name: f.entered for f in figures.stages if f.entered} == {"Lead": 1}
     assert figures.stages[0].median_time_in_stage == 31 * DAY

@@ -5,30 +5,27 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from inboxcrm.leads.history import stage_history
-from inboxcrm.stages.models import ChangeSource, StageChange
+from inboxcrm.stages.models import ChangeSource
 from inboxcrm.tenancy import Scope
-from tests.factories import LeadFactory, MemberFactory
-from tests.pipeline.helpers import T0, move, stages
+from tests.factories import LeadFactory, MemberFactory, StageChangeFactory
+from tests.support.stages import T0, stages
 
 
 def test_history_says_who_or_what_moved_the_lead(session: Session) -> None:
     rep = MemberFactory(name="Rita Rep")
     named = stages(session, rep)
     lead = LeadFactory(owner=rep, at=T0)
-    move(session, lead, named["MQL"], T0 + dt.timedelta(hours=1), rep)
-    move(session, lead, named["SQL"], T0 + dt.timedelta(hours=2))  # a Gmail label
-    session.add(
-        StageChange(
-            workspace_id=lead.workspace_id,
-            lead_id=lead.id,
-            from_stage_id=named["SQL"].id,
-            to_stage_id=named["Nurture"].id,
-            changed_at=T0 + dt.timedelta(hours=3),
-            source=ChangeSource.rule,
-            detail="no reply in 30 days",
-        )
+    StageChangeFactory(lead=lead, stage=named["MQL"], at=T0 + dt.timedelta(hours=1), by=rep)
+    StageChangeFactory(
+        lead=lead, stage=named["SQL"], at=T0 + dt.timedelta(hours=2)
+    )  # a Gmail label
+    StageChangeFactory(
+        lead=lead,
+        stage=named["Nurture"],
+        at=T0 + dt.timedelta(hours=3),
+        source=ChangeSource.rule,
+        detail="no reply in 30 days",
     )
-    session.commit()
     stranger = MemberFactory()
 
     entries = stage_history(Scope(session, rep.workspace_id), lead.id)
@@ -47,8 +44,8 @@ def test_history_survives_a_departed_member_and_a_deleted_stage(session: Session
     keeper = MemberFactory(workspace=rep.workspace)
     named = stages(session, rep)
     lead = LeadFactory(owner=keeper, at=T0)
-    move(session, lead, named["SAL"], T0, rep)
-    move(session, lead, named["MQL"], T0 + dt.timedelta(hours=1), keeper)
+    StageChangeFactory(lead=lead, stage=named["SAL"], at=T0, by=rep)
+    StageChangeFactory(lead=lead, stage=named["MQL"], at=T0 + dt.timedelta(hours=1), by=keeper)
     session.delete(rep)
     session.delete(named["SAL"])
     session.commit()

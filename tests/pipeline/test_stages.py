@@ -10,9 +10,9 @@ from inboxcrm.pipeline import settings as editing
 from inboxcrm.stages.models import StageKind
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
-from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory
-from tests.pipeline.helpers import stages
+from tests.support.stages import stages
+from tests.support.web import csrf_token, sign_in
 
 
 def order(session: Session, workspace_id: int) -> list[str]:

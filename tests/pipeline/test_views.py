@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Role
 from inboxcrm.leads.models import Lead
 from inboxcrm.stages.models import StageChange
-from tests.conftest import csrf_token, sign_in
 from tests.factories import LeadFactory, MemberFactory
-from tests.pipeline.helpers import stages
+from tests.support.stages import stages
+from tests.support.web import csrf_token, sign_in
 
 
 def column_names(html: str, stage_id: int) -> list[str]:

@@ -12,8 +12,7 @@ import google_auth_httplib2  # type: ignore[import-untyped]
 import pytest
 
 from inboxcrm.sandbox import RunningSandbox
-
-from .conftest import AVA
+from tests.support.sandbox import AVA
 
 U = "/gmail/v1/users/me"
 CASES = [

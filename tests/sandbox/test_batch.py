@@ -8,9 +8,8 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from inboxcrm.sandbox import RunningSandbox
-
-from .conftest import AVA, Control
-from .mail import eml
+from tests.support.mail import eml
+from tests.support.sandbox import AVA, Control
 
 
 def test_batch_get_and_modify_with_per_call_errors(

@@ -4,8 +4,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .conftest import AVA, BEN, MIA
-from .mail import b64, eml
+from tests.support.mail import b64, eml
+from tests.support.sandbox import AVA, BEN, MIA
 
 
 def test_parallel_senders_and_readers_keep_mailboxes_consistent(gmail: Callable[..., Any]) -> None:

@@ -4,8 +4,8 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from .conftest import AVA, BEN, MIA, Control
-from .mail import b64, eml
+from tests.support.mail import b64, eml
+from tests.support.sandbox import AVA, BEN, MIA, Control
 
 
 def _text(part: dict[str, Any]) -> str:

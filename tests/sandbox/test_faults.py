@@ -7,7 +7,7 @@ import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import AVA, Control
+from tests.support.sandbox import AVA, Control
 
 
 def test_error_storm_on_one_operation(gmail: Callable[..., Any], control: Control) -> None:
@@ -43,6 +43,7 @@ def test_dropped_connection(gmail: Callable[..., Any], control: Control) -> None
     assert users.getProfile(userId="me").execute()["emailAddress"] == AVA
 
 
+@pytest.mark.slow  # the sandbox answers after a real delay
 def test_slow_answer_still_answers(gmail: Callable[..., Any], control: Control) -> None:
     control("faults", {"kind": "slow", "delay": 0.05, "count": 1})
     assert gmail(AVA).users().getProfile(userId="me").execute()["emailAddress"] == AVA

@@ -8,8 +8,8 @@ import pytest
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaInMemoryUpload
 
-from .conftest import AVA, BEN, Control
-from .mail import b64, eml
+from tests.support.mail import b64, eml
+from tests.support.sandbox import AVA, BEN, Control
 
 Gmail = Callable[..., Any]
 

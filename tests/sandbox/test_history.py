@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import AVA, Control
-from .mail import eml
+from tests.support.mail import eml
+from tests.support.sandbox import AVA, Control
 
 
 def _deliver(control: Control, subject: str) -> str:

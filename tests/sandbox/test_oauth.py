@@ -15,8 +15,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError  # type: ignore[imp
 from inboxcrm.gmail import build_gmail, make_credentials
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
-from .conftest import (
+from tests.support.sandbox import (
     AVA,
     IDENTITY,
     MODIFY,

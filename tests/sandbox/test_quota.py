@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from .conftest import AVA, BEN, Control
-from .mail import b64, eml
+from tests.support.mail import b64, eml
+from tests.support.sandbox import AVA, BEN, Control
 
 
 def _fail(call: Any) -> HttpError:

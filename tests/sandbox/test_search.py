@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import AVA, Control
-from .mail import b64, eml
+from tests.support.mail import b64, eml
+from tests.support.sandbox import AVA, Control
 
 DAY = 86400.0
 

@@ -7,8 +7,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from inboxcrm.sandbox.cli import sandbox as sandbox_command
-
-from .conftest import AVA, MIA, Control
+from tests.support.sandbox import AVA, MIA, Control
 
 
 def _all(service: Any, q: str) -> list[dict[str, Any]]:

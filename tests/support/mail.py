@@ -1,8 +1,12 @@
-"""Building RFC 5322 test messages."""
+"""RFC 5322 messages for tests: built with the standard library (`eml`), or written header
+by header exactly as they go on the wire (`raw_eml`); and the conversation several tests
+deliver: Ava's proposal to Nina Berg, Ben copied, and Nina's answer."""
 
 import base64
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+
+from tests.support.sandbox import AVA, BEN
 
 
 def eml(
@@ -38,3 +42,28 @@ def eml(
 def b64(raw: bytes, padded: bool = True) -> str:
     text = base64.urlsafe_b64encode(raw).decode()
     return text if padded else text.rstrip("=")
+
+
+def raw_eml(*headers: str, body: str = "Hello") -> str:
+    """A message whose header lines are exactly these."""
+    return "\r\n".join(headers) + f"\r\n\r\n{body}\r\n"
+
+
+PROPOSAL = raw_eml(
+    f"From: Ava Reed <{AVA}>",
+    '"Berg, Nina" <Nina.Berg@Vandelay.co.uk>'.join(["To: ", ""]),
+    f"Cc: {BEN}",
+    "Subject: Proposal",
+    "Message-ID: <proposal@northwind.io>",
+    "Date: Mon, 16 Nov 2026 09:00:00 +0000",
+)
+ANSWER = raw_eml(
+    '"Berg, Nina" <nina.berg@vandelay.co.uk>'.join(["From: ", ""]),
+    f"To: {AVA}",
+    f"Cc: {BEN}",
+    "Subject: Re: Proposal",
+    "In-Reply-To: <proposal@northwind.io>",
+    "References: <proposal@northwind.io>",
+    "Message-ID: <answer@vandelay.co.uk>",
+    "Date: Tue, 17 Nov 2026 10:00:00 +0000",
+)
