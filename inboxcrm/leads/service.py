@@ -134,17 +134,26 @@ def _count(scope: Scope, query: Select[tuple[Lead]], limit: int) -> int:
     return scope.session.scalar(select(func.count()).select_from(capped)) or 0
 
 
+def sort_order(sort: str) -> tuple[Any, Any]:
+    """ORDER BY for a sort, leads without a value last either way, in an order an index
+    has on both databases: SQLite and PostgreSQL walk (workspace, column, id) either way,
+    which gives NULLs last ascending on PostgreSQL and descending on SQLite; PostgreSQL has
+    a (workspace, column DESC NULLS LAST, id DESC) index for the nullable columns."""
+    column = SORTS[sort.lstrip("-")]
+    nullable = bool(column.property.columns[0].nullable)
+    if sort.startswith("-"):
+        first = column.desc().nulls_last() if nullable else column.desc()
+        return first, Lead.id.desc()
+    return (column.asc().nulls_last() if nullable else column.asc()), Lead.id.asc()
+
+
 def list_leads(scope: Scope, flt: LeadFilter) -> LeadPage:
     # Search and tag filters count up to 1,000: past that "1,000+" says enough, and an
     # exact count would look up every match.
     narrowed = bool(flt.q.strip() or flt.tag)
     limit = NARROWED_COUNT_LIMIT if narrowed else COUNT_LIMIT
     total = _count(scope, filtered(scope, flt), limit)
-    column = SORTS[flt.sort.lstrip("-")]
-    if flt.sort.startswith("-"):
-        order = (column.desc().nulls_last(), Lead.id.desc())
-    else:
-        order = (column.asc().nulls_last(), Lead.id.asc())
+    order = sort_order(flt.sort)
     # Ids first, from the covering sort index; whole rows (with their joins) only for one page,
     # so deep pages skip index entries rather than joined rows.
     ids = list(
