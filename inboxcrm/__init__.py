@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from inboxcrm.config import Settings, load_settings
-from inboxcrm.db import Database
+from inboxcrm.db import Database, utcnow
 from inboxcrm.errors import DomainError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -118,11 +118,13 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
+        from inboxcrm.mail.jobs import poll_lag
         from inboxcrm.runtime import last_runs
 
         try:
             with database().session() as session:
                 runs = last_runs(session)
+                lag = poll_lag(session, utcnow())
         except Exception as exc:  # any failure means "not healthy", with the reason
             app.logger.warning("health check failed: %s", exc)
             return jsonify(status="error", database="unreachable"), 503
@@ -132,7 +134,13 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
             "last_tick_at": beat.finished_at.isoformat() if beat and beat.finished_at else None,
             "failing": sorted(job for job, run in runs.items() if run.error),
         }
-        return jsonify(status="ok", database="ok", clock=clock), 200
+        # Whether the clocks keep up with the mailboxes: the most overdue poll, in seconds.
+        polls = {
+            "overdue_s": lag.overdue_s,
+            "polled_last_minute": lag.polled_last_interval,
+            "connected_mailboxes": lag.connected,
+        }
+        return jsonify(status="ok", database="ok", clock=clock, polls=polls), 200
 
 
 def configure_errors(app: Flask, settings: Settings) -> None:

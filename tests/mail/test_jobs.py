@@ -211,3 +211,18 @@ def test_an_idle_poll_reads_its_mailbox_once_writes_it_once_and_asks_gmail_once(
     assert mailbox.history_id == history_id
     assert mailbox.next_poll_at is not None
     assert mailbox.next_poll_at > due
+
+
+def test_healthz_shows_whether_the_polls_keep_up(client: FlaskClient, session: Session) -> None:
+    now = utcnow()
+    member = MemberFactory()
+    MailboxFactory(member=member, email="on.time@team.example", next_poll_at=now + LEASE)
+    late = MailboxFactory(member=member, email="late@team.example")
+    late.next_poll_at, late.last_synced_at = now - dt.timedelta(seconds=90), now - POLL_EVERY * 2
+    fresh = MailboxFactory(member=member, email="fresh@team.example", next_poll_at=now)
+    fresh.last_synced_at = now - dt.timedelta(seconds=5)
+    session.commit()
+    polls = client.get("/healthz").json["polls"]
+    assert polls["connected_mailboxes"] == 3
+    assert polls["polled_last_minute"] == 1
+    assert 90 <= polls["overdue_s"] < 120
