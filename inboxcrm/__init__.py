@@ -124,7 +124,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
         try:
             with database().session() as session:
                 runs = last_runs(session)
-                lag = poll_lag(session, utcnow())
+                every = dt.timedelta(seconds=settings.poll_seconds)
+                lag = poll_lag(session, utcnow(), every)
         except Exception as exc:  # any failure means "not healthy", with the reason
             app.logger.warning("health check failed: %s", exc)
             return jsonify(status="error", database="unreachable"), 503

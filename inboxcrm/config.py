@@ -40,6 +40,7 @@ class Settings:
     token_key: str = field(default="", repr=False)
     base_url: str = "http://127.0.0.1:5000"
     log_level: str = "INFO"
+    poll_seconds: int = 60  # each mailbox's Gmail polled this often
     google_client_id: str = ""
     google_client_secret: str = field(default="", repr=False)
     google_api_root: str = GOOGLE_API_ROOT
@@ -122,6 +123,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = get("LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    poll = get("POLL_SECONDS", "60")
+    if not poll.isdigit() or not 1 <= int(poll) <= 3600:
+        raise ConfigError(f"{PREFIX}POLL_SECONDS must be a whole number of seconds, 1 to 3600")
     return Settings(
         env=env,
         instance_dir=instance_dir,
@@ -130,6 +134,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         token_key=token_key,
         base_url=_url("BASE_URL", get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
         log_level=log_level,
+        poll_seconds=int(poll),
         google_client_id=get("GOOGLE_CLIENT_ID"),
         google_client_secret=get("GOOGLE_CLIENT_SECRET"),
         google_api_root=_url("GOOGLE_API_ROOT", get("GOOGLE_API_ROOT", GOOGLE_API_ROOT)),

@@ -29,7 +29,7 @@ from inboxcrm.mail.sync import Progress, sync_mailbox
 from inboxcrm.runtime import Runtime
 
 log = logging.getLogger(__name__)
-POLL_EVERY = dt.timedelta(seconds=60)
+POLL_EVERY = dt.timedelta(seconds=60)  # the default; INBOXCRM_POLL_SECONDS sets it
 # The clock makes sure workers run this often; a worker waits for a mailbox due within it.
 # So news in Gmail (a stage label, a reply) shows within one poll interval.
 SYNC_TICK = dt.timedelta(seconds=15)
@@ -61,21 +61,23 @@ def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int
     return _claim(database, now, limit).ids
 
 
-def in_phase(mailbox_id: int, after: dt.datetime) -> dt.datetime:
+def in_phase(mailbox_id: int, after: dt.datetime, every: dt.timedelta = POLL_EVERY) -> dt.datetime:
     """The first time after `after` at the mailbox's place in the poll interval."""
-    period = POLL_EVERY.total_seconds()
+    period = every.total_seconds()
     phase = (mailbox_id * _PHASE) % 1.0 * period
     base = after.timestamp()
     cycle = (base - phase) // period + 1
     return dt.datetime.fromtimestamp(cycle * period + phase, dt.UTC)
 
 
-def next_poll(mailbox_id: int, state: SyncState, started: dt.datetime) -> dt.datetime:
+def next_poll(
+    mailbox_id: int, state: SyncState, started: dt.datetime, every: dt.timedelta = POLL_EVERY
+) -> dt.datetime:
     """More to list: go on at once. Otherwise the mailbox's next place in the interval,
     at least half an interval on (so a pass run late still polls about once a minute)."""
     if state is SyncState.syncing:
         return utcnow()
-    return in_phase(mailbox_id, started + POLL_EVERY / 2)
+    return in_phase(mailbox_id, started + every / 2, every)
 
 
 def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
@@ -125,8 +127,10 @@ def sync_claimed(
         if progress is not None:
             progress(stored, estimate)
 
+    every = dt.timedelta(seconds=runtime.settings.poll_seconds)
+
     def plan(state: SyncState, started: dt.datetime) -> dt.datetime:
-        return next_poll(mailbox_id, state, started)
+        return next_poll(mailbox_id, state, started, every)
 
     state = sync_mailbox(
         database, mailbox, gmail.calls, utcnow, steps, progress=renew, stop=stop, next_poll=plan
@@ -216,12 +220,12 @@ class PollLag:
     connected: int
 
 
-def poll_lag(session: Session, now: dt.datetime) -> PollLag:
+def poll_lag(session: Session, now: dt.datetime, every: dt.timedelta = POLL_EVERY) -> PollLag:
     connected = Mailbox.status == MailboxStatus.connected
     oldest, recent, total = session.execute(
         select(
             func.min(Mailbox.next_poll_at).filter(Mailbox.next_poll_at <= now),
-            func.count().filter(Mailbox.last_synced_at > now - POLL_EVERY),
+            func.count().filter(Mailbox.last_synced_at > now - every),
             func.count(),
         ).where(connected)
     ).one()

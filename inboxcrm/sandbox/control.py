@@ -11,7 +11,8 @@ GET|POST|DELETE /_sandbox/faults  {"kind": "error"|"slow"|"drop", "count", "stat
 POST /_sandbox/history/expire   {"mailbox", "before": historyId}
 POST /_sandbox/grants/revoke    {"email", "client_id"?}
 GET /_sandbox/sent              ?mailbox=: what was sent, with bounces
-GET /_sandbox/quota             ?user=: quota units used, refused calls, units available
+GET /_sandbox/quota             ?user=: quota units used, refused calls, units available,
+                                the most calls answered at once
 """
 
 from collections.abc import Callable
@@ -163,13 +164,14 @@ _Action = Callable[["Sandbox", dict[str, Any], Request], Any]
 def _quota(sb: "Sandbox", _: dict[str, Any], req: Request) -> Any:
     usage = sb.quota.usage(req.args["user"])
     if usage is None:
-        return {"used": 0, "refused": 0, "available": 0.0, "seconds": 0.0}
+        return {"used": 0, "refused": 0, "available": 0.0, "seconds": 0.0, "max_in_flight": 0}
     seconds = usage.last_at - usage.first_at
     return {
         "used": usage.used,
         "refused": usage.refused,
         "available": usage.available,
         "seconds": seconds,
+        "max_in_flight": usage.max_in_flight,
     }
 
 

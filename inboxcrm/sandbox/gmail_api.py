@@ -96,10 +96,15 @@ class GmailApi:
             raise ApiError(404, f"Not Found: {request.path}", reason="notFound") from None
         access = bearer(self.state, request.headers.get("Authorization"))
         account = self.state.accounts[access.email]
+        with self.quota.answering(account.email):
+            return self._answer(request, operation, dict(matched), access, account)
+
+    def _answer(
+        self, request: ApiRequest, operation: str, params: dict[str, Any], access: Any, account: Any
+    ) -> ApiResponse:
         fault = self.faults.take(operation, request.path, account.email)
         if fault is not None and (answer := apply_fault(fault)) is not None:
             return answer
-        params = dict(matched)
         user = params.pop("user")
         if user != "me" and user.lower() != account.email:
             raise ApiError(403, f"Delegation denied for {account.email}", reason="forbidden")

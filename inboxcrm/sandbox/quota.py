@@ -2,6 +2,8 @@
 
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from inboxcrm.sandbox.clock import Clock, rfc3339
@@ -37,6 +39,8 @@ class Usage:
     last_at: float
     used: int = 0
     refused: int = 0  # calls answered with a rate-limit error
+    in_flight: int = 0  # calls being answered right now
+    max_in_flight: int = 0  # the most at once: two syncs of one mailbox show as 2
 
     @property
     def available(self) -> float:
@@ -69,6 +73,22 @@ class Quota:
     def usage(self, user: str) -> Usage | None:
         with self._lock:
             return self._usage.get(user)
+
+    @contextmanager
+    def answering(self, user: str) -> Iterator[None]:
+        """Count a call of the user's while it is answered (its slow fault included)."""
+        now = self.clock.now()
+        with self._lock:
+            usage = self._usage.setdefault(
+                user, Usage(self.options.quota_units_per_minute, now, now)
+            )
+            usage.in_flight += 1
+            usage.max_in_flight = max(usage.max_in_flight, usage.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                usage.in_flight -= 1
 
     def charge(self, user: str, operation: str) -> None:
         """Take the call's units from the user's bucket, or raise Gmail's rate-limit error."""

@@ -1,6 +1,7 @@
 """Per-user quota in Gmail units, and the rolling daily sending limit."""
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -108,3 +109,19 @@ def test_usage_counts_units_granted_refused_and_available(
     assert usage["seconds"] == pytest.approx(30, abs=1)
     assert usage["available"] == pytest.approx(90, abs=1)
     assert control(f"quota?user={BEN}", method="GET")["used"] == 0
+
+
+def test_the_most_calls_answered_at_once_are_counted_per_user(
+    gmail: Callable[..., Any], control: Control
+) -> None:
+    slow = {"kind": "slow", "delay": 0.3, "count": 2, "operation": "getProfile"}
+    control("faults", slow)
+
+    def profile(_: int) -> None:
+        gmail(AVA).users().getProfile(userId="me").execute()  # a service per thread
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(profile, range(2)))
+    gmail(BEN).users().getProfile(userId="me").execute()
+    assert control(f"quota?user={AVA}", method="GET")["max_in_flight"] == 2
+    assert control(f"quota?user={BEN}", method="GET")["max_in_flight"] == 1
