@@ -50,19 +50,27 @@ def claim(
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=model)
     candidates = list(session.scalars(pick))
-    if not candidates:
-        return []
-    # Still ready? On SQLite the SELECT holds no lock, and the UPDATE decides.
-    taken = set(
+    taken = _take(session, queue, candidates, ready, now + lease)
+    return [row_id for row_id in candidates if row_id in taken]
+
+
+def _take(
+    session: Session, queue: Queue, ids: list[int], ready: Any, until: dt.datetime
+) -> set[int]:
+    """Lease the rows that are still ready: on SQLite the SELECT before held no lock, and
+    this UPDATE decides."""
+    if not ids:
+        return set()
+    model = queue.class_
+    return set(
         session.scalars(
             update(model)
-            .where(model.id.in_(candidates), ready)
-            .values({queue.key: now + lease})
+            .where(model.id.in_(ids), ready)
+            .values({queue.key: until})
             .returning(model.id),
             execution_options={"synchronize_session": False},
         )
     )
-    return [row_id for row_id in candidates if row_id in taken]
 
 
 @dataclass(frozen=True)
@@ -100,17 +108,7 @@ def claim_next(
     candidates = candidates[:limit]
     left = [at for i, at in rows if i not in candidates]
     next_due = (now if left[0] is None else left[0]) if left else None
-    if not candidates:
-        return Claimed([], next_due)
-    taken = set(
-        session.scalars(
-            update(model)
-            .where(model.id.in_(candidates), ready)
-            .values({queue.key: now + lease})
-            .returning(model.id),
-            execution_options={"synchronize_session": False},
-        )
-    )
+    taken = _take(session, queue, candidates, ready, now + lease)
     if len(taken) < len(candidates):  # lost a race for some: more may be due
         next_due = now
     return Claimed([i for i in candidates if i in taken], next_due)

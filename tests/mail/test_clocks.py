@@ -3,9 +3,6 @@ mailbox twice at once: the sandbox Google counts each user's calls in flight."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -20,7 +17,7 @@ from inboxcrm.db import Database, utcnow
 from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import jobs
-from tests.support.commands import environment
+from tests.support.commands import start
 from tests.support.sandbox import AVA, BEN, MIA
 from tests.support.web import google_signin
 
@@ -60,14 +57,9 @@ def test_four_clock_processes_never_poll_one_mailbox_at_once(
     def polls(person: str) -> float:
         return (_quota(sandbox, person)["used"] - before[person]) / 2  # history.list: 2 units
 
-    command = [sys.executable, "-c", "from inboxcrm.cli import main; main()", "clock"]
     # Polls every second: each clock's waiting worker wakes for every mailbox's turn, so the
     # clocks contend for the same mailboxes over and over.
-    env = {**os.environ, **environment(google_settings), "INBOXCRM_POLL_SECONDS": "1"}
-    clocks = [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(CLOCKS)
-    ]
+    clocks = [start(google_settings, "clock", INBOXCRM_POLL_SECONDS="1") for _ in range(CLOCKS)]
     try:
         deadline = time.monotonic() + WATCH
         while time.monotonic() < deadline and min(polls(p) for p in PEOPLE) < POLLS:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +23,7 @@ from inboxcrm.mail.sync import CHUNK
 from inboxcrm.runtime import Runtime, run_job
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.setup import SYNC_STEPS, jobs
-from tests.support.commands import environment
+from tests.support.commands import start
 from tests.support.mail import raw_eml
 from tests.support.sandbox import AVA, BEN, gmail_ids
 from tests.support.web import google_signin
@@ -57,13 +54,7 @@ def test_a_killed_sync_resumes_after_its_lease_with_every_message_once(
     # Each messages.get is slowed, so the kill lands part-way through the full sync.
     slow = {"kind": "slow", "delay": 0.02, "count": 100_000, "operation": "messages.get"}
     requests.post(f"{control}/faults", json=slow, timeout=10)
-    command = [sys.executable, "-c", "from inboxcrm.cli import main; main()"]
-    process = subprocess.Popen(
-        [*command, "sync", "--mailbox", AVA],
-        env={**os.environ, **environment(google_settings)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start(google_settings, "sync", "--mailbox", AVA)
     try:
         deadline = time.monotonic() + 120
         while _stored(session) < CHUNK and time.monotonic() < deadline:
@@ -115,13 +106,7 @@ def test_a_sync_killed_after_a_batch_commits_still_links_the_new_lead_to_older_m
     requests.post(
         f"{control}/deliver", json={"to": AVA, "eml": proposal, "labelIds": ["SENT"]}, timeout=10
     )
-    command = [sys.executable, "-c", "from inboxcrm.cli import main; main()"]
-    process = subprocess.Popen(
-        [*command, "sync", "--mailbox", AVA],
-        env={**os.environ, **environment(google_settings)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start(google_settings, "sync", "--mailbox", AVA)
     try:
         deadline = time.monotonic() + 60
         while session.scalars(select(Lead)).first() is None and time.monotonic() < deadline:
