@@ -35,16 +35,20 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.gmail import signin as google
 from inboxcrm.gmail.signin import GoogleClient
-from inboxcrm.web import current_member, db_session, login_required, member, scope
+from inboxcrm.web import (
+    current_member,
+    db_session,
+    login_required,
+    member,
+    same_origin_path,
+    scope,
+)
 
 bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after sign-in is a phishing tool.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("leads.index")
+    return same_origin_path(target, url_for("leads.index"))
 
 
 @bp.get("/signin")
@@ -139,7 +143,7 @@ def google_callback() -> Response | tuple[str, int]:
     session.clear()
     session.permanent = True
     session["member_id"] = member.id
-    return redirect(pending["next"])
+    return redirect(_safe_next(pending.get("next")))
 
 
 def _progress(boxes: list[Mailbox]) -> dict[int, SyncProgress]:
