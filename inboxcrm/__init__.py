@@ -69,7 +69,10 @@ def configure_database(app: Flask, settings: Settings) -> None:
 
 
 def configure_security(app: Flask, settings: Settings) -> None:
+    from inboxcrm.web import load_member
+
     csrf.init_app(app)
+    app.before_request(load_member)  # the server-side session, checked on every request
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -12,7 +12,8 @@ from flask import current_app, g, redirect, request, session, url_for
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.db import Database
+from inboxcrm.accounts.sessions import end_session, resume_session, start_session
+from inboxcrm.db import Database, utcnow
 from inboxcrm.tenancy import Scope
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,12 +36,58 @@ def close_db_session(_exc: BaseException | None = None) -> None:
         s.close()
 
 
+def load_member() -> None:
+    """Before each request: the member whose live server-side session the cookie names.
+
+    The cookie is trusted only to carry the session's token; the session row (sign-out,
+    "sign out everywhere", idle and absolute lifetimes: accounts/sessions.py) and the member
+    row (role, workspace, still a member at all) are read from the database every time. The
+    last-seen time is committed here, before the view runs, so a view's own transaction
+    never carries it. The API authenticates by bearer token only (api.authenticate).
+    """
+    g.member = None
+    if request.endpoint == "static" or request.path.startswith("/api/"):
+        return
+    token = session.get("sid")
+    if not isinstance(token, str):
+        return
+    db = db_session()
+    found = resume_session(db, token, utcnow())
+    db.commit()
+    if found is None:
+        session.clear()  # ended or ran out: nothing of it is kept
+        return
+    g.member = found.member
+    g.session_token = token
+
+
 def current_member() -> Member | None:
     """The member signed in by cookie (pages) or bearer token (API), loaded once per request."""
     if "member" not in g:
-        member_id = session.get("member_id")
-        g.member = db_session().get(Member, member_id) if member_id else None
+        load_member()
     return cast(Member | None, g.member)
+
+
+def start_member_session(found: Member) -> None:
+    """Sign `found` in on this browser: a fresh server-side session and a fresh cookie (what
+    the cookie held before, a CSRF token included, is dropped: no session fixation)."""
+    db = db_session()
+    token = start_session(db, found, utcnow())
+    db.commit()
+    session.clear()
+    session.permanent = True
+    session["sid"] = token
+    g.member, g.session_token = found, token
+
+
+def end_member_session() -> None:
+    """Sign this browser out: its session row goes, so a copy of the cookie is worth nothing."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        end_session(db_session(), token)
+        db_session().commit()
+    session.clear()
+    g.member = None
 
 
 def member() -> Member:
