@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +54,9 @@ def configure_settings(app: Flask, settings: Settings) -> None:
 
 
 def configure_logging(app: Flask, settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from inboxcrm import logs
+
+    logs.configure(settings)  # our level for us, WARNING for libraries, secrets redacted
     app.logger.setLevel(settings.log_level)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 from typing import Any
 
@@ -155,14 +154,13 @@ def keys_generate() -> None:
 @main.command()
 def clock() -> None:
     """Run the scheduler (the `clock` process): one per deployment is enough, more are safe."""
+    from inboxcrm import logs
     from inboxcrm.runtime import Runtime
     from inboxcrm.scheduler import run_clock
     from inboxcrm.setup import jobs
 
     settings = _keyed_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings)
     run_clock(Runtime(Database(settings.database_url), settings), jobs())
 
 
@@ -196,12 +194,14 @@ def sync(email: str) -> None:
     """Sync one mailbox now, to the end, with a progress bar."""
     from sqlalchemy import func, select
 
+    from inboxcrm import logs
     from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
     from inboxcrm.mail.jobs import claim, sync_claimed
     from inboxcrm.runtime import Runtime
     from inboxcrm.setup import SYNC_STEPS
 
     settings = _keyed_settings()
+    logs.configure(settings)
     runtime = Runtime(Database(settings.database_url), settings, workers=1)
     with runtime.database.session() as session:
         mailbox = session.scalars(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,9 @@ GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GOOGLE_USERINFO_URI = "https://openidconnect.googleapis.com/v1/userinfo"
 
 
+_LOGGER_NAME = re.compile(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*")
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -40,6 +44,8 @@ class Settings:
     token_key: str = field(default="", repr=False)
     base_url: str = "http://127.0.0.1:5000"
     log_level: str = "INFO"
+    # Third-party loggers to run at DEBUG (all others stay at WARNING); still redacted.
+    debug_loggers: tuple[str, ...] = ()
     google_client_id: str = ""
     google_client_secret: str = field(default="", repr=False)
     google_api_root: str = GOOGLE_API_ROOT
@@ -122,6 +128,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = get("LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    debug_loggers = tuple(name for name in re.split(r"[,\s]+", get("DEBUG_LOGGERS")) if name)
+    for name in debug_loggers:
+        if not _LOGGER_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{PREFIX}DEBUG_LOGGERS must be logger names separated by commas, got {name!r}"
+            )
     return Settings(
         env=env,
         instance_dir=instance_dir,
@@ -130,6 +142,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         token_key=token_key,
         base_url=_url("BASE_URL", get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
         log_level=log_level,
+        debug_loggers=debug_loggers,
         google_client_id=get("GOOGLE_CLIENT_ID"),
         google_client_secret=get("GOOGLE_CLIENT_SECRET"),
         google_api_root=_url("GOOGLE_API_ROOT", get("GOOGLE_API_ROOT", GOOGLE_API_ROOT)),
