@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from inboxcrm.accounts.models import Role
 from inboxcrm.config import ConfigError, Settings, load_settings
-from inboxcrm.db import Database, utcnow
+from inboxcrm.db import Database, private_dir, utcnow
 from inboxcrm.errors import DomainError
 from inboxcrm.sandbox.cli import sandbox
 
@@ -59,7 +59,7 @@ def db_upgrade() -> None:
 
     settings = _settings()
     if settings.database_url.startswith("sqlite:///"):
-        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.instance_dir)
     upgrade(settings.database_url)
     click.echo("database is up to date")
 
@@ -258,7 +258,7 @@ def demo(host: str, port: int) -> None:
         # No Google client configured: the demo brings its own Google, seeded with mail.
         google = start_sandbox(host="127.0.0.1", port=0, seed="demo")
         settings = with_sandbox_google(settings, google)
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.instance_dir)
     upgrade(settings.database_url)
     app = create_app(settings)
     with app.app_context():
