@@ -28,6 +28,25 @@ GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GOOGLE_USERINFO_URI = "https://openidconnect.googleapis.com/v1/userinfo"
 
 
+# Where rate limits can count: the synchronous storages of the `limits` library.
+RATELIMIT_SCHEMES = frozenset(
+    (
+        "memory",
+        "redis",
+        "rediss",
+        "redis+unix",
+        "redis+cluster",
+        "redis+sentinel",
+        "valkey",
+        "valkeys",
+        "valkey+unix",
+        "valkey+cluster",
+        "valkey+sentinel",
+        "memcached",
+        "mongodb",
+        "mongodb+srv",
+    )
+)
 _LOGGER_NAME = re.compile(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*")
 
 
@@ -46,6 +65,10 @@ class Settings:
     log_level: str = "INFO"
     # Third-party loggers to run at DEBUG (all others stay at WARNING); still redacted.
     debug_loggers: tuple[str, ...] = ()
+    # Where rate limits count: memory:// is per process; several processes share redis://.
+    ratelimit_storage_uri: str = field(default="memory://", repr=False)  # may hold a password
+    # Proxies in front of the web process whose X-Forwarded-For is believed (0: none).
+    trusted_proxies: int = 0
     google_client_id: str = ""
     google_client_secret: str = field(default="", repr=False)
     google_api_root: str = GOOGLE_API_ROOT
@@ -134,6 +157,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(
                 f"{PREFIX}DEBUG_LOGGERS must be logger names separated by commas, got {name!r}"
             )
+    storage = get("RATELIMIT_STORAGE_URI", "memory://")
+    scheme = storage.split("://", 1)[0] if "://" in storage else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        raise ConfigError(
+            f"{PREFIX}RATELIMIT_STORAGE_URI must be a URI such as memory:// or "
+            f"redis://host:6379/0, got scheme {scheme!r}"
+        )
+    proxies = get("TRUSTED_PROXIES", "0")
+    if not proxies.isdigit() or int(proxies) > 5:
+        raise ConfigError(f"{PREFIX}TRUSTED_PROXIES must be a number of proxies from 0 to 5")
     return Settings(
         env=env,
         instance_dir=instance_dir,
@@ -143,6 +176,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         base_url=_url("BASE_URL", get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
         log_level=log_level,
         debug_loggers=debug_loggers,
+        ratelimit_storage_uri=storage,
+        trusted_proxies=int(proxies),
         google_client_id=get("GOOGLE_CLIENT_ID"),
         google_client_secret=get("GOOGLE_CLIENT_SECRET"),
         google_api_root=_url("GOOGLE_API_ROOT", get("GOOGLE_API_ROOT", GOOGLE_API_ROOT)),
