@@ -61,6 +61,8 @@ def configure_logging(app: Flask, settings: Settings) -> None:
 
     logs.configure(settings)  # our level for us, WARNING for libraries, secrets redacted
     app.logger.setLevel(settings.log_level)
+    for handler in app.logger.handlers:  # Flask's own, should it have added one
+        logs.protect(handler)
 
 
 def configure_database(app: Flask, settings: Settings) -> None:
