@@ -28,7 +28,8 @@ GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GOOGLE_USERINFO_URI = "https://openidconnect.googleapis.com/v1/userinfo"
 
 
-# Where rate limits can count: the synchronous storages of the `limits` library.
+# Where rate limits can count: the `limits` library's synchronous storages that keep a
+# moving window (memcached does not).
 RATELIMIT_SCHEMES = frozenset(
     (
         "memory",
@@ -42,7 +43,6 @@ RATELIMIT_SCHEMES = frozenset(
         "valkey+unix",
         "valkey+cluster",
         "valkey+sentinel",
-        "memcached",
         "mongodb",
         "mongodb+srv",
     )

@@ -49,8 +49,9 @@ def make_limiter(app: Flask, settings: Settings) -> Limiter:
         get_remote_address,
         app=app,
         storage_uri=settings.ratelimit_storage_uri,
-        # No burst of twice the limit across a window's edge; every store supports it.
-        strategy="sliding-window-counter",
+        # Exact: never more than the limit in any minute (a fixed window lets twice that
+        # through across its edge, a sliding counter only estimates). Memcached lacks it.
+        strategy="moving-window",
         key_prefix="inboxcrm",
         headers_enabled=False,  # Retry-After goes on the 429 alone (inboxcrm.__init__)
     )
