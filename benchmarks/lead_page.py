@@ -220,8 +220,7 @@ def run(
         )
     )
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["member_id"] = member_id
+    timing.sign_in(client, member_id)
     headers = {"Authorization": f"Bearer {token}"}
 
     first = client.get(f"/leads/{lead_id}")

@@ -120,8 +120,7 @@ def run(
     )
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["member_id"] = member_id
+    timing.sign_in(client, member_id)
     headers = {"Authorization": f"Bearer {token}"}
     page_urls = [
         "/leads",

@@ -236,8 +236,7 @@ def main() -> None:
             )
         )
         client = app.test_client()
-        with client.session_transaction() as sess:
-            sess["member_id"] = member_id
+        timing.sign_in(client, member_id)
         urls = [
             "/board",
             f"/board?owner={member_ids[3]}",

@@ -47,3 +47,15 @@ def summary(timings: dict[str, Timings]) -> dict[str, object]:
 
 def measure(client: Any, urls: list[str], repeat: int, **kw: Any) -> dict[str, object]:
     return summary(time_urls(client, urls, repeat, **kw))
+
+
+def sign_in(client: Any, member_id: int) -> None:
+    """Give the test client a real server-side session for the member (no link round trip)."""
+    from inboxcrm.accounts.models import Member
+    from inboxcrm.accounts.sessions import start_session
+    from inboxcrm.db import utcnow
+
+    with client.application.extensions["inboxcrm.db"].session() as s:
+        token = start_session(s, s.get_one(Member, member_id), utcnow())
+    with client.session_transaction() as sess:
+        sess["sid"] = token

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from inboxcrm.config import Settings, load_settings
@@ -32,6 +33,7 @@ def create_app(config: Settings | None = None) -> Flask:
         configure_security,
         configure_google,
         configure_blueprints,
+        configure_rate_limits,
         configure_errors,
         configure_templates,
     ):
@@ -55,10 +57,12 @@ def configure_settings(app: Flask, settings: Settings) -> None:
 
 
 def configure_logging(app: Flask, settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from inboxcrm import logs
+
+    logs.configure(settings)  # our level for us, WARNING for libraries, secrets redacted
     app.logger.setLevel(settings.log_level)
+    for handler in app.logger.handlers:  # Flask's own, should it have added one
+        logs.protect(handler)
 
 
 def configure_database(app: Flask, settings: Settings) -> None:
@@ -69,10 +73,21 @@ def configure_database(app: Flask, settings: Settings) -> None:
 
 
 def configure_security(app: Flask, settings: Settings) -> None:
+    from inboxcrm.ratelimits import make_limiter
+    from inboxcrm.web import load_member
+
+    if settings.trusted_proxies:
+        # The client's address (rate limits, logs) from X-Forwarded-For, as far as we trust it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    make_limiter(app, settings)  # its check runs before CSRF's and the session's
     csrf.init_app(app)
+    app.before_request(load_member)  # the server-side session, checked on every request
+    https = settings.base_url.startswith("https://")
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        # Every answer, pages, JSON, redirects and errors alike; a view may set a stricter
+        # policy of its own (an email body's CSP, mail/views.py).
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -81,7 +96,19 @@ def configure_security(app: Flask, settings: Settings) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            # Pages and JSON hold a member's data: no shared cache keeps them, and the back
+            # button after signing out shows no copy.
+            response.headers.setdefault("Cache-Control", "private, no-store")
         return response
+
+
+def configure_rate_limits(app: Flask, settings: Settings) -> None:
+    from inboxcrm.ratelimits import apply_limits
+
+    apply_limits(app)  # the limiter itself was made first thing in configure_security
 
 
 def configure_google(app: Flask, settings: Settings) -> None:
@@ -171,6 +198,27 @@ def configure_errors(app: Flask, settings: Settings) -> None:
     def csrf_error(exc: CSRFError) -> tuple[str, int]:
         message = "The form expired or came from another site. Go back, reload and try again."
         return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc: RateLimitExceeded) -> tuple[str, int, dict[str, str]] | Response:
+        from inboxcrm.ratelimits import retry_after
+
+        db_session().rollback()
+        message = exc.description or "Too many requests; wait a minute and try again."
+        wait = {"Retry-After": str(retry_after())}
+        if wants_json():
+            response = api_error(429, message)
+            response.headers.update(wait)
+            return response
+        return render_template("error.html", status=429, message=message), 429, wait
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> tuple[str, int] | Response:
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        message = f"The request is too large: this server takes at most {limit} MB."
+        if wants_json():
+            return api_error(413, message)
+        return render_template("error.html", status=413, message=message), 413
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int] | Response:

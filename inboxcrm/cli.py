@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 from typing import Any
 
@@ -12,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from inboxcrm.accounts.models import Role
 from inboxcrm.config import ConfigError, Settings, load_settings
-from inboxcrm.db import Database, utcnow
+from inboxcrm.db import Database, private_dir, utcnow
 from inboxcrm.errors import DomainError
 from inboxcrm.sandbox.cli import sandbox
 
@@ -60,7 +59,7 @@ def db_upgrade() -> None:
 
     settings = _settings()
     if settings.database_url.startswith("sqlite:///"):
-        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.instance_dir)
     upgrade(settings.database_url)
     click.echo("database is up to date")
 
@@ -155,14 +154,13 @@ def keys_generate() -> None:
 @main.command()
 def clock() -> None:
     """Run the scheduler (the `clock` process): one per deployment is enough, more are safe."""
+    from inboxcrm import logs
     from inboxcrm.runtime import Runtime
     from inboxcrm.scheduler import run_clock
     from inboxcrm.setup import jobs
 
     settings = _keyed_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings)
     run_clock(Runtime(Database(settings.database_url), settings), jobs())
 
 
@@ -196,12 +194,14 @@ def sync(email: str) -> None:
     """Sync one mailbox now, to the end, with a progress bar."""
     from sqlalchemy import func, select
 
+    from inboxcrm import logs
     from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
     from inboxcrm.mail.jobs import claim, sync_claimed
     from inboxcrm.runtime import Runtime
     from inboxcrm.setup import SYNC_STEPS
 
     settings = _keyed_settings()
+    logs.configure(settings)
     runtime = Runtime(Database(settings.database_url), settings, workers=1)
     with runtime.database.session() as session:
         mailbox = session.scalars(
@@ -258,7 +258,7 @@ def demo(host: str, port: int) -> None:
         # No Google client configured: the demo brings its own Google, seeded with mail.
         google = start_sandbox(host="127.0.0.1", port=0, seed="demo")
         settings = with_sandbox_google(settings, google)
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.instance_dir)
     upgrade(settings.database_url)
     app = create_app(settings)
     with app.app_context():

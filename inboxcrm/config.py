@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,28 @@ GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GOOGLE_USERINFO_URI = "https://openidconnect.googleapis.com/v1/userinfo"
 
 
+# Where rate limits can count: the `limits` library's synchronous storages that keep a
+# moving window (memcached does not).
+RATELIMIT_SCHEMES = frozenset(
+    (
+        "memory",
+        "redis",
+        "rediss",
+        "redis+unix",
+        "redis+cluster",
+        "redis+sentinel",
+        "valkey",
+        "valkeys",
+        "valkey+unix",
+        "valkey+cluster",
+        "valkey+sentinel",
+        "mongodb",
+        "mongodb+srv",
+    )
+)
+_LOGGER_NAME = re.compile(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*")
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -41,6 +64,12 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     log_level: str = "INFO"
     poll_seconds: int = 60  # each mailbox's Gmail polled this often
+    # Third-party loggers to run at DEBUG (all others stay at WARNING); still redacted.
+    debug_loggers: tuple[str, ...] = ()
+    # Where rate limits count: memory:// is per process; several processes share redis://.
+    ratelimit_storage_uri: str = field(default="memory://", repr=False)  # may hold a password
+    # Proxies in front of the web process whose X-Forwarded-For is believed (0: none).
+    trusted_proxies: int = 0
     google_client_id: str = ""
     google_client_secret: str = field(default="", repr=False)
     google_api_root: str = GOOGLE_API_ROOT
@@ -126,6 +155,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     poll = get("POLL_SECONDS", "60")
     if not poll.isdigit() or not 1 <= int(poll) <= 3600:
         raise ConfigError(f"{PREFIX}POLL_SECONDS must be a whole number of seconds, 1 to 3600")
+    debug_loggers = tuple(name for name in re.split(r"[,\s]+", get("DEBUG_LOGGERS")) if name)
+    for name in debug_loggers:
+        if not _LOGGER_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{PREFIX}DEBUG_LOGGERS must be logger names separated by commas, got {name!r}"
+            )
+    storage = get("RATELIMIT_STORAGE_URI", "memory://")
+    scheme = storage.split("://", 1)[0] if "://" in storage else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        raise ConfigError(
+            f"{PREFIX}RATELIMIT_STORAGE_URI must be a URI such as memory:// or "
+            f"redis://host:6379/0, got scheme {scheme!r}"
+        )
+    proxies = get("TRUSTED_PROXIES", "0")
+    if not proxies.isdigit() or int(proxies) > 5:
+        raise ConfigError(f"{PREFIX}TRUSTED_PROXIES must be a number of proxies from 0 to 5")
     return Settings(
         env=env,
         instance_dir=instance_dir,
@@ -135,6 +180,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         base_url=_url("BASE_URL", get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/"),
         log_level=log_level,
         poll_seconds=int(poll),
+        debug_loggers=debug_loggers,
+        ratelimit_storage_uri=storage,
+        trusted_proxies=int(proxies),
         google_client_id=get("GOOGLE_CLIENT_ID"),
         google_client_secret=get("GOOGLE_CLIENT_SECRET"),
         google_api_root=_url("GOOGLE_API_ROOT", get("GOOGLE_API_ROOT", GOOGLE_API_ROOT)),

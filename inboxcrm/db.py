@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, Enum, ForeignKey, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -81,8 +84,42 @@ def chunks(values: Iterable[_T], size: int = IN_LIST) -> Iterator[list[_T]]:
         yield items[start : start + size]
 
 
+def private_dir(path: Path) -> Path:
+    """A folder only its owner can enter (0700): the instance folder holds the database and
+    the demo's keys. An existing folder loses its group and other permissions."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+    return path
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file 0600 before SQLite does (it would use the umask,
+    usually 0644), and tighten an existing one with its -wal, -shm and -journal files;
+    SQLite gives the side files it creates later the database file's permissions. Nothing
+    happens for other databases, in-memory ones, or a folder that does not exist (SQLite
+    then fails to open it, as it should)."""
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # never truncates
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SQLITE_SIDE_FILES)):
+        if candidate.exists() and stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+            candidate.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         # The demo writes from several threads: WAL lets readers go on, the timeout queues writers.
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
 

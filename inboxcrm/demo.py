@@ -8,6 +8,7 @@ import json
 import os
 import random
 import secrets
+import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Member, Role, Workspace
 from inboxcrm.accounts.service import add_member, create_workspace, find_workspace
 from inboxcrm.config import Settings
+from inboxcrm.db import private_dir
 from inboxcrm.leads.models import Temperature
 from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
 from inboxcrm.leads.service import create_lead, update_lead
@@ -55,11 +57,12 @@ TAGS = ("enterprise", "inbound", "event", "referral", "pilot")
 def demo_settings(settings: Settings) -> Settings:
     """Keys are generated once and kept in the instance folder, so sessions and encrypted
     tokens survive a restart of the demo."""
-    path = Path(settings.instance_dir) / "demo-keys.json"
+    path = private_dir(Path(settings.instance_dir)) / "demo-keys.json"
     if path.exists():
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)  # made by an older version, or copied in
         keys = json.loads(path.read_text())
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
         keys = {
             "secret_key": secrets.token_urlsafe(32),
             "token_key": Fernet.generate_key().decode(),

@@ -8,6 +8,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 
+from inboxcrm.db import private_sqlite_file
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -28,6 +30,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    private_sqlite_file(url)  # SQLite: the file is 0600 before the first table goes in
     command.upgrade(alembic_config(url), revision)
 
 

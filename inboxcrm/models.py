@@ -1,6 +1,13 @@
 """Every domain's tables, imported once so the metadata (and Alembic) sees them all."""
 
-from inboxcrm.accounts.models import ApiToken, Invite, Mailbox, Member, Workspace
+from inboxcrm.accounts.models import (
+    ApiToken,
+    Invite,
+    LoginSession,
+    Mailbox,
+    Member,
+    Workspace,
+)
 from inboxcrm.leads.models import (
     Activity,
     BlockedAddress,
@@ -26,6 +33,7 @@ __all__ = [
     "JobRun",
     "Lead",
     "LeadEmail",
+    "LoginSession",
     "Mailbox",
     "Member",
     "Message",

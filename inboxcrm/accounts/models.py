@@ -124,6 +124,25 @@ class ApiToken(InWorkspace, Base):
     member: Mapped[Member] = relationship()
 
 
+class LoginSession(InWorkspace, Base):
+    """A signed-in browser. The session cookie carries a random token; this row, found by
+    the token's SHA-256, is what makes the cookie worth anything, so deleting it ends the
+    session on the server: sign-out, "sign out everywhere", a removed member (cascade) and
+    the idle and absolute lifetimes (accounts/sessions.py) all take effect on the next
+    request, even for a copied cookie."""
+
+    __tablename__ = "login_session"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship()
+
+    __table_args__ = (Index(None, "member_id"),)
+
+
 class Mailbox(InWorkspace, Base):
     __tablename__ = "mailbox"
 

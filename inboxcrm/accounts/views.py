@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -31,20 +32,33 @@ from inboxcrm.accounts.service import (
     member_for_google,
     member_for_signin,
 )
+from inboxcrm.accounts.sessions import (
+    ABSOLUTE_LIFETIME,
+    IDLE_LIFETIME,
+    end_all_sessions,
+    is_token_of,
+    sessions_of,
+)
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.gmail import signin as google
 from inboxcrm.gmail.signin import GoogleClient
-from inboxcrm.web import current_member, db_session, login_required, member, scope
+from inboxcrm.web import (
+    current_member,
+    db_session,
+    end_member_session,
+    login_required,
+    member,
+    same_origin_path,
+    scope,
+    start_member_session,
+)
 
 bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect after sign-in is a phishing tool.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("leads.index")
+    return same_origin_path(target, url_for("leads.index"))
 
 
 @bp.get("/signin")
@@ -66,16 +80,39 @@ def signin_link(token: str) -> tuple[str, int] | str | Response:
     if request.method == "GET":
         return render_template("accounts/confirm.html", member=found)
     consume_signin(found)
-    db_session().commit()
-    session.clear()
-    session.permanent = True
-    session["member_id"] = found.id
+    start_member_session(found)  # commits the spent link with the new session
     return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/signout")
 def signout() -> Response:
+    end_member_session()
+    return redirect(url_for("accounts.signin"))
+
+
+@bp.get("/account")
+@login_required
+def account() -> str:
+    """The member's own page: who they are, and where they are signed in."""
+    me = member()
+    return render_template(
+        "accounts/account.html",
+        sessions=sessions_of(db_session(), me, utcnow()),
+        current=g.session_token,
+        is_token_of=is_token_of,
+        idle=IDLE_LIFETIME,
+        absolute=ABSOLUTE_LIFETIME,
+    )
+
+
+@bp.post("/account/signout-everywhere")
+@login_required
+def signout_everywhere() -> Response:
+    """End every session of this member, on every browser, this one included."""
+    ended = end_all_sessions(db_session(), member())
+    db_session().commit()
     session.clear()
+    flash(f"Signed out everywhere ({ended} session{'s' if ended != 1 else ''} ended).")
     return redirect(url_for("accounts.signin"))
 
 
@@ -131,15 +168,12 @@ def google_callback() -> Response | tuple[str, int]:
     if grant.can_use_gmail:
         box: TokenBox = current_app.extensions["inboxcrm.tokens"]
         connect_mailbox(db, member, grant.identity.email, box.seal(grant.token_json), grant.scopes)
-    else:
+    start_member_session(member)  # commits the member and mailbox with the new session
+    if not grant.can_use_gmail:  # after the fresh cookie, so the message survives it
         flash(
             "Signed in, but Gmail is not connected: sign in again and allow Gmail access.", "error"
         )
-    db.commit()
-    session.clear()
-    session.permanent = True
-    session["member_id"] = member.id
-    return redirect(pending["next"])
+    return redirect(_safe_next(pending.get("next")))
 
 
 def _progress(boxes: list[Mailbox]) -> dict[int, SyncProgress]:

@@ -22,7 +22,7 @@ from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import SORTS, BulkChange, bulk_update, create_lead, list_leads
 from inboxcrm.leads.timeline import Cursor
 from inboxcrm.stages.service import list_stages
-from inboxcrm.web import db_session, login_required, member, scope
+from inboxcrm.web import db_session, login_required, member, same_origin_path, scope
 
 bp = Blueprint("leads", __name__)
 
@@ -107,8 +107,8 @@ def new() -> str | Response | tuple[str, int]:
 @login_required
 def bulk() -> Response:
     form = request.form
-    back = form.get("next", "")
-    if not back.startswith("/leads") or back.startswith("//"):
+    back = same_origin_path(form.get("next"), url_for("leads.index"))
+    if not back.startswith("/leads"):
         back = url_for("leads.index")
     try:
         ids = [int(i) for i in form.getlist("lead_ids")]

@@ -11,7 +11,7 @@ from inboxcrm.errors import Invalid, NotFound
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.mail.privacy import MailAccess, set_private, set_visibility, visible_thread
 from inboxcrm.mail.sanitize import sanitize_html
-from inboxcrm.web import db_session, login_required, member, scope
+from inboxcrm.web import db_session, login_required, member, same_origin_path, scope
 
 bp = Blueprint("mail", __name__)
 
@@ -35,9 +35,7 @@ def body_policy(images: bool) -> str:
 
 
 def _back(default: str) -> str:
-    # Same-site paths only; browsers read `/\host` as `//host`.
-    target = request.form.get("next", "")
-    return target if target.startswith("/") and target[1:2] not in ("/", "\\") else default
+    return same_origin_path(request.form.get("next"), default)
 
 
 @bp.get("/messages/<int:message_id>/body")
