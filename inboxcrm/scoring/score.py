@@ -19,7 +19,7 @@ def worth(award: Award, now: dt.datetime) -> float:
     if award.half_life_days is None:
         return float(award.points)
     days = (now - award.at).total_seconds() / 86400
-    return award.points * 0.5 ** (days / award.half_life_days)
+    return float(award.points * 0.5 ** (days / award.half_life_days))
 
 
 @dataclass(frozen=True)
