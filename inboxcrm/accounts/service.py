@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,15 +78,24 @@ def add_member(
     return member
 
 
-def _signer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt="inboxcrm.signin")
+def _signer(secret_key: str, issued_at: dt.datetime | None = None) -> URLSafeTimedSerializer:
+    if issued_at is None:
+        return URLSafeTimedSerializer(secret_key, salt="inboxcrm.signin")
+    stamp = int(issued_at.timestamp())
+
+    class IssuedAt(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return stamp
+
+    return URLSafeTimedSerializer(secret_key, salt="inboxcrm.signin", signer=IssuedAt)
 
 
-def signin_token(member: Member, secret_key: str) -> str:
-    """A link token that works once (the member's nonce rotates on use) and for 30 minutes."""
+def signin_token(member: Member, secret_key: str, issued_at: dt.datetime | None = None) -> str:
+    """A link token that works once (the member's nonce rotates on use) and for 30 minutes
+    from `issued_at` (now, unless told)."""
     if not member.login_nonce:
         member.login_nonce = secrets.token_urlsafe(16)
-    return _signer(secret_key).dumps({"m": member.id, "n": member.login_nonce})
+    return _signer(secret_key, issued_at).dumps({"m": member.id, "n": member.login_nonce})
 
 
 def member_for_signin(session: Session, token: str, secret_key: str) -> Member | None:

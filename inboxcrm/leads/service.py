@@ -147,11 +147,13 @@ def sort_order(sort: str) -> tuple[Any, Any]:
     return (column.asc().nulls_last() if nullable else column.asc()), Lead.id.asc()
 
 
-def list_leads(scope: Scope, flt: LeadFilter) -> LeadPage:
+def list_leads(
+    scope: Scope, flt: LeadFilter, *, narrowed_limit: int = NARROWED_COUNT_LIMIT
+) -> LeadPage:
     # Search and tag filters count up to 1,000: past that "1,000+" says enough, and an
     # exact count would look up every match.
     narrowed = bool(flt.q.strip() or flt.tag)
-    limit = NARROWED_COUNT_LIMIT if narrowed else COUNT_LIMIT
+    limit = narrowed_limit if narrowed else COUNT_LIMIT
     total = _count(scope, filtered(scope, flt), limit)
     order = sort_order(flt.sort)
     # Ids first, from the covering sort index; whole rows (with their joins) only for one page,

@@ -531,17 +531,16 @@ def test_an_address_added_through_the_api_brings_its_stored_threads(
 
 
 def test_recapture_goes_step_by_step_over_every_thread(
-    session: Session, workspace: Workspace, box: Mailbox, monkeypatch: pytest.MonkeyPatch
+    session: Session, workspace: Workspace, box: Mailbox
 ) -> None:
     for n in range(3):
         sync(session, box, mail(f"p{n}@prospect{n}.example", REP, thread=f"t{n}", minute=n))
     assert leads(session) == {}
-    monkeypatch.setattr(backfill, "RECAPTURE_STEP", 1)
     policy(session, workspace, LeadPolicy.all_mail, [])
     workspace.recapture_from = 0
     session.commit()
     steps = 0
-    while backfill.recapture_step(session, workspace.id, NOW) is not None:
+    while backfill.recapture_step(session, workspace.id, NOW, step=1) is not None:
         session.commit()
         steps += 1
     assert steps == 4  # one thread each, then the step that finds the end

@@ -66,8 +66,10 @@ def link_existing_mail(
     return _capture_in_batches(session, workspace_id, threads, now, create=False)
 
 
-def recapture_step(session: Session, workspace_id: int, now: dt.datetime) -> Captured | None:
-    """Capture the next threads of stored mail again, after the rules changed, and move the
+def recapture_step(
+    session: Session, workspace_id: int, now: dt.datetime, step: int = RECAPTURE_STEP
+) -> Captured | None:
+    """Capture the next `step` threads of stored mail again, after the rules changed, and move the
     workspace's cursor past them; None when nothing is pending. The cursor moves by a
     conditional update, so of two clocks stepping at once, one step counts (capture is
     idempotent: the other one's work changes nothing)."""
@@ -79,7 +81,7 @@ def recapture_step(session: Session, workspace_id: int, now: dt.datetime) -> Cap
             select(Thread.id)
             .where(Thread.workspace_id == workspace_id, Thread.id > start)
             .order_by(Thread.id)
-            .limit(RECAPTURE_STEP)
+            .limit(step)
         )
     )
     result = _capture_in_batches(session, workspace_id, ids, now, create=True)
@@ -87,7 +89,7 @@ def recapture_step(session: Session, workspace_id: int, now: dt.datetime) -> Cap
         update(Workspace)
         .where(Workspace.id == workspace_id, Workspace.recapture_from == start)
         .values(
-            recapture_from=ids[-1] if len(ids) == RECAPTURE_STEP else None,
+            recapture_from=ids[-1] if len(ids) == step else None,
             recapture_created=Workspace.recapture_created + len(result.created),
         ),
         execution_options={"synchronize_session": False},
