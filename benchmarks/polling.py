@@ -373,7 +373,7 @@ def set_up(bench: Bench) -> dict[str, Any]:
 
     # One full sync per mailbox through the clock's own job, run back to back.
     runtime = Runtime(database, load_settings(bench.settings))
-    running: set[Future[SyncState]] = set()
+    running: set[Future[SyncState | None]] = set()
     while True:
         running |= set(sync_due(runtime, utcnow(), SYNC_STEPS))
         with database.session() as session:

@@ -83,7 +83,10 @@ def _clock(sb: "Sandbox", body: dict[str, Any], _: Request) -> Any:
 def _accounts(sb: "Sandbox", body: dict[str, Any], req: Request) -> Any:
     if req.method == "POST":
         sb.state.add_account(body["email"], body.get("name", body["email"]))
-    return {"accounts": [{"email": a.email, "name": a.name} for a in sb.state.accounts.values()]}
+    with sb.state.lock:  # accounts added meanwhile would change the dict under us
+        return {
+            "accounts": [{"email": a.email, "name": a.name} for a in sb.state.accounts.values()]
+        }
 
 
 def _contacts(sb: "Sandbox", body: dict[str, Any], _: Request) -> Any:
