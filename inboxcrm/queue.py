@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 Queue = InstrumentedAttribute[dt.datetime | None]
@@ -77,8 +77,9 @@ def _take(
 class Claimed:
     ids: list[int]
     # When the first row left unclaimed is due: at or before now, more work is waiting;
-    # later, that is when; None, the queue holds nothing else.
+    # later, that is when; None, the queue holds nothing else. `next_id` is that row.
     next_due: dt.datetime | None
+    next_id: int | None = None
 
 
 def claim_next(
@@ -106,12 +107,28 @@ def claim_next(
         i for i, at in rows if (at is None and null_is_due) or (at is not None and at <= now)
     ]
     candidates = candidates[:limit]
-    left = [at for i, at in rows if i not in candidates]
-    next_due = (now if left[0] is None else left[0]) if left else None
+    left = [(i, at) for i, at in rows if i not in candidates]
+    next_id = left[0][0] if left else None
+    next_due = (now if left[0][1] is None else left[0][1]) if left else None
     taken = _take(session, queue, candidates, ready, now + lease)
     if len(taken) < len(candidates):  # lost a race for some: more may be due
-        next_due = now
-    return Claimed([i for i in candidates if i in taken], next_due)
+        next_due, next_id = now, None
+    return Claimed([i for i in candidates if i in taken], next_due, next_id)
+
+
+def claim_row(
+    session: Session,
+    queue: Queue,
+    row_id: int,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    *where: Any,
+    null_is_due: bool = False,
+) -> bool:
+    """Claim one known row if it is due and matches `where` (a worker that waited for
+    it): one UPDATE."""
+    ready = and_(due(queue, now, null_is_due=null_is_due), *where)
+    return bool(_take(session, queue, [row_id], ready, now + lease))
 
 
 def release(

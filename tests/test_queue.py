@@ -100,3 +100,19 @@ def test_a_claim_takes_due_rows_oldest_first_and_a_release_keeps_a_newer_due_tim
     # A lease that ran out makes its rows due again: a dead worker's rows are not lost.
     again = queue.claim(session, Mailbox.next_poll_at, NOW + LEASE, LEASE, limit=10)
     assert again == [boxes[1].id, boxes[0].id]
+
+
+def test_a_worker_that_waited_takes_its_row_with_one_update_unless_it_was_taken(
+    session: Session,
+) -> None:
+    boxes = _mailboxes(session, 2)
+    boxes[0].next_poll_at = NOW + dt.timedelta(seconds=2)
+    boxes[1].next_poll_at = NOW + dt.timedelta(seconds=5)
+    session.commit()
+    looked = queue.claim_next(session, Mailbox.next_poll_at, NOW, LEASE, limit=1)
+    assert (looked.ids, looked.next_id) == ([], boxes[0].id)
+    assert looked.next_due == NOW + dt.timedelta(seconds=2)
+    then = NOW + dt.timedelta(seconds=2)
+    assert not queue.claim_row(session, Mailbox.next_poll_at, boxes[1].id, then, LEASE)  # not due
+    assert queue.claim_row(session, Mailbox.next_poll_at, boxes[0].id, then, LEASE)
+    assert not queue.claim_row(session, Mailbox.next_poll_at, boxes[0].id, then, LEASE)  # taken

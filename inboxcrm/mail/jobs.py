@@ -55,6 +55,19 @@ def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
         )
 
 
+def _claim_one(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
+    with database.session() as session:
+        return queue.claim_row(
+            session,
+            Mailbox.next_poll_at,
+            mailbox_id,
+            now,
+            LEASE,
+            Mailbox.status == MailboxStatus.connected,
+            null_is_due=True,
+        )
+
+
 def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
     """Mailboxes due a poll, most overdue first, each leased to this process: of several
     clocks claiming at once, exactly one gets each mailbox."""
@@ -150,7 +163,11 @@ def _work(runtime: Runtime, steps: SyncSteps, mailbox_id: int | None) -> SyncSta
     """A worker: sync the claimed mailbox, then claim the next due one, and so on. With
     none due, one worker waits for the next due within a tick; the others stop."""
     state = None
+    awaited: int | None = None  # the mailbox this worker waited for
     while not runtime.stopping.is_set():
+        if mailbox_id is None and awaited is not None:
+            mailbox_id = awaited if _claim_one(runtime.database, awaited, utcnow()) else None
+            awaited = None
         if mailbox_id is None:
             now = utcnow()
             claimed = _claim(runtime.database, now, limit=1)
@@ -164,6 +181,7 @@ def _work(runtime: Runtime, steps: SyncSteps, mailbox_id: int | None) -> SyncSta
                     runtime.stopping.wait(max(wait, 0.0))
                 finally:
                     runtime.waiting.release()
+                awaited = claimed.next_id  # one UPDATE takes it, unless another clock did
                 continue
             mailbox_id = claimed.ids[0]
             if claimed.next_due is not None and claimed.next_due <= now:
