@@ -105,7 +105,7 @@ def test_a_claim_takes_due_rows_oldest_first_and_a_release_keeps_a_newer_due_tim
 def test_a_worker_that_waited_takes_its_row_with_one_update_unless_it_was_taken(
     session: Session,
 ) -> None:
-    boxes = _mailboxes(session, 2)
+    boxes = _mailboxes(2)
     boxes[0].next_poll_at = NOW + dt.timedelta(seconds=2)
     boxes[1].next_poll_at = NOW + dt.timedelta(seconds=5)
     session.commit()
