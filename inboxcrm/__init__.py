@@ -145,7 +145,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        from inboxcrm.mail.jobs import poll_lag
+        from inboxcrm.accounts.progress import poll_lag
         from inboxcrm.runtime import last_runs
 
         try:

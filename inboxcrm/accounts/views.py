@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Any
 
@@ -21,8 +22,8 @@ from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.crypto import TokenBox, TokenUnreadable
-from inboxcrm.accounts.models import Mailbox
-from inboxcrm.accounts.progress import SyncProgress, progress_of
+from inboxcrm.accounts.models import Mailbox, Role
+from inboxcrm.accounts.progress import SyncProgress, poll_lag, progress_of
 from inboxcrm.accounts.service import (
     connect_mailbox,
     consume_signin,
@@ -185,7 +186,13 @@ def _progress(boxes: list[Mailbox]) -> dict[int, SyncProgress]:
 @login_required
 def mailboxes() -> str:
     boxes = mailboxes_of(db_session(), member())
-    return render_template("accounts/mailboxes.html", mailboxes=boxes, progress=_progress(boxes))
+    lag = None
+    if member().role is Role.admin:  # whether the clocks keep up with the team's polls
+        every = dt.timedelta(seconds=current_app.extensions["inboxcrm.settings"].poll_seconds)
+        lag = poll_lag(db_session(), utcnow(), every, member().workspace_id)
+    return render_template(
+        "accounts/mailboxes.html", mailboxes=boxes, progress=_progress(boxes), lag=lag
+    )
 
 
 @bp.get("/mailboxes/status")

@@ -15,10 +15,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import update
 
 from inboxcrm import queue
 from inboxcrm.accounts.connection import connect
@@ -226,26 +224,3 @@ def sync_due(
     if not started and soon and (waiter := _start(runtime, steps, None)) is not None:
         started.append(waiter)
     return started
-
-
-@dataclass(frozen=True)
-class PollLag:
-    """How the polls keep up: the longest any connected mailbox has waited past its due
-    time (0 when none is overdue), and how many were polled in the last interval."""
-
-    overdue_s: float
-    polled_last_interval: int
-    connected: int
-
-
-def poll_lag(session: Session, now: dt.datetime, every: dt.timedelta = POLL_EVERY) -> PollLag:
-    connected = Mailbox.status == MailboxStatus.connected
-    oldest, recent, total = session.execute(
-        select(
-            func.min(Mailbox.next_poll_at).filter(Mailbox.next_poll_at <= now),
-            func.count().filter(Mailbox.last_synced_at > now - every),
-            func.count(),
-        ).where(connected)
-    ).one()
-    overdue = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return PollLag(round(overdue, 1), recent, total)

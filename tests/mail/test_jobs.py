@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.crypto import TokenBox
-from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
+from inboxcrm.accounts.models import Mailbox, MailboxStatus, Role, SyncState
 from inboxcrm.cli import main
 from inboxcrm.config import Settings
 from inboxcrm.db import Database, utcnow
@@ -35,7 +35,7 @@ from inboxcrm.setup import SYNC_STEPS
 from tests.factories import MailboxFactory, MemberFactory
 from tests.support.commands import environment
 from tests.support.sandbox import AVA, BEN, MIA
-from tests.support.web import google_signin
+from tests.support.web import csrf_token, google_signin, sign_in
 
 pytestmark = pytest.mark.google
 
@@ -226,3 +226,20 @@ def test_healthz_shows_whether_the_polls_keep_up(client: FlaskClient, session: S
     assert polls["connected_mailboxes"] == 3
     assert polls["polled_last_minute"] == 1
     assert 90 <= polls["overdue_s"] < 120
+
+
+def test_an_admin_sees_on_the_gmail_page_whether_the_teams_polls_keep_up(
+    client: FlaskClient, session: Session
+) -> None:
+    now = utcnow()
+    admin = MemberFactory(role=Role.admin)
+    rep = MemberFactory(workspace=admin.workspace)
+    MailboxFactory(member=admin, email="admin@team.example", next_poll_at=now - POLL_EVERY * 3)
+    MailboxFactory(member=rep, email="rep@team.example", next_poll_at=now + LEASE)
+    MailboxFactory(email="other@elsewhere.example", next_poll_at=now - POLL_EVERY * 60)
+    session.commit()
+    page = sign_in(client, admin).get("/mailboxes").text
+    assert "2 connected mailboxes: 0 checked in the last poll interval" in page
+    assert "the longest waiting is 3 min late" in page  # the other workspace's is not ours
+    client.post("/signout", data={"csrf_token": csrf_token(page)})
+    assert "checked in the last poll interval" not in sign_in(client, rep).get("/mailboxes").text
