@@ -294,7 +294,7 @@ def mail_group() -> None:
 
 
 @mail_group.command("classify")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True)
 def mail_classify(files: tuple[str, ...]) -> None:
     """Print, per .eml file, one JSON line: its kind and its signals (bounce, auto-reply,
     meeting, unsubscribe request). A file that cannot be read gets a line with an error."""

@@ -340,7 +340,7 @@ _REASONS: dict[str, re.Pattern[str]] = {
         r"can't accept user",
         r"not a known user",
         r"does not like recipient",
-        r"address rejected(?!.*(sender|domain|spam|block|policy))",
+        r"5\.1\.0 address rejected",
     ),
     "filtered": _words(
         r"message filtered",
@@ -675,8 +675,10 @@ def reason_for(status: str, diagnostic: str, action: str = "", command: str = ""
         if reason == "userunknown":
             if coded == "suspend" or _REASONS["rejected"].search(text):
                 continue  # it is the sender that was refused
-            if command == "DATA" and coded != "userunknown":
-                return "filtered"  # refused after the content was read: a filter's doing
+            if coded == "filtered" or (command == "DATA" and coded != "userunknown"):
+                # The mailbox's status code (x.2.x), or refused after the content was read:
+                # a filter's doing, not a missing mailbox.
+                return "filtered"
             if command == "MAIL":
                 return "rejected"
         if reason == "rejected" and command not in ("", "MAIL", "DATA") and coded not in _VAGUE:
