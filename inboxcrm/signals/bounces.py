@@ -511,6 +511,7 @@ _REASONS: dict[str, re.Pattern[str]] = {
         r"abus",
         r"listed (at|on|in) ",
         r"poor reputation",
+        r"host network not allowed",
     ),
 }
 _LATER: dict[str, re.Pattern[str]] = {

@@ -54,7 +54,11 @@ def read_signals(
     if kind is MessageKind.bounce:
         return Signals(kind, bounce=classify_bounce(parsed))
     text = body_text(parsed.text_body, parsed.html_body)
-    meeting = accepted_meeting(parsed.calendar, parsed.subject)
+    has_calendar = any(
+        a.mime_type == "text/calendar" or a.filename.lower().endswith(".ics")
+        for a in parsed.attachments
+    )
+    meeting = accepted_meeting(parsed.calendar, parsed.subject, has_calendar)
     if kind is MessageKind.auto_reply:
         sent = (parsed.sent_at or now).date()
         return Signals(kind, auto_reply=read_auto_reply(parsed.subject, own_text(text), sent))

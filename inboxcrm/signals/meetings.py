@@ -60,8 +60,12 @@ def _unescape(value: str) -> str:
     return value.replace("\\n", " ").replace("\\N", " ").replace("\\,", ",").replace("\\;", ";")
 
 
-def accepted_meeting(calendar: str, subject: str = "") -> Meeting | None:
-    """The meeting this answer accepts, if it is an acceptance."""
+def accepted_meeting(
+    calendar: str, subject: str = "", has_calendar: bool = False
+) -> Meeting | None:
+    """The meeting this answer accepts, if it is an acceptance. The subject alone counts
+    for a message with a calendar part (`has_calendar`, unread) or a calendar's subject
+    ("Accepted: Demo @ Tue 1 Dec 2026 3pm"), not for "Accepted: your offer"."""
     if calendar.strip():
         try:
             found = _from_calendar(calendar)
@@ -69,7 +73,8 @@ def accepted_meeting(calendar: str, subject: str = "") -> Meeting | None:
             found = None
         if found is not None:
             return found
-    if _ACCEPTED_SUBJECT.match(subject or ""):
+    calendar_like = has_calendar or bool(calendar.strip()) or " @ " in subject
+    if calendar_like and _ACCEPTED_SUBJECT.match(subject or ""):
         summary = subject.split(":", 1)[1].strip()
         return Meeting(None, summary[:300], None, None, "subject")
     return None

@@ -260,6 +260,9 @@ def test_declined_invitations_requests_and_garbage_are_no_meeting() -> None:
     garbage = calendar_reply(NINA, AVA, "BEGIN:VCALENDAR\n\x00;;;:::\nATTENDEE;;;=\n", "Hi")
     assert signals(garbage).meeting is None
     assert accepted_meeting("\ufffd" * 1000, "Re: lunch") is None
+    plain = message(f"From: {NINA}", f"To: {AVA}", "Subject: Accepted: your offer",
+                    body="We accept the offer.")  # fmt: skip
+    assert signals(plain).meeting is None
 
 
 def test_google_calendar_accepted_subject_without_a_readable_calendar() -> None:
