@@ -86,7 +86,12 @@ def detect_signals(batch: Batch) -> None:
         session, insiders, list({m.thread_id for m in batch.messages}), set(parsed_of)
     )
     new = [m for m in mails if m.new]
-    signals = {m.id: _read(parsed_of.get(m.id), m, batch.now, inboxes) for m in new}
+    # Read now: the bounces (whom they are about). The rest once their sender is a lead.
+    signals = {
+        m.id: _read(parsed_of.get(m.id), m, batch.now, inboxes)
+        for m in new
+        if m.kind is MessageKind.bounce
+    }
 
     # Whom the new mail is about: its senders, and the addresses its bounces name.
     addresses: set[str] = set()
@@ -100,6 +105,13 @@ def detect_signals(batch: Batch) -> None:
     lead_of = existing_leads(session, workspace.id, addresses)
     if not lead_of:
         return
+    for m in new:
+        if m.id not in signals:
+            from_lead = not m.from_insider and m.sender is not None and m.sender.email in lead_of
+            read = from_lead and m.kind in (MessageKind.person, MessageKind.auto_reply)
+            signals[m.id] = (
+                _read(parsed_of.get(m.id), m, batch.now, inboxes) if read else (Signals(m.kind))
+            )
     firsts = _first_inbound(session, set(lead_of.values()))
     found = _Found()
     by_thread: dict[int, list[Mail]] = {}

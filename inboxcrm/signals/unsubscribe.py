@@ -27,10 +27,13 @@ _ASKS = re.compile(
       | disiscriv(ere|etemi|ermi)|cancellami|rimuovetemi|rimuovermi|toglietemi
       | non\ voglio\ pi(ù|u)\ ricevere|smettete\ di\ (inviarmi|scrivermi)
     )\b""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,  # matched against lower-cased text: much faster than IGNORECASE
 )
+
+
+_ASK_CHARS = 4000  # a request to be removed is short, and comes first
 
 
 def asks_to_unsubscribe(text: str) -> bool:
     """Whether the writer's own text (above any quote) asks to be taken off the list."""
-    return _ASKS.search(own_text(text)) is not None
+    return _ASKS.search(own_text(text)[:_ASK_CHARS].lower()) is not None
