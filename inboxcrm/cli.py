@@ -1,8 +1,9 @@
-"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, api-token, keys."""
+"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, api-token, keys, mail."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from typing import Any
 
@@ -286,6 +287,33 @@ def demo(host: str, port: int) -> None:
         runtime.stop()
         if google is not None:
             google.stop()
+
+
+@main.group("mail")
+def mail_group() -> None:
+    """Look at mail files without a database."""
+
+
+@mail_group.command("classify")
+@click.argument("files", nargs=-1, required=True)
+def mail_classify(files: tuple[str, ...]) -> None:
+    """Print, per .eml file, one JSON line: its kind and its signals (bounce, auto-reply,
+    meeting, unsubscribe request). A file that cannot be read gets a line with an error."""
+    import json
+    from pathlib import Path
+
+    from inboxcrm.mail.parse import parse_raw
+    from inboxcrm.signals.classify import read_signals
+
+    now = utcnow()
+    logging.getLogger("inboxcrm.mail.parse").setLevel(logging.ERROR)  # notes are for syncs
+    for name in files:
+        try:
+            parsed = parse_raw(Path(name).read_bytes())
+            line: dict[str, Any] = {"file": name, **read_signals(parsed, now).as_json()}
+        except Exception as exc:  # one bad file: its line says so, the run goes on
+            line = {"file": name, "error": f"{exc.__class__.__name__}: {exc}"}
+        click.echo(json.dumps(line, ensure_ascii=False))
 
 
 main.add_command(sandbox)

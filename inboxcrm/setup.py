@@ -17,13 +17,15 @@ from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
 from inboxcrm.runtime import Job, heartbeat
+from inboxcrm.signals.steps import detect_signals
 
 # Every stored batch of mail, in its transaction, in this order: its people become (or
-# match) leads first, so that stage labels on the same threads find their primary leads.
-# Engagement signals, scoring and sequence exits join here as they land.
+# match) leads first, so that their signals (replies, bounces ...) find the leads and
+# stage labels on the same threads find their primary leads. Scoring and sequence exits
+# join here as they land.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
-    batch=(capture_mail, stages_from_labels),
+    batch=(capture_mail, detect_signals, stages_from_labels),
 )
 
 

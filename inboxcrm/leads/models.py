@@ -39,6 +39,8 @@ class ActivityKind(enum.StrEnum):
     bounce = "bounce"
     unsubscribe = "unsubscribe"
     meeting = "meeting"
+    auto_reply = "auto_reply"  # an out-of-office or other reply on a lead's behalf
+    inquiry = "inquiry"  # a lead's first message, to a lead inbox
 
 
 class Company(InWorkspace, Base):
@@ -162,6 +164,13 @@ class LeadEmail(InWorkspace, Base):
 
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
+
+    # Mail to this address bounces for good (a hard bounce, or soft ones in a row), set by
+    # the signals step with sisimai's reason; soft bounces in a row so far, reset by mail
+    # from the address.
+    bouncing_at: Mapped[dt.datetime | None]
+    bounce_reason: Mapped[str | None] = mapped_column(String(40))
+    soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
 
     lead: Mapped[Lead] = relationship(back_populates="emails")
 

@@ -13,6 +13,17 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         "id": lead.id,
         "email": lead.email,
         "other_emails": [e.email for e in lead.emails if e.email != lead.email],
+        # Every address, the primary first; a bouncing one says since when and why.
+        "addresses": [
+            {
+                "email": e.email,
+                "primary": e.email == lead.email,
+                "bouncing": e.bouncing_at is not None,
+                "bouncing_at": when(e.bouncing_at),
+                "bounce_reason": e.bounce_reason,
+            }
+            for e in sorted(lead.emails, key=lambda e: (e.email != lead.email, e.id or 0))
+        ],
         "name": lead.name,
         "company": ({"id": lead.company.id, "name": lead.company.name} if lead.company else None),
         "title": lead.title,

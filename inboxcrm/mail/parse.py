@@ -40,6 +40,7 @@ MAX_BODY_CHARS = 1_000_000
 TRUNCATED_MARKER = "\n[message truncated]"
 _MAX_DEPTH = 40  # MIME nesting deeper than any real client makes: a bomb, not mail
 _SNIPPET_CHARS = 200
+_MAX_CALENDAR = 256_000  # bytes of a text/calendar part kept: a reply is a few hundred
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class RecipientStatus:
     recipient: str  # the normalized address; "" when there is none to read
     action: str  # lower case: failed, delayed, delivered, relayed, expanded; "" if absent
     status: str  # the enhanced status code, e.g. 5.1.1; "" if absent
+    # The Diagnostic-Code as written (`smtp; 550 5.1.1 ... user unknown`); "" if absent.
+    diagnostic: str = field(default="", compare=False)
 
     @property
     def failed(self) -> bool:
@@ -114,6 +117,8 @@ class ParsedMessage:
     delivery_status: tuple[RecipientStatus, ...] = ()
     failed_recipients: tuple[str, ...] = ()
     original_message_id: str | None = None
+    # The text of the first text/calendar part (an invitation or its answer), clipped.
+    calendar: str = ""
 
 
 # --- one MIME tree, whichever way the message came ---------------------------------------
@@ -298,6 +303,7 @@ class _Walk:
         self.statuses: list[RecipientStatus] = []
         self.reported_id: str | None = None  # X-Original-Message-ID of the status part
         self.attached_id: str | None = None  # Message-ID of the first attached message
+        self.calendar = ""  # the first text/calendar part's text
 
     def visit(self, part: _Part) -> None:
         if part.mime_type == "message/rfc822":
@@ -314,6 +320,9 @@ class _Walk:
         elif part.mime_type in ("text/plain", "text/html") and not _is_attachment(part):
             self._body(part)
         else:
+            if part.mime_type == "text/calendar" and part.data and not self.calendar:
+                charset = _param(part.header("content-type"), "charset")
+                self.calendar = decode_text(part.data[:_MAX_CALENDAR], charset).replace("\x00", "")
             if part.mime_type == "text/rfc822-headers" and part.data:
                 headers = email.parser.BytesHeaderParser().parsebytes(part.data)
                 self._attached(_unescape(str(headers.get("message-id") or "")))
@@ -409,7 +418,8 @@ def delivery_status(status: str) -> tuple[list[RecipientStatus], str | None]:
             continue  # the per-message fields: Reporting-MTA, Arrival-Date ...
         found = parse_addresses(recipient.split(";", 1)[-1])
         action, code = _first_word(fields.get("action")), _first_word(fields.get("status"))
-        statuses.append(RecipientStatus(found[0].email if found else "", action, code))
+        diagnostic = " ".join((fields.get("diagnostic-code") or "").split())
+        statuses.append(RecipientStatus(found[0].email if found else "", action, code, diagnostic))
     return statuses, reported
 
 
@@ -461,6 +471,7 @@ def _content(root: _Part, notes: _Notes) -> dict[str, Any]:
         "attachments": tuple(walk.attachments),
         "delivery_status": tuple(walk.statuses),
         "failed_recipients": tuple(failed),
+        "calendar": walk.calendar,
     }
     if root.mime_type == "multipart/report" or walk.statuses or failed:
         # The report's own word first, then the returned mail's headers; Gmail's and

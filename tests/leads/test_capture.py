@@ -264,8 +264,12 @@ def test_an_out_of_office_links_to_its_lead_but_makes_no_lead_and_no_reply(
     assert session.scalars(
         select(ThreadLead.lead_id).where(ThreadLead.thread_id == away.id)
     ).all() == [ann.id]
-    # Linked, not counted: no message from Ann, so no first inbound to answer.
-    assert [a.kind for a in session.scalars(select(Activity))] == [ActivityKind.message_out]
+    # Linked, not counted: no message from Ann, so no first inbound to answer; the
+    # signals step records her auto-reply as such, never as a reply.
+    assert [a.kind for a in session.scalars(select(Activity).order_by(Activity.id))] == [
+        ActivityKind.message_out,
+        ActivityKind.auto_reply,
+    ]
     assert leads(session)["ann@acme.example"].first_inbound_at is None
 
 

@@ -106,9 +106,9 @@ def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
     threads = session.scalars(select(Thread).where(Thread.id.in_(list(linked)))).all()
     assert sorted(t.mailbox_id for t in threads) == sorted([ava.id, ben.id])
     assert {t.primary_lead_id for t in threads} == {nina.id}
-    # Two messages, each held twice: one activity each.
+    # Two messages, each held twice: one activity each, and her answer is one reply.
     kinds = sorted(a.kind.value for a in session.scalars(select(Activity)))
-    assert kinds == ["message_in", "message_out"]
+    assert kinds == ["message_in", "message_out", "reply"]
 
     # Nina writes again: the incremental sync adds her message and its activity.
     deliver(control, AVA, ANSWER.replace("<answer@", "<again@").replace("17 Nov", "19 Nov"))
