@@ -59,6 +59,9 @@ def _suffixes() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+MAX_DOMAIN = 253  # characters of a domain in ASCII, without the final dot (RFC 1035)
+MAX_LABEL = 63  # characters of one label
+
 # Letters, digits and hyphens, no punycode label: nothing for IDNA to check or convert.
 _PLAIN_DOMAIN = re.compile(r"(?!.*(?:^|\.)xn--)[a-z0-9-]+(?:\.[a-z0-9-]+)*\Z", re.IGNORECASE)
 
@@ -74,6 +77,8 @@ def ascii_domain(domain: str) -> str | None:
     if not domain:
         return None
     if _PLAIN_DOMAIN.match(domain):
+        if len(domain) > MAX_DOMAIN or any(len(label) > MAX_LABEL for label in domain.split(".")):
+            return None  # what IDNA refuses as too long, refused the same way
         return domain.lower()
     try:
         return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
@@ -129,6 +134,12 @@ def registrable_domain(domain_or_email: str) -> str | None:
     if domain is None:
         return None
     result = _suffixes().privatesuffix(domain)
+    return result if isinstance(result, str) else None
+
+
+def public_suffix(domain: str) -> str | None:
+    """The public suffix of an ASCII domain (`acme.co.uk` -> `co.uk`), per the list."""
+    result = _suffixes().publicsuffix(domain)
     return result if isinstance(result, str) else None
 
 

@@ -229,10 +229,15 @@ def sync(email: str) -> None:
         return
     if state is SyncState.throttled and mailbox.throttled_until is not None:
         until = mailbox.throttled_until.strftime("%H:%M:%S UTC")
+        if mailbox.throttle_kind == "rate_limited":
+            raise click.ClickException(
+                f"Gmail asked us to slow down until {until}; run again then (the sync resumes)"
+            )
         raise click.ClickException(
-            f"Gmail asked us to slow down until {until}; run again then (the sync resumes)"
+            f"Gmail is unavailable ({mailbox.last_error}); run again after {until}"
+            " (the sync resumes)"
         )
-    raise click.ClickException(f"sync failed: {mailbox.last_error}")
+    raise click.ClickException(f"sync failed: {mailbox.last_error or 'no reason given'}")
 
 
 @main.command()

@@ -171,6 +171,9 @@ class Mailbox(InWorkspace, Base):
     sync_pass_messages: Mapped[int] = mapped_column(default=0, server_default="0")
     sync_estimate: Mapped[int | None]
     throttled_until: Mapped[dt.datetime | None]
+    # Why a throttled mailbox waits, as the Gmail error's kind: "rate_limited" (Gmail asked
+    # us to slow down), "server" (it kept answering 5xx) or "transport" (no answer).
+    throttle_kind: Mapped[str | None] = mapped_column(String(24))
     next_poll_at: Mapped[dt.datetime | None]
     # When the stage labels in this Gmail are next to be checked (null: at the next pass).
     labels_due_at: Mapped[dt.datetime | None]

@@ -17,6 +17,7 @@ from inboxcrm.accounts.models import (
     MailboxStatus,
     Member,
     Role,
+    SyncState,
     Workspace,
 )
 from inboxcrm.addresses import company_domain, normalize_email
@@ -215,6 +216,10 @@ def connect_mailbox(
     mailbox.token_ciphertext = sealed_tokens
     mailbox.scopes = " ".join(sorted(scopes))
     mailbox.status = MailboxStatus.connected
+    if mailbox.sync_state is SyncState.failed:
+        # A failure before reconnecting (the revoked grant, most often) is over: the page
+        # shows the mailbox as synced up to its last sync, or waiting for its first.
+        mailbox.sync_state = SyncState.idle if mailbox.last_synced_at else SyncState.queued
     mailbox.last_error = None
     session.flush()
     return mailbox

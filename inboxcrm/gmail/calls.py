@@ -289,7 +289,9 @@ class GmailCalls:
                 answers.append(answer)
                 return {}
             if not idempotent and failure.kind != "rate_limited":
-                raise SendOutcomeUnknown(f"{operation}: {failure.detail}; outcome unknown")
+                raise SendOutcomeUnknown(
+                    f"{operation}: {failure.detail}; outcome unknown", kind=failure.kind
+                )
             return {operation: failure}
 
         self.retries.run(operation, [operation], attempt)

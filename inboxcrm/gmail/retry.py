@@ -35,13 +35,18 @@ class GmailError(Exception):
 class GmailUnavailable(GmailError):
     """Gmail kept failing (rate limits, 5xx, dropped connections): try again later.
 
-    `retry_at` is when Gmail said to come back, if it said so; `fetched` holds what
+    `retry_at` is when Gmail said to come back, if it said so; `kind` is what failed, as
+    a `Failure`'s kind: "rate_limited" when Gmail asked us to slow down (any of the last
+    failures did), else "server" (5xx) or "transport" (no answer). `fetched` holds what
     get_messages had already fetched, so a caller can keep it.
     """
 
-    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+    def __init__(
+        self, message: str, retry_at: datetime | None = None, kind: str = "server"
+    ) -> None:
         super().__init__(message)
         self.retry_at = retry_at
+        self.kind = kind
         self.fetched: Fetched | None = None
 
 
@@ -229,13 +234,14 @@ class Retries:
         if rate_limited:
             self.bucket.drain()
         retry_at = now + timedelta(seconds=failure.wait) if failure.wait is not None else None
+        kind = "rate_limited" if rate_limited else failure.kind
         if failure.wait is not None and failure.wait > self.policy.max_wait:
             self.stats.failed(0, rate_limited, 0.0, gave_up=True)
-            raise GmailUnavailable(f"{operation}: {failure.detail}", retry_at)
+            raise GmailUnavailable(f"{operation}: {failure.detail}", retry_at, kind)
         if retry >= self.policy.attempts:
             self.stats.failed(0, rate_limited, 0.0, gave_up=True)
             raise GmailUnavailable(
-                f"{operation}: gave up after {retry} attempts: {failure.detail}", retry_at
+                f"{operation}: gave up after {retry} attempts: {failure.detail}", retry_at, kind
             )
         if failure.wait is not None:  # Gmail said when: that, plus a little jitter
             delay = failure.wait + self.policy.jitter * self.random()

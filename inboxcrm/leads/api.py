@@ -21,7 +21,7 @@ bp = Blueprint("leads", __name__)  # the leads, under /api/v1
 
 @bp.get("/leads")
 def leads() -> dict[str, Any]:
-    page = list_leads(scope(), parse_filter(request.args, member()))
+    page = list_leads(scope(), parse_filter(request.args, member()), last_if_past_end=True)
     return {
         "leads": [lead_json(lead) for lead in page.leads],
         "page": page.filter.page,

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, or_, select
 
-from inboxcrm.addresses import FREE_MAIL_DOMAINS, registrable_domain
+from inboxcrm.addresses import (
+    FREE_MAIL_DOMAINS,
+    MAX_DOMAIN,
+    MAX_LABEL,
+    ascii_domain,
+    public_suffix,
+    registrable_domain,
+    unicode_domain,
+)
 from inboxcrm.errors import Conflict, Invalid, NotFound
 from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail
 from inboxcrm.leads.service import refresh_search_text
@@ -70,18 +79,91 @@ def company_page(scope: Scope, access: MailAccess, company: Company) -> CompanyP
     )
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _punycode(label: str) -> str:
+    """A label's ASCII form as far as length goes, where IDNA refuses it (too long, say)."""
+    try:
+        return "xn--" + label.encode("punycode").decode("ascii")
+    except UnicodeError:
+        return label
+
+
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+
+
+def _check_labels(text: str, raw: str) -> None:
+    """A domain's limits (RFC 1035), counted in ASCII as DNS counts them: at most 253
+    characters in all, each label between the dots 1 to 63 letters, digits or hyphens,
+    neither first nor last a hyphen."""
+    ascii_labels = []
+    for label in text.split("."):
+        if not label:
+            raise Invalid(
+                f"{_shown(raw.strip())!r} is not a domain: it has an empty part between dots",
+                {"domain": "empty label"},
+            )
+        ascii_label = label if label.isascii() else (ascii_domain(label) or _punycode(label))
+        if len(ascii_label) > MAX_LABEL:
+            raise Invalid(
+                f"{_shown(label)!r} is too long for a part of a domain: {len(ascii_label)}"
+                f" characters, at most {MAX_LABEL} between dots",
+                {"domain": "label too long"},
+            )
+        if not _LDH_LABEL.match(ascii_label):
+            raise Invalid(
+                f"{_shown(label)!r} cannot be part of a domain: letters, digits and hyphens"
+                " only, not starting or ending with a hyphen",
+                {"domain": "invalid label"},
+            )
+        ascii_labels.append(ascii_label)
+    length = len(".".join(ascii_labels))
+    if length > MAX_DOMAIN:
+        raise Invalid(
+            f"{_shown(raw.strip())!r} is too long for a domain: {length} characters,"
+            f" at most {MAX_DOMAIN}",
+            {"domain": "too long"},
+        )
+
+
 def parse_domain(raw: str) -> str:
-    """`Mail.Acme.co.uk`, `@acme.co.uk` or `https://www.acme.co.uk/about` -> `acme.co.uk`."""
+    """`Mail.Acme.co.uk`, `@acme.co.uk` or `https://www.acme.co.uk/about` -> `acme.co.uk`,
+    in ASCII (`münchen.de` -> `xn--mnchen-3ya.de`, shown as `unicode_domain` gives it back).
+
+    Refused, saying why: a domain too long or with a label too long, a public suffix
+    (`co.uk`, per the public suffix list) and free mail providers."""
     text = raw.strip().lower().lstrip("@")
     if "//" in text:
-        text = urlsplit(text).hostname or ""
+        try:
+            text = urlsplit(text).hostname or ""
+        except ValueError:  # a malformed URL, e.g. an unclosed [
+            text = ""
     text = text.split("/", 1)[0].rstrip(".")
-    domain = registrable_domain(text) if text and "@" not in text and " " not in text else None
-    if domain is None or "." not in domain:
-        raise Invalid(f"{raw.strip()!r} is not a domain such as acme.com", {"domain": "invalid"})
+    not_a_domain = Invalid(
+        f"{_shown(raw.strip())!r} is not a domain such as acme.com", {"domain": "invalid"}
+    )
+    if not text or "@" in text or any(c.isspace() for c in text):
+        raise not_a_domain
+    _check_labels(text, raw)
+    if "." not in text:
+        raise not_a_domain
+    domain = registrable_domain(text)
+    if domain is None:
+        ascii_text = ascii_domain(text)
+        if ascii_text and ascii_text == public_suffix(ascii_text):
+            raise Invalid(
+                f"{unicode_domain(ascii_text)!r} is not a domain such as acme.com but a public"
+                " suffix, under which anyone registers: enter the company's own domain",
+                {"domain": "public suffix"},
+            )
+        raise not_a_domain
+    if "." not in domain:
+        raise not_a_domain
     if domain in FREE_MAIL_DOMAINS:
         raise Invalid(
-            f"{domain} is a free mail provider: its people are not one company",
+            f"{unicode_domain(domain)} is a free mail provider: its people are not one company",
             {"domain": "free mail provider"},
         )
     return domain
@@ -94,10 +176,11 @@ def add_domain(scope: Scope, company: Company, raw: str, now: dt.datetime) -> Co
         scope.select(CompanyDomain, CompanyDomain.domain == domain)
     ).first()
     if owner is not None:
+        shown = unicode_domain(domain)
         if owner.company_id == company.id:
-            raise Conflict(f"{domain} is already a domain of {company.name}")
+            raise Conflict(f"{shown} is already a domain of {company.name}")
         raise Conflict(
-            f"{domain} belongs to {owner.company.name}; remove it there first",
+            f"{shown} belongs to {owner.company.name}; remove it there first",
             {"domain": "taken"},
         )
     row = CompanyDomain(workspace_id=scope.workspace_id, domain=domain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from inboxcrm.addresses import unicode_domain
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError
 from inboxcrm.leads.companies import add_domain, company_page, remove_domain
@@ -13,6 +14,8 @@ from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("companies", __name__)
+# Domains are stored in ASCII (IDNA) and shown as people write them: `münchen.de`.
+bp.add_app_template_filter(unicode_domain, "unicode_domain")
 
 
 def _render(company: Company, status: int = 200, **extra: str) -> tuple[str, int]:
@@ -38,7 +41,7 @@ def add(company_id: int) -> Response | tuple[str, int]:
         db_session().rollback()
         return _render(company, exc.status, domain_text=raw, domain_error=exc.message)
     db_session().commit()
-    flash(f"{row.domain} added to {company.name}.")
+    flash(f"{unicode_domain(row.domain)} added to {company.name}.")
     return redirect(url_for("companies.show", company_id=company.id))
 
 
@@ -48,5 +51,5 @@ def remove(company_id: int, domain_id: int) -> Response:
     company = scope().get(Company, company_id)
     domain = remove_domain(scope(), company, domain_id)
     db_session().commit()
-    flash(f"{domain} removed from {company.name}; its leads stay with the company.")
+    flash(f"{unicode_domain(domain)} removed from {company.name}; its leads stay with the company.")
     return redirect(url_for("companies.show", company_id=company.id))

@@ -4,10 +4,11 @@ Removing a lead removes it and everything that hangs off it (addresses, thread l
 activities, notes, stage history); the mail stays. Threads it was the primary lead of get
 their primary lead again from the leads left on them.
 
-Who may do what, as in CRMs where reps own their book: admins junk any lead and block
-addresses and whole domains; reps junk their own leads and unowned ones, and may block
-those leads' addresses; a domain is blocked for everyone, so only admins block domains.
-Marketers do not remove leads.
+Who may do what is `Action.junk` and `Action.block_domain` in accounts/permissions.py, as
+in CRMs where reps own their book: admins junk any lead and block addresses and whole
+domains; reps junk their own leads and unowned ones, and may block those leads'
+addresses; a domain is blocked for everyone, so only admins block domains. Marketers do
+not remove leads.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, or_, select, update
 
-from inboxcrm.accounts.models import Member, Role
-from inboxcrm.accounts.permissions import require_admin
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.permissions import Action, require, require_admin, require_some
 from inboxcrm.addresses import company_domain
-from inboxcrm.errors import Forbidden, Invalid
+from inboxcrm.errors import Invalid
 from inboxcrm.leads.blocklist import Blocklist, display_pattern, normalize_pattern
 from inboxcrm.leads.capture.batch import capture_threads
 from inboxcrm.leads.models import BlockedAddress, Lead, LeadEmail
@@ -63,12 +64,6 @@ class Junked:
             more = f" and {len(self.kept) - 5} more" if len(self.kept) > 5 else ""
             text += f" Kept {names}{more}: reps have worked on them."
         return text
-
-
-def may_junk(actor: Member, lead: Lead) -> bool:
-    if actor.role is Role.admin:
-        return True
-    return actor.role is Role.rep and lead.owner_id in (None, actor.id)
 
 
 def remove_leads(scope: Scope, leads: Sequence[Lead], now: dt.datetime) -> list[str]:
@@ -198,15 +193,13 @@ def not_a_lead(
     """Remove these leads, all of them or (on any refusal) none; optionally block their
     addresses or domains, which also removes other untouched leads the block covers."""
     leads = selected_leads(scope, lead_ids)
-    if actor.role is Role.marketer:
-        raise Forbidden("marketers cannot remove leads")
-    refused = [lead for lead in leads if not may_junk(actor, lead)]
-    if refused:
-        raise Forbidden(
-            f"{refused[0].name or refused[0].email} belongs to another rep: ask them or an admin"
-        )
+    require_some(actor, Action.junk)
+    for lead in leads:
+        require(actor, Action.junk, lead.owner_id, lead.name or lead.email)
     if choice is Block.domain:
-        require_admin(actor, "block a whole domain")
+        require_some(actor, Action.block_domain)
+        for lead in leads:
+            require(actor, Action.block_domain, lead.owner_id, lead.name or lead.email)
     patterns = _patterns_for(leads, choice) if choice else []
     result = Junked()
     result.removed = remove_leads(scope, leads, now)

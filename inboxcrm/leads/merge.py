@@ -10,8 +10,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from inboxcrm.accounts.models import Member, Role
-from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.permissions import Action, require, require_some
+from inboxcrm.errors import Conflict, Invalid, NotFound
 from inboxcrm.leads.models import Activity, Lead, LinkSource, Note, ThreadLead
 from inboxcrm.leads.service import find_lead_by_email, refresh_search_text
 from inboxcrm.mail.models import Thread
@@ -190,15 +191,19 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
     its primary address, stage and owner; its empty fields take `other`'s values. The stage
     history moves along, and one more stage change records the merge, from the stage the
     other lead was in to the kept lead's stage, so the history reads in order.
+
+    The actor must be allowed to merge each of the two (`Action.merge`: a rep, only leads
+    that are theirs or nobody's), checked on the rows as locked.
     """
-    if actor.role is Role.marketer:
-        raise Forbidden("marketers cannot merge leads")
+    require_some(actor, Action.merge)
     for lead in (keep, other):
         if lead.workspace_id != scope.workspace_id:
             raise NotFound(f"lead {lead.id} not found")
     if keep.id == other.id:
         raise Conflict("a lead cannot be merged with itself", {"lead_id": "the same lead"})
     _lock(scope, keep, other)
+    for lead in (keep, other):
+        require(actor, Action.merge, lead.owner_id, _label(lead))
     merged_name = _label(other)
     addresses = list(other.emails)
     for address in addresses:

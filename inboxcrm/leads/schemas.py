@@ -13,10 +13,11 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+MAX_TAG = 60
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG)]
 
-# Pipeline fields: marketers read them but do not change them.
-PIPELINE_FIELDS = frozenset({"owner_id", "stage_id", "deal_value", "currency", "lost_reason"})
+# The deal: who may change it is `Action.edit_deal` in accounts/permissions.py.
+DEAL_FIELDS = frozenset({"deal_value", "currency", "lost_reason"})
 
 
 class LeadUpdate(BaseModel):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from inboxcrm.accounts.models import Member, Role
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.permissions import Action, may_at_all, require
 from inboxcrm.addresses import company_domain, normalize_email
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.models import (
@@ -23,7 +24,7 @@ from inboxcrm.leads.models import (
     lead_tag,
 )
 from inboxcrm.leads.moves import move_lead
-from inboxcrm.leads.schemas import PIPELINE_FIELDS, LeadCreate, LeadUpdate
+from inboxcrm.leads.schemas import DEAL_FIELDS, MAX_TAG, LeadCreate, LeadUpdate
 from inboxcrm.stages.models import ChangeSource, Stage
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
@@ -147,26 +148,47 @@ def sort_order(sort: str) -> tuple[Any, Any]:
     return (column.asc().nulls_last() if nullable else column.asc()), Lead.id.asc()
 
 
-def list_leads(
-    scope: Scope, flt: LeadFilter, *, narrowed_limit: int = NARROWED_COUNT_LIMIT
-) -> LeadPage:
-    # Search and tag filters count up to 1,000: past that "1,000+" says enough, and an
-    # exact count would look up every match.
-    narrowed = bool(flt.q.strip() or flt.tag)
-    limit = narrowed_limit if narrowed else COUNT_LIMIT
-    total = _count(scope, filtered(scope, flt), limit)
-    order = sort_order(flt.sort)
-    # Ids first, from the covering sort index; whole rows (with their joins) only for one page,
-    # so deep pages skip index entries rather than joined rows.
-    ids = list(
+def _page_ids(scope: Scope, flt: LeadFilter, order: tuple[Any, Any], walk: bool) -> list[int]:
+    return list(
         scope.session.scalars(
-            filtered(scope, flt, walk_sort_index=narrowed and total > limit)
+            filtered(scope, flt, walk_sort_index=walk)
             .with_only_columns(Lead.id)
             .order_by(*order)
             .limit(flt.per_page)
             .offset((flt.page - 1) * flt.per_page)
         )
     )
+
+
+def list_leads(
+    scope: Scope,
+    flt: LeadFilter,
+    *,
+    last_if_past_end: bool = False,
+    narrowed_limit: int = NARROWED_COUNT_LIMIT,
+) -> LeadPage:
+    """One page of the leads a filter selects: empty past the end, or with
+    `last_if_past_end` (the leads table and the API) the last page instead, the page's
+    `filter.page` saying which (page 1, empty, when nothing matches)."""
+    # Search and tag filters count up to 1,000: past that "1,000+" says enough, and an
+    # exact count would look up every match.
+    narrowed = bool(flt.q.strip() or flt.tag)
+    limit = narrowed_limit if narrowed else COUNT_LIMIT
+    total = _count(scope, filtered(scope, flt), limit)
+    last = max(1, -(-min(total, limit) // flt.per_page))
+    if last_if_past_end and flt.page > last and total <= limit:
+        flt = replace(flt, page=last)  # the count is exact: the last page is known
+    order = sort_order(flt.sort)
+    walk = narrowed and total > limit
+    # Ids first, from the covering sort index; whole rows (with their joins) only for one page,
+    # so deep pages skip index entries rather than joined rows.
+    ids = _page_ids(scope, flt, order, walk)
+    if last_if_past_end and not ids and flt.page > last:
+        # Past a capped count and past the end: count them all (once, for a page that
+        # does not exist) to find the last page.
+        everything = _count(scope, filtered(scope, flt), 10**12)
+        flt = replace(flt, page=max(1, -(-everything // flt.per_page)))
+        ids = _page_ids(scope, flt, order, walk)
     rows = scope.session.scalars(
         select(Lead)
         .where(Lead.id.in_(ids))
@@ -260,10 +282,43 @@ def _set_emails(scope: Scope, lead: Lead, primary: str, others: Sequence[str]) -
     lead.email = wanted[0]
 
 
+def _field_actions(field: str) -> tuple[Action, ...]:
+    """The actions that changing `field` may be: an owner is taken or handed over."""
+    if field == "owner_id":
+        return (Action.take, Action.hand_over)
+    if field == "stage_id":
+        return (Action.move,)
+    if field in DEAL_FIELDS:
+        return (Action.edit_deal,)
+    return (Action.edit,)
+
+
 def _check_allowed(actor: Member, changes: LeadUpdate) -> None:
-    touched = changes.model_fields_set & PIPELINE_FIELDS
-    if actor.role is Role.marketer and touched:
-        raise Forbidden(f"marketers cannot change {', '.join(sorted(touched))}")
+    """Fields this role changes on no lead at all are refused by name, whoever's lead."""
+    refused = sorted(
+        name
+        for name in changes.model_fields_set
+        if not any(may_at_all(actor, action) for action in _field_actions(name))
+    )
+    if refused:
+        raise Forbidden(f"{actor.role.value}s cannot change {', '.join(refused)}")
+
+
+def _check_lead(actor: Member, lead: Lead, changes: LeadUpdate) -> None:
+    """The changes sent, held to the permission table for this lead and its owner; before
+    anything changes, so a refused update changes nothing. Sending what is already there
+    (the same stage, the same owner) is no change and needs no permission."""
+    sent = changes.model_fields_set
+    name = lead.name or lead.email or "this lead"
+    if sent - DEAL_FIELDS - {"owner_id", "stage_id"}:
+        require(actor, Action.edit, lead.owner_id, name)
+    if sent & DEAL_FIELDS:
+        require(actor, Action.edit_deal, lead.owner_id, name)
+    if "stage_id" in sent and changes.stage_id not in (None, lead.stage_id):
+        require(actor, Action.move, lead.owner_id, name)
+    if "owner_id" in sent and changes.owner_id != lead.owner_id:
+        taking = changes.owner_id == actor.id
+        require(actor, Action.take if taking else Action.hand_over, lead.owner_id, name)
 
 
 PLAIN_FIELDS = ("title", "phone", "timezone", "deal_value", "lost_reason", "budget", "authority",
@@ -316,6 +371,7 @@ def create_lead(scope: Scope, data: LeadCreate, actor: Member, now: dt.datetime)
     _set_emails(scope, lead, data.email, data.other_emails or [])  # before add: no autoflush
     scope.session.add(lead)
     scope.session.flush()  # a stage change names the lead: it needs an id first
+    _check_lead(actor, lead, data)  # a new lead is its creator's own
     _apply(scope, lead, data, actor, now)
     if "company" not in data.model_fields_set:
         lead.company = _company(scope, None, lead.email)
@@ -328,6 +384,7 @@ def update_lead(
     scope: Scope, lead: Lead, data: LeadUpdate, actor: Member, now: dt.datetime
 ) -> Lead:
     _check_allowed(actor, data)
+    _check_lead(actor, lead, data)
     _apply(scope, lead, data, actor, now)
     scope.session.flush()
     return lead
@@ -355,11 +412,24 @@ def selected_leads(scope: Scope, lead_ids: Sequence[int]) -> list[Lead]:
     return leads
 
 
+def _tag_name(raw: str | None, what: str) -> str | None:
+    tag = " ".join((raw or "").split())
+    if len(tag) > MAX_TAG:
+        shown = tag if len(tag) <= 200 else tag[:200] + "…"
+        raise Invalid(
+            f"a tag has at most {MAX_TAG} characters; the tag to {what} has {len(tag)}: {shown}",
+            {f"{what}_tag": "too long"},
+        )
+    return tag or None
+
+
 def bulk_update(
     scope: Scope, lead_ids: Sequence[int], change: BulkChange, actor: Member, now: dt.datetime
 ) -> int:
-    """Apply one change to many leads; all of them or, on any error, none."""
+    """Apply one change to many leads; all of them or, on any error, none. Each lead is
+    held to the permission table as if changed alone."""
     leads = selected_leads(scope, lead_ids)
+    add_tag, remove_tag = _tag_name(change.add_tag, "add"), _tag_name(change.remove_tag, "remove")
     fields: dict[str, object] = {}
     if change.unassign:
         fields["owner_id"] = None
@@ -367,14 +437,22 @@ def bulk_update(
         fields["owner_id"] = change.owner_id
     if change.stage_id is not None:
         fields["stage_id"] = change.stage_id
-    if not fields and not change.add_tag and not change.remove_tag:
+    if not fields and not add_tag and not remove_tag:
         raise Invalid("choose an owner, a stage or a tag to apply")
+    updates: list[tuple[Lead, LeadUpdate]] = []
     for lead in leads:
-        tags = [t.name for t in lead.tags]
-        if change.add_tag:
-            tags.append(change.add_tag)
-        if change.remove_tag:
-            tags = [t for t in tags if t.lower() != change.remove_tag.strip().lower()]
-        update = LeadUpdate.model_validate({**fields, "tags": tags})
+        changed = dict(fields)
+        if add_tag or remove_tag:
+            tags = [t.name for t in lead.tags]
+            if add_tag:
+                tags.append(add_tag)
+            if remove_tag:
+                tags = [t for t in tags if t.lower() != remove_tag.lower()]
+            changed["tags"] = tags
+        update = LeadUpdate.model_validate(changed)
+        _check_allowed(actor, update)
+        _check_lead(actor, lead, update)  # every lead first: a refusal changes none
+        updates.append((lead, update))
+    for lead, update in updates:
         update_lead(scope, lead, update, actor, now)
     return len(leads)

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Member, Role
+from inboxcrm.accounts.permissions import may
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.leads.capture.backfill import link_existing_mail
@@ -25,6 +26,8 @@ from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, login_required, member, same_origin_path, scope
 
 bp = Blueprint("leads", __name__)
+# Pages offer what the viewer may do: `may(me, 'merge', lead.owner_id)` in a template.
+bp.add_app_template_global(may, "may")
 
 
 def _choices() -> dict[str, Any]:
@@ -50,7 +53,7 @@ def index() -> str:
     # Reps open their own leads first, as in any CRM they work from; others see the team's.
     owner_default = "me" if me.role is Role.rep else "any"
     flt = parse_filter(request.args, me, owner_default=owner_default)
-    page = list_leads(scope(), flt)
+    page = list_leads(scope(), flt, last_if_past_end=True)
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     args.setdefault("owner", owner_default)
     workspace_empty = page.total == 0 and not scope().session.scalar(
@@ -128,11 +131,11 @@ def bulk() -> Response:
         )
         count = bulk_update(scope(), ids, change, member(), utcnow())
         db_session().commit()
-    except ValueError:
-        flash("That selection could not be read; nothing was changed.", "error")
-    except ValidationError as exc:
+    except ValidationError as exc:  # a ValueError too: first
         db_session().rollback()
         flash(f"Nothing was changed: {exc.errors()[0]['msg']}", "error")
+    except ValueError:
+        flash("That selection could not be read; nothing was changed.", "error")
     except DomainError as exc:
         db_session().rollback()
         flash(f"Nothing was changed: {exc.message}", "error")

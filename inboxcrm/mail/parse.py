@@ -206,7 +206,7 @@ def _raw_part(msg: email.message.Message, notes: _Notes, depth: int = 0, pid: st
         part_id=pid,
     )
     try:
-        part.filename = _unescape(msg.get_filename() or "")
+        part.filename = _filename(msg, part.headers)
     except Exception:  # RFC 2231 parameters can be arbitrarily broken
         notes.add(f"part {pid or 'root'}: unreadable filename")
     payload = msg.get_payload()
@@ -228,6 +228,19 @@ def _raw_part(msg: email.message.Message, notes: _Notes, depth: int = 0, pid: st
         part.data = data if isinstance(data, bytes) else None
     part.size = len(part.data) if part.data is not None else 0
     return part
+
+
+def _filename(msg: email.message.Message, headers: dict[str, list[str]]) -> str:
+    """The part's filename. The stdlib reads 8-bit parameter bytes as U+FFFD: read them
+    from the headers as `_unescape` decoded them instead."""
+    named = {name: headers.get(name, []) for name in ("content-disposition", "content-type")}
+    if all(value.isascii() for values in named.values() for value in values):
+        return _unescape(msg.get_filename() or "")
+    shadow = email.message.Message()
+    for name, values in named.items():
+        for value in values:
+            shadow[name] = value
+    return shadow.get_filename() or ""
 
 
 def _unescape(value: str) -> str:
@@ -525,7 +538,12 @@ def parse_raw(data: bytes, gmail_id: str = "") -> ParsedMessage:
     notes = _Notes(gmail_id)
     fields: dict[str, Any] = {"gmail_id": gmail_id, "size_estimate": len(data)}
     try:
-        fields |= _content(_raw_part(email.message_from_bytes(data), notes), notes)
+        try:
+            msg = email.message_from_bytes(data)
+        except RecursionError:  # the stdlib recurses per MIME level: a bomb, not mail
+            notes.add("MIME nesting too deep to parse: body and attachments dropped")
+            msg = email.parser.BytesHeaderParser().parsebytes(data)  # the headers, still
+        fields |= _content(_raw_part(msg, notes), notes)
         text = fields["text_body"] or html_to_text(fields["html_body"][: _SNIPPET_CHARS * 20])
         fields["snippet"] = " ".join(text[: _SNIPPET_CHARS * 4].split())[:_SNIPPET_CHARS]
     except Exception as exc:

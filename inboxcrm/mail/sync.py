@@ -300,6 +300,7 @@ def _run(run: _Pass) -> tuple[SyncState, dict[str, Any]]:
             **quiet,
             "sync_state": SyncState.throttled,
             "throttled_until": retry_at,
+            "throttle_kind": exc.kind,
             "next_poll_at": retry_at,
             "last_error": str(exc)[:1000],
         }
@@ -317,4 +318,5 @@ def _run(run: _Pass) -> tuple[SyncState, dict[str, Any]]:
         "last_synced_at": run.now(),
         "last_error": None,
         "throttled_until": None,
+        "throttle_kind": None,
     }

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Select, func, select, union_all
 
-from inboxcrm.accounts.models import Member, Role
-from inboxcrm.errors import Forbidden, Invalid
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.permissions import Action, require, require_some
+from inboxcrm.errors import Invalid
 from inboxcrm.leads.models import Company, Lead
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.leads.service import LeadFilter, filtered
@@ -38,6 +39,7 @@ class Card:
     deal_value: decimal.Decimal | None
     currency: str
     owner: str | None
+    owner_id: int | None
     stage_id: int
     entered_at: dt.datetime
     days_in_stage: int
@@ -110,6 +112,7 @@ def _cards(scope: Scope, ids: list[int], now: dt.datetime) -> dict[int, Card]:
             Lead.deal_value,
             Lead.currency,
             func.coalesce(func.nullif(Member.name, ""), Member.email),
+            Lead.owner_id,
             Lead.stage_id,
             Lead.created_at,
         )
@@ -118,13 +121,14 @@ def _cards(scope: Scope, ids: list[int], now: dt.datetime) -> dict[int, Card]:
         .where(Lead.workspace_id == scope.workspace_id, Lead.id.in_(ids))
     )
     cards = {}
-    for lead_id, name, email, company, value, currency, owner, stage_id, created in rows:
+    for lead_id, name, email, company, value, currency, owner, owner_id, stage_id, created in rows:
         entered = latest.get(lead_id) or created
         days = max(0, (now - entered).days)
         stale = kinds.get(stage_id) is StageKind.open and days >= STALE_AFTER_DAYS
         cards[lead_id] = Card(
-            lead_id, name, email, company, value, currency, owner, stage_id, entered, days, stale
-        )
+            lead_id, name, email, company, value, currency, owner, owner_id, stage_id, entered,
+            days, stale,
+        )  # fmt: skip
     return cards
 
 
@@ -188,13 +192,18 @@ def move_card(
     *,
     lost_reason: str = "",
 ) -> StageChange | None:
-    """Move a lead to a stage from the board; a lost stage needs the reason it was lost."""
-    if actor.role is Role.marketer:
-        raise Forbidden("marketers cannot move leads between stages")
+    """Move a lead to a stage from the board; a lost stage needs the reason it was lost.
+    Who may move which lead is `Action.move` (a lost reason is the deal's too)."""
+    require_some(actor, Action.move)
     lead = scope.get(Lead, lead_id)
     stage = scope.find(Stage, stage_id)
     if stage is None:
         raise Invalid(f"no stage {stage_id} in this workspace", {"stage_id": "unknown"})
+    name = lead.name or lead.email
+    if stage.id != lead.stage_id:  # where it is already: nothing moves
+        require(actor, Action.move, lead.owner_id, name)
+    if stage.kind is StageKind.lost:
+        require(actor, Action.edit_deal, lead.owner_id, name)
     reason = " ".join(lost_reason.split())
     if stage.kind is StageKind.lost:
         if not reason:

@@ -10,8 +10,8 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from inboxcrm.accounts.models import Mailbox, Member, Role
-from inboxcrm.accounts.permissions import require_admin
+from inboxcrm.accounts.models import Mailbox, Member
+from inboxcrm.accounts.permissions import Action, may, may_at_all, require_admin
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError, Forbidden
 from inboxcrm.formatting import money
@@ -46,6 +46,7 @@ def _choices() -> dict[str, Any]:
 def _card_context(stages: list[Stage], args: dict[str, Any]) -> dict[str, Any]:
     """What every card repeats, built once per page: a board shows hundreds of cards."""
     option = Markup('<option value="{}" data-kind="{}"{}>{}</option>')  # format() escapes
+    me = member()
 
     def options(chosen: int) -> Markup:
         return Markup("").join(
@@ -57,7 +58,9 @@ def _card_context(stages: list[Stage], args: dict[str, Any]) -> dict[str, Any]:
         "stage_options": {s.id: options(s.id) for s in stages},
         "move_url": url_for("pipeline.move", **args),
         "leads_url": url_for("leads.index"),
-        "can_move": member().role is not Role.marketer,
+        # A card gets its move form and drag handle only where its lead may be moved.
+        "can_move_any": may_at_all(me, Action.move),
+        "can_move": lambda owner_id: may(me, Action.move, owner_id),
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from werkzeug.wrappers import Request, Response
 
 from inboxcrm.sandbox import delivery
+from inboxcrm.sandbox.errors import ApiError
 from inboxcrm.sandbox.faults import Faults, parse_fault
 from inboxcrm.sandbox.mime import decode_b64url
 from inboxcrm.sandbox.oauth import revoke_grant
@@ -58,6 +59,8 @@ def handle(sandbox: "Sandbox", request: Request) -> Response:
         result = action(sandbox, body, request)
     except (ControlError, KeyError, ValueError, TypeError) as exc:
         return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)
+    except ApiError as exc:  # mail Gmail would refuse, e.g. a MIME bomb
+        return json_response({"error": exc.message}, exc.code)
     return json_response(result)
 
 

@@ -1,4 +1,9 @@
-"""RFC 5322 messages to Gmail's MessagePart shape, and base64url both ways."""
+"""RFC 5322 messages to Gmail's MessagePart shape, and base64url both ways.
+
+Header values are text as Gmail gives them: raw 8-bit bytes (no RFC 2047) are read as
+UTF-8, else as Windows-1252, as mail clients read them. A message nested deeper than
+`MAX_DEPTH` MIME levels is refused with a 400, as a MIME bomb rather than mail.
+"""
 
 import base64
 import binascii
@@ -13,6 +18,7 @@ from typing import Any
 
 from inboxcrm.sandbox.errors import bad_request
 
+MAX_DEPTH = 100  # MIME levels: far beyond any real client's, and well inside the stack
 _TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.S | re.I)
 _SPACE = re.compile(r"\s+")
 SNIPPET_LENGTH = 200
@@ -93,14 +99,47 @@ class Parsed:
         return [addr.lower() for _, addr in getaddresses(values) if addr]
 
 
+def _header_text(value: str) -> str:
+    """A raw header value (the parser keeps 8-bit bytes as surrogates) as text: UTF-8, else
+    Windows-1252; unfolded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        data = value.encode("utf-8", "surrogateescape")
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            value = data.decode("cp1252", "replace")  # Latin-1 text reads the same
+    return value.replace("\r", "").replace("\n", "")
+
+
+def _raw_items(msg: Message) -> list[tuple[str, str]]:
+    return [(name, _header_text(value)) for name, value in msg.raw_items()]
+
+
+def _filename(msg: Message) -> str:
+    """The part's filename, with 8-bit header bytes read as `_header_text` reads them."""
+    items = _raw_items(msg)
+    if all(v.isascii() for _, v in items):
+        return msg.get_filename() or ""
+    shadow = Message()  # the decoded headers, for the stdlib's parameter parsing
+    for name, value in items:
+        if name.lower() in ("content-disposition", "content-type"):
+            shadow[name] = value
+    return shadow.get_filename() or ""
+
+
 def parse(raw: bytes) -> Parsed:
-    msg = message_from_bytes(raw, policy=policy.compat32)
+    try:
+        msg = message_from_bytes(raw, policy=policy.compat32)
+    except RecursionError:  # the stdlib's parser recurses per level: a MIME bomb
+        raise _too_deep() from None
     attachments: dict[str, bytes] = {}
     texts: list[str] = []
     payload = _part(msg, "", attachments, texts)
     headers: dict[str, str] = {}
-    for name, value in msg.items():
-        headers.setdefault(name.lower(), _header_text(value))
+    for name, value in _raw_items(msg):
+        headers.setdefault(name.lower(), value)
     plain = " ".join(texts)
     snippet = html.escape(_SPACE.sub(" ", plain).strip()[:SNIPPET_LENGTH], quote=True)
     return Parsed(
@@ -113,27 +152,30 @@ def parse(raw: bytes) -> Parsed:
     )
 
 
-def _header_text(value: Any) -> str:
-    return str(value).replace("\r", "").replace("\n", "")
+def _too_deep() -> Exception:
+    return bad_request(f"Invalid MIME message: nested deeper than {MAX_DEPTH} levels.")
 
 
 def _part(
-    msg: Message, part_id: str, attachments: dict[str, bytes], texts: list[str]
+    msg: Message, part_id: str, attachments: dict[str, bytes], texts: list[str], depth: int = 0
 ) -> dict[str, Any]:
-    filename = msg.get_filename() or ""
+    filename = _filename(msg)
     node: dict[str, Any] = {
         "partId": part_id,
         "mimeType": msg.get_content_type(),
         "filename": filename,
-        "headers": [{"name": k, "value": _header_text(v)} for k, v in msg.items()],
+        "headers": [{"name": k, "value": v} for k, v in _raw_items(msg)],
     }
     if msg.is_multipart():
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
         node["body"] = {"size": 0}
         children = msg.get_payload()
         assert isinstance(children, list)
         prefix = f"{part_id}." if part_id else ""
         node["parts"] = [
-            _part(child, f"{prefix}{i}", attachments, texts) for i, child in enumerate(children)
+            _part(child, f"{prefix}{i}", attachments, texts, depth + 1)
+            for i, child in enumerate(children)
         ]
         return node
     data = msg.get_payload(decode=True)

@@ -13,12 +13,16 @@ from sqlalchemy.orm import Session
 
 from inboxcrm import create_app
 from inboxcrm.accounts.crypto import TokenBox
-from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member, Role, Workspace
+from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member, Role, SyncState, Workspace
 from inboxcrm.accounts.service import invite
 from inboxcrm.config import Settings
+from inboxcrm.db import Database
+from inboxcrm.mail.jobs import sync_claimed
+from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import RunningSandbox
+from inboxcrm.setup import SYNC_STEPS
 from tests.factories import MemberFactory
-from tests.support.sandbox import AVA, BEN
+from tests.support.sandbox import AVA, BEN, Control
 from tests.support.web import csrf_token, google_signin, sign_in
 
 pytestmark = pytest.mark.google
@@ -180,3 +184,34 @@ def test_another_workspaces_mailbox_is_404(client: FlaskClient, session: Session
         f"/mailboxes/{mailbox.id}/disconnect", data={"csrf_token": _csrf(outsider)}
     )
     assert answer.status_code == 404
+
+
+def test_reconnecting_after_a_revoked_grant_clears_the_failure(
+    client: FlaskClient,
+    session: Session,
+    db: Database,
+    control: Control,
+    google_settings: Settings,
+) -> None:
+    """Revoked, the sync fails and asks for reconnecting; reconnected, the page shows the
+    mailbox as it was synced, not "The last sync failed: None"."""
+    google_signin(client, AVA)
+    mailbox = session.scalars(select(Mailbox)).one()
+    runtime = Runtime(db, google_settings, workers=1)
+    try:
+        assert sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False) is SyncState.idle
+        control("grants/revoke", {"email": AVA})
+        assert sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False) is (
+            SyncState.failed
+        )
+    finally:
+        runtime.stop()
+    assert "Needs reconnecting" in client.get("/mailboxes").text
+
+    google_signin(client, AVA)  # reconnect
+    session.expire_all()
+    assert (mailbox.status, mailbox.sync_state) == (MailboxStatus.connected, SyncState.idle)
+    line = client.get("/mailboxes/status").get_json()["mailboxes"][0]["html"]
+    assert "failed" not in line
+    assert "None" not in line
+    assert "up to date as of" in line

@@ -228,6 +228,29 @@ def test_gives_up_after_the_configured_attempts(
     assert gmail.stats.gave_up == 1
 
 
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        ({"kind": "error", "status": 429}, "rate_limited"),
+        ({"kind": "error", "status": 403, "reason": "userRateLimitExceeded"}, "rate_limited"),
+        ({"kind": "error", "status": 500}, "server"),
+        ({"kind": "error", "status": 503}, "server"),
+        ({"kind": "drop"}, "transport"),
+    ],
+)
+def test_giving_up_says_what_kept_failing(
+    calls: Calls, control: Control, clock: FakeClock, fault: dict[str, Any], kind: str
+) -> None:
+    """Only a rate limit is Gmail asking us to slow down: the page and the CLI say which.
+    The retries are the same whatever the kind."""
+    control("faults", {**fault, "count": 20, "operation": "getProfile"})
+    gmail = calls(policy=RetryPolicy(attempts=3, cap=2.0))
+    with pytest.raises(GmailUnavailable) as caught:
+        gmail.profile()
+    assert caught.value.kind == kind
+    assert gmail.stats.gave_up == 1
+
+
 def test_giving_up_mid_fetch_keeps_what_was_fetched(calls: Calls, control: Control) -> None:
     ids = deliver(control, 60)
     second = "|".join(ids[50:])

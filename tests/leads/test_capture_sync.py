@@ -20,7 +20,7 @@ from inboxcrm.mail.sync import sync_mailbox
 from inboxcrm.setup import SYNC_STEPS
 from tests.factories import BlockedAddressFactory, MailboxFactory, WorkspaceFactory
 from tests.support.clocks import SandboxClock
-from tests.support.mail import ANSWER, PROPOSAL, raw_eml
+from tests.support.mail import ANSWER, PROPOSAL, b64, eight_bit_eml, raw_eml
 from tests.support.sandbox import AVA, BEN, Control, deliver
 
 NEWSLETTER = raw_eml(
@@ -149,3 +149,35 @@ def test_a_lead_made_by_one_mailbox_gets_the_mail_another_mailbox_stored_before(
     assert sorted(mailboxes) == sorted([ava.id, ben.id])
     session.refresh(nina)
     assert nina.first_inbound_at is not None  # from Ben's copy of her message
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "cp1252"])
+def test_raw_eight_bit_headers_reach_the_lead_as_text(
+    db: Database,
+    session: Session,
+    workspace: Workspace,
+    control: Control,
+    gmail: Callable[..., Any],
+    charset: str,
+) -> None:
+    """`From: Lars Øberg` in raw 8-bit, no RFC 2047: the sandbox's Gmail API and our parse
+    read it as text (UTF-8, else Windows-1252), never as `Lars ��berg`."""
+    ava = MailboxFactory(workspace=workspace, email=AVA, role=Role.admin)
+    reply = raw_eml(
+        f"From: Ava Reed <{AVA}>",
+        "To: Lars Øberg <lars@oberg.example>",
+        "Subject: Re: Präsentation für Montag",
+        "In-Reply-To: <eight-bit@oberg.example>",
+        "Message-ID: <reply@northwind.io>",
+    )
+    control("deliver", {"to": AVA, "raw": b64(eight_bit_eml(charset))})
+    control("deliver", {"to": AVA, "raw": b64(reply.encode(charset)), "labelIds": ["SENT"]})
+    assert sync(db, ava, gmail, control) is SyncState.idle
+    lars = session.scalars(select(Lead)).unique().one()
+    assert (lars.name, lars.email) == ("Lars Øberg", "lars@oberg.example")
+    inbound = session.scalars(
+        select(Message).where(Message.rfc_message_id == "<eight-bit@oberg.example>")
+    ).one()
+    assert inbound.subject == "Präsentation für Montag"
+    assert inbound.from_addr.startswith("Lars Øberg")
+    assert [a["filename"] for a in inbound.attachments] == ["Präsentation.pdf"]

@@ -247,7 +247,10 @@ def test_empty_fields_are_filled_and_times_and_scores_combine(
     other.created_at = NOW - 30 * DAY
     session.commit()
 
-    merge_leads(scope, keep, other, rep, NOW)
+    # The other lead is now the colleague's: a rep may not merge it (ownership holds), an
+    # admin may.
+    admin = MemberFactory(workspace=rep.workspace, role=Role.admin)
+    merge_leads(scope, keep, other, admin, NOW)
     session.commit()
     session.expire_all()
     keep = session.get(Lead, keep.id)  # type: ignore[assignment]

@@ -19,6 +19,7 @@ from inboxcrm.mail.parse import (
 )
 from inboxcrm.mail.participants import Address
 from tests.support.gmail_json import b64url, to_gmail_json
+from tests.support.mail import eight_bit_eml, nested_eml
 
 
 def plain_message(**headers: str) -> EmailMessage:
@@ -356,6 +357,30 @@ def test_absurd_nesting_is_cut_not_fatal() -> None:
     parsed = parse_message({"id": "bomb", "payload": payload})
     assert parsed.gmail_id == "bomb"
     assert parsed.text_body == ""
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "cp1252"])
+def test_parse_raw_reads_an_eight_bit_filename_as_its_headers(charset: str) -> None:
+    parsed = parse_raw(eight_bit_eml(charset))
+    assert parsed.from_ == Address("Lars Øberg", "lars@oberg.example")
+    assert parsed.subject == "Präsentation für Montag"
+    assert [a.filename for a in parsed.attachments] == ["Präsentation.pdf"]
+
+
+@pytest.mark.parametrize("depth", [500, 5000])
+def test_a_raw_mime_bomb_keeps_its_headers_and_never_raises(
+    depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past `_MAX_DEPTH` the inner parts are dropped; past the stdlib parser's recursion
+    (5,000 levels) the body is, and the headers are still read."""
+    with caplog.at_level(logging.WARNING):
+        parsed = parse_raw(nested_eml(depth), gmail_id="bomb")
+    assert parsed.from_ == Address("Lars Berg", "lars@x.example")
+    assert parsed.subject == "Nested"
+    assert parsed.text_body == ""
+    assert "MIME nesting too deep" in caplog.text
+    shallow = parse_raw(nested_eml(3))
+    assert shallow.text_body == "The innermost text."
 
 
 @pytest.mark.parametrize(

@@ -219,6 +219,17 @@ def test_the_status_line_says_why_a_mailbox_is_not_syncing(
         assert text in client.get("/mailboxes").text
 
 
+def test_a_failure_without_a_reason_shows_no_none(
+    session: Session, mailbox: Mailbox, client: FlaskClient
+) -> None:
+    sign_in(client, mailbox.member)
+    mailbox.sync_state, mailbox.last_error = SyncState.failed, None
+    session.commit()
+    line = client.get("/mailboxes/status").get_json()["mailboxes"][0]["html"]
+    assert "The last sync failed. It is retried at the next poll." in line
+    assert "None" not in line
+
+
 STAGES = ["getProfile", "messages.list", "messages.get", "history.list"]
 
 
@@ -269,6 +280,45 @@ def test_a_storm_longer_than_the_retries_throttles_then_resumes(
     ids = stored(session, mailbox)
     assert len(ids) == len(set(ids))
     assert set(ids) == gmail_ids(gmail(AVA))
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "says"),
+    [
+        (429, "rate_limited", "Gmail asked us to slow down until "),
+        (500, "server", "Gmail is unavailable: it kept answering with server errors"),
+        (503, "server", "Gmail is unavailable: it kept answering with server errors"),
+    ],
+)
+def test_the_gmail_page_says_whether_gmail_throttled_or_failed(
+    db: Database,
+    session: Session,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    demo: Control,
+    client: FlaskClient,
+    status: int,
+    kind: str,
+    says: str,
+) -> None:
+    """Both wait in state `throttled` until a retry time, retried the same way; only a rate
+    limit is Gmail asking us to slow down."""
+    demo("faults", {"kind": "error", "status": status, "count": 200, "operation": "getProfile"})
+    assert run(db, mailbox, calls) is SyncState.throttled
+    session.refresh(mailbox)
+    assert (mailbox.throttle_kind, mailbox.throttled_until is not None) == (kind, True)
+    sign_in(client, mailbox.member)
+    line = client.get("/mailboxes/status").get_json()["mailboxes"][0]["html"]
+    assert says in line
+    assert mailbox.throttled_until.strftime("%H:%M:%S UTC") in line  # type: ignore[union-attr]
+    if kind == "server":
+        assert "slow down" not in line
+        assert f"gave up after 3 attempts: {status}" in line  # the reason, as stored
+        assert "Retrying at" in line
+    demo("faults", method="DELETE")
+    assert run(db, mailbox, calls) is SyncState.idle
+    session.refresh(mailbox)
+    assert (mailbox.throttle_kind, mailbox.last_error) == (None, None)
 
 
 def test_a_message_that_vanishes_between_list_and_get_is_skipped(

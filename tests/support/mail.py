@@ -67,3 +67,33 @@ ANSWER = raw_eml(
     "Message-ID: <answer@vandelay.co.uk>",
     "Date: Tue, 17 Nov 2026 10:00:00 +0000",
 )
+
+
+def nested_eml(depth: int, sender: str = "Lars Berg <lars@x.example>") -> bytes:
+    """A MIME bomb: multipart/mixed inside multipart/mixed, `depth` levels, text inside."""
+    body = b"Content-Type: text/plain\r\n\r\nThe innermost text."
+    for level in reversed(range(depth)):
+        boundary = f"level{level}".encode()
+        body = (
+            b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n--' + boundary
+            + b"\r\n" + body + b"\r\n--" + boundary + b"--\r\n"
+        )  # fmt: skip
+    head = f"From: {sender}\r\nTo: ava@northwind.io\r\nSubject: Nested\r\nMIME-Version: 1.0\r\n"
+    return head.encode() + body
+
+
+def eight_bit_eml(charset: str) -> bytes:
+    """Raw 8-bit headers, no RFC 2047, as some mailers still send them: a name, a subject
+    and an attachment's filename in `charset`."""
+    return (
+        "From: Lars Øberg <lars@oberg.example>\r\n"
+        "To: ava.reed@northwind.io\r\n"
+        "Subject: Präsentation für Montag\r\n"
+        "Message-ID: <eight-bit@oberg.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei.\r\n"
+        '--b\r\nContent-Type: application/pdf; name="Präsentation.pdf"\r\n'
+        'Content-Disposition: attachment; filename="Präsentation.pdf"\r\n\r\n%PDF-1.4\r\n'
+        "--b--\r\n"
+    ).encode(charset)
