@@ -12,6 +12,7 @@ clears its rows with `release`, unless someone queued them again meanwhile.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -55,10 +56,15 @@ def claim(
 
 
 def _take(
-    session: Session, queue: Queue, ids: list[int], ready: Any, until: dt.datetime
+    session: Session,
+    queue: Queue,
+    ids: list[int],
+    ready: Any,
+    until: dt.datetime,
+    also: Mapping[str, Any] | None = None,
 ) -> set[int]:
-    """Lease the rows that are still ready: on SQLite the SELECT before held no lock, and
-    this UPDATE decides."""
+    """Lease the rows that are still ready (and set `also` on them, in the same UPDATE):
+    on SQLite the SELECT before held no lock, and this UPDATE decides."""
     if not ids:
         return set()
     model = queue.class_
@@ -66,7 +72,7 @@ def _take(
         session.scalars(
             update(model)
             .where(model.id.in_(ids), ready)
-            .values({queue.key: until})
+            .values({**(also or {}), queue.key: until})
             .returning(model.id),
             execution_options={"synchronize_session": False},
         )
@@ -90,6 +96,7 @@ def claim_next(
     *where: Any,
     limit: int,
     null_is_due: bool = False,
+    also: Mapping[str, Any] | None = None,
 ) -> Claimed:
     """`claim` for a worker that waits when nothing is due: the same claim, oldest first,
     and in the same SELECT a look at the row after, so it knows how long to wait without
@@ -110,7 +117,7 @@ def claim_next(
     left = [(i, at) for i, at in rows if i not in candidates]
     next_id = left[0][0] if left else None
     next_due = (now if left[0][1] is None else left[0][1]) if left else None
-    taken = _take(session, queue, candidates, ready, now + lease)
+    taken = _take(session, queue, candidates, ready, now + lease, also)
     if len(taken) < len(candidates):  # lost a race for some: more may be due
         next_due, next_id = now, None
     return Claimed([i for i in candidates if i in taken], next_due, next_id)
@@ -124,11 +131,12 @@ def claim_row(
     lease: dt.timedelta,
     *where: Any,
     null_is_due: bool = False,
+    also: Mapping[str, Any] | None = None,
 ) -> bool:
     """Claim one known row if it is due and matches `where` (a worker that waited for
     it): one UPDATE."""
     ready = and_(due(queue, now, null_is_due=null_is_due), *where)
-    return bool(_take(session, queue, [row_id], ready, now + lease))
+    return bool(_take(session, queue, [row_id], ready, now + lease, also))
 
 
 def release(

@@ -40,6 +40,11 @@ LEASE = dt.timedelta(minutes=5)
 PASS_TIME = dt.timedelta(minutes=5)
 
 
+# A claimed mailbox shows as being synced, in the claim's own UPDATE: the `sync` command
+# leaves it alone, and the pass's closing write says how it ended.
+_SYNCING = {"sync_state": SyncState.syncing}
+
+
 def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
     with database.session() as session:
         return queue.claim_next(
@@ -50,6 +55,7 @@ def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
             Mailbox.status == MailboxStatus.connected,
             limit=limit,
             null_is_due=True,  # a mailbox just connected
+            also=_SYNCING,
         )
 
 
@@ -63,6 +69,7 @@ def _claim_one(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
             LEASE,
             Mailbox.status == MailboxStatus.connected,
             null_is_due=True,
+            also=_SYNCING,
         )
 
 

@@ -22,6 +22,7 @@ from inboxcrm.db import Database, utcnow
 from inboxcrm.mail.jobs import (
     LEASE,
     POLL_EVERY,
+    claim,
     claim_due,
     in_phase,
     next_poll,
@@ -51,6 +52,7 @@ def test_each_due_mailbox_is_claimed_once(db: Database, session: Session) -> Non
     first = claim_due(db, NOW)
     assert first == [boxes[0].id, boxes[3].id]
     assert claim_due(db, NOW) == []  # a second clock ticking at once gets nothing
+    assert not claim(db, boxes[0].id, NOW)  # nor the `sync` command, while a clock holds it
     assert claim_due(db, NOW + LEASE) == [boxes[1].id, boxes[0].id, boxes[3].id]
 
 
