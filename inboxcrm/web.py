@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, redirect, request, session, url_for
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.db import Database
@@ -37,7 +37,12 @@ def current_member() -> Member | None:
     """The member signed in by cookie (pages) or bearer token (API), loaded once per request."""
     if "member" not in g:
         member_id = session.get("member_id")
-        g.member = db_session().get(Member, member_id) if member_id else None
+        # With its workspace, which every page's header names: one query, not two.
+        g.member = (
+            db_session().get(Member, member_id, options=[joinedload(Member.workspace)])
+            if member_id
+            else None
+        )
     return cast(Member | None, g.member)
 
 
