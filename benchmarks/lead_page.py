@@ -1,5 +1,7 @@
 """p50/p95 of the lead page and of /api/v1/leads/<id>/messages for a lead with 2,000
-messages, in a workspace of 100,000 leads and 1,000,000 messages on SQLite (target p95 < 50 ms).
+messages, in a workspace of 100,000 leads and 1,000,000 messages (target p95 < 50 ms), on
+SQLite, or on PostgreSQL when INBOXCRM_BENCH_DATABASE_URL or INBOXCRM_DATABASE_URL names a
+server (see benchmarks/database.py).
 
 Prints one JSON object. Rows are bulk-inserted; the lead's mail sits in two team mailboxes
 (so the timeline deduplicates copies), then each URL is requested repeatedly through the
@@ -28,11 +30,11 @@ from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Company, Lead, LeadEmail, ThreadLead
 from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
-from inboxcrm.migrate import upgrade
 from inboxcrm.stages.models import Stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.timing
 from benchmarks import timing
+from benchmarks.database import bench_database, dialect, finish_seed
 
 LEADS = 100_000
 MESSAGES = 1_000_000
@@ -192,15 +194,13 @@ def seed(url: str) -> tuple[int, int, str, int, int]:
             add_thread(rng.choice(box_ids), rng.randint(2, LEADS), start, PER_THREAD, f"T{t}")
             flush()
         flush(final=True)
-        conn.exec_driver_sql("ANALYZE")
+    finish_seed(db.engine)
     db.dispose()
     return ws_id, member_id, token, lead_id, company_ids[0]
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.sqlite3"
-        upgrade(url)
+    with tempfile.TemporaryDirectory() as tmp, bench_database(Path(tmp)) as url:
         started = time.perf_counter()
         _ws, member_id, token, lead_id, company_id = seed(url)
         seed_s = time.perf_counter() - started
@@ -242,7 +242,7 @@ def run(
         "messages": MESSAGES,
         "lead_messages": LEAD_THREADS * LEAD_PER_THREAD + COPIES * COPY_PER_THREAD,
         "messages_on_first_page": shown,
-        "database": "sqlite",
+        "database": dialect(),
         "requests_per_url": REPEAT,
         "seed_s": round(seed_s, 1),
         "page": measure(page_urls),
@@ -252,9 +252,14 @@ def run(
             [f"/api/v1/leads/{lead_id}/messages?per_page=100"], headers=headers
         ),
         "company_page": measure([f"/companies/{company_id}"]),
+        "statements_by_url": {
+            **timing.statements(client, [*page_urls, f"/companies/{company_id}"]),
+            **timing.statements(client, api_urls, headers=headers),
+        },
         "target_p95_ms": 50,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+    app.extensions["inboxcrm.db"].dispose()
     print(json.dumps(result, indent=2))
 
 

@@ -132,6 +132,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    # The pre-ping stays: a request takes one connection, so it costs one round trip of an
+    # empty query (";", no parse, no plan), about 0.05 ms on a page of 5 ms or more, and in
+    # return no request fails on a connection the server or a proxy closed meanwhile.
     return create_engine(url, pool_pre_ping=True)
 
 

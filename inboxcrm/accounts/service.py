@@ -8,7 +8,7 @@ import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from inboxcrm.accounts.models import (
     ApiToken,
@@ -132,7 +132,9 @@ def create_api_token(session: Session, member: Member, name: str = "") -> tuple[
 
 def member_for_token(session: Session, plain: str, now: dt.datetime) -> Member | None:
     token = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _hash(plain), ApiToken.revoked_at.is_(None))
+        select(ApiToken)
+        .where(ApiToken.token_hash == _hash(plain), ApiToken.revoked_at.is_(None))
+        .options(joinedload(ApiToken.member))  # one query for both
     ).first()
     if token is None:
         return None

@@ -65,7 +65,8 @@ def resume_session(session: Session, token: str, now: dt.datetime) -> LoginSessi
     found = session.scalars(
         select(LoginSession)
         .where(LoginSession.token_hash == _hash(token))
-        .options(joinedload(LoginSession.member))
+        # With the member's workspace, which every page's header names: one query.
+        .options(joinedload(LoginSession.member).joinedload(Member.workspace))
     ).first()
     if found is None:
         return None

@@ -136,12 +136,17 @@ class Lead(InWorkspace, Base):
     )
     tags: Mapped[list[Tag]] = relationship(secondary=lead_tag, order_by="Tag.name")
 
+    # The id ends the indexes the pages walk in order: SQLite appends its rowid to every
+    # index by itself, PostgreSQL does not. PostgreSQL also has the descending NULLS LAST
+    # twins of the nullable sorts (migrations 0014, 0015; `leads.service.sort_order`).
     __table_args__ = (
         UniqueConstraint("workspace_id", "email"),
-        Index(None, "workspace_id", "owner_id"),
-        Index(None, "workspace_id", "stage_id"),
-        # A rep's board: each column's newest cards (the id rides along in every index).
-        Index(None, "workspace_id", "owner_id", "stage_id"),
+        # A rep's own leads, last contacted first: the leads table as a rep opens it.
+        Index(None, "workspace_id", "owner_id", "last_contacted_at", "id"),
+        # A board column's newest cards, and a rep's board.
+        Index(None, "workspace_id", "stage_id", "id"),
+        Index(None, "workspace_id", "owner_id", "stage_id", "id"),
+        Index(None, "workspace_id", "temperature"),
         Index(None, "workspace_id", "score", "id"),
         Index(None, "workspace_id", "last_contacted_at", "id"),
         Index(None, "workspace_id", "deal_value", "id"),

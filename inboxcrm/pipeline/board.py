@@ -89,9 +89,12 @@ def column_figures(
     return figures
 
 
-def _cards(scope: Scope, ids: list[int], now: dt.datetime) -> dict[int, Card]:
+def _cards(
+    scope: Scope, ids: list[int], now: dt.datetime, stages: list[Stage] | None = None
+) -> dict[int, Card]:
     """The cards of these leads, in two queries: the leads with company and owner names, and
-    each one's latest stage change (its creation if it never moved) for days in stage."""
+    each one's latest stage change (its creation if it never moved) for days in stage.
+    `stages` are the workspace's, when the caller has them already."""
     if not ids:
         return {}
     latest: dict[int, dt.datetime] = {
@@ -102,7 +105,7 @@ def _cards(scope: Scope, ids: list[int], now: dt.datetime) -> dict[int, Card]:
             .group_by(StageChange.lead_id)
         )
     }
-    kinds = {stage.id: stage.kind for stage in list_stages(scope)}
+    kinds = {stage.id: stage.kind for stage in (list_stages(scope) if stages is None else stages)}
     rows = scope.session.execute(
         select(
             Lead.id,
@@ -159,10 +162,11 @@ def column_cards(
 
 
 def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
-    """Four queries whatever the size: the figures, every column's first page of ids (one
-    UNION ALL of keyset pages), those leads, and their days in stage."""
+    """Five queries whatever the size: the figures, the stages, every column's first page
+    of ids (one UNION ALL of keyset pages), those leads, and their days in stage."""
     figures = column_figures(scope, flt)
-    columns = [Column(stage, *figures.get(stage.id, (0, {}))) for stage in list_stages(scope)]
+    stages = list_stages(scope)
+    columns = [Column(stage, *figures.get(stage.id, (0, {}))) for stage in stages]
     pages = [
         _page(scope, column.stage, flt, None, CARDS_PER_COLUMN).subquery()
         for column in columns
@@ -175,7 +179,9 @@ def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
         union_all(*(select(page.c.id, page.c.stage_id) for page in pages))
     ):
         ids.setdefault(stage_id, []).append(lead_id)
-    cards = _cards(scope, [i for page in ids.values() for i in page[:CARDS_PER_COLUMN]], now)
+    cards = _cards(
+        scope, [i for page in ids.values() for i in page[:CARDS_PER_COLUMN]], now, stages
+    )
     for column in columns:
         page = sorted(ids.get(column.stage.id, []), reverse=True)
         column.cards = [cards[i] for i in page[:CARDS_PER_COLUMN]]

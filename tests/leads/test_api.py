@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Role
 from inboxcrm.leads.models import Lead
 from tests.factories import LeadFactory, MemberFactory, api_token
+from tests.support.database import statements
 
 
 @pytest.fixture
@@ -33,6 +34,15 @@ def test_requests_without_a_valid_token_get_401(client: FlaskClient, session: Se
         assert response.status_code == 401
         assert response.json["error"]["status"] == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_finds_its_member_in_one_query(client: FlaskClient, auth: dict[str, str]) -> None:
+    engine = client.application.extensions["inboxcrm.db"].engine
+    client.get("/api/v1/leads", headers=auth)  # the token's first use is written down
+    sent = statements(engine, lambda: client.get("/api/v1/leads", headers=auth))
+    (token,) = [sql for sql, _ in sent if "FROM api_token" in sql]
+    assert "JOIN member" in token
+    assert not [sql for sql, _ in sent if sql.startswith("SELECT member.")]
 
 
 def test_create_get_update_and_list(client: FlaskClient, auth: dict[str, str], rep: Any) -> None:

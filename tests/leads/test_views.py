@@ -11,6 +11,7 @@ from inboxcrm.leads.models import Lead
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory
+from tests.support.database import statements
 from tests.support.web import csrf_token, sign_in
 
 
@@ -35,6 +36,21 @@ def test_reps_see_their_own_leads_first(client: FlaskClient, session: Session) -
     assert 'value="me" selected' in page
     assert sorted(rows(client.get("/leads?owner=any").text)) == ["Mine One", "Theirs One"]
     assert rows(client.get(f"/leads?owner={colleague.id}").text) == ["Theirs One"]
+
+
+def test_a_page_reads_the_member_with_their_workspace_in_one_query(
+    client: FlaskClient, session: Session
+) -> None:
+    rep = MemberFactory()
+    LeadFactory(owner=rep, name="Mine One")
+    sign_in(client, rep)
+    engine = client.application.extensions["inboxcrm.db"].engine
+    sent = statements(engine, lambda: client.get("/leads"))
+    assert rep.workspace.name in client.get("/leads").text  # the header names it
+    resumed = [sql for sql, _ in sent if "FROM login_session" in sql]
+    assert len(resumed) == 1  # the session, its member and the workspace, read together
+    assert "JOIN workspace" in resumed[0]
+    assert not [sql for sql, _ in sent if sql.startswith("SELECT workspace.")]
 
 
 def test_admins_see_the_whole_team_by_default(client: FlaskClient, session: Session) -> None:

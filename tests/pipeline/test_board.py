@@ -15,6 +15,7 @@ from inboxcrm.pipeline.board import board, column_cards, move_card
 from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory, StageChangeFactory
+from tests.support.database import statements
 from tests.support.stages import T0, stages
 
 
@@ -80,6 +81,18 @@ def test_a_column_shows_25_newest_cards_and_pages_on_by_keyset(session: Session)
     rest, more = column_cards(s, first.stage, LeadFilter(), T0, after=first.more_after)
     assert [c.name for c in rest] == [f"Person {i:02}" for i in range(4, -1, -1)]
     assert more is None
+
+
+def test_the_board_is_five_queries_whatever_the_size(session: Session) -> None:
+    rep = MemberFactory()
+    named = stages(session, rep)
+    for i in range(30):
+        LeadFactory(owner=rep, stage_id=list(named.values())[i % 3].id, at=T0)
+    s = Scope(session, rep.workspace_id)
+    sent = statements(session, lambda: board(s, LeadFilter(), T0))
+    # The figures, the stages, every column's first ids, their days in stage, the cards.
+    assert len(sent) == 5
+    assert len([sql for sql, _ in sent if sql.startswith("SELECT stage.")]) == 1
 
 
 def test_days_in_stage_come_from_the_latest_move_and_old_open_cards_are_stale(
