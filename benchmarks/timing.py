@@ -48,7 +48,9 @@ def server_cpu_ms(engine: Engine) -> float | None:
 
 
 def time_urls(client: Any, urls: list[str], repeat: int, **kw: Any) -> dict[str, Timings]:
-    """Each URL `repeat` times; every answer must be a 200."""
+    """Each URL `repeat` times; every answer must be a 200. The rate limits are off: one
+    client asking thousands of times a minute is the point here, not an attack."""
+    client.application.extensions["inboxcrm.limiter"].enabled = False
     engine = client.application.extensions["inboxcrm.db"].engine
     timings: dict[str, Timings] = {}
     for url in urls:
