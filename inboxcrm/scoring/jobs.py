@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from itertools import groupby
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inboxcrm import queue
 from inboxcrm.db import Database
@@ -45,4 +46,34 @@ def rescore_queued(database: Database, now: dt.datetime) -> int:
             # rescore set each lead's next look; a lead it left alone is done for now
             queue.release(session, Lead.rescore_at, ids, now + RESCORE_LEASE)
         done += len(ids)
+    return done
+
+
+def rescore_workspace(
+    database: Database,
+    workspace_id: int,
+    now: dt.datetime,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """Rescore every lead of a workspace, RESCORE_STEP leads per transaction (after the rules
+    changed, or to score leads from before scoring): `progress(done, total)` after each
+    step. Returns how many leads."""
+    with database.session() as session:
+        total = session.scalar(select(func.count(Lead.id)).where(Lead.workspace_id == workspace_id))
+    done, after = 0, 0
+    while True:
+        with database.session() as session:
+            ids = list(
+                session.scalars(
+                    select(Lead.id)
+                    .where(Lead.workspace_id == workspace_id, Lead.id > after)
+                    .order_by(Lead.id)
+                    .limit(RESCORE_STEP)
+                )
+            )
+            if not ids:
+                break
+            rescore(session, workspace_id, ids, now)
+        done, after = done + len(ids), ids[-1]
+        progress(done, max(total or 0, done))
     return done
