@@ -128,6 +128,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
     from inboxcrm.pipeline.views import bp as pipeline
+    from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.setup import api_blueprints
     from inboxcrm.web import database
 
@@ -138,6 +139,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(timeline)
     app.register_blueprint(companies)
     app.register_blueprint(mail)
+    app.register_blueprint(scoring)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

@@ -1,4 +1,5 @@
-"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, api-token, keys, mail."""
+"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, api-token, keys, mail,
+scores."""
 
 from __future__ import annotations
 
@@ -319,6 +320,34 @@ def mail_classify(files: tuple[str, ...]) -> None:
         except Exception as exc:  # one bad file: its line says so, the run goes on
             line = {"file": name, "error": f"{exc.__class__.__name__}: {exc}"}
         click.echo(json.dumps(line, ensure_ascii=False))
+
+
+@main.group("scores")
+def scores_group() -> None:
+    """Lead scores."""
+
+
+@scores_group.command("rescore")
+@click.option("--workspace", "workspace_name", required=True, help="The workspace's name.")
+def scores_rescore(workspace_name: str) -> None:
+    """Rescore every lead of a workspace now, in batches, with a progress bar."""
+    from inboxcrm.accounts.service import find_workspace
+    from inboxcrm.scoring.jobs import rescore_workspace
+
+    database = Database(_settings().database_url)
+    with database.session() as session:
+        workspace = find_workspace(session, workspace_name)
+        workspace_id = workspace.id if workspace is not None else None
+    if workspace_id is None:
+        raise click.ClickException(f"no workspace {workspace_name!r}")
+    with click.progressbar(length=1, label="leads rescored") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        done = rescore_workspace(database, workspace_id, utcnow(), progress)
+    click.echo(f"{done:,} leads rescored")
 
 
 main.add_command(sandbox)

@@ -21,6 +21,7 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.runtime import JobRun
+from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [
@@ -38,9 +39,11 @@ __all__ = [
     "Member",
     "Message",
     "Note",
+    "ScoreEvent",
     "Stage",
     "StageChange",
     "Tag",
+    "TemperatureChange",
     "Thread",
     "ThreadLead",
     "Workspace",

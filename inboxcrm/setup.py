@@ -17,15 +17,17 @@ from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
 from inboxcrm.runtime import Job, heartbeat
+from inboxcrm.scoring.jobs import rescore_due
+from inboxcrm.scoring.steps import score_leads
 from inboxcrm.signals.steps import detect_signals
 
 # Every stored batch of mail, in its transaction, in this order: its people become (or
 # match) leads first, so that their signals (replies, bounces ...) find the leads and
-# stage labels on the same threads find their primary leads. Scoring and sequence exits
-# join here as they land.
+# scoring reads the activities the signals stored; stage labels on the same threads find
+# their primary leads. Sequence exits join here as they land.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
-    batch=(capture_mail, detect_signals, stages_from_labels),
+    batch=(capture_mail, detect_signals, score_leads, stages_from_labels),
 )
 
 
@@ -38,6 +40,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("relabel_threads", dt.timedelta(seconds=15), relabel_due),
         Job("link_mail", dt.timedelta(seconds=15), link_mail_due),
         Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
+        Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
     )
 
 

@@ -32,12 +32,16 @@ REPOINTED: tuple[InstrumentedAttribute[Any], ...] = (
 HANDLED_REFERENCES = frozenset(
     {(c.class_.__tablename__, c.key) for c in REPOINTED}
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
+    | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
 )
+# Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
+# kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it.
+SCORED = ("rescore_at", "temperature_changed_at")
 
 # What happens to each column of the kept lead. A test checks every column is listed.
 KEPT = frozenset(
     {"id", "workspace_id", "email", "stage_id", "lost_reason", "source", "needs_review",
-     "search_text", "updated_at"}
+     "search_text", "updated_at", *SCORED}
 )  # fmt: skip
 FILLED = ("name", "company_id", "owner_id", "title", "phone", "timezone", "budget", "authority",
           "need", "timeline", "next_step")  # fmt: skip
@@ -143,6 +147,7 @@ def _merge_fields(keep: Lead, other: Lead) -> None:
         keep.deal_value, keep.currency = other.deal_value, other.currency
     if other.score > keep.score:
         keep.score, keep.temperature = other.score, other.temperature
+        keep.temperature_changed_at = other.temperature_changed_at
 
 
 def _merge_links(scope: Scope, keep: Lead, other: Lead) -> int:
@@ -214,6 +219,7 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
     new_tags = [tag for tag in other.tags if tag.id not in known]
     keep.tags = [*keep.tags, *new_tags]
     _merge_fields(keep, other)
+    keep.rescore_at = now
     scope.session.add(
         StageChange(
             workspace_id=scope.workspace_id,

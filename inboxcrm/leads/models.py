@@ -125,6 +125,11 @@ class Lead(InWorkspace, Base):
     # The link-mail queue: the lead's addresses are to be matched to the mail stored before
     # it had them (a lead a sync created, an address added); drained by a clock job.
     link_mail_at: Mapped[dt.datetime | None]
+    # When the temperature last changed (the history is scoring's temperature_change), and
+    # the rescore queue: when the score or temperature next needs a look (decay crossing a
+    # line, going quiet), for scoring's clock job.
+    temperature_changed_at: Mapped[dt.datetime | None]
+    rescore_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -154,6 +159,7 @@ class Lead(InWorkspace, Base):
         Index(None, "workspace_id", "created_at", "id"),
         Index(None, "company_id"),
         Index(None, "link_mail_at"),
+        Index(None, "rescore_at"),
     )
 
     @property
