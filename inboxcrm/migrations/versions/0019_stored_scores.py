@@ -1,8 +1,8 @@
 """stored scores: a lead's awards (score_event), its temperature history
 (temperature_change), when its temperature last changed, and the rescore queue
 
-Revision ID: r_scoring
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 import inboxcrm.db
 
 
-revision = 'r_scoring'
-down_revision = '0016'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
