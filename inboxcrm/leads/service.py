@@ -386,8 +386,14 @@ def update_lead(
     _check_allowed(actor, data)
     _check_lead(actor, lead, data)
     _apply(scope, lead, data, actor, now)
+    if data.model_fields_set & FIT_FIELDS:  # who the lead is changed: its fit, rescored
+        lead.rescore_at = now
     scope.session.flush()
     return lead
+
+
+# The fields the score's fit rules read (scoring/rescore.py): a change queues a rescore.
+FIT_FIELDS = frozenset({"title", "budget", "authority", "need", "timeline", "company"})
 
 
 @dataclass(frozen=True)

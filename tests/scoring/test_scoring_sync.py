@@ -10,16 +10,19 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox, Workspace
+from inboxcrm.accounts.models import Mailbox, Role, Workspace
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead, Temperature
+from inboxcrm.leads.schemas import LeadUpdate
+from inboxcrm.leads.service import update_lead
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.steps import Batch
 from inboxcrm.mail.store import Added
 from inboxcrm.scoring.jobs import rescore_queued
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.steps import score_leads
-from tests.factories import MailboxFactory, WorkspaceFactory
+from inboxcrm.tenancy import Scope
+from tests.factories import MailboxFactory, MemberFactory, WorkspaceFactory
 from tests.support.signals import fetched, gmail_bounce, message, out_of_office
 from tests.support.synced import START_MS, sync
 
@@ -141,3 +144,16 @@ def test_a_replayed_batch_changes_nothing(session: Session, box: Mailbox) -> Non
     session.commit()
     assert (events(session), nina(session).score, nina(session).rescore_at) == before
     assert len(session.scalars(select(TemperatureChange)).all()) == 1
+
+
+def test_a_lead_given_a_decision_makers_title_is_rescored_by_the_clock(
+    db: Database, session: Session, box: Mailbox
+) -> None:
+    two_quick_replies(session, box)
+    lead = nina(session)
+    before, admin = lead.score, MemberFactory(workspace=box.member.workspace, role=Role.admin)
+    update_lead(Scope(session, lead.workspace_id), lead, LeadUpdate(title="VP Sales"), admin, SOON)
+    session.commit()
+    assert rescore_queued(db, SOON) == 1
+    assert nina(session).score == before + 10  # the decision-maker title's fit points
+    assert "senior_title" in [rule for _, rule, _, _ in events(session)]
