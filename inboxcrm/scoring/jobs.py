@@ -5,19 +5,16 @@ says, a step at a time, each step committed."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
-from itertools import groupby
 
 from sqlalchemy import func, select
 
-from inboxcrm import queue
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
+from inboxcrm.leads.queues import drain_leads
 from inboxcrm.runtime import Runtime
 from inboxcrm.scoring.rescore import rescore
 
-TICK_SECONDS = 10.0  # a tick yields after this long; the next one goes on from the queue
 RESCORE_LEASE = dt.timedelta(minutes=5)  # a process that dies mid-step frees its leads then
 RESCORE_STEP = 500  # leads rescored in one transaction
 
@@ -27,26 +24,11 @@ def rescore_due(runtime: Runtime, now: dt.datetime) -> int:
 
 
 def rescore_queued(database: Database, now: dt.datetime) -> int:
-    """Rescore the leads due, a step at a time; returns how many."""
-    done = 0
-    deadline = time.monotonic() + TICK_SECONDS
-    while time.monotonic() < deadline:
-        with database.session() as session:
-            ids = queue.claim(session, Lead.rescore_at, now, RESCORE_LEASE, limit=RESCORE_STEP)
-        if not ids:
-            break
-        with database.session() as session:
-            rows = session.execute(
-                select(Lead.workspace_id, Lead.id)
-                .where(Lead.id.in_(ids))
-                .order_by(Lead.workspace_id, Lead.id)
-            ).tuples()
-            for workspace_id, leads in groupby(rows, key=lambda row: row[0]):
-                rescore(session, workspace_id, [lead for _, lead in leads], now)
-            # rescore set each lead's next look; a lead it left alone is done for now
-            queue.release(session, Lead.rescore_at, ids, now + RESCORE_LEASE)
-        done += len(ids)
-    return done
+    """Rescore the leads due, a step at a time; returns how many. Rescoring sets each
+    lead's next look; a lead it left alone is done for now."""
+    return drain_leads(
+        database, Lead.rescore_at, now, rescore, lease=RESCORE_LEASE, step=RESCORE_STEP
+    )
 
 
 def rescore_workspace(
