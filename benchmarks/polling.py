@@ -67,13 +67,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.sandbox
+
+from benchmarks.sandbox import tokens
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox, Role, SyncState
 from inboxcrm.accounts.service import add_member, connect_mailbox, create_workspace
@@ -105,7 +108,6 @@ GMAIL_UNITS_PER_MINUTE = 15000
 DOMAIN = "northwind.io"
 LEAD = "nina.berg@vandelay.co.uk"
 STAGE = "SQL"  # the stage whose label ("CRM/SQL") the rep puts on the thread
-REDIRECT = "http://127.0.0.1:9/cb"
 SERVER = (
     "from inboxcrm.sandbox.server import serve;"
     f"serve('127.0.0.1', 0, 'empty', quota_units_per_minute={GMAIL_UNITS_PER_MINUTE})"
@@ -307,25 +309,8 @@ class Bench:
 
 def _grant(url: str, email: str) -> str:
     """The address's tokens from the sandbox's code flow, as sign-in stores them."""
-    params = {
-        "client_id": DEFAULT_CLIENT_ID,
-        "redirect_uri": REDIRECT,
-        "response_type": "code",
-        "scope": " ".join(SCOPES),
-        "login_hint": email,
-        "access_type": "offline",
-    }
     with requests.Session() as http:
-        answer = http.get(f"{url}/o/oauth2/auth", params=params, allow_redirects=False, timeout=30)
-        code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-        }
-        token = http.post(f"{url}/token", data=form, timeout=30).json()
+        token = tokens(url, " ".join(SCOPES), email, http)
     expiry = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=int(token["expires_in"]))
     return json.dumps(
         {

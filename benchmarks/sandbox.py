@@ -28,17 +28,23 @@ SERVER = (
 )
 
 
-def tokens(url: str, scope: str = "https://www.googleapis.com/auth/gmail.modify") -> dict[str, Any]:
-    """Ava's tokens from the sandbox's authorization-code flow (its login hint approves)."""
+def tokens(
+    url: str,
+    scope: str = "https://www.googleapis.com/auth/gmail.modify",
+    email: str = USER,
+    http: Any = requests,
+) -> dict[str, Any]:
+    """An address's tokens (Ava's by default) from the sandbox's authorization-code flow:
+    its login hint approves an account it has. `http` may be a requests.Session."""
     params = {
         "client_id": DEFAULT_CLIENT_ID,
         "redirect_uri": REDIRECT,
         "response_type": "code",
         "scope": scope,
-        "login_hint": USER,
+        "login_hint": email,
         "access_type": "offline",
     }
-    answer = requests.get(f"{url}/o/oauth2/auth", params=params, allow_redirects=False, timeout=5)
+    answer = http.get(f"{url}/o/oauth2/auth", params=params, allow_redirects=False, timeout=30)
     code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
     form = {
         "grant_type": "authorization_code",
@@ -47,7 +53,7 @@ def tokens(url: str, scope: str = "https://www.googleapis.com/auth/gmail.modify"
         "client_id": DEFAULT_CLIENT_ID,
         "client_secret": DEFAULT_CLIENT_SECRET,
     }
-    token: dict[str, Any] = requests.post(f"{url}/token", data=form, timeout=5).json()
+    token: dict[str, Any] = http.post(f"{url}/token", data=form, timeout=30).json()
     return token
 
 
