@@ -9,18 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox, Role, SyncState, Workspace
+from inboxcrm.accounts.models import Role, SyncState, Workspace
 from inboxcrm.db import Database
-from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
-from inboxcrm.gmail.pacing import TokenBucket
-from inboxcrm.leads.jobs import link_queued_mail
 from inboxcrm.leads.models import Activity, ActivityKind, Lead, ThreadLead
 from inboxcrm.mail.models import Message, Thread
-from inboxcrm.mail.sync import sync_mailbox
-from inboxcrm.setup import SYNC_STEPS
 from tests.factories import BlockedAddressFactory, MailboxFactory, WorkspaceFactory
-from tests.support.clocks import SandboxClock
 from tests.support.mail import ANSWER, PROPOSAL, b64, eight_bit_eml, raw_eml
+from tests.support.passes import sync_pass
 from tests.support.sandbox import AVA, BEN, Control, deliver
 
 NEWSLETTER = raw_eml(
@@ -58,17 +53,6 @@ def workspace(session: Session) -> Workspace:
     return workspace
 
 
-def sync(db: Database, box: Mailbox, gmail: Callable[..., Any], control: Control) -> SyncState:
-    clock = SandboxClock(control)
-    calls = GmailCalls(
-        gmail(box.email), TokenBucket(clock), clock=clock, policy=RetryPolicy(attempts=3),
-        random=lambda: 0.5,
-    )  # fmt: skip
-    state = sync_mailbox(db, box.id, calls, clock.now, SYNC_STEPS)
-    link_queued_mail(db, clock.now())  # the clock's link job, after the pass
-    return state
-
-
 def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
     db: Database,
     session: Session,
@@ -86,8 +70,8 @@ def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
         deliver(control, AVA, raw)
     deliver(control, AVA, SPAM_REPLY, sent=True)
 
-    assert sync(db, ava, gmail, control) is SyncState.idle
-    assert sync(db, ben, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ben, gmail, control) is SyncState.idle
 
     leads = session.scalars(select(Lead)).unique().all()
     assert [lead.email for lead in leads] == ["nina.berg@vandelay.co.uk"]
@@ -112,7 +96,7 @@ def test_mail_in_two_team_mailboxes_makes_one_lead_with_links_and_no_doubles(
 
     # Nina writes again: the incremental sync adds her message and its activity.
     deliver(control, AVA, ANSWER.replace("<answer@", "<again@").replace("17 Nov", "19 Nov"))
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     session.expire_all()
     activities = session.scalars(select(Activity).where(Activity.lead_id == nina.id)).all()
     assert sorted(a.kind for a in activities).count(ActivityKind.message_in) == 2
@@ -135,11 +119,11 @@ def test_a_lead_made_by_one_mailbox_gets_the_mail_another_mailbox_stored_before(
     # Nina wrote to Ben, who never answered: not a lead yet.
     deliver(control, BEN, ANSWER.replace(f"Cc: {BEN}", "Cc: nobody@vandelay.co.uk")
             .replace(f"To: {AVA}", f"To: {BEN}"))  # fmt: skip
-    assert sync(db, ben, gmail, control) is SyncState.idle
+    assert sync_pass(db, ben, gmail, control) is SyncState.idle
     assert session.scalars(select(Lead)).first() is None
     # Then Ava writes to her: a lead, and Ben's stored thread joins her timeline.
     deliver(control, AVA, PROPOSAL.replace(f"Cc: {BEN}\r\n", ""), sent=True)
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     nina = session.scalars(select(Lead)).unique().one()
     assert nina.owner_id == ava.member_id
     mailboxes = session.scalars(
@@ -172,7 +156,7 @@ def test_raw_eight_bit_headers_reach_the_lead_as_text(
     )
     control("deliver", {"to": AVA, "raw": b64(eight_bit_eml(charset))})
     control("deliver", {"to": AVA, "raw": b64(reply.encode(charset)), "labelIds": ["SENT"]})
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     lars = session.scalars(select(Lead)).unique().one()
     assert (lars.name, lars.email) == ("Lars Øberg", "lars@oberg.example")
     inbound = session.scalars(

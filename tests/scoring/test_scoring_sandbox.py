@@ -10,30 +10,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox, SyncState
+from inboxcrm.accounts.models import SyncState
 from inboxcrm.db import Database
-from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
-from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.leads.models import Lead
-from inboxcrm.mail.sync import sync_mailbox
 from inboxcrm.scoring.models import ScoreEvent
-from inboxcrm.setup import SYNC_STEPS
 from tests.factories import MailboxFactory, WorkspaceFactory
-from tests.support.clocks import SandboxClock
 from tests.support.mail import ANSWER, PROPOSAL
+from tests.support.passes import sync_pass
 from tests.support.sandbox import AVA, Control, deliver
 
 pytestmark = pytest.mark.google
 NINA = "nina.berg@vandelay.co.uk"
-
-
-def sync(db: Database, box: Mailbox, gmail: Callable[..., Any], control: Control) -> SyncState:
-    clock = SandboxClock(control)
-    calls = GmailCalls(
-        gmail(box.email), TokenBucket(clock), clock=clock, policy=RetryPolicy(attempts=3),
-        random=lambda: 0.5,
-    )  # fmt: skip
-    return sync_mailbox(db, box.id, calls, clock.now, SYNC_STEPS)
 
 
 def test_a_reply_scores_after_one_pass_and_a_second_pass_changes_nothing(
@@ -43,13 +30,13 @@ def test_a_reply_scores_after_one_pass_and_a_second_pass_changes_nothing(
     deliver(control, AVA, PROPOSAL, sent=True)
     control("clock", {"advance": 25 * 3600})
     deliver(control, AVA, ANSWER)  # she answers, 25 hours later: a reply, not a quick one
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     session.expire_all()
     lead = session.scalars(select(Lead).where(Lead.email == NINA)).unique().one()
     assert lead.score == 10
     [event] = session.scalars(select(ScoreEvent)).all()
     assert (event.rule, event.lead_id, event.activity_id is not None) == ("reply", lead.id, True)
     assert event.reason.startswith("Replied within 25 h")
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     session.expire_all()
     assert [e.id for e in session.scalars(select(ScoreEvent))] == [event.id]

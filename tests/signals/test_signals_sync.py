@@ -11,16 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox, SyncState, Workspace
+from inboxcrm.accounts.models import SyncState, Workspace
 from inboxcrm.db import Database
-from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
-from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.leads.models import Activity, ActivityKind, Lead, LeadEmail
-from inboxcrm.mail.sync import sync_mailbox
-from inboxcrm.setup import SYNC_STEPS
 from tests.factories import MailboxFactory, WorkspaceFactory
-from tests.support.clocks import SandboxClock
 from tests.support.mail import ANSWER, PROPOSAL
+from tests.support.passes import sync_pass
 from tests.support.sandbox import AVA, Control, deliver
 from tests.support.signals import gmail_bounce, out_of_office
 
@@ -31,15 +27,6 @@ NINA = "nina.berg@vandelay.co.uk"
 @pytest.fixture
 def workspace(session: Session) -> Workspace:
     return WorkspaceFactory(domain="northwind.io")
-
-
-def sync(db: Database, box: Mailbox, gmail: Callable[..., Any], control: Control) -> SyncState:
-    clock = SandboxClock(control)
-    calls = GmailCalls(
-        gmail(box.email), TokenBucket(clock), clock=clock, policy=RetryPolicy(attempts=3),
-        random=lambda: 0.5,
-    )  # fmt: skip
-    return sync_mailbox(db, box.id, calls, clock.now, SYNC_STEPS)
 
 
 def kinds(session: Session) -> dict[ActivityKind, list[Activity]]:
@@ -61,7 +48,7 @@ def test_a_reply_an_out_of_office_and_a_bounce_after_one_pass_each(
     deliver(control, AVA, PROPOSAL, sent=True)
     control("clock", {"advance": 25 * 3600})  # Gmail's time of a message is its arrival
     deliver(control, AVA, ANSWER)  # she answers, 25 hours later
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     found = kinds(session)
     [reply] = found[ActivityKind.reply]
     assert reply.detail["latency_seconds"] == 25 * 3600
@@ -74,7 +61,7 @@ def test_a_reply_an_out_of_office_and_a_bounce_after_one_pass_each(
                          **{"Auto-Submitted": "auto-replied",
                             "In-Reply-To": "<proposal@northwind.io>"})  # fmt: skip
     deliver(control, AVA, away)
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     found = kinds(session)
     assert len(found[ActivityKind.reply]) == 1
     assert [a.detail for a in found[ActivityKind.auto_reply]] == [{"return_date": "2027-01-05"}]
@@ -91,7 +78,7 @@ def test_a_reply_an_out_of_office_and_a_bounce_after_one_pass_each(
             diagnostic="550 5.1.1 The email account that you tried to reach does not exist.",
         ),
     )
-    assert sync(db, ava, gmail, control) is SyncState.idle
+    assert sync_pass(db, ava, gmail, control) is SyncState.idle
     found = kinds(session)
     [bounce] = found[ActivityKind.bounce]
     assert (bounce.detail["type"], bounce.detail["reason"]) == ("hard", "userunknown")
