@@ -127,7 +127,9 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
+    from inboxcrm.notifications.views import bp as notifications
     from inboxcrm.pipeline.views import bp as pipeline
+    from inboxcrm.scoring.actions.views import bp as actions
     from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.setup import api_blueprints
     from inboxcrm.web import database
@@ -140,6 +142,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(companies)
     app.register_blueprint(mail)
     app.register_blueprint(scoring)
+    app.register_blueprint(actions)
+    app.register_blueprint(notifications)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

@@ -20,16 +20,20 @@ from inboxcrm.leads.models import (
     ThreadLead,
 )
 from inboxcrm.mail.models import Message, Thread
+from inboxcrm.notifications.models import Notification
 from inboxcrm.runtime import JobRun
+from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [
+    "ActionSettings",
     "Activity",
     "ApiToken",
     "BlockedAddress",
     "Company",
     "CompanyDomain",
+    "InboundWait",
     "Invite",
     "JobRun",
     "Lead",
@@ -39,6 +43,7 @@ __all__ = [
     "Member",
     "Message",
     "Note",
+    "Notification",
     "ScoreEvent",
     "Stage",
     "StageChange",

@@ -17,6 +17,8 @@ from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
 from inboxcrm.runtime import Job, heartbeat
+from inboxcrm.scoring.actions.steps import act_on_signals
+from inboxcrm.scoring.actions.waits import check_waits_due
 from inboxcrm.scoring.jobs import rescore_due
 from inboxcrm.scoring.steps import score_leads
 from inboxcrm.signals.steps import detect_signals
@@ -24,10 +26,11 @@ from inboxcrm.signals.steps import detect_signals
 # Every stored batch of mail, in its transaction, in this order: its people become (or
 # match) leads first, so that their signals (replies, bounces ...) find the leads and
 # scoring reads the activities the signals stored; stage labels on the same threads find
-# their primary leads. Sequence exits join here as they land.
+# their primary leads. What the signals set off (a lead asking to stop receiving email, a
+# new inbound lead's wait) follows them. Sequence exits join here as they land.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
-    batch=(capture_mail, detect_signals, score_leads, stages_from_labels),
+    batch=(capture_mail, detect_signals, score_leads, act_on_signals, stages_from_labels),
 )
 
 
@@ -41,6 +44,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("link_mail", dt.timedelta(seconds=15), link_mail_due),
         Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
+        Job("check_inbound_waits", dt.timedelta(minutes=1), check_waits_due),
     )
 
 
@@ -48,6 +52,11 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
+    from inboxcrm.notifications import api as notifications_api
     from inboxcrm.pipeline import api as pipeline_api
+    from inboxcrm.scoring.actions import api as actions_api
 
-    return (leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp)
+    return (
+        leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
+        notifications_api.bp, actions_api.bp,
+    )  # fmt: skip

@@ -13,7 +13,7 @@ from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.queues import drain_leads
 from inboxcrm.runtime import Runtime
-from inboxcrm.scoring.rescore import rescore
+from inboxcrm.scoring.actions.act import rescore_and_act
 
 RESCORE_LEASE = dt.timedelta(minutes=5)  # a process that dies mid-step frees its leads then
 RESCORE_STEP = 500  # leads rescored in one transaction
@@ -27,7 +27,7 @@ def rescore_queued(database: Database, now: dt.datetime) -> int:
     """Rescore the leads due, a step at a time; returns how many. Rescoring sets each
     lead's next look; a lead it left alone is done for now."""
     return drain_leads(
-        database, Lead.rescore_at, now, rescore, lease=RESCORE_LEASE, step=RESCORE_STEP
+        database, Lead.rescore_at, now, rescore_and_act, lease=RESCORE_LEASE, step=RESCORE_STEP
     )
 
 
@@ -55,7 +55,7 @@ def rescore_workspace(
             )
             if not ids:
                 break
-            rescore(session, workspace_id, ids, now)
+            rescore_and_act(session, workspace_id, ids, now)
         done, after = done + len(ids), ids[-1]
         progress(done, max(total or 0, done))
     return done

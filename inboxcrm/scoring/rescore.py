@@ -78,9 +78,21 @@ class _Lead:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A lead's score and temperature before and after a rescore (for the score actions)."""
+
+    lead_id: int
+    score_before: int
+    score: int
+    temperature_before: Temperature | None
+    temperature: Temperature | None
+
+
+@dataclass(frozen=True)
 class Rescored:
     leads: int  # leads looked at
     changed: int  # leads whose score or temperature changed
+    changes: tuple[Change, ...] = ()  # those leads, before and after
 
 
 def rescore(
@@ -102,6 +114,7 @@ def rescore(
     dropping: list[int] = []
     updates: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
+    moved: list[Change] = []
     for lead in leads.values():
         have = stored.get(lead.id, [])
         awards = award(rules, lead.happenings) + _fit(rules, lead.profile, ideal, have, now)
@@ -111,6 +124,8 @@ def rescore(
         seen = breakdown(awards, now)
         hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
         rescore_at = next_look(awards, hot, seen.score, seen.last_engaged_at, now, thresholds)
+        if (seen.score, hot) != (lead.score, lead.temperature):
+            moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
         if hot is not lead.temperature:
             changes.append({"workspace_id": workspace_id, "lead_id": lead.id,
                             "from_temperature": lead.temperature, "to_temperature": hot,
@@ -130,7 +145,7 @@ def rescore(
     changed = {c["lead_id"] for c in changes} | {
         u["row"] for u in updates if u["score"] != leads[u["row"]].score
     }
-    return Rescored(len(leads), len(changed))
+    return Rescored(len(leads), len(changed), tuple(moved))
 
 
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:

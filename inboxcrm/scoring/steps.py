@@ -10,7 +10,7 @@ from sqlalchemy import select
 from inboxcrm.db import chunks
 from inboxcrm.leads.models import Activity
 from inboxcrm.mail.steps import Batch
-from inboxcrm.scoring.rescore import rescore
+from inboxcrm.scoring.actions.act import rescore_and_act
 
 
 def score_leads(batch: Batch) -> None:
@@ -28,4 +28,4 @@ def score_leads(batch: Batch) -> None:
             )
         )
     if leads:
-        rescore(session, workspace_id, leads, batch.now)
+        rescore_and_act(session, workspace_id, leads, batch.now)  # then the score actions

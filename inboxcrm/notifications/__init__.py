@@ -1,0 +1,1 @@
+"""In-app notifications for members: what happened to which lead, read or not."""
