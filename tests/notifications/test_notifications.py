@@ -77,9 +77,10 @@ def test_the_api_lists_and_marks_read_only_the_members_own(
     assert [n["text"] for n in listed["notifications"]] == ["Nina Berg turned hot"] * 2
     first, second = listed["notifications"]
     assert first["created_at"] > second["created_at"]
-    assert first["lead_id"] == nina.id and first["read_at"] is None
+    assert (first["lead_id"], first["read_at"]) == (nina.id, None)
     read = client.post(f"/api/v1/notifications/{second['id']}/read", headers=auth)
-    assert read.status_code == 200 and read.json["read_at"] is not None
+    assert read.status_code == 200
+    assert read.json["read_at"] is not None
     unread = client.get("/api/v1/notifications?unread=1", headers=auth).json
     assert [n["id"] for n in unread["notifications"]] == [first["id"]]
     others = client.get("/api/v1/notifications", headers={

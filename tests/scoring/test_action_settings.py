@@ -58,7 +58,8 @@ def test_an_admin_changes_them_on_the_page_and_a_rep_only_reads(
     client.post("/signout", data={"csrf_token": csrf_token(page.text)})
     sign_in(client, rep)
     shown = client.get("/settings/actions")
-    assert shown.status_code == 200 and "Only admins change these settings." in shown.text
+    assert shown.status_code == 200
+    assert "Only admins change these settings." in shown.text
     assert 'value="60"' in shown.text
     refused = client.post("/settings/actions", data={**form, "csrf_token": csrf_token(shown.text)})
     assert refused.status_code == 403
@@ -99,4 +100,4 @@ def test_bad_values_are_refused_with_a_message_per_field(
     assert "the score is a whole number from 1 to 1,000" in shown.text
     assert 'value="-3"' in shown.text  # what was typed, to fix
     ok = client.patch("/api/v1/settings/actions", json={"move_score": 70}, headers=auth(admin))
-    assert ok.status_code == 200 and ok.json["move"]["score"] == 70
+    assert (ok.status_code, ok.json["move"]["score"]) == (200, 70)

@@ -54,7 +54,8 @@ def test_a_reply_over_the_line_moves_the_lead_to_mql_and_its_gmail_label_follows
 
     session.expire_all()
     lead = session.get_one(Lead, nina.id)
-    assert lead.score >= 50 and lead.stage.name == "MQL"
+    assert lead.score >= 50
+    assert lead.stage.name == "MQL"
     assert session.scalars(select(Activity.kind).where(Activity.kind == ActivityKind.reply)).all()
     [change] = session.scalars(select(StageChange)).all()
     assert (change.source, change.detail) == (ChangeSource.rule, "rule: Score ≥ 50")
