@@ -33,6 +33,7 @@ HANDLED_REFERENCES = frozenset(
     {(c.class_.__tablename__, c.key) for c in REPOINTED}
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
     | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
+    | {("notification", "lead_id")}  # a notice about the merged lead goes with it
 )
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
 # kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it.

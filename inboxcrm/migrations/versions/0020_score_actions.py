@@ -60,14 +60,12 @@ def upgrade() -> None:
     op.create_index(op.f('ix_notification_member_id_read_at'), 'notification', ['member_id', 'read_at'], unique=False)
 
     op.create_table('inbound_wait',
-    sa.Column('lead_id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.Integer(), nullable=False),
     sa.Column('since', inboxcrm.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('check_at', inboxcrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('workspace_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_inbound_wait_activity_id_activity'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['lead_id'], ['lead.id'], name=op.f('fk_inbound_wait_lead_id_lead'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], name=op.f('fk_inbound_wait_workspace_id_workspace'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_wait')),
     sa.UniqueConstraint('activity_id', name=op.f('uq_inbound_wait_activity_id'))

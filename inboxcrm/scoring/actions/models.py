@@ -34,11 +34,11 @@ class ActionSettings(InWorkspace, Base):
 class InboundWait(InWorkspace, Base):
     """A lead's inquiry, to be checked at `check_at` (its time plus the workspace's wait):
     if the team has not written to the lead since, its owner hears of it. The row is
-    the queue's item and goes once checked."""
+    the queue's item and goes once checked. The lead is the activity's (a merge moves
+    the activity, and with it the wait)."""
 
     __tablename__ = "inbound_wait"
 
-    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     activity_id: Mapped[int] = mapped_column(
         ForeignKey("activity.id", ondelete="CASCADE"), unique=True
     )

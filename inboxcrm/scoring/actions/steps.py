@@ -58,9 +58,9 @@ def act_on_signals(batch: Batch) -> None:
     if not actions.notify_waiting:
         return
     rows: list[dict[str, Any]] = [
-        {"workspace_id": workspace_id, "lead_id": lead, "activity_id": activity, "since": at,
+        {"workspace_id": workspace_id, "activity_id": activity, "since": at,
          "check_at": at + actions.wait}
-        for activity, lead, at in inquiries
+        for activity, _, at in inquiries
     ]  # fmt: skip
     session.execute(_insert_new(session.get_bind().dialect.name), rows)
     session.flush()

@@ -44,8 +44,9 @@ def check_waits(database: Database, now: dt.datetime) -> int:
             break
         with database.session() as session:
             waits = session.execute(
-                select(InboundWait.workspace_id, InboundWait.lead_id, InboundWait.activity_id,
+                select(InboundWait.workspace_id, Activity.lead_id, InboundWait.activity_id,
                        InboundWait.since)
+                .join(Activity, Activity.id == InboundWait.activity_id)
                 .where(InboundWait.id.in_(ids))
                 .order_by(InboundWait.workspace_id, InboundWait.id)
             ).tuples().all()  # fmt: skip
