@@ -19,6 +19,8 @@ from inboxcrm import create_app
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.accounts.service import signin_token
 from inboxcrm.config import RATELIMIT_SCHEMES, ConfigError, Settings, load_settings
+from inboxcrm.notifications.models import NoticeKind, Notification
+from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.ratelimits import API, API_REFUSED, SIGNIN
 from inboxcrm.stages.models import Stage
 from tests import factories
@@ -52,6 +54,14 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     stage = session.scalars(select(Stage).where(Stage.workspace_id == admin.workspace_id)).first()
     assert stage is not None
     assert lead.company_id is not None
+    notify(
+        session,
+        admin.workspace_id,
+        [Notice(lead.id, NoticeKind.hot, "{lead} turned hot", "hot")],
+        T0,
+    )
+    session.commit()
+    notice = session.scalars(select(Notification)).unique().one()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
     session.commit()
@@ -59,6 +69,7 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "lead_id": lead.id,
         "company_id": lead.company_id,
         "message_id": message.id,
+        "notice_id": notice.id,
         "token": link,
         "filename": "app.css",
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from inboxcrm.db import utcnow
@@ -39,7 +39,7 @@ def open_notice(notice_id: int) -> Response:
     """Opening a notification reads it: it is marked read and its lead's page shows."""
     found = mark_read(scope(), member(), notice_id, utcnow())
     db_session().commit()
-    return Response(status=303, headers={"Location": url_for("leads.show", lead_id=found.lead_id)})
+    return redirect(url_for("leads.show", lead_id=found.lead_id))
 
 
 @bp.post("/notifications/read")
@@ -47,4 +47,4 @@ def open_notice(notice_id: int) -> Response:
 def read_all() -> Response:
     mark_all_read(scope(), member(), utcnow())
     db_session().commit()
-    return Response(status=303, headers={"Location": url_for("notifications.index")})
+    return redirect(url_for("notifications.index"))
