@@ -8,6 +8,7 @@ from inboxcrm.accounts.models import (
     Member,
     Workspace,
 )
+from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import (
     Activity,
     BlockedAddress,
@@ -47,6 +48,7 @@ __all__ = [
     "ScoreEvent",
     "Stage",
     "StageChange",
+    "StageLabel",
     "Tag",
     "TemperatureChange",
     "Thread",
