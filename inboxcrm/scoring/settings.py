@@ -167,11 +167,12 @@ def parse_thresholds(values: Mapping[str, Any]) -> Thresholds:
     for name, value in numbers.items():
         if value is None and name not in problems:
             problems[name] = f"give {name.replace('_', ' ')} a number"
-    if problems:
-        raise Invalid("the temperature settings have values to fix", problems)
-    thresholds = Thresholds(**cast(dict[str, int], numbers))
+    # The rest is checked too, a default standing in for what could not be read.
+    defaults = DEFAULTS.thresholds
+    thresholds = Thresholds(**{n: getattr(defaults, n) if v is None else v
+                               for n, v in numbers.items()})  # fmt: skip
     if not 0 < thresholds.hot <= 1000:
-        problems["hot"] = "hot is above 0 and at most 1,000"
+        problems.setdefault("hot", "hot is above 0 and at most 1,000")
     try:
         thresholds.checked()
     except Invalid as exc:
