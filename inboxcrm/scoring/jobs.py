@@ -26,8 +26,8 @@ def rescore_due(runtime: Runtime, now: dt.datetime) -> int:
 def rescore_queued(database: Database, now: dt.datetime) -> int:
     """Rescore the leads due, a step at a time, until none is left; returns how many.
     Rescoring sets each lead's next look; a lead it left alone is done for now. A changed
-    rule queues a whole workspace: one tick works it off (100,000 leads in minutes, where
-    a tick of TICK_SECONDS a minute would take an hour)."""
+    rule queues a whole workspace: one tick works it off, where TICK_SECONDS of work a
+    minute would take six times as long (benchmarks/rescore_workspace.py)."""
     return drain_leads(database, Lead.rescore_at, now, rescore, lease=RESCORE_LEASE,
                        step=RESCORE_STEP, seconds=None)  # fmt: skip
 
