@@ -124,14 +124,16 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.api import api_blueprint
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.company_views import bp as companies
+    from inboxcrm.leads.lead_page import PANELS
     from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
     from inboxcrm.notifications.views import bp as notifications
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.scoring.actions.views import bp as actions
+    from inboxcrm.scoring.settings_views import bp as score_settings
     from inboxcrm.scoring.views import bp as scoring
-    from inboxcrm.setup import api_blueprints
+    from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
@@ -144,6 +146,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(scoring)
     app.register_blueprint(actions)
     app.register_blueprint(notifications)
+    app.register_blueprint(score_settings)
+    app.extensions[PANELS] = lead_panels()
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

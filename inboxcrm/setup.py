@@ -1,7 +1,7 @@
-"""The one place that sees every domain: it assembles the sync steps, the clock's jobs and
-the API's blueprints. Domains know only the layers below them (see docs/architecture.md);
-whatever must react to synced mail, run on the clock or answer under /api/v1 is listed
-here, in order, and nowhere else."""
+"""The one place that sees every domain: it assembles the sync steps, the clock's jobs,
+the API's blueprints and the lead page's panels. Domains know only the layers below them
+(see docs/architecture.md); whatever must react to synced mail, run on the clock, answer
+under /api/v1 or show on the lead page is listed here, in order, and nowhere else."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask import Blueprint
 from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
 from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.jobs import link_mail_due, recapture_due
+from inboxcrm.leads.lead_page import LeadPanel
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
@@ -54,9 +55,17 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.leads import company_api, junk_api, timeline_api
     from inboxcrm.notifications import api as notifications_api
     from inboxcrm.pipeline import api as pipeline_api
+    from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
-        notifications_api.bp, actions_api.bp,
+        notifications_api.bp, scoring_api.bp, actions_api.bp,
     )  # fmt: skip
+
+
+def lead_panels() -> tuple[LeadPanel, ...]:
+    """What the domains above leads show on the lead page, in this order."""
+    from inboxcrm.scoring.panel import score_panel
+
+    return (score_panel,)

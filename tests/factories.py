@@ -349,6 +349,7 @@ class ActivityFactory(factory.Factory):
     lead = factory.SubFactory(LeadFactory)
     kind = ActivityKind.message_in
     at = None
+    detail = None  # what a signal saw: a reply's latency_seconds, a bounce's type ...
 
     @classmethod
     def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> Activity:
@@ -359,6 +360,7 @@ class ActivityFactory(factory.Factory):
             lead_id=lead.id,
             kind=kwargs["kind"],
             occurred_at=kwargs["at"] or utcnow(),
+            detail=kwargs["detail"] or {},
         )
         session.add(row)
         session.commit()

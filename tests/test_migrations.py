@@ -121,3 +121,37 @@ def test_0011_turns_the_bulk_flag_into_a_kind_and_back(empty_url: str) -> None:
     assert flags == {news: True, answer: False, away: True}
     engine.dispose()
     upgrade(empty_url)  # and up again
+
+
+def test_0021_fills_each_leads_last_engagement_from_its_awards(empty_url: str) -> None:
+    upgrade(empty_url, "0020")
+    engine = create_engine(empty_url)
+    ws = add(engine, "workspace", name="Acme", lead_policy="conversations")
+    stage = add(engine, "stage", workspace_id=ws, name="New", kind="open", position=0)
+    lead = add(engine, "lead", workspace_id=ws, email="nina@client.example", stage_id=stage)
+    quiet = add(engine, "lead", workspace_id=ws, email="otto@client.example", stage_id=stage)
+    award = {"workspace_id": ws, "lead_id": lead, "half_life_days": None, "reason": "r"}
+    day = dt.timedelta(days=1)
+    add(engine, "score_event", **award, rule="reply", part="engagement", points=10,
+        awarded_at=WHEN - 3 * day)  # fmt: skip
+    add(engine, "score_event", **award, rule="meeting", part="engagement", points=20,
+        awarded_at=WHEN - 2 * day)  # fmt: skip
+    add(engine, "score_event", **award, rule="bounce", part="engagement", points=-20,
+        awarded_at=WHEN - day)  # fmt: skip
+    add(engine, "score_event", **award, rule="bant", part="fit", points=15, awarded_at=WHEN)
+
+    upgrade(empty_url, "0021")
+    reflected = Table("lead", MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        engaged = dict(conn.execute(select(reflected.c.id, reflected.c.last_engaged_at)).all())
+    # The latest award of positive engagement: not the bounce, not the fit
+    assert {k: v if v is None else str(v)[:16] for k, v in engaged.items()} == {
+        lead: str(WHEN - 2 * day)[:16],
+        quiet: None,
+    }
+    assert {"score_rule", "score_settings"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+    command.downgrade(alembic_config(empty_url), "0019")
+    assert "last_engaged_at" not in {c["name"] for c in inspect(engine).get_columns("lead")}
+    engine.dispose()
+    upgrade(empty_url)

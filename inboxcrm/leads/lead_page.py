@@ -1,9 +1,14 @@
 """What the lead page shows, gathered in one place for the page and for its forms'
-error re-renders: the lead, its timeline page, notes and stage history."""
+error re-renders: the lead, its timeline page, notes and stage history, and the panels
+of the domains above leads (`setup.lead_panels`, kept in the app's extensions)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from flask import current_app
+from markupsafe import Markup
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.leads.history import stage_history
@@ -12,6 +17,15 @@ from inboxcrm.leads.notes import authors, notes_of
 from inboxcrm.leads.timeline import Cursor, timeline
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
+
+# A domain's part of the lead page: its HTML for the lead, or None for nothing.
+LeadPanel = Callable[[Lead], Markup | None]
+PANELS = "inboxcrm.lead_panels"  # the app extension holding the tuple, in page order
+
+
+def panels(lead: Lead) -> list[Markup]:
+    shown: tuple[LeadPanel, ...] = current_app.extensions.get(PANELS, ())
+    return [html for html in (panel(lead) for panel in shown) if html is not None]
 
 
 def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) -> dict[str, Any]:
@@ -31,4 +45,5 @@ def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) ->
         "note_authors": authors(scope.session, notes),
         "tz": viewer.timezone,
         "first_response": first_response,
+        "panels": panels(lead),
     }

@@ -47,7 +47,7 @@ KEPT = frozenset(
 FILLED = ("name", "company_id", "owner_id", "title", "phone", "timezone", "budget", "authority",
           "need", "timeline", "next_step")  # fmt: skip
 EARLIEST = ("created_at", "first_inbound_at", "first_response_at", "link_mail_at")
-LATEST = ("last_contacted_at", "last_replied_at")
+LATEST = ("last_contacted_at", "last_replied_at", "last_engaged_at")
 # Taken together: a deal value with its currency, the higher score with its temperature.
 PAIRED = {"deal_value": "currency", "score": "temperature"}
 # Columns filled through their relationship, so the loaded object stays in step.

@@ -108,6 +108,8 @@ class Lead(InWorkspace, Base):
     temperature: Mapped[Temperature | None] = mapped_column(enum_column(Temperature))
     last_contacted_at: Mapped[dt.datetime | None]
     last_replied_at: Mapped[dt.datetime | None]
+    # The latest award of positive engagement, set by scoring when it rescores the lead.
+    last_engaged_at: Mapped[dt.datetime | None]
     source: Mapped[str] = mapped_column(String(40), default="manual")
     # Created from synced mail and not yet touched by a rep: shown as such, easy to junk.
     needs_review: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -154,6 +156,7 @@ class Lead(InWorkspace, Base):
         Index(None, "workspace_id", "temperature"),
         Index(None, "workspace_id", "score", "id"),
         Index(None, "workspace_id", "last_contacted_at", "id"),
+        Index(None, "workspace_id", "last_engaged_at", "id"),
         Index(None, "workspace_id", "deal_value", "id"),
         Index(None, "workspace_id", "name", "id"),
         Index(None, "workspace_id", "created_at", "id"),

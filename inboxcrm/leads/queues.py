@@ -1,5 +1,6 @@
 """Draining a queue of leads (a `Lead.*_at` column): claimed a step at a time, each step
-worked per workspace and committed, for as long as a tick may take."""
+worked per workspace and committed, for as long as a tick may take (or until the queue
+is empty)."""
 
 from __future__ import annotations
 
@@ -29,12 +30,16 @@ def drain_leads(
     *,
     lease: dt.timedelta,
     step: int,
+    seconds: float | None = TICK_SECONDS,
 ) -> int:
     """Claim due leads of `column` `step` at a time, `work` them, release them (unless
-    queued again meanwhile, as the work itself may do); returns how many leads."""
+    queued again meanwhile, as the work itself may do); returns how many leads. Stops
+    after `seconds`, or (None) once nothing due at `now` is left: every claim moves its
+    leads past `now`, so that comes, and a tick that takes longer holds back only its own
+    next run (the scheduler runs one at a time)."""
     done = 0
-    deadline = time.monotonic() + TICK_SECONDS
-    while time.monotonic() < deadline:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
         with database.session() as session:
             ids = queue.claim(session, column, now, lease, limit=step)
         if not ids:

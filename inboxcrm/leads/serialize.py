@@ -41,6 +41,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         "lost_reason": lead.lost_reason,
         "score": lead.score,
         "temperature": lead.temperature.value if lead.temperature else None,
+        "last_engaged_at": when(lead.last_engaged_at),
         "last_contacted_at": when(lead.last_contacted_at),
         "last_replied_at": when(lead.last_replied_at),
         "first_inbound_at": when(lead.first_inbound_at),

@@ -37,9 +37,12 @@ SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "score": Lead.score,
     "deal_value": Lead.deal_value,
     "last_contacted": Lead.last_contacted_at,
+    "last_engaged": Lead.last_engaged_at,
     "created": Lead.created_at,
 }
 DEFAULT_SORT = "-last_contacted"
+# The sorts whose first click shows the most first: the highest score, the latest date.
+HIGHEST_FIRST = frozenset({"score", "last_contacted", "last_engaged"})
 
 
 @dataclass(frozen=True)

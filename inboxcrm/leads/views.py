@@ -20,7 +20,14 @@ from inboxcrm.leads.merge import lead_to_merge, merge_leads
 from inboxcrm.leads.models import Lead, Tag, Temperature
 from inboxcrm.leads.params import parse_filter
 from inboxcrm.leads.schemas import LeadCreate
-from inboxcrm.leads.service import SORTS, BulkChange, bulk_update, create_lead, list_leads
+from inboxcrm.leads.service import (
+    HIGHEST_FIRST,
+    SORTS,
+    BulkChange,
+    bulk_update,
+    create_lead,
+    list_leads,
+)
 from inboxcrm.leads.timeline import Cursor
 from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, login_required, member, same_origin_path, scope
@@ -64,6 +71,7 @@ def index() -> str:
         page=page,
         args=args,
         sorts=list(SORTS),
+        highest_first=HIGHEST_FIRST,
         workspace_empty=workspace_empty,
         **_choices(),
     )

@@ -24,11 +24,12 @@ def rescore_due(runtime: Runtime, now: dt.datetime) -> int:
 
 
 def rescore_queued(database: Database, now: dt.datetime) -> int:
-    """Rescore the leads due, a step at a time; returns how many. Rescoring sets each
-    lead's next look; a lead it left alone is done for now."""
-    return drain_leads(
-        database, Lead.rescore_at, now, rescore_and_act, lease=RESCORE_LEASE, step=RESCORE_STEP
-    )
+    """Rescore the leads due, a step at a time, until none is left; returns how many.
+    Rescoring sets each lead's next look; a lead it left alone is done for now. A changed
+    rule queues a whole workspace: one tick works it off, where TICK_SECONDS of work a
+    minute would take six times as long (benchmarks/rescore_workspace.py)."""
+    return drain_leads(database, Lead.rescore_at, now, rescore_and_act, lease=RESCORE_LEASE,
+                       step=RESCORE_STEP, seconds=None)  # fmt: skip
 
 
 def rescore_workspace(

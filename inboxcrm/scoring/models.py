@@ -1,16 +1,17 @@
 """Scoring's tables: the awards a lead holds (replaced as a set when the lead is
-rescored), and the append-only history of its temperature."""
+rescored), the append-only history of its temperature, and a workspace's own rules,
+temperature lines and ideal customer."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inboxcrm.db import Base, InWorkspace, enum_column
 from inboxcrm.leads.models import Temperature
-from inboxcrm.scoring.rules import Part
+from inboxcrm.scoring.rules import Part, Trigger
 
 
 class ScoreEvent(InWorkspace, Base):
@@ -45,3 +46,46 @@ class TemperatureChange(InWorkspace, Base):
         Index(None, "lead_id", "changed_at"),
         Index(None, "workspace_id", "changed_at"),
     )
+
+
+class ScoreSettings(InWorkspace, Base):
+    """A workspace's own scoring: its temperature lines, its ideal customer, and the
+    workspace rescore a change queued. No row: the defaults (DEFAULT_RULES, Thresholds(),
+    any company); the first change writes this row and the rules as rows, and from then on
+    the `score_rule` rows are the rules (none left: none)."""
+
+    __tablename__ = "score_settings"
+
+    hot: Mapped[int]
+    warm: Mapped[int]
+    margin: Mapped[int]
+    cold_after_days: Mapped[int]
+    # Lower-cased; empty: any. The ideal_company rule needs at least one of them.
+    industries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sizes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The last change queued every lead for a rescore at this time (`Lead.rescore_at`),
+    # this many of them: leads still due at or before it are the ones left.
+    rescore_from: Mapped[dt.datetime | None]
+    rescore_total: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (UniqueConstraint("workspace_id"),)
+
+
+class ScoreRule(InWorkspace, Base):
+    """One of a workspace's rules (`rules.Rule`), in the order the page lists them;
+    one turned off scores nothing but keeps its values."""
+
+    __tablename__ = "score_rule"
+
+    key: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    trigger: Mapped[Trigger] = mapped_column(enum_column(Trigger))
+    points: Mapped[int]
+    half_life_days: Mapped[int | None]
+    cap: Mapped[int | None]
+    period_days: Mapped[int | None]
+    within_hours: Mapped[int | None]
+    enabled: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)

@@ -22,8 +22,9 @@ from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, Tempera
 from inboxcrm.mail.models import Message
 from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award, fit
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
-from inboxcrm.scoring.rules import DEFAULT_RULES, Part, Rule, Trigger
+from inboxcrm.scoring.rules import Part, Rule, Trigger
 from inboxcrm.scoring.score import breakdown
+from inboxcrm.scoring.settings import chosen
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
 TRIGGERS = {
@@ -38,7 +39,7 @@ TRIGGERS = {
 SCORED_KINDS = tuple(TRIGGERS)
 LOOK_AHEAD_DAYS = 14  # how far ahead a rescore looks for the next change worth storing
 DRIFT = 5  # points of decay worth a rescore even when the temperature stays
-ANY_COMPANY = IdealCustomer()  # until a workspace can say its ideal customer
+ANY_COMPANY = IdealCustomer()  # the ideal customer of a workspace that named none
 DEFAULT_THRESHOLDS = Thresholds()
 
 
@@ -75,6 +76,7 @@ class _Lead:
     temperature: Temperature | None
     rescore_at: dt.datetime | None
     happenings: list[Happening]
+    last_engaged_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -101,14 +103,16 @@ def rescore(
     lead_ids: Iterable[int],
     now: dt.datetime,
     *,
-    rules: Sequence[Rule] = DEFAULT_RULES,
-    ideal: IdealCustomer = ANY_COMPANY,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    rules: Sequence[Rule] | None = None,
+    ideal: IdealCustomer | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Rescored:
-    """Recompute the awards, score, temperature and next look of the workspace's leads."""
+    """Recompute the awards, score, temperature and next look of the workspace's leads,
+    by the workspace's own rules, ideal customer and thresholds unless given others."""
     leads = _load(session, workspace_id, set(lead_ids))
     if not leads:
         return Rescored(0, 0)
+    rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
     stored = _stored(session, list(leads))
     adding: list[dict[str, Any]] = []
     dropping: list[int] = []
@@ -130,10 +134,16 @@ def rescore(
             changes.append({"workspace_id": workspace_id, "lead_id": lead.id,
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
-        if (seen.score, hot, rescore_at) != (lead.score, lead.temperature, lead.rescore_at):
+        if (seen.score, hot, rescore_at, seen.last_engaged_at) != (
+            lead.score,
+            lead.temperature,
+            lead.rescore_at,
+            lead.last_engaged_at,
+        ):
             updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
                             "changed_at": now if hot is not lead.temperature else None,
-                            "rescore_at": rescore_at})  # fmt: skip
+                            "rescore_at": rescore_at,
+                            "engaged_at": seen.last_engaged_at})  # fmt: skip
     for chunk in chunks(dropping):
         session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(chunk)))
     if adding:
@@ -154,9 +164,11 @@ def _update(session: Session, updates: list[dict[str, Any]]) -> None:
     if moved:
         update_by_id(session, Lead, moved, {"score": "score", "temperature": "temperature",
                                             "temperature_changed_at": "changed_at",
-                                            "rescore_at": "rescore_at"})  # fmt: skip
+                                            "rescore_at": "rescore_at",
+                                            "last_engaged_at": "engaged_at"})  # fmt: skip
     if stayed:
-        update_by_id(session, Lead, stayed, {"score": "score", "rescore_at": "rescore_at"})
+        update_by_id(session, Lead, stayed, {"score": "score", "rescore_at": "rescore_at",
+                                             "last_engaged_at": "engaged_at"})  # fmt: skip
 
 
 def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
@@ -164,14 +176,16 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
     for chunk in chunks(sorted(ids)):
         rows = session.execute(
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
-                   Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at)
+                   Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
+                   Lead.last_engaged_at)
             .outerjoin(Company, Company.id == Lead.company_id)
             .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
         )  # fmt: skip
         for r in rows:
             profile = Profile(_text(r.title), _text(r.budget), _text(r.authority), _text(r.need),
                               _text(r.timeline), _text(r.industry), _text(r.size))  # fmt: skip
-            leads[r.id] = _Lead(r.id, profile, r.score, r.temperature, r.rescore_at, [])
+            leads[r.id] = _Lead(r.id, profile, r.score, r.temperature, r.rescore_at, [],
+                                r.last_engaged_at)  # fmt: skip
     for chunk in chunks(sorted(leads)):
         rows = session.execute(
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,

@@ -117,3 +117,35 @@ def check_rule(rule: Rule) -> Rule:
     if problems:
         raise Invalid("the score rule has values to fix", problems)
     return rule
+
+
+# What each trigger is, as the end of "+10 for ...".
+WHAT = {
+    Trigger.reply: "a reply",
+    Trigger.inbound: "writing to us first",
+    Trigger.meeting: "an accepted meeting",
+    Trigger.open: "an open",
+    Trigger.click: "a click",
+    Trigger.bounce: "a hard bounce",
+    Trigger.unsubscribe: "asking to be left alone",
+    Trigger.senior_title: "a decision-maker title",
+    Trigger.bant: "budget, authority, need and timeline known",
+    Trigger.ideal_company: "a company that fits the ideal customer",
+}
+PERIODS = {1: "a day", 7: "a week", 14: "a fortnight", 30: "a month", 365: "a year"}
+
+
+def describe(rule: Rule) -> str:
+    """The rule in one plain sentence: "+10 for a reply, halves every 30 days, at most 30
+    a week"."""
+    what = WHAT[rule.trigger]
+    if rule.within_hours is not None:
+        what += f" within {rule.within_hours} h"
+    parts = [f"{rule.points:+d} for {what}"]
+    if rule.half_life_days:
+        day = "day" if rule.half_life_days == 1 else f"{rule.half_life_days} days"
+        parts.append(f"halves every {day}")
+    if rule.cap is not None and rule.period_days is not None:
+        period = PERIODS.get(rule.period_days, f"per {rule.period_days} days")
+        parts.append(f"at most {abs(rule.cap)}{' off' if rule.cap < 0 else ''} {period}")
+    return ", ".join(parts)

@@ -8,13 +8,12 @@ from flask import Blueprint, render_template
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.chart import chart
-from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
-from inboxcrm.scoring.rescore import as_award
+from inboxcrm.scoring.models import TemperatureChange
+from inboxcrm.scoring.panel import CHART_DAYS, awards_of
 from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.web import login_required, member, scope
 
 bp = Blueprint("scoring", __name__)
-CHART_DAYS = 90
 
 
 @bp.get("/leads/<int:lead_id>/score")
@@ -23,12 +22,7 @@ def why(lead_id: int) -> str:
     s = scope()
     lead = s.get(Lead, lead_id)
     now = utcnow()
-    awards = [
-        as_award(e)
-        for e in s.session.scalars(
-            s.select(ScoreEvent).where(ScoreEvent.lead_id == lead.id).order_by(ScoreEvent.id)
-        )
-    ]
+    awards = awards_of(s, lead.id)
     changes = s.session.scalars(
         s.select(TemperatureChange, TemperatureChange.lead_id == lead.id)
         .order_by(TemperatureChange.changed_at.desc(), TemperatureChange.id.desc())

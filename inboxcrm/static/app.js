@@ -132,3 +132,23 @@ document.addEventListener("DOMContentLoaded", () => {
     link.closest("li").replaceWith(...holder.children);
   });
 });
+
+// The scoring settings page: a workspace rescore's progress, polled while it runs and gone
+// when it is done.
+document.addEventListener("DOMContentLoaded", () => {
+  const shown = document.querySelector("[data-rescore-progress]");
+  if (!shown) return;
+  const poll = async () => {
+    try {
+      const answer = await fetch("/settings/scoring/progress", { headers: { Accept: "application/json" } });
+      if (answer.ok) {
+        const state = await answer.json();
+        shown.textContent = state.text;
+        shown.hidden = !state.rescoring;
+        if (!state.rescoring) return;
+      }
+    } catch (_) { /* offline for a moment: the next poll tries again */ }
+    setTimeout(poll, 1000);
+  };
+  if (!shown.hidden) setTimeout(poll, 1000);
+});

@@ -1,0 +1,48 @@
+"""The score's panel on the lead page (`setup.lead_panels`): the score with engagement and
+fit apart, the newest awards with their reasons and what each is worth today, and the
+90-day chart; the whole list is on `/leads/<id>/score`."""
+
+from __future__ import annotations
+
+from flask import render_template
+from markupsafe import Markup
+
+from inboxcrm.db import utcnow
+from inboxcrm.leads.models import Lead
+from inboxcrm.scoring.awards import Award
+from inboxcrm.scoring.chart import chart
+from inboxcrm.scoring.models import ScoreEvent
+from inboxcrm.scoring.rescore import as_award
+from inboxcrm.scoring.score import breakdown, series
+from inboxcrm.tenancy import Scope
+from inboxcrm.web import member, scope
+
+CHART_DAYS = 90
+SHOWN = 5  # awards on the lead page; the score page has them all
+
+
+def awards_of(s: Scope, lead_id: int) -> list[Award]:
+    return [
+        as_award(e)
+        for e in s.session.scalars(
+            s.select(ScoreEvent).where(ScoreEvent.lead_id == lead_id).order_by(ScoreEvent.id)
+        )
+    ]
+
+
+def score_panel(lead: Lead) -> Markup:
+    now = utcnow()
+    awards = awards_of(scope(), lead.id)
+    seen = breakdown(awards, now)
+    return Markup(  # noqa: S704  (an autoescaped template's output)
+        render_template(
+            "scoring/_panel.html",
+            lead=lead,
+            seen=seen,
+            lines=seen.lines[:SHOWN],
+            more=len(seen.lines) - SHOWN,
+            chart=chart(series(awards, now, CHART_DAYS)),
+            days=CHART_DAYS,
+            tz=member().timezone,
+        )
+    )
