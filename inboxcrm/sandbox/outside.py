@@ -17,12 +17,12 @@ from inboxcrm.sandbox.delivery import INCOMING, receive
 from inboxcrm.sandbox.recipients import Behaviour, Recipients, answer
 from inboxcrm.sandbox.state import Account, SentRecord, State, StoredMessage
 
-# The demo's world: most mail is delivered; a few bounce or answer; the audience mixes the
-# machines every real campaign meets with a few people.
+# The demo's world: most mail is delivered; a few bounce or answer (replies come from the
+# recipient rates); the audience mixes the machines every campaign meets with a few people.
 DEMO_RECIPIENTS = {"unknown": 0.02, "full": 0.01, "blocked": 0.01, "out_of_office": 0.05,
                    "automatic_reply": 0.02, "reply": 0.03, "unsubscribe_reply": 0.01}  # fmt: skip
 DEMO_AUDIENCE = {"scanner": 0.15, "mpp": 0.3, "image_proxy": 0.35, "person_open": 0.2,
-                 "click": 0.08, "unsubscribe": 0.02, "reply": 0.03}  # fmt: skip
+                 "click": 0.08, "unsubscribe": 0.02}  # fmt: skip
 
 
 @dataclass
