@@ -78,9 +78,11 @@ class Audience:
     seed: str = "sandbox"
 
     def configure(self, body: dict[str, Any]) -> None:
-        rates = {str(k): float(v) for k, v in body.get("rates", {}).items()}
-        delays = {str(k): float(v) for k, v in body.get("delays", {}).items()}
-        people = {str(a).lower(): [str(x) for x in acts] for a, acts in body.get("people", {}).items()}  # fmt: skip  # noqa: E501
+        rates = {str(k): float(v) for k, v in dict(body.get("rates", {})).items()}
+        delays = {str(k): float(v) for k, v in dict(body.get("delays", {})).items()}
+        people = {}
+        for address, chosen in dict(body.get("people", {})).items():
+            people[str(address).lower()] = [str(x) for x in chosen]
         for name in [*rates, *delays, *(x for acts in people.values() for x in acts)]:
             if name not in ACTIONS:
                 raise ValueError(f"unknown action {name!r}: use one of {', '.join(ACTIONS)}")

@@ -55,15 +55,18 @@ class Behaviour:
             raise ValueError(f"unknown mta {self.mta!r}: use one of {', '.join(MTAS)}")
         if self.language not in AWAY:
             raise ValueError(f"unknown language {self.language!r}: use one of {', '.join(AWAY)}")
-        if self.delay is not None and float(self.delay) < 0:
-            raise ValueError("delay must be seconds, 0 or more")
+        self.delay = None if self.delay is None else float(self.delay)
+        self.away_days = int(self.away_days)
+        self.text = None if self.text is None else str(self.text)
+        if (self.delay is not None and self.delay < 0) or not 0 <= self.away_days <= 366:
+            raise ValueError("delay must be seconds, 0 or more; away_days 0 to 366")
 
     @property
     def failure(self) -> Failure | None:
         return FAILURES.get(self.name)
 
     def seconds(self) -> float:
-        return DELAYS[self.name] if self.delay is None else float(self.delay)
+        return DELAYS[self.name] if self.delay is None else self.delay
 
 
 @dataclass

@@ -236,6 +236,8 @@ def test_the_demo_runner_acts_without_being_asked(
         {"rates": {"mpp": "often"}},
         {"delays": {"mpp": -1}},
         {"people": {LEAD: ["dance"]}},
+        {"rates": ["mpp"]},
+        {"people": {LEAD: 3}},
     ],
 )
 def test_bad_audience_settings_are_refused(control: Control, body: dict[str, Any]) -> None:

@@ -203,11 +203,14 @@ def test_plain_outside_addresses_still_bounce_at_once(
         {"address": LEAD, "behaviour": "out_of_office", "language": "xx"},
         {"address": LEAD, "behaviour": "reply", "delay": -5},
         {"address": LEAD, "behaviour": "reply", "colour": "red"},
+        {"address": LEAD, "behaviour": "out_of_office", "away_days": "soon"},
+        {"address": LEAD, "behaviour": "out_of_office", "away_days": 9999},
         {"address": LEAD},
         {"rates": {"unknown": 1.5}},
         {"rates": {"unknown": 0.6, "full": 0.6}},
         {"rates": {"vanish": 0.1}},
         {"rates": {"unknown": "many"}},
+        {"rates": ["unknown"]},
     ],
 )
 def test_bad_recipient_settings_are_refused(control: Control, body: dict[str, Any]) -> None:
