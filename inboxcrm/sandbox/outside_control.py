@@ -12,12 +12,19 @@ POST /_sandbox/run          {"advance": seconds}?: move the clock, then do what 
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request
 
-if TYPE_CHECKING:
-    from inboxcrm.sandbox.control import Sandbox
+from inboxcrm.sandbox.outside import Outside
+from inboxcrm.sandbox.state import State
+
+
+class Sandbox(Protocol):
+    """The part of control.Sandbox these endpoints use."""
+
+    state: State
+    outside: Outside
 
 
 def _recipients(sb: "Sandbox", body: dict[str, Any], req: Request) -> Any:
