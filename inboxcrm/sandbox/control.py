@@ -13,6 +13,7 @@ POST /_sandbox/grants/revoke    {"email", "client_id"?}
 GET /_sandbox/sent              ?mailbox=: what was sent, with bounces
 GET /_sandbox/quota             ?user=: quota units used, refused calls, units available,
                                 the most calls answered at once
+/_sandbox/recipients, /_sandbox/audience, /_sandbox/run: the outside world (outside_control.py)
 """
 
 from collections.abc import Callable
@@ -20,11 +21,12 @@ from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
-from inboxcrm.sandbox import delivery
+from inboxcrm.sandbox import delivery, outside_control
 from inboxcrm.sandbox.errors import ApiError
 from inboxcrm.sandbox.faults import Faults, parse_fault
 from inboxcrm.sandbox.mime import decode_b64url
 from inboxcrm.sandbox.oauth import revoke_grant
+from inboxcrm.sandbox.outside import Outside
 from inboxcrm.sandbox.quota import Quota
 from inboxcrm.sandbox.state import State
 from inboxcrm.sandbox.web import json_response
@@ -36,6 +38,7 @@ class Sandbox(Protocol):
     state: State
     quota: Quota
     faults: Faults
+    outside: Outside
 
     def reset(self, seed: str = "empty", options: dict[str, Any] | None = None) -> None: ...
 
@@ -200,3 +203,4 @@ _ACTIONS: dict[tuple[str, str], _Action] = {
     ("GET", "sent"): _sent,
     ("GET", "quota"): _quota,
 }
+_ACTIONS.update(outside_control.ACTIONS)

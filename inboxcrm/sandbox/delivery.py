@@ -94,6 +94,8 @@ def send(
                 mailbox.modify(sent, {"INBOX", "UNREAD"}, set())
             elif addr in state.accounts:
                 receive(state.accounts[addr].mailbox, public)
+            else:
+                state.outside.arrive(account, sent, record, addr)
         if record.bounced:
             reason = "limit" if not delivered else "unknown"
             bounce(mailbox, sent, record.bounced, reason)

@@ -14,6 +14,7 @@ from inboxcrm.sandbox.api.call import ApiRequest, ApiResponse
 from inboxcrm.sandbox.batch import handle_batch
 from inboxcrm.sandbox.faults import Faults
 from inboxcrm.sandbox.gmail_api import GmailApi, apply_fault
+from inboxcrm.sandbox.outside import Outside
 from inboxcrm.sandbox.quota import Quota
 from inboxcrm.sandbox.seed import apply as apply_seed
 from inboxcrm.sandbox.state import Options, State
@@ -34,13 +35,16 @@ _USERINFO = {
 class Sandbox:
     """The whole local Google: state plus the HTTP front door."""
 
-    def __init__(self, seed: str = "empty", **options: Any) -> None:
+    def __init__(self, seed: str = "empty", audience: bool = False, **options: Any) -> None:
         # Options given at start-up survive resets; a reset's options apply on top.
         self._start_options = dict(options)
+        self._audience = audience  # the demo's recipients and audience, on every reset
         self.state = State(Options(**options))
         self.quota = Quota(self.state.options, self.state.clock)
         self.faults = Faults()
         self.api = GmailApi(self.state, self.quota, self.faults)
+        self.outside = Outside(self.state)
+        self.state.outside = self.outside
         self.reset(seed)
 
     def reset(self, seed: str = "empty", options: dict[str, Any] | None = None) -> None:
@@ -52,6 +56,9 @@ class Sandbox:
             self.state.clear()
             self.quota.reset()
             self.faults.clear()
+            self.outside.clear()
+            if self._audience:
+                self.outside.demo()
             apply_seed(self.state, seed)
 
     def __call__(
@@ -155,16 +162,26 @@ class RunningSandbox:
         return self.url + "/revoke"
 
     def stop(self) -> None:
+        self.sandbox.outside.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
 
 
 def start_sandbox(
-    host: str = "127.0.0.1", port: int = 0, seed: str = "empty", **options: Any
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: str = "empty",
+    audience: bool = False,
+    **options: Any,
 ) -> RunningSandbox:
-    """Serve a sandbox from a background thread; returns once it accepts connections."""
-    sandbox = Sandbox(seed, **options)
+    """Serve a sandbox from a background thread; returns once it accepts connections.
+
+    With `audience`, outside recipients bounce, answer, open and click at the demo's rates,
+    run by a thread on the sandbox clock (outside.py)."""
+    sandbox = Sandbox(seed, audience=audience, **options)
+    if audience:
+        sandbox.outside.start()
     server = make_server(host, port, sandbox, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="sandbox-google", daemon=True)
     thread.start()
@@ -172,9 +189,11 @@ def start_sandbox(
     return RunningSandbox(url, sandbox, server, thread)
 
 
-def serve(host: str, port: int, seed: str, **options: Any) -> None:
+def serve(host: str, port: int, seed: str, audience: bool = False, **options: Any) -> None:
     """Run in the foreground until interrupted (the CLI)."""
-    sandbox = Sandbox(seed, **options)
+    sandbox = Sandbox(seed, audience=audience, **options)
+    if audience:
+        sandbox.outside.start()
     server = make_server(host, port, sandbox, threaded=True)
     print(f"Sandbox Google listening on http://{host}:{server.server_port}", flush=True)
     try:

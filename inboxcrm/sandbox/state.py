@@ -7,7 +7,7 @@ dictionary updates, and the HTTP layer around it costs far more.
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from inboxcrm.sandbox.clock import Clock
 from inboxcrm.sandbox.labels import Label, system_labels
@@ -276,12 +276,33 @@ class SentRecord:
         }
 
 
+class Outside(Protocol):
+    """Addresses beyond the accounts that mail reaches (outside.py); called under the lock."""
+
+    def knows(self, address: str) -> bool: ...
+
+    def arrive(
+        self, account: Account, message: StoredMessage, record: SentRecord, address: str
+    ) -> None: ...
+
+
+class _Nowhere:
+    def knows(self, address: str) -> bool:
+        return False
+
+    def arrive(
+        self, account: Account, message: StoredMessage, record: SentRecord, address: str
+    ) -> None:
+        pass
+
+
 class State:
     def __init__(self, options: Options | None = None, clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = clock or Clock()
         self.options = options or Options()
         self.ids = IdSource()
+        self.outside: Outside = _Nowhere()
         self.clear()
 
     def clear(self) -> None:
@@ -311,4 +332,4 @@ class State:
 
     def deliverable(self, address: str) -> bool:
         address = address.lower()
-        return address in self.accounts or address in self.contacts
+        return address in self.accounts or address in self.contacts or self.outside.knows(address)

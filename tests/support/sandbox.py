@@ -78,3 +78,24 @@ def gmail_ids(service: Any) -> set[str]:
         token = page.get("nextPageToken")
         if not token:
             return ids
+
+
+def recipient(control: Control, address: str, behaviour: str, **params: Any) -> None:
+    """Make an outside address behave one way: bounce (`unknown`, `full`, ...), auto-reply,
+    reply; it exists from then on."""
+    control("recipients", {"address": address, "behaviour": behaviour, **params})
+
+
+def audience(control: Control, **config: Any) -> None:
+    """Set the simulated audience: `rates`, `delays`, `people` ({address: [actions]}), `seed`."""
+    control("audience", config)
+
+
+def run_due(control: Control, advance: float = 0.0) -> list[dict[str, Any]]:
+    """Move the sandbox clock by `advance` seconds, then let the outside world do what is due."""
+    return list(control("run", {"advance": advance})["done"])
+
+
+def audience_log(control: Control) -> list[dict[str, Any]]:
+    """Everything the outside world did so far, with what the app answered."""
+    return list(control("audience", method="GET")["log"])
