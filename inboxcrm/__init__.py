@@ -127,11 +127,14 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
+    from inboxcrm.outbox.views import bp as outbox
+    from inboxcrm.outbox.views import public as outbox_public
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.scoring.views import bp as scoring
-    from inboxcrm.setup import api_blueprints
+    from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.web import database
 
+    app.extensions["inboxcrm.lead_panels"] = lead_panels()
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
     app.register_blueprint(capture)
@@ -140,6 +143,11 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(companies)
     app.register_blueprint(mail)
     app.register_blueprint(scoring)
+    app.register_blueprint(outbox)
+    app.register_blueprint(outbox_public)
+    # RFC 8058: mail clients POST the unsubscribe without cookies, so without a CSRF token;
+    # the signed URL is the authority, and it only ever unsubscribes its own address.
+    csrf.exempt(outbox_public)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

@@ -20,6 +20,7 @@ from inboxcrm.leads.models import (
     ThreadLead,
 )
 from inboxcrm.mail.models import Message, Thread
+from inboxcrm.outbox.models import OutboxSettings, Suppression, TrackingHit
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.stages.models import Stage, StageChange
@@ -39,12 +40,15 @@ __all__ = [
     "Member",
     "Message",
     "Note",
+    "OutboxSettings",
     "ScoreEvent",
     "Stage",
     "StageChange",
+    "Suppression",
     "Tag",
     "TemperatureChange",
     "Thread",
     "ThreadLead",
+    "TrackingHit",
     "Workspace",
 ]

@@ -13,10 +13,13 @@ from flask import Blueprint
 from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
 from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.jobs import link_mail_due, recapture_due
+from inboxcrm.leads.lead_page import LeadPanel
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
-from inboxcrm.runtime import Job, heartbeat
+from inboxcrm.outbox.jobs import classify_due
+from inboxcrm.outbox.steps import suppress_from_mail, with_secret
+from inboxcrm.runtime import Job, Runtime, heartbeat
 from inboxcrm.scoring.jobs import rescore_due
 from inboxcrm.scoring.steps import score_leads
 from inboxcrm.signals.steps import detect_signals
@@ -24,10 +27,12 @@ from inboxcrm.signals.steps import detect_signals
 # Every stored batch of mail, in its transaction, in this order: its people become (or
 # match) leads first, so that their signals (replies, bounces ...) find the leads and
 # scoring reads the activities the signals stored; stage labels on the same threads find
-# their primary leads. Sequence exits join here as they land.
+# their primary leads; the signals' unsubscribes and hard bounces (and a mailed
+# unsubscribe) suppress their addresses before anything is sent again. Sequence exits join
+# here as they land.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
-    batch=(capture_mail, detect_signals, score_leads, stages_from_labels),
+    batch=(capture_mail, detect_signals, suppress_from_mail, score_leads, stages_from_labels),
 )
 
 
@@ -36,18 +41,39 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
     late or on two machines at once does no harm."""
     return (
         Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
-        Job("sync_mailboxes", SYNC_TICK, partial(sync_due, steps=steps)),
+        Job("sync_mailboxes", SYNC_TICK, partial(_sync_due, steps=steps)),
         Job("relabel_threads", dt.timedelta(seconds=15), relabel_due),
         Job("link_mail", dt.timedelta(seconds=15), link_mail_due),
         Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
+        Job("classify_hits", dt.timedelta(seconds=15), classify_due),
     )
+
+
+def _sync_due(runtime: Runtime, now: dt.datetime, steps: SyncSteps) -> object:
+    # The clock has no app: the step that reads unsubscribe tokens gets the secret here.
+    return sync_due(runtime, now, steps=with_secret(steps, runtime.settings.secret_key))
+
+
+def lead_panels() -> tuple[LeadPanel, ...]:
+    """What the domains above leads show on the lead page, in order."""
+    from inboxcrm.outbox.panel import suppression_panel, tracking_panel
+
+    return (suppression_panel, tracking_panel)
 
 
 def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
+    from inboxcrm.outbox import api as outbox_api
     from inboxcrm.pipeline import api as pipeline_api
 
-    return (leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp)
+    return (
+        leads_api.bp,
+        company_api.bp,
+        junk_api.bp,
+        timeline_api.bp,
+        pipeline_api.bp,
+        outbox_api.bp,
+    )

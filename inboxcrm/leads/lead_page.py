@@ -1,9 +1,15 @@
 """What the lead page shows, gathered in one place for the page and for its forms'
-error re-renders: the lead, its timeline page, notes and stage history."""
+error re-renders: the lead, its timeline page, notes and stage history, and the panels of
+the domains above leads (scoring, the outbox ...), which `inboxcrm.setup.lead_panels`
+lists and the app keeps in `app.extensions["inboxcrm.lead_panels"]`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from flask import current_app
+from markupsafe import Markup
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.leads.history import stage_history
@@ -12,6 +18,15 @@ from inboxcrm.leads.notes import authors, notes_of
 from inboxcrm.leads.timeline import Cursor, timeline
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
+
+# A domain's part of the lead page: its own fragment, or None to show nothing.
+LeadPanel = Callable[[Lead], Markup | None]
+
+
+def panels(lead: Lead) -> list[Markup]:
+    """Each panel's fragment for the lead, in the order `setup.lead_panels` gives."""
+    listed: tuple[LeadPanel, ...] = current_app.extensions.get("inboxcrm.lead_panels", ())
+    return [shown for panel in listed if (shown := panel(lead)) is not None]
 
 
 def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) -> dict[str, Any]:
@@ -31,4 +46,5 @@ def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) ->
         "note_authors": authors(scope.session, notes),
         "tz": viewer.timezone,
         "first_response": first_response,
+        "panels": panels(lead),
     }
