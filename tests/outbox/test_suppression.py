@@ -82,7 +82,8 @@ def test_do_not_email_and_lift_follow_the_rules(session: Session) -> None:
         do_not_email(scope, rep, lead, "someone@else.example", NOW)
     row = do_not_email(scope, rep, lead, None, NOW)
     session.commit()
-    assert row.reason is SuppressionReason.manual and row.by_id == rep.id
+    assert row.reason is SuppressionReason.manual
+    assert row.by_id == rep.id
     with pytest.raises(Forbidden, match="only admins"):
         lift(scope, rep, lead, row.id)
     assert lift(scope, admin, lead, row.id) == "nina@vandelay.example"
@@ -120,13 +121,15 @@ def test_the_lead_page_marks_do_not_email_and_an_admin_lifts_it(
     admin = MemberFactory(role=Role.admin)
     lead = LeadFactory(owner=admin, email="nina@vandelay.example")
     page = sign_in(client, admin).get(f"/leads/{lead.id}")
-    assert '<section class="panels">' in page.text and "data-not-suppressed" in page.text
+    assert '<section class="panels">' in page.text
+    assert "data-not-suppressed" in page.text
     # Without a CSRF token the form does nothing.
     assert client.post(f"/leads/{lead.id}/suppress").status_code == 400
     done = client.post(f"/leads/{lead.id}/suppress", data={"csrf_token": csrf_token(page.text)})
     assert done.status_code == 302
     page = client.get(f"/leads/{lead.id}")
-    assert "marked “Do not email”" in page.text and "data-lift" in page.text
+    assert "marked “Do not email”" in page.text
+    assert "data-lift" in page.text
     row = session.scalars(select(Suppression)).one()
     lifted = client.post(f"/leads/{lead.id}/suppressions/{row.id}/lift",
                          data={"csrf_token": csrf_token(page.text)})  # fmt: skip
@@ -144,7 +147,8 @@ def test_the_api_reads_adds_and_lifts_a_do_not_email(session: Session, client: F
     assert client.get(url, headers=as_marketer).json == {"suppressed": {}}
     added = client.post(url, json={"address": "@vandelay.example"}, headers=as_marketer)
     assert added.status_code == 201, added.json
-    assert added.json["pattern"] == "@vandelay.example" and added.json["liftable"] is True
+    assert added.json["pattern"] == "@vandelay.example"
+    assert added.json["liftable"] is True
     shown = client.get(url, headers=as_marketer).json["suppressed"]
     assert shown["nina@vandelay.example"]["reason"] == "manual"
     assert client.post(url, json={"address": 7}, headers=as_admin).status_code == 422
