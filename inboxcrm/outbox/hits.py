@@ -21,23 +21,24 @@ from inboxcrm.outbox.models import TrackingHit
 
 log = logging.getLogger(__name__)
 
-BUSY_MS = 50  # how long one hit's INSERT waits for a busy SQLite before it is queued
+# A hit's INSERT does not wait for a busy SQLite at all: it is queued in memory at once;
+# the flusher waits its turn like any writer.
+FLUSH_WAIT_S = 5.0
 BACKLOG = 100_000  # hits kept in memory at most while the database is away (oldest dropped)
 FLUSH_EVERY = 1.0  # seconds between the flusher's tries
 
 
-def _engine(database: Database) -> Engine:
+def _engine(database: Database, wait_s: float) -> Engine:
     if database.dialect != "sqlite":
         return database.engine
     engine = create_engine(
-        database.url, connect_args={"timeout": BUSY_MS / 1000, "check_same_thread": False}
+        database.url, connect_args={"timeout": wait_s, "check_same_thread": False}
     )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL is the file's, set by the app
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         cursor.close()
 
     return engine
@@ -45,7 +46,8 @@ def _engine(database: Database) -> Engine:
 
 class HitWriter:
     def __init__(self, database: Database) -> None:
-        self.engine = _engine(database)
+        self.engine = _engine(database, 0.0)
+        self.flush_engine = _engine(database, FLUSH_WAIT_S)
         self.table = core_table(TrackingHit)
         self.backlog: deque[dict[str, Any]] = deque(maxlen=BACKLOG)
         self.lock = threading.Lock()
@@ -57,7 +59,7 @@ class HitWriter:
             with self.engine.begin() as conn:
                 conn.execute(insert(self.table), row)
         except Exception as exc:  # any failure: keep the hit, answer the request
-            log.warning("tracking hit queued in memory: %s", exc.__class__.__name__)
+            log.debug("tracking hit queued in memory: %s", exc.__class__.__name__)
             self._queue(row)
             return False
         return True
@@ -66,6 +68,7 @@ class HitWriter:
         with self.lock:
             self.backlog.append(row)
             if self.flusher is None or not self.flusher.is_alive():
+                log.warning("tracking hits are queued in memory until the database answers")
                 self.flusher = threading.Thread(target=self._flush_loop, daemon=True,
                                                 name="tracking-hits")  # fmt: skip
                 self.flusher.start()
@@ -78,7 +81,7 @@ class HitWriter:
         written = 0
         try:
             for chunk in chunks(rows):
-                with self.engine.begin() as conn:
+                with self.flush_engine.begin() as conn:
                     conn.execute(insert(self.table), chunk)
                 written += len(chunk)
         except Exception as exc:
@@ -98,3 +101,6 @@ class HitWriter:
 
     def dispose(self) -> None:
         self.flush()
+        if self.engine is not self.flush_engine:
+            self.engine.dispose()
+            self.flush_engine.dispose()

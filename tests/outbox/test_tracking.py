@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,7 @@ from inboxcrm import create_app
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Activity, ActivityKind, Lead
+from inboxcrm.outbox.hits import HitWriter
 from inboxcrm.outbox.jobs import classify_hits
 from inboxcrm.outbox.models import HitKind, TrackingHit, Verdict
 from inboxcrm.outbox.tracking import Hit, Tracked, classify, track
@@ -213,3 +215,27 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(
     client.get(pixel, headers={"X-Forwarded-For": "17.58.1.2"})
     [row] = session.scalars(select(TrackingHit)).all()
     assert row.ip == "127.0.0.1"
+
+
+def test_the_pixel_answers_while_the_database_is_locked_and_the_hit_is_kept(
+    app: Flask, client: FlaskClient, session: Session, db: Database
+) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock; PostgreSQL inserts wait on no other writer")
+    sent = Tracked(1, 1, "send-1", SENT)
+    pixel = f"/t/o/{sent.token(app.secret_key, HitKind.open)}.gif"  # type: ignore[arg-type]
+    lock = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # a long writer holds the database
+    try:
+        answer = client.get(pixel)
+        assert answer.status_code == 200
+        assert answer.mimetype == "image/gif"
+        assert session.scalars(select(TrackingHit)).all() == []  # not written yet
+        session.rollback()
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    writer: HitWriter = app.extensions["inboxcrm.hits"]
+    writer.flush()  # what its thread does a second later
+    [row] = session.scalars(select(TrackingHit)).all()
+    assert (row.kind, row.send_ref) == (HitKind.open, "send-1")
