@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
 from inboxcrm.errors import Conflict, Forbidden, Invalid
+from inboxcrm.leads.merge import merge_leads
 from inboxcrm.leads.models import BlockedAddress, Lead
 from inboxcrm.outbox.models import Suppression, SuppressionReason
 from inboxcrm.outbox.suppression import Suppress, do_not_email, lift, suppress, suppressed
@@ -155,3 +156,18 @@ def test_the_api_reads_adds_and_lifts_a_do_not_email(session: Session, client: F
     assert client.delete(f"{url}/{added.json['id']}", headers=as_marketer).status_code == 403
     assert client.delete(f"{url}/{added.json['id']}", headers=as_admin).status_code == 204
     assert client.delete(f"{url}/{added.json['id']}", headers=as_admin).status_code == 404
+
+
+def test_a_merge_keeps_the_suppression_and_names_the_kept_lead(session: Session) -> None:
+    admin = MemberFactory(role=Role.admin)
+    keep = LeadFactory(owner=admin, email="nina@vandelay.example")
+    other = LeadFactory(owner=admin, email="nina.berg@gmail.example")
+    scope = Scope(session, admin.workspace_id)
+    do_not_email(scope, admin, other, None, NOW)
+    merge_leads(scope, keep, other, admin, NOW)
+    session.commit()
+    row = session.scalars(select(Suppression)).one()
+    assert (row.pattern, row.lead_id) == ("nina.berg@gmail.example", keep.id)
+    assert "nina.berg@gmail.example" in suppressed(
+        session, keep.workspace_id, ["nina.berg@gmail.example"]
+    )
