@@ -103,7 +103,7 @@ def click(token: str) -> Response | tuple[str, int]:
     sent = Tracked.read(_secret(), HitKind.click, token)
     if sent is None or sent.url is None:
         message = "This link is not valid: it may have been cut short or changed."
-        return render_template("error.html", status=404, message=message), 404
+        return render_template("error.html", status=400, message=message), 400
     _hit(HitKind.click, sent)
     return Response(status=302, headers={"Location": sent.url, **NO_CACHE})
 
@@ -114,7 +114,7 @@ def trap(token: str) -> Response:
     sent = Tracked.read(_secret(), HitKind.trap, token)
     if sent is not None:
         _hit(HitKind.trap, sent)
-    return Response("", status=204, headers=NO_CACHE)
+    return Response("", status=200, mimetype="text/plain", headers=NO_CACHE)
 
 
 @bp.post("/leads/<int:lead_id>/suppress")

@@ -109,11 +109,11 @@ def test_a_click_goes_to_the_url_in_the_message_and_nowhere_else(
     forged = other.token("not-the-secret-" + "z" * 32, HitKind.click)
     for path in (f"/t/c/{forged}", first[:-3] + "xyz", "/t/c/https%3A%2F%2Fevil.example%2F"):
         refused = tclient.get(path)
-        assert refused.status_code == 404, path
+        assert refused.status_code in (400, 404), path
         assert "Location" not in refused.headers
     # An open token is no click token either.
     pixel_token = sent.token(proxied.secret_key, HitKind.open)  # type: ignore[arg-type]
-    assert tclient.get(f"/t/c/{pixel_token}").status_code == 404
+    assert tclient.get(f"/t/c/{pixel_token}").status_code == 400
 
 
 def test_the_pixel_is_always_the_image(proxied: Flask, tclient: FlaskClient) -> None:
