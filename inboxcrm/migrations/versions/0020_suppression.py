@@ -45,7 +45,7 @@ def upgrade() -> None:
 
     op.create_table('outbox_settings',
     sa.Column('postal_address', sa.Text(), nullable=False),
-    sa.Column('tracking', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('tracking', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('updated_at', inboxcrm.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('workspace_id', sa.Integer(), nullable=False),
