@@ -50,9 +50,14 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
     )
 
 
+def keyed(steps: SyncSteps, runtime: Runtime) -> SyncSteps:
+    """The steps as a process without an app runs them (the clock, `inboxcrm sync`): the
+    step that reads unsubscribe tokens gets the secret from the runtime's settings."""
+    return with_secret(steps, runtime.settings.secret_key)
+
+
 def _sync_due(runtime: Runtime, now: dt.datetime, steps: SyncSteps) -> object:
-    # The clock has no app: the step that reads unsubscribe tokens gets the secret here.
-    return sync_due(runtime, now, steps=with_secret(steps, runtime.settings.secret_key))
+    return sync_due(runtime, now, steps=keyed(steps, runtime))
 
 
 def lead_panels() -> tuple[LeadPanel, ...]:

@@ -17,10 +17,16 @@ from inboxcrm.accounts.models import Role
 from inboxcrm.errors import Forbidden, Invalid
 from inboxcrm.outbox import tokens
 from inboxcrm.outbox.models import Suppression, SuppressionReason
-from inboxcrm.outbox.settings import campaign_problems, require_campaign_ready, save_settings
+from inboxcrm.outbox.settings import (
+    campaign_problems,
+    require_campaign_ready,
+    save_settings,
+    tracking_on,
+)
 from inboxcrm.outbox.suppression import suppressed
 from inboxcrm.outbox.unsubscribe import Recipient, footer, mailto_token, unsubscribe_headers
 from tests.factories import LeadFactory, MailboxFactory, MemberFactory
+from tests.support.web import csrf_token, sign_in
 
 BASE = "http://127.0.0.1:5000"
 
@@ -139,3 +145,27 @@ def test_no_campaign_launches_without_a_postal_address_which_only_admins_set(
     session.commit()
     assert campaign_problems(session, admin.workspace_id) == []
     require_campaign_ready(session, admin.workspace_id)
+
+
+def test_admins_set_the_postal_address_and_tracking_on_the_sending_page(
+    client: FlaskClient, session: Session
+) -> None:
+    admin = MemberFactory(role=Role.admin)
+    rep = MemberFactory(workspace=admin.workspace)
+    rep_client = sign_in(client.application.test_client(), rep)
+    page = rep_client.get("/settings/sending")
+    assert "Only admins change these settings." in page.text
+    refused = rep_client.post(
+        "/settings/sending",
+        data={"csrf_token": csrf_token(page.text), "postal_address": "x", "tracking": "1"},
+    )
+    assert refused.status_code == 403
+    page = sign_in(client, admin).get("/settings/sending")
+    saved = client.post(
+        "/settings/sending",
+        data={"csrf_token": csrf_token(page.text), "postal_address": "1 Main St", "tracking": "1"},
+    )
+    assert saved.status_code == 302
+    assert "1 Main St" in client.get("/settings/sending").text
+    assert tracking_on(session, admin.workspace_id)
+    assert campaign_problems(session, admin.workspace_id) == []
