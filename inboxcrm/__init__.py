@@ -129,6 +129,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
     from inboxcrm.notifications.views import bp as notifications
+    from inboxcrm.outbox.views import bp as outbox
+    from inboxcrm.outbox.views import public as outbox_public
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.scoring.actions.views import bp as actions
     from inboxcrm.scoring.settings_views import bp as score_settings
@@ -136,6 +138,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.web import database
 
+    app.extensions[PANELS] = lead_panels()
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
     app.register_blueprint(capture)
@@ -147,7 +150,11 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(actions)
     app.register_blueprint(notifications)
     app.register_blueprint(score_settings)
-    app.extensions[PANELS] = lead_panels()
+    app.register_blueprint(outbox)
+    app.register_blueprint(outbox_public)
+    # RFC 8058: mail clients POST the unsubscribe without cookies, so without a CSRF token;
+    # the signed URL is the authority, and it only ever unsubscribes its own address.
+    csrf.exempt(outbox_public)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

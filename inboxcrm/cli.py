@@ -200,7 +200,7 @@ def sync(email: str) -> None:
     from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState
     from inboxcrm.mail.jobs import claim, sync_claimed
     from inboxcrm.runtime import Runtime
-    from inboxcrm.setup import SYNC_STEPS
+    from inboxcrm.setup import SYNC_STEPS, keyed
 
     settings = _keyed_settings()
     logs.configure(settings)
@@ -220,7 +220,9 @@ def sync(email: str) -> None:
         raise click.ClickException(f"{mailbox.email} is being synced by the clock right now")
     bar = _SyncBar()
     try:
-        state = sync_claimed(runtime, mailbox.id, SYNC_STEPS, stop=lambda: False, progress=bar)
+        state = sync_claimed(
+            runtime, mailbox.id, keyed(SYNC_STEPS, runtime), stop=lambda: False, progress=bar
+        )
     finally:
         bar.close()
     with runtime.database.session() as session:

@@ -74,6 +74,9 @@ def demo_settings(settings: Settings) -> Settings:
         env="demo",
         secret_key=settings.secret_key or keys["secret_key"],
         token_key=settings.token_key or keys["token_key"],
+        # The sandbox's simulated audience reaches the app through loopback and says who
+        # it plays in X-Forwarded-For, as a proxy in front of the app would.
+        trusted_proxies=settings.trusted_proxies or 1,
     )
 
 

@@ -22,6 +22,7 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.notifications.models import Notification
+from inboxcrm.outbox.models import OutboxSettings, Suppression, TrackingHit
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
@@ -45,13 +46,16 @@ __all__ = [
     "Message",
     "Note",
     "Notification",
+    "OutboxSettings",
     "ScoreEvent",
     "Stage",
     "StageChange",
     "StageLabel",
+    "Suppression",
     "Tag",
     "TemperatureChange",
     "Thread",
     "ThreadLead",
+    "TrackingHit",
     "Workspace",
 ]

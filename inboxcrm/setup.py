@@ -17,7 +17,9 @@ from inboxcrm.leads.lead_page import LeadPanel
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
-from inboxcrm.runtime import Job, heartbeat
+from inboxcrm.outbox.jobs import classify_due
+from inboxcrm.outbox.steps import suppress_from_mail, with_secret
+from inboxcrm.runtime import Job, Runtime, heartbeat
 from inboxcrm.scoring.actions.steps import act_on_signals
 from inboxcrm.scoring.actions.waits import check_waits_due
 from inboxcrm.scoring.jobs import rescore_due
@@ -27,11 +29,20 @@ from inboxcrm.signals.steps import detect_signals
 # Every stored batch of mail, in its transaction, in this order: its people become (or
 # match) leads first, so that their signals (replies, bounces ...) find the leads and
 # scoring reads the activities the signals stored; stage labels on the same threads find
-# their primary leads. What the signals set off (a lead asking to stop receiving email, a
-# new inbound lead's wait) follows them. Sequence exits join here as they land.
+# their primary leads. What the signals set off follows them: their unsubscribes and hard
+# bounces (and a mailed unsubscribe) suppress their addresses before anything is sent
+# again; a lead asking to stop receiving email, or a new inbound lead's wait, notifies its
+# owner. Sequence exits join here as they land.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
-    batch=(capture_mail, detect_signals, score_leads, act_on_signals, stages_from_labels),
+    batch=(
+        capture_mail,
+        detect_signals,
+        suppress_from_mail,
+        score_leads,
+        act_on_signals,
+        stages_from_labels,
+    ),
 )
 
 
@@ -40,13 +51,32 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
     late or on two machines at once does no harm."""
     return (
         Job("heartbeat", dt.timedelta(seconds=30), heartbeat),
-        Job("sync_mailboxes", SYNC_TICK, partial(sync_due, steps=steps)),
+        Job("sync_mailboxes", SYNC_TICK, partial(_sync_due, steps=steps)),
         Job("relabel_threads", dt.timedelta(seconds=15), relabel_due),
         Job("link_mail", dt.timedelta(seconds=15), link_mail_due),
         Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
         Job("check_inbound_waits", dt.timedelta(minutes=1), check_waits_due),
+        Job("classify_hits", dt.timedelta(seconds=15), classify_due),
     )
+
+
+def keyed(steps: SyncSteps, runtime: Runtime) -> SyncSteps:
+    """The steps as a process without an app runs them (the clock, `inboxcrm sync`): the
+    step that reads unsubscribe tokens gets the secret from the runtime's settings."""
+    return with_secret(steps, runtime.settings.secret_key)
+
+
+def _sync_due(runtime: Runtime, now: dt.datetime, steps: SyncSteps) -> object:
+    return sync_due(runtime, now, steps=keyed(steps, runtime))
+
+
+def lead_panels() -> tuple[LeadPanel, ...]:
+    """What the domains above leads show on the lead page, in order."""
+    from inboxcrm.outbox.panel import suppression_panel, tracking_panel
+    from inboxcrm.scoring.panel import score_panel
+
+    return (score_panel, suppression_panel, tracking_panel)
 
 
 def api_blueprints() -> tuple[Blueprint, ...]:
@@ -54,18 +84,12 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
     from inboxcrm.notifications import api as notifications_api
+    from inboxcrm.outbox import api as outbox_api
     from inboxcrm.pipeline import api as pipeline_api
     from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
-        notifications_api.bp, scoring_api.bp, actions_api.bp,
+        notifications_api.bp, scoring_api.bp, actions_api.bp, outbox_api.bp,
     )  # fmt: skip
-
-
-def lead_panels() -> tuple[LeadPanel, ...]:
-    """What the domains above leads show on the lead page, in this order."""
-    from inboxcrm.scoring.panel import score_panel
-
-    return (score_panel,)

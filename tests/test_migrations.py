@@ -151,7 +151,7 @@ def test_0021_fills_each_leads_last_engagement_from_its_awards(empty_url: str) -
     }
     assert {"score_rule", "score_settings"} <= set(inspect(engine).get_table_names())
     engine.dispose()
-    command.downgrade(alembic_config(empty_url), "0019")
+    command.downgrade(alembic_config(empty_url), "0020")
     assert "last_engaged_at" not in {c["name"] for c in inspect(engine).get_columns("lead")}
     engine.dispose()
     upgrade(empty_url)

@@ -25,6 +25,8 @@ class Action(enum.StrEnum):
     merge = "merge"  # both leads of a merge
     junk = "junk"  # "Not a lead", blocking the lead's addresses or not
     block_domain = "block_domain"  # "Not a lead" blocking the lead's whole domain
+    suppress = "suppress"  # "Do not email": no mailbox sends to the address any more
+    lift = "lift"  # take back a manual "Do not email" (never an unsubscribe or a bounce)
 
 
 class Whose(enum.StrEnum):
@@ -50,6 +52,8 @@ RULES: dict[Action, dict[Role, frozenset[Whose]]] = {
     Action.merge: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: NONE},
     Action.junk: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: NONE},
     Action.block_domain: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: NONE},
+    Action.suppress: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: EVERY},
+    Action.lift: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: NONE},
 }
 
 
@@ -88,6 +92,16 @@ WORDING: dict[Action, Wording] = {
         "block a whole domain",
         "block the domain of {lead}",
         '"Not a lead" blocking its whole domain',
+    ),
+    Action.suppress: Wording(
+        'mark leads "Do not email"',
+        'mark {lead} "Do not email"',
+        '"Do not email": no mailbox sends to the address',
+    ),
+    Action.lift: Wording(
+        'lift a "Do not email"',
+        'lift the "Do not email" of {lead}',
+        'lift a manual "Do not email" (never an unsubscribe)',
     ),
 }
 

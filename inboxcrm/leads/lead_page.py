@@ -1,6 +1,7 @@
 """What the lead page shows, gathered in one place for the page and for its forms'
-error re-renders: the lead, its timeline page, notes and stage history, and the panels
-of the domains above leads (`setup.lead_panels`, kept in the app's extensions)."""
+error re-renders: the lead, its timeline page, notes and stage history, and the panels of
+the domains above leads (scoring, the outbox ...), which `inboxcrm.setup.lead_panels`
+lists and the app keeps in `app.extensions["inboxcrm.lead_panels"]`."""
 
 from __future__ import annotations
 

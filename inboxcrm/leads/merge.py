@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.orm import InstrumentedAttribute
 
 from inboxcrm.accounts.models import Member
@@ -26,6 +28,10 @@ REPOINTED: tuple[InstrumentedAttribute[Any], ...] = (
     StageChange.lead_id,
     Thread.primary_lead_id,
 )
+# Tables of the domains above leads whose rows follow a merged lead too; leads cannot import
+# their models, so they are named. A suppression keeps its address; it names the kept lead.
+REPOINTED_ABOVE = (("suppression", "lead_id"),)
+
 # Every foreign key to lead.id, as (table, column), that a merge carries over: the ones
 # above, addresses (moved one by one), thread links (duplicates collapsed) and tags (union).
 # A test compares this with the schema, so a new table pointing at leads cannot be forgotten.
@@ -34,6 +40,7 @@ HANDLED_REFERENCES = frozenset(
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
     | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
     | {("notification", "lead_id")}  # a notice about the merged lead goes with it
+    | set(REPOINTED_ABOVE)
 )
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
 # kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it.
@@ -216,6 +223,13 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
         address.lead = keep  # moves it from one collection to the other: never orphaned
     threads = _merge_links(scope, keep, other)
     counts = {column.class_: _repoint(scope, column, keep, other) for column in REPOINTED}
+    for name, key in REPOINTED_ABOVE:
+        rows = sql_table(name, sql_column("workspace_id"), sql_column(key))
+        scope.session.execute(
+            update(rows)
+            .where(rows.c.workspace_id == scope.workspace_id, rows.c[key] == other.id)
+            .values({key: keep.id})
+        )
     known = {tag.id for tag in keep.tags}
     new_tags = [tag for tag in other.tags if tag.id not in known]
     keep.tags = [*keep.tags, *new_tags]

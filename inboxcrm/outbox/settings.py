@@ -1,0 +1,61 @@
+"""A workspace's sending settings: the postal address every campaign footer carries, and
+whether opens and clicks are tracked. And the check a campaign launch makes of them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.permissions import require_admin
+from inboxcrm.errors import Invalid
+from inboxcrm.outbox.models import OutboxSettings
+
+POSTAL_MAX = 500
+
+
+def outbox_settings(session: Session, workspace_id: int) -> OutboxSettings:
+    """The workspace's settings; unsaved defaults (no address, no tracking) if none yet."""
+    found = session.scalars(
+        select(OutboxSettings).where(OutboxSettings.workspace_id == workspace_id)
+    ).first()
+    return found or OutboxSettings(workspace_id=workspace_id, postal_address="", tracking=False)
+
+
+def save_settings(
+    session: Session, actor: Member, postal_address: str, tracking: bool
+) -> OutboxSettings:
+    require_admin(actor, "change the sending settings")
+    address = "\n".join(line.strip() for line in postal_address.strip().splitlines())
+    if len(address) > POSTAL_MAX:
+        raise Invalid(
+            f"the postal address is longer than {POSTAL_MAX} characters",
+            {"postal_address": "too long"},
+        )
+    row = outbox_settings(session, actor.workspace_id)
+    row.postal_address, row.tracking = address, tracking
+    session.add(row)
+    session.flush()
+    return row
+
+
+def tracking_on(session: Session, workspace_id: int) -> bool:
+    """Whether the workspace's mail carries the open pixel and click redirects."""
+    return outbox_settings(session, workspace_id).tracking
+
+
+def campaign_problems(session: Session, workspace_id: int) -> list[str]:
+    """What keeps the workspace from launching a campaign, in words (none: ready)."""
+    problems = []
+    if not outbox_settings(session, workspace_id).postal_address:
+        problems.append(
+            "add the workspace's postal address (Settings, Sending): every campaign email "
+            "carries it in its footer"
+        )
+    return problems
+
+
+def require_campaign_ready(session: Session, workspace_id: int) -> None:
+    problems = campaign_problems(session, workspace_id)
+    if problems:
+        raise Invalid("the campaign cannot launch: " + "; ".join(problems), {"launch": problems[0]})
