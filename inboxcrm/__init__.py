@@ -122,6 +122,7 @@ def configure_google(app: Flask, settings: Settings) -> None:
 def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.api import api_blueprint
+    from inboxcrm.campaigns.views import bp as campaigns
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.company_views import bp as companies
     from inboxcrm.leads.timeline_views import bp as timeline
@@ -129,6 +130,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.mail.views import bp as mail
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.scoring.views import bp as scoring
+    from inboxcrm.segments.views import bp as segments
     from inboxcrm.setup import api_blueprints
     from inboxcrm.web import database
 
@@ -140,6 +142,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(companies)
     app.register_blueprint(mail)
     app.register_blueprint(scoring)
+    app.register_blueprint(segments)
+    app.register_blueprint(campaigns)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

@@ -8,6 +8,7 @@ from inboxcrm.accounts.models import (
     Member,
     Workspace,
 )
+from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
 from inboxcrm.leads.models import (
     Activity,
     BlockedAddress,
@@ -22,6 +23,7 @@ from inboxcrm.leads.models import (
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
+from inboxcrm.segments.models import Segment
 from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "BlockedAddress",
     "Company",
     "CompanyDomain",
+    "EmailTemplate",
     "Invite",
     "JobRun",
     "Lead",
@@ -40,10 +43,12 @@ __all__ = [
     "Message",
     "Note",
     "ScoreEvent",
+    "Segment",
     "Stage",
     "StageChange",
     "Tag",
     "TemperatureChange",
+    "TemplateVersion",
     "Thread",
     "ThreadLead",
     "Workspace",

@@ -46,8 +46,18 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
 
 def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
+    from inboxcrm.campaigns import api as campaigns_api
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
     from inboxcrm.pipeline import api as pipeline_api
+    from inboxcrm.segments import api as segments_api
 
-    return (leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp)
+    return (
+        leads_api.bp,
+        company_api.bp,
+        junk_api.bp,
+        timeline_api.bp,
+        pipeline_api.bp,
+        segments_api.bp,
+        campaigns_api.bp,
+    )

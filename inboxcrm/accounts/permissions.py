@@ -25,6 +25,9 @@ class Action(enum.StrEnum):
     merge = "merge"  # both leads of a merge
     junk = "junk"  # "Not a lead", blocking the lead's addresses or not
     block_domain = "block_domain"  # "Not a lead" blocking the lead's whole domain
+    # Not about one lead: a role may or may not (every lead or none). Reps read them.
+    manage_segments = "manage_segments"  # create, change and delete saved segments
+    manage_templates = "manage_templates"  # create and edit mail-merge templates
 
 
 class Whose(enum.StrEnum):
@@ -50,6 +53,8 @@ RULES: dict[Action, dict[Role, frozenset[Whose]]] = {
     Action.merge: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: NONE},
     Action.junk: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: NONE},
     Action.block_domain: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: NONE},
+    Action.manage_segments: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: EVERY},
+    Action.manage_templates: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: EVERY},
 }
 
 
@@ -88,6 +93,12 @@ WORDING: dict[Action, Wording] = {
         "block a whole domain",
         "block the domain of {lead}",
         '"Not a lead" blocking its whole domain',
+    ),
+    Action.manage_segments: Wording(
+        "manage segments", "manage segments", "create, change and delete segments (all may read)"
+    ),
+    Action.manage_templates: Wording(
+        "manage templates", "manage templates", "create and edit templates (all may read)"
     ),
 }
 

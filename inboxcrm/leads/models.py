@@ -242,4 +242,9 @@ class Activity(InWorkspace, Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index(None, "lead_id", "occurred_at"), Index(None, "workspace_id", "kind"))
+    # (lead, kind, when): a segment's "replied in the last N days" is one probe per lead.
+    __table_args__ = (
+        Index(None, "lead_id", "occurred_at"),
+        Index(None, "workspace_id", "kind"),
+        Index(None, "lead_id", "kind", "occurred_at"),
+    )
