@@ -46,6 +46,7 @@ MAX_SUBJECT_SOURCE = 2_000
 MAX_SUBJECT = 250  # characters of a rendered subject
 MAX_OUTPUT = 2_000_000  # characters a render may write, each part
 MAX_RANGE = 1_000
+MAX_TAGS = 2_000  # merge fields and tags in a part
 MAX_POWER = 64  # the largest exponent `**` takes
 RENDER_SECONDS = 0.25  # a render's time, all parts together
 
@@ -526,6 +527,9 @@ def compile_template(subject: str, body: str, *, seconds: float = RENDER_SECONDS
         raise TemplateProblem(f"at most {MAX_SOURCE:,} characters", "body")
     if not subject.strip():
         raise TemplateProblem("a template needs a subject", "subject")
+    for part, source in (("subject", subject), ("body", body)):
+        if len(_TAG.findall(source)) > MAX_TAGS:  # Jinja's compiler is slow past that
+            raise TemplateProblem(f"at most {MAX_TAGS:,} merge fields and tags", part)
     env_text = MergeEnvironment(autoescape=False)
     env_html = MergeEnvironment(autoescape=True)
     subject_t = _compile(env_text, subject, "subject")

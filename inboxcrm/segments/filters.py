@@ -313,7 +313,7 @@ def _value(raw: Any, takes: str, spec: Field, what: str) -> Any:
         if len(raw) > MAX_LIST:
             raise FilterProblem("", f"{what}: a list of at most {MAX_LIST}")
         one = "choice" if takes == "choices" else "id"
-        return tuple(sorted({_value(item, one, spec, what) for item in raw}))
+        return tuple(dict.fromkeys(_value(item, one, spec, what) for item in raw))
     raise AssertionError(takes)
 
 
