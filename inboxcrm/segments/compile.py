@@ -92,7 +92,10 @@ class Compiler:
         if isinstance(node, Not):
             return not_(self.where(node.item))
         if isinstance(node, Group):
-            parts = [self.where(item) for item in node.items]
+            # Cheap tests first: SQLite evaluates the terms in order and stops at the first
+            # that settles AND or OR, so a lead's column often spares it the EXISTS probes.
+            items = sorted(node.items, key=_cost)
+            parts = [self.where(item) for item in items]
             if not parts:  # an empty group: everyone (and), or no one (or)
                 return true() if node.op == "and" else false()
             return and_(*parts) if node.op == "and" else or_(*parts)
@@ -184,6 +187,19 @@ class Compiler:
 ACTIVITY_SOURCE_COLUMNS: dict[str, Callable[[Any], ColumnElement[bool]]] = {}
 
 
+def _cost(node: Node) -> int:
+    """How dear a node is to test for one lead: a column, a lookup, a probe, a subtree."""
+    if isinstance(node, Not):
+        return _cost(node.item)
+    if isinstance(node, Group):
+        return 3 + max((_cost(item) for item in node.items), default=0)
+    if node.field in ("activity", "segment"):
+        return 2
+    if node.field in ("tag", "company.domain") or node.field in _COMPANY_COLUMNS:
+        return 1
+    return 0
+
+
 def _as(c: Condition, op: str) -> Condition:
     return Condition(c.field, op, c.value, c.kind, c.of, c.where)
 
@@ -210,14 +226,19 @@ def _escape(value: str | None) -> str:
 def _number(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "is_set":
         return cast(ColumnElement[bool], column.is_not(None))
-    compare = {
+    if not column.nullable:  # the score: never NULL, no guard
+        return cast(ColumnElement[bool], _compare(column, op, value))
+    return and_(column.is_not(None), _compare(column, op, value))
+
+
+def _compare(column: Any, op: str, value: Any) -> Any:
+    return {
         "eq": column == value,
         "gt": column > value,
         "gte": column >= value,
         "lt": column < value,
         "lte": column <= value,
     }[op]
-    return and_(column.is_not(None), compare)
 
 
 def _date(column: Any, op: str, value: Any, now: dt.datetime) -> ColumnElement[bool]:
