@@ -1,5 +1,6 @@
 """segments (saved lead filters), mail-merge templates and their versions, and the
-(lead, kind, occurred_at) activity index a segment's activity conditions probe
+activity indexes a segment's activity conditions use: (lead, kind, occurred_at), probed
+per lead on SQLite, and (workspace, kind, occurred_at, lead), read alone on PostgreSQL
 
 Revision ID: 0020
 Revises: 0019
@@ -64,11 +65,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('activity', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_activity_lead_id_kind_occurred_at'), ['lead_id', 'kind', 'occurred_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_workspace_id_kind_occurred_at_lead_id'), ['workspace_id', 'kind', 'occurred_at', 'lead_id'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_activity_workspace_id_kind_occurred_at_lead_id'))
         batch_op.drop_index(batch_op.f('ix_activity_lead_id_kind_occurred_at'))
 
     with op.batch_alter_table('template_version', schema=None) as batch_op:
