@@ -25,9 +25,6 @@ class Action(enum.StrEnum):
     merge = "merge"  # both leads of a merge
     junk = "junk"  # "Not a lead", blocking the lead's addresses or not
     block_domain = "block_domain"  # "Not a lead" blocking the lead's whole domain
-    # Not about one lead: a role may or may not (every lead or none). Reps read them.
-    manage_segments = "manage_segments"  # create, change and delete saved segments
-    manage_templates = "manage_templates"  # create and edit mail-merge templates
 
 
 class Whose(enum.StrEnum):
@@ -53,8 +50,6 @@ RULES: dict[Action, dict[Role, frozenset[Whose]]] = {
     Action.merge: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: NONE},
     Action.junk: {Role.admin: EVERY, Role.rep: OWN_OR_UNOWNED, Role.marketer: NONE},
     Action.block_domain: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: NONE},
-    Action.manage_segments: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: EVERY},
-    Action.manage_templates: {Role.admin: EVERY, Role.rep: NONE, Role.marketer: EVERY},
 }
 
 
@@ -93,12 +88,6 @@ WORDING: dict[Action, Wording] = {
         "block a whole domain",
         "block the domain of {lead}",
         '"Not a lead" blocking its whole domain',
-    ),
-    Action.manage_segments: Wording(
-        "manage segments", "manage segments", "create, change and delete segments (all may read)"
-    ),
-    Action.manage_templates: Wording(
-        "manage templates", "manage templates", "create and edit templates (all may read)"
     ),
 }
 
@@ -157,6 +146,30 @@ def require_some(actor: Member, action: Action) -> None:
     no lead ("marketers cannot merge leads"), before any lead is looked at."""
     if not may_at_all(actor, action):
         raise Forbidden(refusal(actor, action, None, "a lead"))
+
+
+class Managed(enum.StrEnum):
+    """What belongs to the workspace rather than to a lead's owner: everyone reads it, the
+    roles in `MANAGERS` create, change and delete it."""
+
+    segments = "segments"
+    templates = "templates"
+
+
+MANAGERS: dict[Managed, frozenset[Role]] = {
+    Managed.segments: frozenset({Role.admin, Role.marketer}),
+    Managed.templates: frozenset({Role.admin, Role.marketer}),
+}
+
+
+def may_manage(member: Member, what: Managed) -> bool:
+    return member.role in MANAGERS[what]
+
+
+def require_manager(member: Member, what: Managed) -> None:
+    """Forbidden ("reps cannot manage segments") unless `member`'s role manages `what`."""
+    if not may_manage(member, what):
+        raise Forbidden(f"{member.role.value}s cannot manage {what.value}")
 
 
 def require_admin(member: Member, action: str) -> None:

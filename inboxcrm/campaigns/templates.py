@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.accounts.permissions import Action, require_some
+from inboxcrm.accounts.permissions import Managed, require_manager
 from inboxcrm.campaigns.merge import context_for
 from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
 from inboxcrm.campaigns.render import Compiled, Rendered, TemplateProblem, compile_template
@@ -52,7 +52,7 @@ def _name(scope: Scope, name: str, template: EmailTemplate | None) -> str:
 def create_template(
     scope: Scope, actor: Member, name: str, subject: str, body: str, now: dt.datetime
 ) -> EmailTemplate:
-    require_some(actor, Action.manage_templates)
+    require_manager(actor, Managed.templates)
     compiled(subject, body)
     template = EmailTemplate(
         workspace_id=scope.workspace_id,
@@ -92,7 +92,7 @@ def update_template(
 ) -> EmailTemplate:
     """Rename, and/or write a new version when the subject or body changes; the versions
     before it stay as they were (a campaign that sent one keeps it)."""
-    require_some(actor, Action.manage_templates)
+    require_manager(actor, Managed.templates)
     if name is not None:
         template.name = _name(scope, name, template)
     current = template.current

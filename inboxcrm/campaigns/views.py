@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from inboxcrm.accounts.permissions import Action, may_at_all
+from inboxcrm.accounts.permissions import Managed, may_manage
 from inboxcrm.campaigns import templates as service
 from inboxcrm.campaigns.models import EmailTemplate
 from inboxcrm.campaigns.render import LEAD_FIELDS, Rendered, TemplateProblem
@@ -43,7 +43,7 @@ def templates() -> str:
     return render_template(
         "campaigns/templates.html",
         templates=service.templates_of(scope()),
-        may_manage=may_at_all(member(), Action.manage_templates),
+        may_manage=may_manage(member(), Managed.templates),
     )
 
 
@@ -70,7 +70,7 @@ def new() -> Any:
         template=None,
         form=form,
         error=error,
-        may_manage=may_at_all(member(), Action.manage_templates),
+        may_manage=may_manage(member(), Managed.templates),
         **_preview(None),
     )
     return (html, 422) if error else html
@@ -132,7 +132,7 @@ def edit(template_id: int) -> str:
         template=found,
         form=form,
         error="",
-        may_manage=may_at_all(member(), Action.manage_templates),
+        may_manage=may_manage(member(), Managed.templates),
         **_preview(found),
     )
 

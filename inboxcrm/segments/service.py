@@ -13,7 +13,7 @@ from sqlalchemy import func, literal, select, text
 from sqlalchemy.orm import selectinload
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.accounts.permissions import Action, require_some
+from inboxcrm.accounts.permissions import Managed, require_manager
 from inboxcrm.errors import Conflict, Invalid
 from inboxcrm.leads.models import Lead
 from inboxcrm.segments.compile import Compiler, check_no_cycle, refs_closure
@@ -86,7 +86,7 @@ def _check_refs(scope: Scope, segment: Segment | None, node: Node) -> None:
 
 
 def create_segment(scope: Scope, actor: Member, name: str, raw: Any) -> Segment:
-    require_some(actor, Action.manage_segments)
+    require_manager(actor, Managed.segments)
     node = checked(raw)
     _check_refs(scope, None, node)
     segment = Segment(
@@ -104,7 +104,7 @@ def update_segment(
     scope: Scope, actor: Member, segment: Segment, name: str | None = None, raw: Any = None
 ) -> Segment:
     """Rename and/or change the filter (None: left as it is)."""
-    require_some(actor, Action.manage_segments)
+    require_manager(actor, Managed.segments)
     if name is not None:
         segment.name = _name(scope, name, segment)
     if raw is not None:
@@ -117,7 +117,7 @@ def update_segment(
 
 def delete_segment(scope: Scope, actor: Member, segment: Segment) -> None:
     """Deleting a segment another refers to is refused: the other would stop working."""
-    require_some(actor, Action.manage_segments)
+    require_manager(actor, Managed.segments)
     users = [
         other.name
         for other in scope.session.scalars(scope.select(Segment, Segment.id != segment.id))

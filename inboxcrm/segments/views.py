@@ -10,7 +10,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.accounts.permissions import Action, may_at_all
+from inboxcrm.accounts.permissions import Managed, may_manage
 from inboxcrm.addresses import normalize_email
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Invalid
@@ -59,7 +59,7 @@ def index() -> str:
         "segments/index.html",
         segments=rows,
         counts=service.counts(s, rows, utcnow()),
-        may_manage=may_at_all(member(), Action.manage_segments),
+        may_manage=may_manage(member(), Managed.segments),
     )
 
 
@@ -89,7 +89,7 @@ def _builder(
         filter=filter_,
         vocabulary=_vocabulary(),
         error=error,
-        may_manage=may_at_all(member(), Action.manage_segments),
+        may_manage=may_manage(member(), Managed.segments),
     )
     return (html, status) if status != 200 else html
 

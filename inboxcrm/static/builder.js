@@ -30,7 +30,9 @@ document.addEventListener("DOMContentLoaded", () => {
       const op = raw.and ? "and" : "or";
       return { type: "group", op, negate: false, items: raw[op].map(fromJson) };
     }
-    return { type: "condition", negate: false, raw: { ...raw } };
+    const known = raw && vocab.fields[raw.field] && vocab.fields[raw.field].ops[raw.op] !== undefined;
+    // A condition the page cannot show (a refused save's typo) starts over as a plain one.
+    return { type: "condition", negate: false, raw: known ? { ...raw } : { field: "stage_kind", op: "is", value: "open" } };
   };
   const toJson = (node) => {
     let out;
