@@ -117,8 +117,9 @@ def test_counting_is_one_query_however_many_leads_and_activities(
         }
     )
     sent = statements(session.get_bind(), lambda: service.count(scope, node, NOW))
-    assert len(sent) == 1
-    assert "EXISTS" in sent[0][0]
+    # One SELECT (PostgreSQL is told first not to JIT-compile it, a SET).
+    (query,) = [sql for sql, _ in sent if not sql.startswith("SET LOCAL")]
+    assert "EXISTS" in query
 
 
 def test_saved_segments_refer_to_each_other_once_and_never_to_themselves(
