@@ -122,6 +122,7 @@ def configure_google(app: Flask, settings: Settings) -> None:
 def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.api import api_blueprint
+    from inboxcrm.campaigns.views import bp as campaigns
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.company_views import bp as companies
     from inboxcrm.leads.lead_page import PANELS
@@ -135,6 +136,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.scoring.actions.views import bp as actions
     from inboxcrm.scoring.settings_views import bp as score_settings
     from inboxcrm.scoring.views import bp as scoring
+    from inboxcrm.segments.views import bp as segments
     from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.web import database
 
@@ -155,6 +157,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     # RFC 8058: mail clients POST the unsubscribe without cookies, so without a CSRF token;
     # the signed URL is the authority, and it only ever unsubscribes its own address.
     csrf.exempt(outbox_public)
+    app.register_blueprint(segments)
+    app.register_blueprint(campaigns)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

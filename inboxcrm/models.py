@@ -8,6 +8,7 @@ from inboxcrm.accounts.models import (
     Member,
     Workspace,
 )
+from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import (
     Activity,
@@ -26,6 +27,7 @@ from inboxcrm.outbox.models import OutboxSettings, Suppression, TrackingHit
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
+from inboxcrm.segments.models import Segment
 from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "BlockedAddress",
     "Company",
     "CompanyDomain",
+    "EmailTemplate",
     "InboundWait",
     "Invite",
     "JobRun",
@@ -48,12 +51,14 @@ __all__ = [
     "Notification",
     "OutboxSettings",
     "ScoreEvent",
+    "Segment",
     "Stage",
     "StageChange",
     "StageLabel",
     "Suppression",
     "Tag",
     "TemperatureChange",
+    "TemplateVersion",
     "Thread",
     "ThreadLead",
     "TrackingHit",

@@ -81,6 +81,7 @@ def lead_panels() -> tuple[LeadPanel, ...]:
 
 def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
+    from inboxcrm.campaigns import api as campaigns_api
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
     from inboxcrm.notifications import api as notifications_api
@@ -88,8 +89,10 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.pipeline import api as pipeline_api
     from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
+    from inboxcrm.segments import api as segments_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
-        notifications_api.bp, scoring_api.bp, actions_api.bp, outbox_api.bp,
+        notifications_api.bp, scoring_api.bp, actions_api.bp, outbox_api.bp, segments_api.bp,
+        campaigns_api.bp,
     )  # fmt: skip

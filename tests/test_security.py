@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session
 from inboxcrm import create_app
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.accounts.service import signin_token
+from inboxcrm.campaigns.templates import create_template
 from inboxcrm.config import RATELIMIT_SCHEMES, ConfigError, Settings, load_settings
 from inboxcrm.notifications.models import NoticeKind, Notification
 from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.ratelimits import API, API_REFUSED, SIGNIN
+from inboxcrm.segments.service import create_segment
 from inboxcrm.stages.models import Stage
+from inboxcrm.tenancy import Scope
 from tests import factories
 from tests.factories import LeadFactory, MemberFactory
 from tests.support.web import csrf_token, sign_in
@@ -60,8 +63,11 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         [Notice(lead.id, NoticeKind.hot, "{lead} turned hot", "hot")],
         T0,
     )
-    session.commit()
     notice = session.scalars(select(Notification)).unique().one()
+    scope = Scope(session, admin.workspace_id)
+    segment = create_segment(scope, admin, "Everyone", {"and": []})
+    template = create_template(scope, admin, "Intro", "Hi", "Hello {{ lead.name }}", T0)
+    session.commit()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
     session.commit()
@@ -72,6 +78,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "notice_id": notice.id,
         "token": link,
         "filename": "app.css",
+        "segment_id": segment.id,
+        "template_id": template.id,
     }
     queries = {"pipeline.more": f"?stage={stage.id}"}
     app = client.application

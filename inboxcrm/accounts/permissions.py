@@ -162,6 +162,30 @@ def require_some(actor: Member, action: Action) -> None:
         raise Forbidden(refusal(actor, action, None, "a lead"))
 
 
+class Managed(enum.StrEnum):
+    """What belongs to the workspace rather than to a lead's owner: everyone reads it, the
+    roles in `MANAGERS` create, change and delete it."""
+
+    segments = "segments"
+    templates = "templates"
+
+
+MANAGERS: dict[Managed, frozenset[Role]] = {
+    Managed.segments: frozenset({Role.admin, Role.marketer}),
+    Managed.templates: frozenset({Role.admin, Role.marketer}),
+}
+
+
+def may_manage(member: Member, what: Managed) -> bool:
+    return member.role in MANAGERS[what]
+
+
+def require_manager(member: Member, what: Managed) -> None:
+    """Forbidden ("reps cannot manage segments") unless `member`'s role manages `what`."""
+    if not may_manage(member, what):
+        raise Forbidden(f"{member.role.value}s cannot manage {what.value}")
+
+
 def require_admin(member: Member, action: str) -> None:
     """Only admins may do `action`: anyone else gets `Forbidden("only admins can <action>")`."""
     if member.role is not Role.admin:

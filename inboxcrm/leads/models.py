@@ -245,4 +245,11 @@ class Activity(InWorkspace, Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index(None, "lead_id", "occurred_at"), Index(None, "workspace_id", "kind"))
+    # A segment's "replied in the last N days": SQLite probes (lead, kind, when) once per
+    # lead; PostgreSQL hashes the leads of (workspace, kind, when) from the index alone.
+    __table_args__ = (
+        Index(None, "lead_id", "occurred_at"),
+        Index(None, "workspace_id", "kind"),
+        Index(None, "lead_id", "kind", "occurred_at"),
+        Index(None, "workspace_id", "kind", "occurred_at", "lead_id"),
+    )

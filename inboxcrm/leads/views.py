@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.accounts.permissions import may
+from inboxcrm.accounts.permissions import Managed, may, may_manage
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden
 from inboxcrm.leads.capture.backfill import link_existing_mail
@@ -73,6 +73,7 @@ def index() -> str:
         sorts=list(SORTS),
         highest_first=HIGHEST_FIRST,
         workspace_empty=workspace_empty,
+        may_manage_segments=may_manage(me, Managed.segments),
         **_choices(),
     )
 

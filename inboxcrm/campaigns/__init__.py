@@ -1,0 +1,1 @@
+"""Mail-merge templates now; campaigns (template x segment x sender) when the outbox lands."""

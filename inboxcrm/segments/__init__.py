@@ -1,0 +1,1 @@
+"""Saved segments: live filters over leads, compiled to one query."""
