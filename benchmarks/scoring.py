@@ -196,7 +196,7 @@ def seed(url: str) -> dict[str, Any]:
         rows = _Rows(conn)
         for lead in range(1, LEADS + 1):
             many = lead == 1
-            history = _activities(rng, MANY if many else rng.randint(1, 10), 730 if many else 120)
+            history = _activities(rng, MANY if many else rng.randint(2, 12), 730 if many else 120)
             email = f"p{lead - 1}@c{(lead - 1) % 2000}.example"
             history.sort(key=lambda h: h[1])
             for n, (kind, at, detail) in enumerate(history):
