@@ -25,7 +25,7 @@ from inboxcrm.mail.models import Message
 from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award_by, fit, plan
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.rules import DEFAULT_RULES, Part, Rule, Trigger
-from inboxcrm.scoring.score import Standing, standing
+from inboxcrm.scoring.score import Standing, exact_score, standing
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
 TRIGGERS = {
@@ -78,6 +78,7 @@ class _Lead:
     temperature: Temperature | None
     rescore_at: dt.datetime | None
     happenings: list[Happening]
+    first_look: bool  # it never had a temperature: its history may have come in one go
     # per activity its time as the driver returned it and as read: a stored event of the
     # activity with the same text has the same time, without reading it again
     stored_at: dict[int, tuple[Any, dt.datetime]] = field(default_factory=dict)
@@ -117,6 +118,8 @@ def rescore(
         adding += [_row(workspace_id, lead.id, a) for a in add]
         seen = standing(awards, now)
         hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
+        if hot is None and lead.first_look and _went_quiet(seen, now, thresholds):
+            hot = Temperature.cold
         rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds)
         if hot is not lead.temperature:
             changes.append({"workspace_id": workspace_id, "lead_id": lead.id,
@@ -140,6 +143,17 @@ def rescore(
     return Rescored(len(leads), len(changed))
 
 
+def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
+    """A lead that never had a temperature, quiet now, that was warm or hot when it last
+    engaged: its history came in one go (a first sync, a backfill), and watched all along
+    it would have been warm then and cold now, so it is cold."""
+    last = seen.last_engaged_at
+    if last is None or now - last < dt.timedelta(days=thresholds.cold_after_days):
+        return False
+    then = exact_score(seen.newest_first, last)
+    return temperature(None, then, last, last, thresholds) is not None
+
+
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:
     moved = [u for u in updates if u["changed_at"] is not None]
     stayed = [u for u in updates if u["changed_at"] is None]
@@ -159,7 +173,8 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
     for chunk in chunks(sorted(ids)):
         rows = driver_rows(session,
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
-                   Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at)
+                   Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
+                   Lead.temperature_changed_at)
             .outerjoin(Company, Company.id == Lead.company_id)
             .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
         )  # fmt: skip
@@ -167,7 +182,7 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
             profile = Profile(*(_text(value) for value in r[1:8]))
             hot = None if r[9] is None else Temperature(r[9])
             at = None if r[10] is None else driver_time(r[10])
-            leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [])
+            leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None)
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     latency_of = driver_member(session, Activity.detail, "latency_seconds")
