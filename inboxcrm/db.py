@@ -8,18 +8,20 @@ import datetime as dt
 import enum
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     DateTime,
     Engine,
     Enum,
     ForeignKey,
     MetaData,
+    Table,
     create_engine,
     event,
     func,
@@ -115,6 +117,30 @@ def driver_time(value: Any) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
     return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+
+
+def driver_insert(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows of values already in the driver's form (as `driver_rows` returned them,
+    or made by `driver_value`): one executemany, no conversion per value."""
+    if not rows:
+        return
+    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(table.c[name].name for name in columns)  # the table's own, no input
+    marks = ", ".join([mark] * len(columns))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
+    session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
+
+
+def driver_value(session: Session, column: Column[Any]) -> Callable[[Any], Any]:
+    """How a value of `column` is given to the driver (a UTC datetime as SQLite's text)."""
+    convert = column.type.bind_processor(session.get_bind().dialect)
+    return convert if convert is not None else _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def driver_member(session: Session, column: Any, key: str) -> ColumnElement[Any]:

@@ -11,14 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.db import chunks, driver_member, driver_rows, driver_time
+from inboxcrm.db import (
+    chunks,
+    driver_insert,
+    driver_member,
+    driver_rows,
+    driver_time,
+    driver_value,
+)
 from inboxcrm.leads.capture.bulk import core_table, update_by_id
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, Temperature
 from inboxcrm.mail.models import Message
@@ -105,7 +112,8 @@ def rescore(
     if not leads:
         return Rescored(0, 0)
     stored = _stored(session, leads)
-    adding: list[dict[str, Any]] = []
+    adding: list[tuple[Any, ...]] = []
+    when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
     dropping: list[int] = []
     updates: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
@@ -115,7 +123,7 @@ def rescore(
         awards = award_by(steps, lead.happenings) + _fit(rules, lead.profile, ideal, have, now)
         add, drop = _diff(awards, _keys(lead, awards, have), have)
         dropping += drop
-        adding += [_row(workspace_id, lead.id, a) for a in add]
+        adding += [_row(workspace_id, lead, a, when) for a in add]
         seen = standing(awards, now)
         hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
         if hot is None and lead.first_look and _went_quiet(seen, now, thresholds):
@@ -131,8 +139,7 @@ def rescore(
                             "rescore_at": rescore_at})  # fmt: skip
     for chunk in chunks(dropping):
         session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(chunk)))
-    if adding:
-        session.execute(insert(core_table(ScoreEvent)), adding)
+    driver_insert(session, core_table(ScoreEvent), EVENT_COLUMNS, adding)
     if changes:
         session.execute(insert(core_table(TemperatureChange)), changes)
     _update(session, updates)
@@ -322,10 +329,17 @@ def _diff(
     return add, [i for ids in left.values() for i in ids]
 
 
-def _row(workspace_id: int, lead_id: int, a: Award) -> dict[str, Any]:
-    return {"workspace_id": workspace_id, "lead_id": lead_id, "rule": a.rule, "part": a.part,
-            "points": a.points, "half_life_days": a.half_life_days, "awarded_at": a.at,
-            "reason": a.reason[:300], "activity_id": a.source}  # fmt: skip
+EVENT_COLUMNS = ("workspace_id", "lead_id", "rule", "part", "points", "half_life_days",
+                 "awarded_at", "reason", "activity_id")  # fmt: skip
+
+
+def _row(workspace_id: int, lead: _Lead, a: Award, when: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """An award as EVENT_COLUMNS' values for the driver: its time as the activity's was
+    read, when it is that activity's."""
+    known = lead.stored_at.get(a.source) if a.source is not None else None
+    at = known[0] if known is not None and known[1] == a.at else when(a.at)
+    return (workspace_id, lead.id, a.rule, a.part.value, a.points, a.half_life_days, at,
+            a.reason[:300], a.source)  # fmt: skip
 
 
 def next_look(
