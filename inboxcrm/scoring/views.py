@@ -4,17 +4,19 @@ and what it is worth today, newest first, and the last 90 days as a chart."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from sqlalchemy import select
 
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
+from inboxcrm.scoring.awards import Award
 from inboxcrm.scoring.chart import chart
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
-from inboxcrm.scoring.rescore import as_award
 from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.web import login_required, member, scope
 
 bp = Blueprint("scoring", __name__)
 CHART_DAYS = 90
+SHOWN_LINES = 100  # the newest awards, one a line; older ones are added up in one
 
 
 @bp.get("/leads/<int:lead_id>/score")
@@ -24,20 +26,28 @@ def why(lead_id: int) -> str:
     lead = s.get(Lead, lead_id)
     now = utcnow()
     awards = [
-        as_award(e)
-        for e in s.session.scalars(
-            s.select(ScoreEvent).where(ScoreEvent.lead_id == lead.id).order_by(ScoreEvent.id)
+        Award(*row)
+        for row in s.session.execute(
+            select(ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points, ScoreEvent.awarded_at,
+                   ScoreEvent.half_life_days, ScoreEvent.reason, ScoreEvent.activity_id)
+            .where(ScoreEvent.workspace_id == s.workspace_id, ScoreEvent.lead_id == lead.id)
+            .order_by(ScoreEvent.id)
         )
-    ]
+    ]  # fmt: skip
     changes = s.session.scalars(
         s.select(TemperatureChange, TemperatureChange.lead_id == lead.id)
         .order_by(TemperatureChange.changed_at.desc(), TemperatureChange.id.desc())
         .limit(10)
     ).all()
+    seen = breakdown(awards, now)
+    older = seen.lines[SHOWN_LINES:]
     return render_template(
         "scoring/why.html",
         lead=lead,
-        seen=breakdown(awards, now),
+        seen=seen,
+        lines=seen.lines[:SHOWN_LINES],
+        older=len(older),
+        older_worth=sum(line.today for line in older),
         chart=chart(series(awards, now, CHART_DAYS)),
         days=CHART_DAYS,
         changes=changes,
