@@ -247,10 +247,15 @@ class _Demo:
             self.stage_label(rep, thread, STAGES[seed % len(STAGES)])
 
     def out_of_office(
-        self, thread: _Thread, lead: tuple[str, str], rep: tuple[str, str], t: float
+        self,
+        thread: _Thread,
+        lead: tuple[str, str],
+        rep: tuple[str, str],
+        t: float,
+        language: int | None = None,
     ) -> None:
-        """An auto-reply in the lead's language, back a week or two after `t`."""
-        prefix, note = AWAY[sum(map(ord, lead[1])) % len(AWAY)]
+        """An auto-reply in the lead's language (AWAY's), back a week or two after `t`."""
+        prefix, note = AWAY[sum(map(ord, lead[1])) % len(AWAY) if language is None else language]
         back = time.gmtime(t + self.rng.randrange(7, 15) * DAY)
         dates = {lang: f"{back.tm_mday} {names.split()[back.tm_mon - 1]}"
                  for lang, names in MONTHS.items()}  # fmt: skip
@@ -342,6 +347,10 @@ class _Demo:
         for n in HOT:  # quick answers this week and a meeting accepted
             lead = self.leads[n]
             thread = self.opener(lead, "a demo of Northwind", now - (6 - n % 3) * DAY)
+            if n == HOT[0]:  # away first, in English, then back and keen
+                self.out_of_office(thread, (lead.name, lead.email),
+                                   (self.account(lead.owner).name, lead.owner),
+                                   thread.at + 600, language=0)  # fmt: skip
             self.answer(thread, lead, "Interesting, can you show us next week?", 50 * 60)
             self.from_rep(thread, lead, "Sure: I have sent an invitation for Thursday.", HOUR)
             self.answer(thread, lead, "Got it, looking forward to it.", 40 * 60)
