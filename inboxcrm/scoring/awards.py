@@ -93,6 +93,9 @@ def plan(rules: Sequence[Rule]) -> Plan:
     return steps
 
 
+_new = tuple.__new__  # a NamedTuple made without its Python-level __new__: a million a rescore
+
+
 def award_by(steps: Plan, happenings: Iterable[Happening]) -> list[Award]:
     """`award` with the rules planned: the same awards and reasons (see `reason`)."""
     given: list[Award] = []
@@ -123,8 +126,9 @@ def award_by(steps: Plan, happenings: Iterable[Happening]) -> list[Award]:
                 if points == 0 or (points > 0) != (rule.points > 0):
                     continue
             what = rule.name if replied is None else replied
-            given.append(Award(rule.key, step.part, points, happening.at, rule.half_life_days,
-                               f"{what}{to} {points:+d}{step.fade}", happening.source))  # fmt: skip
+            given.append(_new(Award, (rule.key, step.part, points, happening.at,
+                                      rule.half_life_days, f"{what}{to} {points:+d}{step.fade}",
+                                      happening.source)))  # fmt: skip
             if window is not None:
                 window.add(happening.at, points)
     return given

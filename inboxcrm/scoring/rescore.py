@@ -192,6 +192,7 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
             leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None)
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
+    new = tuple.__new__  # a NamedTuple without its Python-level __new__
     latency_of = driver_member(session, Activity.detail, "latency_seconds")
     type_of = driver_member(session, Activity.detail, "type")
     for chunk in chunks(sorted(leads)):
@@ -213,8 +214,8 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
             if kind == REPLY and isinstance(latency, int | float):
                 waited = dt.timedelta(seconds=latency)
             lead = leads[lead_id]
-            lead.happenings.append(Happening(triggers[kind], at, subjects[subject], waited,
-                                             activity_id))  # fmt: skip
+            lead.happenings.append(new(Happening, (triggers[kind], at, subjects[subject], waited,
+                                                   activity_id)))  # fmt: skip
             lead.stored_at[activity_id] = (raw_at, at)
     return leads
 

@@ -129,7 +129,11 @@ def standing(awards: Sequence[Award], now: dt.datetime) -> Standing:
         if a.at > now:
             later_awards = True
             continue
-        today = worth(a, now)
+        half_life = a.half_life_days  # `worth`, written out: once per award per rescore
+        if half_life is None:
+            today = float(a.points)
+        else:
+            today = float(a.points * 0.5 ** ((now - a.at).total_seconds() / 86400 / half_life))
         if a.part is Part.engagement:
             engagement += today
             if a.points > 0 and last_engaged_at is None:
