@@ -55,7 +55,15 @@ from inboxcrm.accounts.service import add_member, create_workspace
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.labels.steps import stages_from_labels
-from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, LeadEmail, ThreadLead
+from inboxcrm.leads.models import (
+    Activity,
+    ActivityKind,
+    Company,
+    Lead,
+    LeadEmail,
+    Temperature,
+    ThreadLead,
+)
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.mail.parse import parse_raw
@@ -252,8 +260,10 @@ def rescore_figures(url: str, ws: int) -> dict[str, Any]:
     _, wall2, cpu2 = _timed(lambda: jobs.rescore_workspace(db, ws, NOW))
     with db.session() as s:
         events = s.scalar(select(func.count()).select_from(ScoreEvent))
-        temps = dict(
-            s.execute(select(Lead.temperature, func.count()).group_by(Lead.temperature)).all()
+        temps: dict[Temperature | None, int] = dict(
+            s.execute(select(Lead.temperature, func.count()).group_by(Lead.temperature))
+            .tuples()
+            .all()
         )
     db.dispose()
     return {
@@ -337,7 +347,7 @@ def page_figures(url: str, tmp: Path, member_id: int) -> dict[str, Any]:
     app.extensions["inboxcrm.db"].dispose()
     return {
         "lead_page_events": events,
-        "lead_page_p95_ms": summary["p95_ms"],
+        "lead_page_p95_ms": max(timing.p95(t.wall_ms) for t in timings.values()),  # the slower
         "lead_page_cpu_p95_ms": summary["cpu_p95_ms"],
         "lead_page_p95_ms_by_url": summary["p95_ms_by_url"],
         "target_lead_page_p95_ms": 50,
