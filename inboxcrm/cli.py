@@ -253,7 +253,7 @@ def demo(host: str, port: int) -> None:
 
     from inboxcrm import create_app
     from inboxcrm.accounts.service import signin_token
-    from inboxcrm.demo import demo_settings, seed, team, with_sandbox_google
+    from inboxcrm.demo import demo_settings, live_mail, seed, team, with_sandbox_google
     from inboxcrm.migrate import upgrade
     from inboxcrm.runtime import Runtime
     from inboxcrm.sandbox import start_sandbox
@@ -287,6 +287,8 @@ def demo(host: str, port: int) -> None:
     clock = BackgroundScheduler(timezone=dt.UTC)
     runtime = Runtime(app.extensions["inboxcrm.db"], settings)
     schedule(clock, runtime, jobs())
+    if google is not None:
+        live_mail(clock, google)
     clock.start()
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)

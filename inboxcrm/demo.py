@@ -11,6 +11,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from apscheduler.schedulers.base import BaseScheduler
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,10 +20,10 @@ from inboxcrm.accounts.models import Member, Role, Workspace
 from inboxcrm.accounts.service import add_member, create_workspace, find_workspace
 from inboxcrm.config import Settings
 from inboxcrm.db import private_dir
-from inboxcrm.leads.models import Temperature
 from inboxcrm.leads.schemas import LeadCreate, LeadUpdate
 from inboxcrm.leads.service import create_lead, update_lead
 from inboxcrm.sandbox import RunningSandbox
+from inboxcrm.sandbox.seed import answer_one
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
@@ -93,6 +94,16 @@ def with_sandbox_google(settings: Settings, google: RunningSandbox) -> Settings:
     )
 
 
+LIVE_MAIL_EVERY = dt.timedelta(minutes=3)  # a lead answers, so the demo's scores move
+
+
+def live_mail(clock: BaseScheduler, google: RunningSandbox) -> None:
+    """Every few minutes a lead answers the team's latest unanswered message in the
+    sandbox's Gmail; the next poll syncs it and the lead's score and temperature move."""
+    clock.add_job(answer_one, "interval", args=[google.state], id="demo_live_mail",
+                  seconds=LIVE_MAIL_EVERY.total_seconds())  # fmt: skip
+
+
 def seed(session: Session, now: dt.datetime) -> Workspace:
     """Create the demo workspace once; later runs find it and change nothing."""
     existing = find_workspace(session, WORKSPACE)
@@ -100,6 +111,7 @@ def seed(session: Session, now: dt.datetime) -> Workspace:
         return existing
     rng = random.Random(7)
     workspace = create_workspace(session, WORKSPACE, domain="northwind.io")
+    workspace.lead_inboxes = ["sales@northwind.io"]  # the sandbox's sales@ lands with Ava
     team = [add_member(session, workspace, email, role, name) for email, name, role in TEAM]
     admin, rep = team[0], team[1]
     scope = Scope(session, workspace.id)
@@ -131,14 +143,7 @@ def seed(session: Session, now: dt.datetime) -> Workspace:
             admin if lead.owner_id == admin.id else rep,  # the owner moves it along
             now - dt.timedelta(days=rng.randint(1, 19)),
         )
-        lead.score = rng.randint(0, 95)
-        lead.temperature = (
-            Temperature.hot
-            if lead.score > 70
-            else Temperature.warm
-            if lead.score > 35
-            else Temperature.cold
-        )
+        lead.rescore_at = now  # its fit (title, company) scores on the clock's next tick
         lead.last_contacted_at = now - dt.timedelta(hours=rng.randint(1, 24 * 45))
         if rng.random() < 0.6:
             lead.last_replied_at = lead.last_contacted_at - dt.timedelta(hours=rng.randint(1, 72))

@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.config import Settings
+from inboxcrm.db import Database
 from inboxcrm.demo import demo_settings, seed, team
 from inboxcrm.leads.models import Lead
+from inboxcrm.scoring.jobs import rescore_queued
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
@@ -32,3 +34,19 @@ def test_demo_keys_are_made_once_and_kept_private(tmp_path: Path) -> None:
     keys = tmp_path / "demo-keys.json"
     assert keys.stat().st_mode & 0o077 == 0
     assert json.loads(keys.read_text())["secret_key"] == first.secret_key
+
+
+def test_the_demo_leads_score_from_what_they_are_not_from_made_up_numbers(
+    session: Session, db: Database
+) -> None:
+    workspace = seed(session, NOW)
+    session.commit()
+    leads = session.scalars(select(Lead).where(Lead.workspace_id == workspace.id)).unique().all()
+    assert {(lead.score, lead.temperature) for lead in leads} == {(0, None)}
+    assert rescore_queued(db, NOW) == len(leads)
+    session.expire_all()
+    scored = session.scalars(select(Lead)).unique().all()
+    senior = [lead for lead in scored if lead.title in ("CFO", "CEO", "COO", "VP Sales")]
+    assert senior
+    assert all(lead.score == 10 for lead in senior)  # a decision maker's title, nothing else
+    assert {lead.temperature for lead in scored} == {None}  # no engagement: no temperature

@@ -8,14 +8,15 @@ before a happening, that happening earns nothing from it."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from inboxcrm.scoring.rules import Part, Rule, Trigger
 
 
-@dataclass(frozen=True)
-class Happening:
+class Happening(NamedTuple):
     """Something a lead did, as the signals saw it: a reply (with how long after the
     team's last message), an inbound first message, a meeting accepted, a bounce..."""
 
@@ -26,8 +27,10 @@ class Happening:
     source: int | None = None  # the activity it came from
 
 
-@dataclass(frozen=True)
-class Award:
+class Award(NamedTuple):
+    """A tuple: a workspace's rescore builds a million of them, and diffs them against
+    the stored ones by value."""
+
     rule: str  # the rule's key
     part: Part
     points: int
@@ -57,43 +60,104 @@ def reason(rule: Rule, happening: Happening, points: int) -> str:
     return f"{what} {points:+d}{fade}"
 
 
-def _applies(rule: Rule, happening: Happening) -> bool:
-    if rule.trigger is not happening.trigger:
-        return False
-    if rule.within_hours is None:
-        return True
-    return happening.latency is not None and happening.latency <= dt.timedelta(
-        hours=rule.within_hours
-    )
-
-
 def award(rules: Sequence[Rule], happenings: Iterable[Happening]) -> list[Award]:
     """Every award the rules give for these happenings, oldest first, caps applied."""
+    return award_by(plan(rules), happenings)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A rule, ready to apply: what `award` reads of it for each happening."""
+
+    rule: Rule
+    part: Part
+    within: dt.timedelta | None  # a quick-reply rule: replies within this long
+    period: dt.timedelta | None  # a capped rule: its trailing period
+    fade: str  # the reason's end
+
+
+Plan = dict[Trigger, list[_Step]]
+
+
+def plan(rules: Sequence[Rule]) -> Plan:
+    """The rules by trigger, in their order: work once per rescore, not per lead."""
+    steps: Plan = {}
+    for rule in rules:
+        capped = rule.cap is not None and rule.period_days is not None
+        steps.setdefault(rule.trigger, []).append(_Step(
+            rule, rule.part,
+            None if rule.within_hours is None else dt.timedelta(hours=rule.within_hours),
+            dt.timedelta(days=rule.period_days or 0) if capped else None,
+            f", halves every {rule.half_life_days} days" if rule.half_life_days else "",
+        ))  # fmt: skip
+    return steps
+
+
+_new = tuple.__new__  # a NamedTuple made without its Python-level __new__: a million a rescore
+
+
+def award_by(steps: Plan, happenings: Iterable[Happening]) -> list[Award]:
+    """`award` with the rules planned: the same awards and reasons (see `reason`)."""
     given: list[Award] = []
-    for happening in sorted(happenings, key=lambda h: h.at):
-        for rule in rules:
-            if not _applies(rule, happening):
+    windows: dict[str, _Window] = {}
+    for happening in sorted(happenings, key=_at):
+        mine = steps.get(happening.trigger)
+        if mine is None:
+            continue
+        latency = happening.latency
+        replied = (
+            f"Replied within {_hours(latency)}"
+            if happening.trigger is Trigger.reply and latency is not None
+            else None
+        )
+        to = f" to '{happening.subject[:80]}'" if happening.subject else ""
+        for step in mine:
+            if step.within is not None and (latency is None or latency > step.within):
                 continue
+            rule = step.rule
             points = rule.points
-            if rule.cap is not None and rule.period_days is not None:
-                since = happening.at - dt.timedelta(days=rule.period_days)
-                used = sum(a.points for a in given if a.rule == rule.key and a.at > since)
-                room = rule.cap - used
+            window = None
+            if step.period is not None and rule.cap is not None:
+                window = windows.get(rule.key)
+                if window is None:
+                    window = windows[rule.key] = _Window()
+                room = rule.cap - window.used(happening.at - step.period)
                 points = max(points, room) if points < 0 else min(points, room)
                 if points == 0 or (points > 0) != (rule.points > 0):
                     continue
-            given.append(
-                Award(
-                    rule.key,
-                    rule.part,
-                    points,
-                    happening.at,
-                    rule.half_life_days,
-                    reason(rule, happening, points),
-                    happening.source,
-                )
-            )
+            what = rule.name if replied is None else replied
+            given.append(_new(Award, (rule.key, step.part, points, happening.at,
+                                      rule.half_life_days, f"{what}{to} {points:+d}{step.fade}",
+                                      happening.source)))  # fmt: skip
+            if window is not None:
+                window.add(happening.at, points)
     return given
+
+
+class _Window:
+    """A capped rule's awards so far, oldest first, and the points of those still inside
+    its trailing period: happenings come in time order, so the period's start only moves
+    forward."""
+
+    def __init__(self) -> None:
+        self.given: list[tuple[dt.datetime, int]] = []
+        self.first = 0
+        self.points = 0
+
+    def used(self, since: dt.datetime) -> int:
+        """The points given after `since` (never earlier than the last call's)."""
+        while self.first < len(self.given) and self.given[self.first][0] <= since:
+            self.points -= self.given[self.first][1]
+            self.first += 1
+        return self.points
+
+    def add(self, at: dt.datetime, points: int) -> None:
+        self.given.append((at, points))
+        self.points += points
+
+
+def _at(happening: Happening) -> dt.datetime:
+    return happening.at
 
 
 @dataclass(frozen=True)
@@ -124,6 +188,7 @@ SENIOR = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)  # a workspace has a few hundred distinct titles
 def is_senior(title: str) -> bool:
     words = f" {title.lower().replace(',', ' ').replace('/', ' ')} "
     return any(f" {term} " in words or words.strip().startswith(term) for term in SENIOR)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from flask import render_template
 from markupsafe import Markup
+from sqlalchemy import select
 
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.awards import Award
 from inboxcrm.scoring.chart import chart
 from inboxcrm.scoring.models import ScoreEvent
-from inboxcrm.scoring.rescore import as_award
 from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.tenancy import Scope
 from inboxcrm.web import member, scope
@@ -22,12 +22,17 @@ SHOWN = 5  # awards on the lead page; the score page has them all
 
 
 def awards_of(s: Scope, lead_id: int) -> list[Award]:
+    """The lead's stored awards, oldest first, read as plain rows (a lead may hold
+    hundreds)."""
     return [
-        as_award(e)
-        for e in s.session.scalars(
-            s.select(ScoreEvent).where(ScoreEvent.lead_id == lead_id).order_by(ScoreEvent.id)
+        Award(*row)
+        for row in s.session.execute(
+            select(ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points, ScoreEvent.awarded_at,
+                   ScoreEvent.half_life_days, ScoreEvent.reason, ScoreEvent.activity_id)
+            .where(ScoreEvent.workspace_id == s.workspace_id, ScoreEvent.lead_id == lead_id)
+            .order_by(ScoreEvent.id)
         )
-    ]
+    ]  # fmt: skip
 
 
 def score_panel(lead: Lead) -> Markup:

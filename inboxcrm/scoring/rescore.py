@@ -9,21 +9,30 @@ nothing the second time. Flushes, never commits."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import functools
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.db import chunks
+from inboxcrm.db import (
+    chunks,
+    driver_insert,
+    driver_member,
+    driver_rows,
+    driver_time,
+    driver_value,
+)
 from inboxcrm.leads.capture.bulk import core_table, update_by_id
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, Temperature
 from inboxcrm.mail.models import Message
-from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award, fit
+from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award_by, fit, plan
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.rules import Part, Rule, Trigger
-from inboxcrm.scoring.score import breakdown
+from inboxcrm.scoring.score import Standing, exact_score, standing
 from inboxcrm.scoring.settings import chosen
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
@@ -37,6 +46,7 @@ TRIGGERS = {
     ActivityKind.click: Trigger.click,
 }
 SCORED_KINDS = tuple(TRIGGERS)
+BOUNCE, REPLY = ActivityKind.bounce.value, ActivityKind.reply.value
 LOOK_AHEAD_DAYS = 14  # how far ahead a rescore looks for the next change worth storing
 DRIFT = 5  # points of decay worth a rescore even when the temperature stays
 ANY_COMPANY = IdealCustomer()  # the ideal customer of a workspace that named none
@@ -76,7 +86,11 @@ class _Lead:
     temperature: Temperature | None
     rescore_at: dt.datetime | None
     happenings: list[Happening]
+    first_look: bool  # it never had a temperature: its history may have come in one go
     last_engaged_at: dt.datetime | None = None
+    # per activity its time as the driver returned it and as read: a stored event of the
+    # activity with the same text has the same time, without reading it again
+    stored_at: dict[int, tuple[Any, dt.datetime]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,21 +127,25 @@ def rescore(
     if not leads:
         return Rescored(0, 0)
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
-    stored = _stored(session, list(leads))
-    adding: list[dict[str, Any]] = []
+    stored = _stored(session, leads)
+    adding: list[tuple[Any, ...]] = []
+    when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
     dropping: list[int] = []
     updates: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     moved: list[Change] = []
+    steps = plan(rules)
     for lead in leads.values():
-        have = stored.get(lead.id, [])
-        awards = award(rules, lead.happenings) + _fit(rules, lead.profile, ideal, have, now)
-        add, drop = _diff(awards, have)
+        have = stored.get(lead.id, _NOTHING_STORED)
+        awards = award_by(steps, lead.happenings) + _fit(rules, lead.profile, ideal, have, now)
+        add, drop = _diff(awards, _keys(lead, awards, have), have)
         dropping += drop
-        adding += [_row(workspace_id, lead.id, a) for a in add]
-        seen = breakdown(awards, now)
+        adding += [_row(workspace_id, lead, a, when) for a in add]
+        seen = standing(awards, now)
         hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
-        rescore_at = next_look(awards, hot, seen.score, seen.last_engaged_at, now, thresholds)
+        if hot is None and lead.first_look and _went_quiet(seen, now, thresholds):
+            hot = Temperature.cold
+        rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds)
         if (seen.score, hot) != (lead.score, lead.temperature):
             moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
         if hot is not lead.temperature:
@@ -135,19 +153,15 @@ def rescore(
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
         if (seen.score, hot, rescore_at, seen.last_engaged_at) != (
-            lead.score,
-            lead.temperature,
-            lead.rescore_at,
-            lead.last_engaged_at,
-        ):
+            lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at
+        ):  # fmt: skip
             updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
                             "changed_at": now if hot is not lead.temperature else None,
                             "rescore_at": rescore_at,
                             "engaged_at": seen.last_engaged_at})  # fmt: skip
     for chunk in chunks(dropping):
         session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(chunk)))
-    if adding:
-        session.execute(insert(core_table(ScoreEvent)), adding)
+    driver_insert(session, core_table(ScoreEvent), EVENT_COLUMNS, adding)
     if changes:
         session.execute(insert(core_table(TemperatureChange)), changes)
     _update(session, updates)
@@ -156,6 +170,17 @@ def rescore(
         u["row"] for u in updates if u["score"] != leads[u["row"]].score
     }
     return Rescored(len(leads), len(changed), tuple(moved))
+
+
+def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
+    """A lead that never had a temperature, quiet now, that was warm or hot when it last
+    engaged: its history came in one go (a first sync, a backfill), and watched all along
+    it would have been warm then and cold now, so it is cold."""
+    last = seen.last_engaged_at
+    if last is None or now - last < dt.timedelta(days=thresholds.cold_after_days):
+        return False
+    then = exact_score(seen.newest_first, last)
+    return temperature(None, then, last, last, thresholds) is not None
 
 
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:
@@ -172,32 +197,52 @@ def _update(session: Session, updates: list[dict[str, Any]]) -> None:
 
 
 def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
+    """The leads, and their activities of the scored kinds as happenings. Read as the
+    driver returns rows: at a hundred thousand leads SQLAlchemy's conversion of each
+    value would cost more than the scoring."""
     leads: dict[int, _Lead] = {}
     for chunk in chunks(sorted(ids)):
-        rows = session.execute(
+        rows = driver_rows(session,
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
                    Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
-                   Lead.last_engaged_at)
+                   Lead.temperature_changed_at, Lead.last_engaged_at)
             .outerjoin(Company, Company.id == Lead.company_id)
             .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
         )  # fmt: skip
         for r in rows:
-            profile = Profile(_text(r.title), _text(r.budget), _text(r.authority), _text(r.need),
-                              _text(r.timeline), _text(r.industry), _text(r.size))  # fmt: skip
-            leads[r.id] = _Lead(r.id, profile, r.score, r.temperature, r.rescore_at, [],
-                                r.last_engaged_at)  # fmt: skip
+            profile = Profile(*(_text(value) for value in r[1:8]))
+            hot = None if r[9] is None else Temperature(r[9])
+            at = None if r[10] is None else driver_time(r[10])
+            engaged = None if r[12] is None else driver_time(r[12])
+            leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None,
+                                engaged)  # fmt: skip
+    subjects: dict[str | None, str] = {}
+    triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
+    new = tuple.__new__  # a NamedTuple without its Python-level __new__
+    latency_of = driver_member(session, Activity.detail, "latency_seconds")
+    type_of = driver_member(session, Activity.detail, "type")
     for chunk in chunks(sorted(leads)):
-        rows = session.execute(
+        rows = driver_rows(session,
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
-                   Activity.detail, Message.subject)
+                   latency_of, type_of, Message.subject)
             .outerjoin(Message, Message.id == Activity.message_id)
             .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS))
             .order_by(Activity.occurred_at, Activity.id)
         )  # fmt: skip
-        for r in rows:
-            found = happening(r.kind, r.detail, r.occurred_at, _subject(r.subject), r.id)
-            if found is not None:
-                leads[r.lead_id].happenings.append(found)
+        for activity_id, lead_id, kind, raw_at, latency, bounce, subject in rows:
+            # as `happening` reads an activity, without a dict per row
+            if kind == BOUNCE and bounce != "hard":
+                continue
+            if subject not in subjects:
+                subjects[subject] = _subject(subject)
+            at = driver_time(raw_at)
+            waited = None
+            if kind == REPLY and isinstance(latency, int | float):
+                waited = dt.timedelta(seconds=latency)
+            lead = leads[lead_id]
+            lead.happenings.append(new(Happening, (triggers[kind], at, subjects[subject], waited,
+                                                   activity_id)))  # fmt: skip
+            lead.stored_at[activity_id] = (raw_at, at)
     return leads
 
 
@@ -209,12 +254,47 @@ def _subject(subject: str | None) -> str:
     return text
 
 
-def _stored(session: Session, leads: list[int]) -> dict[int, list[tuple[int, Award]]]:
-    stored: dict[int, list[tuple[int, Award]]] = {}
-    for chunk in chunks(leads):
-        for e in session.scalars(select(ScoreEvent).where(ScoreEvent.lead_id.in_(chunk))):
-            stored.setdefault(e.lead_id, []).append((e.id, as_award(e)))
+@dataclass
+class _Stored:
+    """A lead's stored events, oldest id first: their ids, and their keys (the award's
+    fields with its time as the driver returned it, see `_keys`); and when each fit rule
+    first gave its award."""
+
+    ids: list[int] = field(default_factory=list)
+    keys: list[tuple[Any, ...]] = field(default_factory=list)
+    fit_since: dict[str, tuple[Any, dt.datetime]] = field(default_factory=dict)
+
+
+_NOTHING_STORED = _Stored()
+
+
+def _stored(session: Session, leads: dict[int, _Lead]) -> dict[int, _Stored]:
+    stored: dict[int, _Stored] = {}
+    for chunk in chunks(sorted(leads)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.id, ScoreEvent.rule, ScoreEvent.part,
+                   ScoreEvent.points, ScoreEvent.awarded_at, ScoreEvent.half_life_days,
+                   ScoreEvent.reason, ScoreEvent.activity_id)
+            .where(ScoreEvent.lead_id.in_(chunk))
+            .order_by(ScoreEvent.lead_id, ScoreEvent.id)
+        )  # fmt: skip
+        for lead_id, events in itertools.groupby(rows, key=_first):
+            have = stored[lead_id] = _Stored()
+            for row in events:
+                have.ids.append(row[1])
+                have.keys.append(row[2:])
+        fits = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.awarded_at)
+            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.fit)
+            .order_by(ScoreEvent.lead_id, ScoreEvent.id)
+        )  # fmt: skip
+        for lead_id, rule, at in fits:
+            stored[lead_id].fit_since[rule] = (at, driver_time(at))  # the last one stands
     return stored
+
+
+def _first(row: Any) -> Any:
+    return row[0]
 
 
 def as_award(event: ScoreEvent) -> Award:
@@ -226,25 +306,49 @@ def _fit(
     rules: Sequence[Rule],
     profile: Profile,
     ideal: IdealCustomer,
-    have: list[tuple[int, Award]],
+    have: _Stored,
     now: dt.datetime,
 ) -> list[Award]:
     """The fit awards as of now, each dated when first given (a rescore keeps the date)."""
-    since = {a.rule: a.at for _, a in have if a.part is Part.fit}
+    since = have.fit_since
     return [
-        Award(a.rule, a.part, a.points, since.get(a.rule, a.at), None, a.reason)
+        Award(a.rule, a.part, a.points, since[a.rule][1] if a.rule in since else a.at, None,
+              a.reason)
         for a in fit(rules, profile, ideal, now)
-    ]
+    ]  # fmt: skip
 
 
-def _diff(awards: list[Award], have: list[tuple[int, Award]]) -> tuple[list[Award], list[int]]:
-    """(the awards to add, the stored ids to drop): what is stored already stays."""
-    left: dict[Award, list[int]] = {}
-    for event_id, a in have:
-        left.setdefault(a, []).append(event_id)
-    add: list[Award] = []
+def _keys(lead: _Lead, awards: list[Award], have: _Stored) -> list[tuple[Any, ...]]:
+    """Each award as a stored event's key: its fields, with its time as the driver returned
+    the activity's (or the fit award's first) time. Equal texts are equal times, so the
+    stored events need no reading of their times; a time stored in another form only
+    costs a rewrite of its event."""
+    times = lead.stored_at
+    since = have.fit_since
+    keys = []
     for a in awards:
-        ids = left.get(a)
+        if a.source is not None and a.source in times:
+            at = times[a.source][0]
+        elif a.source is None and a.rule in since and since[a.rule][1] == a.at:
+            at = since[a.rule][0]
+        else:
+            at = a.at  # new: no stored event has it
+        keys.append((a.rule, a.part.value, a.points, at, a.half_life_days, a.reason, a.source))
+    return keys
+
+
+def _diff(
+    awards: list[Award], keys: list[tuple[Any, ...]], have: _Stored
+) -> tuple[list[Award], list[int]]:
+    """(the awards to add, the stored ids to drop): what is stored already stays."""
+    if keys == have.keys:
+        return [], []  # as stored, in the same order: the usual case
+    left: dict[tuple[Any, ...], list[int]] = {}
+    for event_id, key in zip(have.ids, have.keys, strict=True):
+        left.setdefault(key, []).append(event_id)
+    add: list[Award] = []
+    for a, key in zip(awards, keys, strict=True):
+        ids = left.get(key)
         if ids:
             ids.pop()
         else:
@@ -252,10 +356,17 @@ def _diff(awards: list[Award], have: list[tuple[int, Award]]) -> tuple[list[Awar
     return add, [i for ids in left.values() for i in ids]
 
 
-def _row(workspace_id: int, lead_id: int, a: Award) -> dict[str, Any]:
-    return {"workspace_id": workspace_id, "lead_id": lead_id, "rule": a.rule, "part": a.part,
-            "points": a.points, "half_life_days": a.half_life_days, "awarded_at": a.at,
-            "reason": a.reason[:300], "activity_id": a.source}  # fmt: skip
+EVENT_COLUMNS = ("workspace_id", "lead_id", "rule", "part", "points", "half_life_days",
+                 "awarded_at", "reason", "activity_id")  # fmt: skip
+
+
+def _row(workspace_id: int, lead: _Lead, a: Award, when: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """An award as EVENT_COLUMNS' values for the driver: its time as the activity's was
+    read, when it is that activity's."""
+    known = lead.stored_at.get(a.source) if a.source is not None else None
+    at = known[0] if known is not None and known[1] == a.at else when(a.at)
+    return (workspace_id, lead.id, a.rule, a.part.value, a.points, a.half_life_days, at,
+            a.reason[:300], a.source)  # fmt: skip
 
 
 def next_look(
@@ -269,17 +380,58 @@ def next_look(
     """When, with no new mail, the temperature would change or the score would have faded
     by DRIFT points (or to nothing): the first day of the next LOOK_AHEAD_DAYS it does, or
     the end of that look ahead while points are still fading; None when nothing will."""
-    fading = any(a.half_life_days and a.at <= now for a in awards)
+    return _look(standing(awards, now), current, score, last_engaged_at, thresholds)
+
+
+def _look(
+    seen: Standing,
+    current: Temperature | None,
+    score: int,
+    last_engaged_at: dt.datetime | None,
+    thresholds: Thresholds,
+) -> dt.datetime | None:
+    """`next_look` from the awards' standing now: each day's score is a few
+    multiplications (see `Standing.later`), and the day is found by halving.
+
+    Halving is sound while the score only falls (no points dated later, no fading
+    negative points): going cold, falling DRIFT points or to nothing, or below a line,
+    once true stays true; what holds only while the score is still high (a lead with no
+    temperature, or a warm one, above a line; a cold one not quiet) holds on the first
+    day or never."""
+    fading = bool(seen.fading)  # an award with a half-life, given by now
     if not fading and current in (None, Temperature.cold):
         return None
-    moments = [now + dt.timedelta(days=d) for d in range(1, LOOK_AHEAD_DAYS + 1)]
+    now = seen.now
+    moments = _days_ahead(now)
     if last_engaged_at is not None:
         quiet = last_engaged_at + dt.timedelta(days=thresholds.cold_after_days)
         if quiet > now:
-            moments.append(quiet)
-    for moment in sorted(moments):
-        later = breakdown(awards, moment).score
+            moments = sorted([*moments, quiet])
+
+    def changes(moment: dt.datetime) -> bool:
+        later = seen.later(moment)
         hot = temperature(current, later, last_engaged_at, moment, thresholds)
-        if hot is not current or score - later >= DRIFT or (score > 0 and later == 0):
-            return moment
-    return max(moments) if fading and score > 0 else None
+        return hot is not current or score - later >= DRIFT or (score > 0 and later == 0)
+
+    if seen.rising:
+        found = next((m for m in moments if changes(m)), None)
+    elif changes(moments[0]):
+        found = moments[0]
+    else:
+        low, high = 1, len(moments)  # the first day it changes is in [low, high]
+        while low < high:
+            middle = (low + high) // 2
+            if changes(moments[middle]):
+                high = middle
+            else:
+                low = middle + 1
+        found = moments[low] if low < len(moments) else None
+    if found is not None:
+        return found
+    return moments[-1] if fading and score > 0 else None
+
+
+@functools.lru_cache(maxsize=4)
+def _days_ahead(now: dt.datetime) -> list[dt.datetime]:
+    """The look ahead's days (a rescore asks for the same `now` once per lead)."""
+    return [now + dt.timedelta(days=d) for d in range(1, LOOK_AHEAD_DAYS + 1)]

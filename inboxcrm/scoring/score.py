@@ -1,14 +1,28 @@
 """A lead's score as of now: every award's points, faded by its half-life, added up; and
-the same, day by day, for the chart."""
+the same, day by day, for the chart.
+
+The score at a moment is a sum of exponentials, one per half-life: `standing` adds up
+each half-life's points once, so the score a day or a week later is a few
+multiplications (`Standing.later`), not a pass over every award. Such a quick sum may
+differ from `breakdown`'s in the last bits of a float; wherever that could change the
+rounded score (a sum within a hair of .5) the moment is added up award by award instead,
+so the scores are always exactly `breakdown`'s."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from inboxcrm.scoring.awards import Award
 from inboxcrm.scoring.rules import Part
+
+DAY_SECONDS = 86400
+# How far a quick sum may be from the exact one, per point awarded, before the exact
+# sum decides: float error is about 1e-16 per term and step, far below this.
+TOLERANCE = 1e-9
 
 
 def worth(award: Award, now: dt.datetime) -> float:
@@ -22,8 +36,7 @@ def worth(award: Award, now: dt.datetime) -> float:
     return float(award.points * 0.5 ** (days / award.half_life_days))
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     award: Award
     today: float  # its worth now
 
@@ -37,9 +50,16 @@ class Breakdown:
     last_engaged_at: dt.datetime | None  # the latest award of positive engagement
 
 
+def _newest(award: Award) -> dt.datetime:
+    return award.at
+
+
+def _newest_first(awards: Sequence[Award]) -> list[Award]:
+    return sorted(awards, key=_newest, reverse=True)
+
+
 def breakdown(awards: Sequence[Award], now: dt.datetime) -> Breakdown:
-    lines = [Line(a, worth(a, now)) for a in awards if a.at <= now]
-    lines.sort(key=lambda line: line.award.at, reverse=True)
+    lines = [Line(a, worth(a, now)) for a in _newest_first(awards) if a.at <= now]
     engagement = sum(x.today for x in lines if x.award.part is Part.engagement)
     fit = sum(x.today for x in lines if x.award.part is Part.fit)
     engaged = [x.award.at for x in lines if x.award.part is Part.engagement and x.award.points > 0]
@@ -52,10 +72,116 @@ def breakdown(awards: Sequence[Award], now: dt.datetime) -> Breakdown:
     )
 
 
+def exact_score(newest_first: Sequence[Award], moment: dt.datetime) -> int:
+    """`breakdown(awards, moment).score`, from the awards sorted newest first, adding up
+    in the same order (so the floats are the same), without the lines."""
+    engagement: float = 0
+    fit: float = 0
+    for a in newest_first:
+        if a.at > moment:
+            continue
+        if a.part is Part.engagement:
+            engagement += worth(a, moment)
+        else:
+            fit += worth(a, moment)
+    return max(0, round(engagement + fit))
+
+
+@dataclass
+class Standing:
+    """A lead's awards as of `now`: the score, the last engagement, and per half-life the
+    points they are worth now, so the score later is a few multiplications."""
+
+    now: dt.datetime
+    score: int
+    last_engaged_at: dt.datetime | None
+    newest_first: list[Award]
+    steady: float  # what never fades
+    fading: dict[int, float]  # half-life in days: the worth now of the awards with it
+    scale: float  # points awarded, fading or not: how far a quick sum may stray
+    later_awards: bool  # some awards are dated after now (they count once it is then)
+    rising: bool  # the score may go up later: awards dated later, or fading negative points
+
+    def later(self, moment: dt.datetime) -> int:
+        """The score at `moment` (not before now), exactly as `breakdown` has it."""
+        if self.later_awards:
+            return exact_score(self.newest_first, moment)
+        days = (moment - self.now).total_seconds() / DAY_SECONDS
+        total = self.steady
+        for half_life, now_worth in self.fading.items():
+            total += now_worth * 0.5 ** (days / half_life)
+        if abs(total - math.floor(total) - 0.5) <= TOLERANCE * self.scale:
+            return exact_score(self.newest_first, moment)  # the quick sum could round wrong
+        return max(0, round(total))
+
+
+def standing(awards: Sequence[Award], now: dt.datetime) -> Standing:
+    newest_first = _newest_first(awards)
+    engagement: float = 0
+    fit: float = 0
+    steady = 0.0
+    fading: dict[int, float] = {}
+    scale = 1.0
+    last_engaged_at = None
+    later_awards = False
+    rising = False
+    for a in newest_first:
+        if a.at > now:
+            later_awards = True
+            continue
+        half_life = a.half_life_days  # `worth`, written out: once per award per rescore
+        if half_life is None:
+            today = float(a.points)
+        else:
+            today = float(a.points * 0.5 ** ((now - a.at).total_seconds() / 86400 / half_life))
+        if a.part is Part.engagement:
+            engagement += today
+            if a.points > 0 and last_engaged_at is None:
+                last_engaged_at = a.at  # newest first: the first is the latest
+        else:
+            fit += today
+        if a.half_life_days:
+            fading[a.half_life_days] = fading.get(a.half_life_days, 0.0) + today
+            rising = rising or a.points < 0
+        else:
+            steady += today
+        scale += abs(a.points)
+    return Standing(now, max(0, round(engagement + fit)), last_engaged_at, newest_first,
+                    steady, fading, scale, later_awards, rising or later_awards)  # fmt: skip
+
+
 def series(awards: Sequence[Award], now: dt.datetime, days: int = 90) -> list[tuple[dt.date, int]]:
-    """The score at the end of each of the last `days` days, oldest first, today last."""
+    """The score at the end of each of the last `days` days, oldest first, today last.
+
+    Day by day forward: each half-life's sum fades by a day's factor and takes in the
+    awards given since the day before (the same guard as `Standing.later`)."""
+    moments = [now - dt.timedelta(days=back) for back in range(days - 1, -1, -1)]
+    newest_first = _newest_first(awards)
+    oldest_first = newest_first[::-1]
+    steady = 0.0
+    fading: dict[int, float] = {}
+    scale = 1.0
+    taken = 0
+    previous: dt.datetime | None = None
     points = []
-    for back in range(days - 1, -1, -1):
-        moment = now - dt.timedelta(days=back)
-        points.append((moment.date(), breakdown(awards, moment).score))
+    for moment in moments:
+        if previous is not None:
+            step = (moment - previous).total_seconds() / DAY_SECONDS
+            for half_life in fading:
+                fading[half_life] *= 0.5 ** (step / half_life)
+        while taken < len(oldest_first) and oldest_first[taken].at <= moment:
+            a = oldest_first[taken]
+            if a.half_life_days:
+                fading[a.half_life_days] = fading.get(a.half_life_days, 0.0) + worth(a, moment)
+            else:
+                steady += a.points
+            scale += abs(a.points)
+            taken += 1
+        total = steady + sum(fading.values())
+        if abs(total - math.floor(total) - 0.5) <= TOLERANCE * scale * days:
+            score = exact_score(newest_first, moment)
+        else:
+            score = max(0, round(total))
+        points.append((moment.date(), score))
+        previous = moment
     return points

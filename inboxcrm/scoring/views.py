@@ -14,6 +14,7 @@ from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.web import login_required, member, scope
 
 bp = Blueprint("scoring", __name__)
+SHOWN_LINES = 100  # the newest awards, one a line; older ones are added up in one
 
 
 @bp.get("/leads/<int:lead_id>/score")
@@ -28,10 +29,15 @@ def why(lead_id: int) -> str:
         .order_by(TemperatureChange.changed_at.desc(), TemperatureChange.id.desc())
         .limit(10)
     ).all()
+    seen = breakdown(awards, now)
+    older = seen.lines[SHOWN_LINES:]
     return render_template(
         "scoring/why.html",
         lead=lead,
-        seen=breakdown(awards, now),
+        seen=seen,
+        lines=seen.lines[:SHOWN_LINES],
+        older=len(older),
+        older_worth=sum(line.today for line in older),
         chart=chart(series(awards, now, CHART_DAYS)),
         days=CHART_DAYS,
         changes=changes,

@@ -157,3 +157,30 @@ def test_a_lead_given_a_decision_makers_title_is_rescored_by_the_clock(
     assert rescore_queued(db, SOON) == 1
     assert nina(session).score == before + 10  # the decision-maker title's fit points
     assert "senior_title" in [rule for _, rule, _, _ in events(session)]
+
+
+def test_a_history_synced_in_one_go_shows_a_lead_that_went_quiet_as_cold(
+    session: Session, box: Mailbox
+) -> None:
+    # A first sync a month after the mail: she was warm then (30 points), quiet since.
+    month = START + dt.timedelta(days=30)
+    sync(session, box, fetched(ours(), minute=0, sent=True), fetched(answer(), minute=90),
+         fetched(ours("<p2@team.example>"), minute=120, sent=True),
+         fetched(answer("<p2@team.example>", "<a2@vandelay.example>"), minute=150),
+         now=month)  # fmt: skip
+    lead = nina(session)
+    assert (lead.temperature, lead.temperature_changed_at) == (Temperature.cold, month)
+    changes = session.execute(
+        select(TemperatureChange.from_temperature, TemperatureChange.to_temperature)
+    ).tuples().all()  # fmt: skip
+    assert changes == [(None, Temperature.cold)]
+
+
+def test_a_lead_that_never_got_warm_has_no_temperature_when_its_history_syncs(
+    session: Session, box: Mailbox
+) -> None:
+    # One slow reply (10 points) a month ago: never warm, so never cold either.
+    sync(session, box, fetched(ours(), minute=0, sent=True), fetched(answer(), minute=60 * 30),
+         now=START + dt.timedelta(days=30))  # fmt: skip
+    lead = nina(session)
+    assert (lead.score, lead.temperature) == (5, None)

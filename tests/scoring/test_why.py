@@ -97,3 +97,25 @@ def test_scores_rescore_scores_a_whole_workspace(
     missing = CliRunner().invoke(main, ["scores", "rescore", "--workspace", "Nope"])
     assert missing.exit_code != 0
     assert "no workspace" in missing.output
+
+
+def test_a_long_history_shows_the_newest_awards_and_adds_up_the_older_ones(
+    session: Session, client: FlaskClient, workspace: Workspace
+) -> None:
+    rep = MemberFactory(workspace=workspace)
+    lead = LeadFactory(owner=rep, email="nina@vandelay.example")
+    now = dt.datetime.now(dt.UTC)
+    for n in range(130):
+        session.add(ScoreEvent(workspace_id=workspace.id, lead_id=lead.id, rule="meeting",
+                               part=Part.engagement, points=2, half_life_days=None,
+                               awarded_at=now - dt.timedelta(days=n + 1),
+                               reason=f"Accepted meeting {n} +2"))  # fmt: skip
+    session.commit()
+    sign_in(client, rep)
+    text = client.get(f"/leads/{lead.id}/score").text
+    assert "Score 260" in text
+    assert "Accepted meeting 0 +2" in text  # the newest
+    assert "Accepted meeting 99 +2" in text
+    assert "Accepted meeting 100 +2" not in text
+    assert "30 older awards, together" in text
+    assert "+60.0" in text
