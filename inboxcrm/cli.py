@@ -241,6 +241,27 @@ def sync(email: str) -> None:
     raise click.ClickException(f"sync failed: {mailbox.last_error or 'no reason given'}")
 
 
+@main.group()
+def outbox() -> None:
+    """Outgoing email."""
+
+
+@outbox.command("dispatch")
+def outbox_dispatch() -> None:
+    """Send what is due now, as the clock's tick does, until nothing more is due now."""
+    from inboxcrm import logs
+    from inboxcrm.outbox.dispatch import dispatch_due
+    from inboxcrm.runtime import Runtime
+
+    settings = _keyed_settings()
+    logs.configure(settings)
+    runtime = Runtime(Database(settings.database_url), settings, workers=1)
+    sent = 0
+    while (tally := dispatch_due(runtime, utcnow())).mailboxes:
+        sent += tally.sent
+    click.echo(f"{sent} sent")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -20,6 +20,7 @@ from inboxcrm.leads.models import (
     ThreadLead,
 )
 from inboxcrm.mail.models import Message, Thread
+from inboxcrm.outbox.models import MailboxSending, Send
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.stages.models import Stage, StageChange
@@ -36,10 +37,12 @@ __all__ = [
     "LeadEmail",
     "LoginSession",
     "Mailbox",
+    "MailboxSending",
     "Member",
     "Message",
     "Note",
     "ScoreEvent",
+    "Send",
     "Stage",
     "StageChange",
     "Tag",

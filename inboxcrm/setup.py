@@ -16,6 +16,7 @@ from inboxcrm.leads.jobs import link_mail_due, recapture_due
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
+from inboxcrm.outbox.jobs import DISPATCH_TICK, dispatch_sends
 from inboxcrm.runtime import Job, heartbeat
 from inboxcrm.scoring.jobs import rescore_due
 from inboxcrm.scoring.steps import score_leads
@@ -41,6 +42,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("link_mail", dt.timedelta(seconds=15), link_mail_due),
         Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
+        Job("dispatch_sends", DISPATCH_TICK, dispatch_sends),
     )
 
 
