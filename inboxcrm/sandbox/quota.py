@@ -145,7 +145,7 @@ class Quota:
                 sends.over_since = now
             if now < sends.over_since + self.options.send_limit_delay:
                 return False
-            retry = sends.times[0] + DAY
+            retry = (sends.times[0] if sends.times else now) + DAY
         error = ApiError(
             self.options.send_limit_status,
             f"User-rate limit exceeded.  Retry after {rfc3339(retry)} (Mail sending)",
