@@ -35,7 +35,8 @@ def test_a_bouncing_address_is_skipped_at_send_time(outbox: Outbox) -> None:
     assert dispatch_due(outbox.runtime, utcnow()).skipped == 1
     send = outbox.refresh(send)
     assert (send.state, send.reason) == (SendState.skipped, SkipReason.bouncing)
-    assert send.due_at is None and outbox.sent() == []
+    assert send.due_at is None
+    assert outbox.sent() == []
 
 
 def test_a_lost_lead_gets_no_campaign_mail_but_a_reps_own_email(outbox: Outbox) -> None:
@@ -113,13 +114,16 @@ def test_gmails_sending_limit_pauses_the_mailbox_until_gmails_time(outbox: Outbo
     send = outbox.plan()
     now = utcnow()
     tally = dispatch_due(outbox.runtime, now)
-    assert tally.paused == 1 and tally.sent == 0
+    assert tally.paused == 1
+    assert tally.sent == 0
     slot = _slot(outbox)
-    assert slot.paused_until is not None and slot.paused_until > now + dt.timedelta(hours=1)
+    assert slot.paused_until is not None
+    assert slot.paused_until > now + dt.timedelta(hours=1)
     assert slot.next_slot_at == slot.paused_until
     assert "Mail sending" in (slot.pause_reason or "")
     send = outbox.refresh(send)
-    assert send.state is SendState.committed and send.due_at == slot.paused_until
+    assert send.state is SendState.committed
+    assert send.due_at == slot.paused_until
     assert dispatch_due(outbox.runtime, now + dt.timedelta(minutes=30)).mailboxes == 0
     outbox.control("options", {"daily_send_limit": 10})
     assert dispatch_due(outbox.runtime, slot.paused_until).sent == 1
