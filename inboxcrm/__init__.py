@@ -127,6 +127,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.timeline_views import bp as timeline
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
+    from inboxcrm.outbox.views import bp as outbox
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.setup import api_blueprints
@@ -140,6 +141,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(companies)
     app.register_blueprint(mail)
     app.register_blueprint(scoring)
+    app.register_blueprint(outbox)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on
@@ -242,6 +244,12 @@ def configure_templates(app: Flask, settings: Settings) -> None:
     app.add_template_filter(formatting.localtime)
     app.add_template_filter(formatting.duration)
     app.add_template_filter(formatting.filesize)
+    from inboxcrm.outbox import views as outbox
+
+    app.add_template_global(outbox.lead_sends)
+    app.add_template_global(outbox.sending_meter)
+    app.add_template_global(outbox.send_key)
+    app.jinja_env.globals["send_state_words"] = outbox.STATE_WORDS
 
     @app.context_processor
     def inject() -> dict[str, Any]:

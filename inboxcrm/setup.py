@@ -50,6 +50,14 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
+    from inboxcrm.outbox import api as outbox_api
     from inboxcrm.pipeline import api as pipeline_api
 
-    return (leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp)
+    return (
+        leads_api.bp,
+        company_api.bp,
+        junk_api.bp,
+        timeline_api.bp,
+        pipeline_api.bp,
+        outbox_api.bp,
+    )

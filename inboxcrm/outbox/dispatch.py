@@ -150,6 +150,20 @@ def _counted(session: Session, mailbox_id: int, now: dt.datetime) -> tuple[int, 
     return int(count), oldest
 
 
+def next_slot(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the first mailbox with sends due now may send (None: no send is due)."""
+    slots = list(
+        session.scalars(
+            select(MailboxSending.next_slot_at).where(
+                MailboxSending.mailbox_id.in_(_due_mailboxes(now))
+            )
+        )
+    )
+    if not slots:
+        return None
+    return min(now if at is None else at for at in slots)
+
+
 def cap_of(sending: MailboxSending, mailbox: Mailbox) -> int:
     return sending.daily_cap if sending.daily_cap is not None else pacing.default_cap(mailbox.email)
 
@@ -172,6 +186,12 @@ def _dispatch_mailbox(dispatch: Dispatch, slot_id: int, now: dt.datetime) -> Non
         assert mailbox.member is not None  # loaded now: the sender's name, used detached
         session.expunge_all()
         cap = cap_of(sending, mailbox)
+        shortest = float(
+            sending.gap_min_seconds if sending.gap_min_seconds is not None else pacing.MIN_GAP
+        )
+        longest = float(
+            sending.gap_max_seconds if sending.gap_max_seconds is not None else pacing.MAX_GAP
+        )
         counted, oldest = _counted(session, mailbox.id, now)
     if mailbox.status is not MailboxStatus.connected:
         free(now + RECONNECT)
@@ -192,7 +212,7 @@ def _dispatch_mailbox(dispatch: Dispatch, slot_id: int, now: dt.datetime) -> Non
         if outcome is None:  # nothing more due
             break
         if outcome.called:  # Gmail sent (or may have): the gap before the next
-            then = now + pacing.gap(cap, dispatch.random)
+            then = now + pacing.gap(cap, dispatch.random, shortest, max(shortest, longest))
         if outcome.pause is not None:
             then = outcome.pause
             extra = {"paused_until": outcome.pause, "pause_reason": outcome.why}

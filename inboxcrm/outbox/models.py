@@ -108,6 +108,9 @@ class MailboxSending(InWorkspace, Base):
         ForeignKey("mailbox.id", ondelete="CASCADE"), unique=True
     )
     daily_cap: Mapped[int | None]  # None: 80 % of Gmail's limit for the account's kind
+    # The random gap between two sends, in seconds (None: pacing.MIN_GAP and MAX_GAP).
+    gap_min_seconds: Mapped[int | None]
+    gap_max_seconds: Mapped[int | None]
     next_slot_at: Mapped[dt.datetime | None]  # the queue: when the next send may go
     paused_until: Mapped[dt.datetime | None]  # Gmail's sending limit: not before then
     pause_reason: Mapped[str | None] = mapped_column(String(300))

@@ -26,11 +26,17 @@ def default_cap(email: str) -> int:
     return int(limit * CAP_SHARE)
 
 
-def gap(cap: int, random: Callable[[], float]) -> dt.timedelta:
+def gap(
+    cap: int,
+    random: Callable[[], float],
+    shortest: float = MIN_GAP,
+    longest: float = MAX_GAP,
+) -> dt.timedelta:
     """The wait before a mailbox's next send: random in MIN_GAP..MAX_GAP seconds, so no
     mailbox sends in bursts or like a metronome. When the cap is so high that gaps of
     that size could not reach it in a day, the longest gap shrinks so the mean pace does
-    (with 5 % to spare): 1,600 a day needs a gap under 54 s on average."""
+    (with 5 % to spare): 1,600 a day needs a gap under 54 s on average. A mailbox may set
+    its own `shortest` and `longest`."""
     needed = DAY.total_seconds() / max(cap, 1) * 0.95  # the mean gap that reaches the cap
-    longest = max(MIN_GAP, min(MAX_GAP, 2 * needed - MIN_GAP))
-    return dt.timedelta(seconds=MIN_GAP + (longest - MIN_GAP) * random())
+    longest = max(shortest, min(longest, 2 * needed - shortest))
+    return dt.timedelta(seconds=shortest + (longest - shortest) * random())

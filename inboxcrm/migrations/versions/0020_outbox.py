@@ -22,6 +22,8 @@ def upgrade() -> None:
     op.create_table('mailbox_sending',
     sa.Column('mailbox_id', sa.Integer(), nullable=False),
     sa.Column('daily_cap', sa.Integer(), nullable=True),
+    sa.Column('gap_min_seconds', sa.Integer(), nullable=True),
+    sa.Column('gap_max_seconds', sa.Integer(), nullable=True),
     sa.Column('next_slot_at', inboxcrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paused_until', inboxcrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('pause_reason', sa.String(length=300), nullable=True),
