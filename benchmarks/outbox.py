@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.sandbox
 
@@ -45,7 +45,6 @@ from inboxcrm.accounts.service import add_member, connect_mailbox, create_worksp
 from inboxcrm.config import load_settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.auth import SCOPES
-from inboxcrm.leads.models import Lead
 from inboxcrm.leads.schemas import LeadCreate
 from inboxcrm.leads.service import create_lead
 from inboxcrm.migrate import upgrade
@@ -117,7 +116,9 @@ class Bench:
                     }
                 )
                 member = add_member(session, workspace, email, Role.rep, email.split("@")[0])
-                mailbox = connect_mailbox(session, member, email, box.seal(grant), frozenset(SCOPES))
+                mailbox = connect_mailbox(
+                    session, member, email, box.seal(grant), frozenset(SCOPES)
+                )
                 session.flush()
                 ids.append(mailbox.id)
         return ids
@@ -162,6 +163,14 @@ class Bench:
         self.sandbox.stop()
 
 
+def progress(bench: Bench) -> tuple[int, int]:
+    """Sends no longer planned, and sends with a draft: any step of a dispatcher moves it."""
+    with bench.database.session() as session:
+        moved = session.scalar(select(func.count()).where(Send.state != SendState.planned))
+        drafted = session.scalar(select(func.count()).where(Send.draft_id.is_not(None)))
+    return int(moved or 0), int(drafted or 0)
+
+
 def exactly_once(workdir: Path) -> dict[str, Any]:
     bench = Bench(workdir, "faults")
     try:
@@ -173,26 +182,33 @@ def exactly_once(workdir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         while True:
             with bench.database.session() as session:
-                left = session.scalar(
-                    select(Send.id).where(Send.state.in_(ACTIVE)).limit(1)
-                )
+                left = session.scalar(select(Send.id).where(Send.state.in_(ACTIVE)).limit(1))
             if left is None or rounds > 2000:
                 break
             rounds += 1
+            before = progress(bench)
             bench.control("options", {"rewrite_message_id": rounds % 2 == 0})
             for fault in random.sample(FAULTS, 3):
                 bench.control("faults", {**fault, "count": random.randint(1, 3)})
             command = [sys.executable, "-c", "from inboxcrm.cli import main; main()"]
+            log = (workdir / "dispatch.log").open("ab")
+            outside = {k: v for k, v in os.environ.items() if not k.startswith("INBOXCRM_")}
             processes = [
                 subprocess.Popen(
                     [*command, "outbox", "dispatch"],
-                    env={**os.environ, **bench.env},
+                    env={**outside, **bench.env},
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stderr=log,
                 )
                 for _ in range(2)
             ]
-            time.sleep(random.uniform(1.0, 2.5))  # about 1 s goes to starting Python
+            # Kill at a random moment once they are sending (starting Python takes a while).
+            deadline = time.monotonic() + 60
+            while progress(bench) == before and time.monotonic() < deadline:
+                if all(p.poll() is not None for p in processes):
+                    break
+                time.sleep(0.02)
+            time.sleep(random.uniform(0.0, 1.5))
             for process in processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGKILL)
@@ -212,7 +228,9 @@ def exactly_once(workdir: Path) -> dict[str, Any]:
         with bench.database.session() as session:
             rows = session.execute(select(Send.state, Send.token)).all()
         duplicates = sum(n - 1 for n in seen.values() if n > 1)
-        lost = sum(1 for state, token in rows if state is not SendState.sent or not seen[token or ""])
+        lost = sum(
+            1 for state, token in rows if state is not SendState.sent or not seen[token or ""]
+        )
         return {
             "sends": len(rows),
             "duplicates": duplicates,
@@ -258,9 +276,7 @@ def _simulate(bench: Bench, start: dt.datetime, hours: float) -> None:
             continue
         with bench.database.session() as session:
             slots = [
-                at
-                for at in session.scalars(select(MailboxSending.next_slot_at))
-                if at is not None
+                at for at in session.scalars(select(MailboxSending.next_slot_at)) if at is not None
             ]
         wake = min(slots) if slots else end
         steps = max(1, -(-(wake - now) // tick))  # whole ticks

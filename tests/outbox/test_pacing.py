@@ -143,3 +143,26 @@ def test_a_send_due_outside_its_window_is_replanned_into_the_next(outbox: Outbox
     dispatch_due(outbox.runtime, late)
     assert outbox.refresh(send).reason is SkipReason.window_passed
     assert outbox.sent() == []
+
+
+def test_a_merge_moves_sends_to_the_kept_lead_and_drops_a_second_of_one_campaign(
+    outbox: Outbox,
+) -> None:
+    from inboxcrm.leads.merge import merge_leads
+    from inboxcrm.tenancy import Scope
+
+    keep, other = outbox.lead(), outbox.lead()
+    kept_send = outbox.plan(keep, source="7")
+    twin = outbox.plan(other, source="7")  # the same campaign to the same person
+    moved = outbox.plan(other, source="8")
+    member = outbox.mailbox.member
+    merge_leads(Scope(outbox.session, member.workspace_id), keep, other, member, utcnow())
+    outbox.session.commit()
+    assert outbox.refresh(kept_send).lead_id == keep.id
+    assert outbox.refresh(moved).lead_id == keep.id
+    assert outbox.refresh(twin).lead_id is None
+    now = utcnow()
+    for minute in range(3):
+        dispatch_due(outbox.runtime, now + dt.timedelta(minutes=2 * minute))
+    assert outbox.refresh(twin).reason is SkipReason.lead_removed
+    assert len(outbox.sent()) == 2
