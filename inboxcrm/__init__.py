@@ -130,8 +130,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.leads.views import bp as leads
     from inboxcrm.mail.views import bp as mail
     from inboxcrm.notifications.views import bp as notifications
+    from inboxcrm.outbox.public import public as outbox_public
     from inboxcrm.outbox.views import bp as outbox
-    from inboxcrm.outbox.views import public as outbox_public
     from inboxcrm.pipeline.views import bp as pipeline
     from inboxcrm.scoring.actions.views import bp as actions
     from inboxcrm.scoring.settings_views import bp as score_settings
@@ -261,6 +261,12 @@ def configure_templates(app: Flask, settings: Settings) -> None:
     app.add_template_filter(formatting.localtime)
     app.add_template_filter(formatting.duration)
     app.add_template_filter(formatting.filesize)
+    from inboxcrm.outbox import views as outbox
+
+    app.add_template_global(outbox.lead_sends)
+    app.add_template_global(outbox.sending_meter)
+    app.add_template_global(outbox.send_key)
+    app.jinja_env.globals["send_state_words"] = outbox.STATE_WORDS
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -243,6 +243,38 @@ def sync(email: str) -> None:
     raise click.ClickException(f"sync failed: {mailbox.last_error or 'no reason given'}")
 
 
+@main.group()
+def outbox() -> None:
+    """Outgoing email."""
+
+
+@outbox.command("dispatch")
+def outbox_dispatch() -> None:
+    """Send what is due, as the clock's tick does (each mailbox at its pace), until nothing
+    is due. Safe beside the clock and other dispatchers: they share the work."""
+    import time
+
+    from inboxcrm import logs
+    from inboxcrm.outbox.dispatch import dispatch_due, next_slot
+    from inboxcrm.runtime import Runtime
+
+    settings = _keyed_settings()
+    logs.configure(settings)
+    runtime = Runtime(Database(settings.database_url), settings, workers=1)
+    sent = 0
+    while True:
+        tally = dispatch_due(runtime, utcnow())
+        sent += tally.sent
+        if not tally.mailboxes:
+            now = utcnow()
+            with runtime.database.session() as session:
+                opens = next_slot(session, now)
+            if opens is None or opens > now + dt.timedelta(minutes=2):
+                break  # nothing due, or only mailboxes paused or full for longer
+            time.sleep(min(max((opens - now).total_seconds(), 0.05), 5.0))
+    click.echo(f"{sent} sent")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -23,7 +23,7 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.notifications.models import Notification
-from inboxcrm.outbox.models import OutboxSettings, Suppression, TrackingHit
+from inboxcrm.outbox.models import MailboxSending, OutboxSettings, Send, Suppression, TrackingHit
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
@@ -45,6 +45,7 @@ __all__ = [
     "LeadEmail",
     "LoginSession",
     "Mailbox",
+    "MailboxSending",
     "Member",
     "Message",
     "Note",
@@ -52,6 +53,7 @@ __all__ = [
     "OutboxSettings",
     "ScoreEvent",
     "Segment",
+    "Send",
     "Stage",
     "StageChange",
     "StageLabel",

@@ -17,7 +17,7 @@ from inboxcrm.leads.lead_page import LeadPanel
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
-from inboxcrm.outbox.jobs import classify_due
+from inboxcrm.outbox.jobs import DISPATCH_TICK, classify_due, dispatch_sends
 from inboxcrm.outbox.steps import suppress_from_mail, with_secret
 from inboxcrm.runtime import Job, Runtime, heartbeat
 from inboxcrm.scoring.actions.steps import act_on_signals
@@ -58,6 +58,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
         Job("check_inbound_waits", dt.timedelta(minutes=1), check_waits_due),
         Job("classify_hits", dt.timedelta(seconds=15), classify_due),
+        Job("dispatch_sends", DISPATCH_TICK, dispatch_sends),
     )
 
 

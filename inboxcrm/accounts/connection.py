@@ -40,8 +40,9 @@ class Connection:
                 mailbox.token_ciphertext = box.seal(self.credentials.to_json())
 
 
-def connect(runtime: Runtime, mailbox: Mailbox) -> Connection:
-    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks."""
+def connect(runtime: Runtime, mailbox: Mailbox, policy: RetryPolicy = RETRY) -> Connection:
+    """The mailbox's Gmail, paced by its own quota bucket, which lives across ticks.
+    Sending passes a policy of its own: it retries through its queue, not in the call."""
     client = google_client(runtime.settings)
     if client is None or mailbox.token_ciphertext is None:
         raise LookupError(f"mailbox {mailbox.id} has no Google client or tokens")
@@ -49,7 +50,7 @@ def connect(runtime: Runtime, mailbox: Mailbox) -> Connection:
     credentials = credentials_from_json(client, tokens)
     bucket = runtime.buckets.setdefault(mailbox.id, TokenBucket(SystemClock()))
     service = thread_service(client.api_root)  # this worker's, reused for every mailbox
-    calls = GmailCalls(service, bucket, policy=RETRY, http=authorized_http(credentials))
+    calls = GmailCalls(service, bucket, policy=policy, http=authorized_http(credentials))
     return Connection(mailbox.id, calls, credentials, credentials.token)
 
 

@@ -74,6 +74,8 @@ class Workspace(Base):
     # thread: the next thread id to capture (None: nothing pending), and the leads made.
     recapture_from: Mapped[int | None]
     recapture_created: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Send windows of leads with no timezone of their own are in this one (IANA name).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[Member]] = relationship(back_populates="workspace")

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_BATCH",
     "RATE_LIMIT_REASONS",
     "CallStats",
+    "DraftGone",
     "Failure",
     "Fetched",
     "GmailCalls",
@@ -47,6 +48,7 @@ __all__ = [
     "LabelExists",
     "Modified",
     "Page",
+    "Refused",
     "RetryPolicy",
     "SendOutcomeUnknown",
     "error_info",
@@ -64,12 +66,34 @@ COSTS = {
     "messages.get": 5,
     "threads.modify": 10,
     "messages.send": 100,
+    "drafts.create": 10,
+    "drafts.list": 5,
+    "drafts.delete": 10,
+    "drafts.send": 100,
 }
 MAX_BATCH = 50  # Gmail takes 100 per batch; it advises 50 and larger ones trip limits
 
 
 class HistoryExpired(GmailError):
     """history.list answered 404: the start id is too old, a full sync is needed."""
+
+
+class DraftGone(GmailError):
+    """drafts.send answered 404: the draft is no longer there. Sent already (an earlier
+    answer was lost), or deleted by its owner: the mailbox says which."""
+
+
+class Refused(GmailError):
+    """Gmail refused a draft or a send outright (a 4xx: a malformed recipient, a thread that
+    is gone): it was not sent, and sending it again would be refused again."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status} {message}".strip())
+        self.status = status
+
+
+def _refused(exc: HttpError) -> Refused:
+    return Refused(exc.resp.status, error_info(exc)[1])
 
 
 class LabelExists(GmailError):
@@ -232,6 +256,53 @@ class GmailCalls:
             lambda: self.users.messages().send(userId="me", body=body),
             idempotent=False,
         )
+
+    def create_draft(self, raw_bytes: bytes, thread_id: str | None = None) -> dict[str, Any]:
+        """A draft of an RFC 5322 message: {"id", "message": {"id", "threadId"}}. Creating
+        one delivers nothing, but a lost answer leaves a draft we do not know of, so
+        that raises SendOutcomeUnknown (find the draft by its token header)."""
+        message: dict[str, Any] = {"raw": base64.urlsafe_b64encode(raw_bytes).decode("ascii")}
+        if thread_id:
+            message["threadId"] = thread_id
+        try:
+            return self._call(
+                "drafts.create",
+                lambda: self.users.drafts().create(userId="me", body={"message": message}),
+                idempotent=False,
+            )
+        except HttpError as exc:
+            raise _refused(exc) from exc
+
+    def send_draft(self, draft_id: str) -> dict[str, Any]:
+        """Send a draft; its message: {"id", "threadId", "labelIds"}. Retried like any
+        call: Gmail deletes a draft it sent, so sending one twice is impossible; a send
+        whose answer was lost comes back as DraftGone on the retry."""
+        try:
+            return self._call(
+                "drafts.send",
+                lambda: self.users.drafts().send(userId="me", body={"id": draft_id}),
+            )
+        except HttpError as exc:
+            if exc.resp.status == 404:
+                raise DraftGone(f"draft {draft_id} is gone") from exc
+            raise _refused(exc) from exc
+
+    def delete_draft(self, draft_id: str) -> None:
+        try:
+            self._call(
+                "drafts.delete", lambda: self.users.drafts().delete(userId="me", id=draft_id)
+            )
+        except HttpError as exc:
+            if exc.resp.status != 404:  # gone already: what we wanted
+                raise
+
+    def list_drafts(self, q: str, max_results: int = 100) -> list[dict[str, Any]]:
+        """Drafts whose message matches `q`: [{"id", "message": {"id", "threadId"}}]."""
+        answer = self._call(
+            "drafts.list",
+            lambda: self.users.drafts().list(userId="me", q=q, maxResults=max_results),
+        )
+        return list(answer.get("drafts", []))
 
     def find_by_rfc822msgid(self, msgid: str) -> str | None:
         """The Gmail id of the message with this RFC Message-ID, trash and spam included."""

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import InstrumentedAttribute
@@ -35,8 +35,14 @@ REPOINTED_ABOVE = (("suppression", "lead_id"),)
 # Every foreign key to lead.id, as (table, column), that a merge carries over: the ones
 # above, addresses (moved one by one), thread links (duplicates collapsed) and tags (union).
 # A test compares this with the schema, so a new table pointing at leads cannot be forgotten.
+# Tables of higher layers (the outbox's sends, unique per source and lead) whose rows
+# follow a merge by table name, since leads cannot import them; a row whose key the kept
+# lead already has stays with the merged lead and loses it (its lead_id goes null): one
+# person gets one email of a campaign, not two.
+FOLLOWING = {"send": ("source_kind", "source_id")}
 HANDLED_REFERENCES = frozenset(
     {(c.class_.__tablename__, c.key) for c in REPOINTED}
+    | {(table, "lead_id") for table in FOLLOWING}
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
     | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
     | {("notification", "lead_id")}  # a notice about the merged lead goes with it
@@ -197,6 +203,24 @@ def _repoint(scope: Scope, column: InstrumentedAttribute[Any], keep: Lead, other
     return cast(CursorResult[Any], result).rowcount
 
 
+def _follow(scope: Scope, keep: Lead, other: Lead) -> None:
+    for name, key in FOLLOWING.items():
+        table = Lead.metadata.tables.get(name)
+        if table is None:
+            continue
+        mine = table.alias()
+        taken = (
+            select(mine.c.id)
+            .where(mine.c.lead_id == keep.id, *(mine.c[k] == table.c[k] for k in key))
+            .exists()
+        )
+        scope.session.execute(
+            update(table)
+            .where(table.c.workspace_id == scope.workspace_id, table.c.lead_id == other.id, ~taken)
+            .values(lead_id=keep.id)
+        )
+
+
 def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.datetime) -> Merged:
     """Move everything of `other` into `keep` and delete `other`; flushes, the caller commits.
 
@@ -230,6 +254,7 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
             .where(rows.c.workspace_id == scope.workspace_id, rows.c[key] == other.id)
             .values({key: keep.id})
         )
+    _follow(scope, keep, other)
     known = {tag.id for tag in keep.tags}
     new_tags = [tag for tag in other.tags if tag.id not in known]
     keep.tags = [*keep.tags, *new_tags]

@@ -1,4 +1,5 @@
-"""The suppressions of a lead under /api/v1: read them, add a "Do not email", lift one."""
+"""The outbox under /api/v1: a mailbox's quota meter and cap, a lead's sends, a one-off
+email to a lead, and a lead's suppressions (read them, add a "Do not email", lift one)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,112 @@ from typing import Any
 
 from flask import Blueprint
 
+from inboxcrm.accounts.models import Mailbox, Role
 from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
-from inboxcrm.errors import Invalid
+from inboxcrm.errors import Forbidden, Invalid
 from inboxcrm.leads.blocklist import display_pattern
 from inboxcrm.leads.models import Lead
-from inboxcrm.outbox.models import Suppression
+from inboxcrm.outbox import pacing
+from inboxcrm.outbox.meter import meter
+from inboxcrm.outbox.models import Send, Suppression
+from inboxcrm.outbox.oneoff import email_lead
+from inboxcrm.outbox.service import sending_of
 from inboxcrm.outbox.suppression import describe, do_not_email, lead_suppressions, lift
 from inboxcrm.web import db_session, member, scope
 
-bp = Blueprint("outbox", __name__)
+bp = Blueprint("outbox", __name__)  # under /api/v1
+
+
+def send_json(send: Send) -> dict[str, Any]:
+    def at(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": send.id,
+        "source": {"kind": send.source_kind.value, "id": send.source_id},
+        "lead_id": send.lead_id,
+        "mailbox_id": send.mailbox_id,
+        "to": send.to_email,
+        "subject": send.subject,
+        "state": send.state.value,
+        "reason": send.reason.value if send.reason else None,
+        "error": send.error,
+        "due_at": at(send.due_at),
+        "sent_at": at(send.sent_at),
+        "message_id": send.message_id,
+        "gmail_id": send.gmail_id,
+        "gmail_thread_id": send.gmail_thread_id,
+    }
+
+
+def _mailbox(mailbox_id: int) -> Mailbox:
+    box = scope().get(Mailbox, mailbox_id)
+    me = member()
+    if box.member_id != me.id and me.role is not Role.admin:
+        raise Forbidden("only the mailbox's owner and admins see its sending")
+    return box
+
+
+@bp.get("/mailboxes/<int:mailbox_id>/sending")
+def sending(mailbox_id: int) -> dict[str, Any]:
+    """The quota meter: sent in the last 24 h, the cap, the next free slot, what is queued."""
+    return meter(db_session(), _mailbox(mailbox_id), utcnow()).as_json()
+
+
+@bp.patch("/mailboxes/<int:mailbox_id>/sending")
+def set_sending(mailbox_id: int) -> dict[str, Any]:
+    """`daily_cap`: sends over a rolling 24 hours (null: 80 % of Gmail's limit)."""
+    box = _mailbox(mailbox_id)
+    body = json_object()
+    cap = body.get("daily_cap")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
+        raise Invalid("daily_cap must be a whole number or null", {"daily_cap": "not a number"})
+    if cap is not None and not 1 <= cap <= pacing.WORKSPACE_LIMIT:
+        raise Invalid(
+            f"daily_cap goes from 1 to {pacing.WORKSPACE_LIMIT}", {"daily_cap": "out of range"}
+        )
+    session = db_session()
+    sending_of(session, box).daily_cap = cap
+    session.commit()
+    return meter(session, box, utcnow()).as_json()
+
+
+@bp.get("/leads/<int:lead_id>/sends")
+def lead_sends(lead_id: int) -> dict[str, Any]:
+    s = scope()
+    lead = s.get(Lead, lead_id)
+    rows = s.session.scalars(
+        s.select(Send, Send.lead_id == lead.id).order_by(Send.created_at.desc(), Send.id.desc())
+    )
+    return {"sends": [send_json(r) for r in rows]}
+
+
+@bp.post("/leads/<int:lead_id>/sends")
+def email(lead_id: int) -> tuple[dict[str, Any], int]:
+    """A one-off email from your own Gmail: `subject`, `text`, `key` (any 16-64 letters,
+    digits, - or _: the same key is the same email), `thread_id` to reply in a thread."""
+    s = scope()
+    body = json_object()
+    thread_id = body.get("thread_id")
+    if thread_id is not None and (isinstance(thread_id, bool) or not isinstance(thread_id, int)):
+        raise Invalid("thread_id must be a number", {"thread_id": "not a number"})
+    fields = {name: body.get(name) for name in ("subject", "text", "key")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise Invalid(f"{name} must be a string", {name: "not a string"})
+    send = email_lead(
+        s,
+        member(),
+        s.get(Lead, lead_id),
+        key=fields["key"] or "",
+        subject=fields["subject"] or "",
+        text=fields["text"] or "",
+        now=utcnow(),
+        thread_id=thread_id,
+    )
+    s.session.commit()
+    return send_json(send), 202
 
 
 def suppression_json(row: Suppression) -> dict[str, Any]:

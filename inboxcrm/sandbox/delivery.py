@@ -29,9 +29,24 @@ def _prepend(raw: bytes, name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode() + raw
 
 
+_MESSAGE_ID = re.compile(rb"^Message-ID:[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n", re.I | re.M)
+
+
+def rewrite_message_id(raw: bytes) -> bytes:
+    """Gmail may replace the client's Message-ID with one of its own on sending."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    head = _MESSAGE_ID.sub(b"", head + b"\r\n").rstrip(b"\r\n")
+    return _prepend(head + sep + body, "Message-ID", new_message_id())
+
+
 def complete_headers(raw: bytes, parsed: Parsed, account: Account, now: float) -> bytes:
-    """Gmail fills in From, Date and Message-ID when the client leaves them out."""
-    if not parsed.header("message-id"):
+    """Gmail fills in From, Date and Message-ID when the client leaves them out (and may
+    rewrite the Message-ID, when the option says so)."""
+    if parsed.header("message-id") and account.mailbox.options.rewrite_message_id:
+        raw = rewrite_message_id(raw)
+    elif not parsed.header("message-id"):
         raw = _prepend(raw, "Message-ID", new_message_id())
     if not parsed.header("date"):
         raw = _prepend(raw, "Date", formatdate(now))

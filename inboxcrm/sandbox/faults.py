@@ -1,4 +1,8 @@
-"""Injected faults for the next N matching requests: error storms, slowness, drops."""
+"""Injected faults for the next N matching requests: error storms, slowness, drops.
+
+A fault with `after` set applies the call first and then fails its answer: the call took
+effect (a message sent, a draft created) but the client sees a dropped connection or a
+5xx, as Gmail has been seen to do (google-api-python-client #1474)."""
 
 import re
 import threading
@@ -21,6 +25,9 @@ class Fault:
     operation: str | None = None  # e.g. "messages.get"; None matches every call
     path: str | None = None  # regular expression searched in the request path
     user: str | None = None
+    # Apply the call, then answer with the fault: a drop or an error loses the answer, a
+    # slow one answers late (a client killed meanwhile never hears of it).
+    after: bool = False
 
     def matches(self, operation: str, path: str, user: str | None) -> bool:
         return (

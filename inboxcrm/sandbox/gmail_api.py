@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from inboxcrm.sandbox.api import history, labels, messages, threads
+from inboxcrm.sandbox.api import drafts, history, labels, messages, threads
 from inboxcrm.sandbox.api.call import ApiRequest, ApiResponse, Call, error, json_answer
 from inboxcrm.sandbox.errors import ApiError, insufficient_scope
 from inboxcrm.sandbox.faults import Fault, Faults
@@ -26,7 +26,7 @@ WRITE = {FULL, G + "modify"}
 LABELS = {FULL, G + "modify", G + "labels"}
 SEND = {FULL, G + "modify", G + "compose", G + "send"}
 INSERT = {FULL, G + "modify", G + "insert"}
-UPLOADS = ("messages.send", "messages.insert", "messages.import")
+UPLOADS = ("messages.send", "messages.insert", "messages.import", "drafts.create", "drafts.send")
 
 Handler = Callable[..., Any]
 # (HTTP method, path under /users/{userId}, Gmail method name, scopes that allow it, handler)
@@ -51,6 +51,11 @@ _ROUTES: list[tuple[str, str, str, set[str], Handler]] = [
     ("POST", "/messages/<id>/untrash", "messages.untrash", WRITE, messages.messages_untrash),
     ("GET", "/messages/<message_id>/attachments/<id>", "messages.attachments.get", READ,
      messages.attachments_get),
+    ("GET", "/drafts", "drafts.list", READ, drafts.drafts_list),
+    ("POST", "/drafts", "drafts.create", SEND, drafts.drafts_create),
+    ("POST", "/drafts/send", "drafts.send", SEND, drafts.drafts_send),
+    ("GET", "/drafts/<id>", "drafts.get", READ, drafts.drafts_get),
+    ("DELETE", "/drafts/<id>", "drafts.delete", SEND, drafts.drafts_delete),
     ("GET", "/threads", "threads.list", READ, threads.threads_list),
     ("GET", "/threads/<id>", "threads.get", READ, threads.threads_get),
     ("POST", "/threads/<id>/modify", "threads.modify", WRITE, threads.threads_modify),
@@ -103,7 +108,7 @@ class GmailApi:
         self, request: ApiRequest, operation: str, params: dict[str, Any], access: Any, account: Any
     ) -> ApiResponse:
         fault = self.faults.take(operation, request.path, account.email)
-        if fault is not None and (answer := apply_fault(fault)) is not None:
+        if fault is not None and not fault.after and (answer := apply_fault(fault)) is not None:
             return answer
         user = params.pop("user")
         if user != "me" and user.lower() != account.email:
@@ -114,6 +119,10 @@ class GmailApi:
         call = Call(request, account, self.state, self.quota)
         with self.state.lock:
             result = _HANDLERS[operation](call, **params)
+        if fault is not None and fault.after:  # done; the answer is lost or comes late
+            lost = apply_fault(fault)
+            if lost is not None:
+                return lost
         return json_answer(204 if result is None else 200, result)
 
 

@@ -19,6 +19,8 @@ COSTS = {
     "threads.get": 10, "threads.list": 10, "threads.modify": 10, "threads.trash": 10,
     "threads.untrash": 10, "messages.insert": 25, "messages.import": 25,
     "messages.batchModify": 50, "stop": 50, "messages.send": 100, "watch": 100,
+    "drafts.create": 10, "drafts.delete": 10, "drafts.get": 5, "drafts.list": 5,
+    "drafts.send": 100,
 }  # fmt: skip
 DAY = 86400.0
 
@@ -143,9 +145,9 @@ class Quota:
                 sends.over_since = now
             if now < sends.over_since + self.options.send_limit_delay:
                 return False
-            retry = sends.times[0] + DAY
+            retry = (sends.times[0] if sends.times else now) + DAY
         error = ApiError(
-            429,
+            self.options.send_limit_status,
             f"User-rate limit exceeded.  Retry after {rfc3339(retry)} (Mail sending)",
             reason="rateLimitExceeded",
             domain="usageLimits",

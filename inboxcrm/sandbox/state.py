@@ -22,6 +22,9 @@ class Options:
     quota_units_per_minute: int = 15000  # 0 turns quota off
     daily_send_limit: int = 2000
     send_limit_delay: float = 300.0  # seconds of 200s-that-bounce before the 429s
+    send_limit_status: int = 429  # Gmail refuses past the sending limit with 429, or 403
+    # Gmail may give a sent message a Message-ID of its own instead of the client's.
+    rewrite_message_id: bool = False
     token_lifetime: int = 3600
     history_retention: float = 7 * 86400.0
     quota_status: int = 429  # 403 or 429, as Gmail answers both
@@ -85,6 +88,7 @@ class Mailbox:
         self.messages: dict[str, StoredMessage] = {}
         self.threads: dict[str, list[str]] = {}
         self.history: list[HistoryRecord] = []
+        self.drafts: dict[str, str] = {}  # draft id -> the id of its message (label DRAFT)
         self.history_floor = 0  # start ids below this answer 404
         self._label_seq = 0
         # Per-mailbox generator: ids grow by uneven steps, like Gmail's.
