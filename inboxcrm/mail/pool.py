@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -24,6 +25,7 @@ from inboxcrm.mail.parse import ParsedMessage, parse_message
 log = logging.getLogger(__name__)
 POOLED = 100  # a smaller batch is parsed here: sending it costs more than parsing it
 PIECE = 50  # messages per task: small enough to spread a batch over every worker
+MAX_BREAKS = 3  # pools whose workers died before this process stops making new ones
 
 Logged = list[tuple[str, int, str]]  # logger name, level, message
 
@@ -53,9 +55,13 @@ def _ready() -> None:
     """A worker is up (its imports done)."""
 
 
-def _parse_piece(resources: list[Mapping[str, Any]]) -> tuple[list[ParsedMessage], Logged]:
+def _parse_piece(
+    resources: list[Mapping[str, Any]],
+) -> tuple[list[ParsedMessage], Logged, float]:
     _collect.records = []
-    return [parse_message(r) for r in resources], _collect.records
+    started = time.process_time()
+    parsed = [parse_message(r) for r in resources]
+    return parsed, _collect.records, time.process_time() - started
 
 
 class _Pool:
@@ -67,30 +73,62 @@ class _Pool:
         self.executor: ProcessPoolExecutor | None = None
         self.pid = 0
         self.up: list[Future[None]] = []
+        self.cpu = 0.0  # seconds the workers spent parsing, told with each piece
+        self.failed = False
+        self.breaks = 0
 
     def get(self) -> ProcessPoolExecutor | None:
-        """The pool if its workers are up; None while they start, or on one CPU."""
+        """The pool if its workers are up; None while they start, on one CPU, or when no
+        pool can be started in this process (then it is not tried again)."""
         with self.lock:
+            if self.failed:
+                return None
             if self.executor is None or self.pid != os.getpid():
                 workers = len(os.sched_getaffinity(0))
                 if workers < 2:
                     return None
-                # spawn: the clock process runs threads, and forking those is unsafe.
-                self.executor = ProcessPoolExecutor(
-                    workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                )
-                self.pid = os.getpid()
-                self.up = [self.executor.submit(_ready) for _ in range(workers)]
+                try:
+                    self.start(workers)
+                except Exception:
+                    log.warning("no parse pool: parsing in the sync's process", exc_info=True)
+                    self.failed = True
+                    self.executor = None
+                    return None
             if not all(f.done() for f in self.up):
                 return None
             return self.executor
+
+    def start(self, workers: int) -> None:
+        # spawn: the clock process runs threads, and forking those is unsafe.
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+        )
+        self.pid = os.getpid()
+        self.up = [self.executor.submit(_ready) for _ in range(workers)]
+
+    def wait(self, timeout: float) -> bool:
+        self.get()
+        with self.lock:
+            up = list(self.up) if self.executor is not None else []
+        try:
+            for ready in up:
+                ready.result(timeout)
+        except Exception:
+            return False
+        return bool(up)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def broken(self, executor: ProcessPoolExecutor) -> None:
         with self.lock:
             if self.executor is executor:
                 self.executor = None
+                self.breaks += 1
+                self.failed = self.breaks >= MAX_BREAKS
         executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -103,14 +141,15 @@ class Parsing:
     def __init__(self, resources: Sequence[Mapping[str, Any]]) -> None:
         self.resources = list(resources)
         self.executor = _pool.get() if len(self.resources) >= POOLED else None
-        self.pieces: list[Future[tuple[list[ParsedMessage], Logged]]] = []
+        self.pieces: list[Future[tuple[list[ParsedMessage], Logged, float]]] = []
         if self.executor is not None:
             try:
                 self.pieces = [
                     self.executor.submit(_parse_piece, self.resources[i : i + PIECE])
                     for i in range(0, len(self.resources), PIECE)
                 ]
-            except RuntimeError:  # the pool broke or shut down: parse here
+            except Exception:  # the pool broke or shut down: parse here
+                log.warning("parse pool failed, parsing here", exc_info=True)
                 _pool.broken(self.executor)
                 self.pieces = []
 
@@ -120,7 +159,9 @@ class Parsing:
         parsed: list[ParsedMessage] = []
         for i, piece in enumerate(self.pieces):
             try:
-                messages, logged = piece.result()
+                messages, logged, seconds = piece.result()
+                with _pool.lock:
+                    _pool.cpu += seconds
             except Exception:  # a worker died: this piece is parsed here
                 log.warning("parse pool failed, parsing here", exc_info=True)
                 if self.executor is not None:
@@ -131,6 +172,22 @@ class Parsing:
                 logging.getLogger(name).log(level, "%s", message)
             parsed += messages
         return parsed
+
+
+def start_pool(wait: float = 0.0) -> bool:
+    """Start the pool now rather than at the first large batch, waiting up to `wait`
+    seconds for its workers; whether they are up."""
+    return _pool.wait(wait)
+
+
+def stop_pool() -> None:
+    """Stop the workers (a later batch starts them again)."""
+    _pool.shutdown()
+
+
+def pool_cpu_seconds() -> float:
+    """CPU time the pool's workers have spent parsing in this process's service."""
+    return _pool.cpu
 
 
 def parse_later(resources: Sequence[Mapping[str, Any]]) -> Parsing:
