@@ -6,11 +6,13 @@ help. One pool per process, a worker per CPU, started on first use and reused; u
 workers are up, and for batches too small to be worth sending (`POOLED`), messages are
 parsed here. A piece the pool fails to parse (a worker died) is parsed here too: parsing
 never fails a batch. What parse logs in a worker (a message it could not read) is logged
-again here, by the same logger, so it reaches this process's handlers and filters.
+again here, by the same logger, so it reaches this process's handlers and filters; the
+addresses it normalized are remembered here, where capture reads them back from the rows.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -21,6 +23,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from inboxcrm.mail.parse import ParsedMessage, parse_message
+from inboxcrm.mail.participants import remember_normalized
 
 log = logging.getLogger(__name__)
 POOLED = 100  # a smaller batch is parsed here: sending it costs more than parsing it
@@ -28,6 +31,9 @@ PIECE = 50  # messages per task: small enough to spread a batch over every worke
 MAX_BREAKS = 3  # pools whose workers died before this process stops making new ones
 
 Logged = list[tuple[str, int, str]]  # logger name, level, message
+# A `users.messages.get` answer (`format=full`): decoded, or the JSON text Gmail sent,
+# which costs next to nothing to send to a worker and is decoded there.
+Resource = Mapping[str, Any] | str | bytes
 
 
 class _Collect(logging.Handler):
@@ -55,12 +61,21 @@ def _ready() -> None:
     """A worker is up (its imports done)."""
 
 
-def _parse_piece(
-    resources: list[Mapping[str, Any]],
-) -> tuple[list[ParsedMessage], Logged, float]:
+def _parse(resource: Resource) -> ParsedMessage:
+    if isinstance(resource, Mapping):
+        return parse_message(resource)
+    try:
+        decoded = json.loads(resource)
+    except ValueError:
+        log.warning("a message Gmail sent is not JSON: skipped")
+        return ParsedMessage()
+    return parse_message(decoded)
+
+
+def _parse_piece(resources: list[Resource]) -> tuple[list[ParsedMessage], Logged, float]:
     _collect.records = []
     started = time.process_time()
-    parsed = [parse_message(r) for r in resources]
+    parsed = [_parse(r) for r in resources]
     return parsed, _collect.records, time.process_time() - started
 
 
@@ -138,7 +153,7 @@ _pool = _Pool()
 class Parsing:
     """A batch being parsed; `result` waits for it, in the batch's order."""
 
-    def __init__(self, resources: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, resources: Sequence[Resource]) -> None:
         self.resources = list(resources)
         self.executor = _pool.get() if len(self.resources) >= POOLED else None
         self.pieces: list[Future[tuple[list[ParsedMessage], Logged, float]]] = []
@@ -155,7 +170,7 @@ class Parsing:
 
     def result(self) -> list[ParsedMessage]:
         if not self.pieces:
-            return [parse_message(r) for r in self.resources]
+            return [_parse(r) for r in self.resources]
         parsed: list[ParsedMessage] = []
         for i, piece in enumerate(self.pieces):
             try:
@@ -166,10 +181,15 @@ class Parsing:
                 log.warning("parse pool failed, parsing here", exc_info=True)
                 if self.executor is not None:
                     _pool.broken(self.executor)
-                messages = [parse_message(r) for r in self.resources[i * PIECE : (i + 1) * PIECE]]
+                messages = [_parse(r) for r in self.resources[i * PIECE : (i + 1) * PIECE]]
                 logged = []
             for name, level, message in logged:
                 logging.getLogger(name).log(level, "%s", message)
+            remember_normalized(
+                a.email
+                for m in messages
+                for a in (*m.to, *m.cc, *m.bcc, *m.reply_to, *((m.from_,) if m.from_ else ()))
+            )
             parsed += messages
         return parsed
 
@@ -190,6 +210,6 @@ def pool_cpu_seconds() -> float:
     return _pool.cpu
 
 
-def parse_later(resources: Sequence[Mapping[str, Any]]) -> Parsing:
-    """Start parsing these Gmail resources (`format=full`); `.result()` gives them parsed."""
+def parse_later(resources: Sequence[Resource]) -> Parsing:
+    """Start parsing these Gmail messages; `.result()` gives them parsed, in order."""
     return Parsing(resources)

@@ -151,7 +151,7 @@ class _Pass:
         missing = [i for i in dict.fromkeys(ids) if i not in stored]
         if not missing:
             return _Fetched(None, cursor)
-        fetched = self.calls.get_messages(missing)
+        fetched = self.calls.get_messages(missing, as_text=True)  # decoded in the pool
         for gmail_id, reason in fetched.failed.items():
             log.warning(
                 "mailbox %s: message %s refused (%s), skipped", self.mailbox_id, gmail_id, reason
