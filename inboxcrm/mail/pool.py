@@ -55,6 +55,15 @@ def _start_worker() -> None:
     logger.handlers[:] = [_collect]
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    # A sync process killed outright cannot tell its workers to go: they go when it does.
+    threading.Thread(target=_outlive_no_parent, name="parent-watch", daemon=True).start()
+
+
+def _outlive_no_parent() -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+    os._exit(0)
 
 
 def _ready() -> None:
