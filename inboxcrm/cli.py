@@ -249,7 +249,7 @@ def demo(host: str, port: int) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
-    from inboxcrm import create_app
+    from inboxcrm import create_app, logs
     from inboxcrm.accounts.service import signin_token
     from inboxcrm.demo import demo_settings, seed, team, with_sandbox_google
     from inboxcrm.migrate import upgrade
@@ -268,6 +268,8 @@ def demo(host: str, port: int) -> None:
     private_dir(settings.instance_dir)
     upgrade(settings.database_url)
     app = create_app(settings)
+    log_file = private_dir(settings.instance_dir) / "demo.log"
+    logs.quiet_console(sys.stdout, log_file)  # the access log and every tick go to the file
     with app.app_context():
         from inboxcrm.web import database
 
@@ -280,6 +282,7 @@ def demo(host: str, port: int) -> None:
     click.echo("Sign in with one of these one-time links (valid 30 minutes; restart for new ones):")
     for person, token in links:
         click.echo(f"  {person.role.value:<9} {person.name:<12} {_signin_url(settings, token)}")
+    click.echo(f"Errors and finished syncs show here; everything else goes to {log_file}.")
     click.echo("Stop with Ctrl+C.\n")
     sys.stdout.flush()
     clock = BackgroundScheduler(timezone=dt.UTC)
