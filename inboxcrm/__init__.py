@@ -134,6 +134,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.scoring.settings_views import bp as score_settings
     from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.setup import api_blueprints, lead_panels
+    from inboxcrm.team.views import bp as team
     from inboxcrm.web import database
 
     app.register_blueprint(accounts)
@@ -147,6 +148,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(actions)
     app.register_blueprint(notifications)
     app.register_blueprint(score_settings)
+    app.register_blueprint(team)
     app.extensions[PANELS] = lead_panels()
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))

@@ -57,10 +57,11 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.pipeline import api as pipeline_api
     from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
+    from inboxcrm.team import api as team_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
-        notifications_api.bp, scoring_api.bp, actions_api.bp,
+        notifications_api.bp, scoring_api.bp, actions_api.bp, team_api.bp,
     )  # fmt: skip
 
 

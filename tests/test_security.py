@@ -70,6 +70,7 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "company_id": lead.company_id,
         "message_id": message.id,
         "notice_id": notice.id,
+        "member_id": admin.id,
         "token": link,
         "filename": "app.css",
     }

@@ -90,8 +90,15 @@ class Member(InWorkspace, Base):
     # Rotated on every sign-in, so a sign-in link works once.
     login_nonce: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Removed by an admin: the row stays (their mail, notes and moves keep a name), but
+    # they sign in no more, own no lead and are offered as no one's owner.
+    removed_at: Mapped[dt.datetime | None]
 
     workspace: Mapped[Workspace] = relationship(back_populates="members")
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
 
     __table_args__ = (Index(None, "workspace_id"),)
 

@@ -349,7 +349,8 @@ def _apply(scope: Scope, lead: Lead, changes: LeadUpdate, actor: Member, now: dt
     if "company" in sent:
         lead.company = _company(scope, changes.company, lead.email)
     if "owner_id" in sent:
-        if changes.owner_id is not None and scope.find(Member, changes.owner_id) is None:
+        owner = scope.find(Member, changes.owner_id) if changes.owner_id is not None else None
+        if changes.owner_id is not None and (owner is None or not owner.active):
             raise Invalid(
                 f"no member {changes.owner_id} in this workspace", {"owner_id": "unknown"}
             )

@@ -41,7 +41,11 @@ def _choices() -> dict[str, Any]:
     s = scope()
     return {
         "stages": list_stages(s),
-        "members": list(s.session.scalars(s.select(Member).order_by(Member.name, Member.email))),
+        "members": list(
+            s.session.scalars(
+                s.select(Member, Member.removed_at.is_(None)).order_by(Member.name, Member.email)
+            )
+        ),
         "tags": list(s.session.scalars(s.select(Tag).order_by(Tag.name))),
         "temperatures": list(Temperature),
     }

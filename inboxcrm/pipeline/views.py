@@ -37,7 +37,11 @@ def _filter_args(args: Mapping[str, str]) -> dict[str, str]:
 def _choices() -> dict[str, Any]:
     s = scope()
     return {
-        "members": list(s.session.scalars(s.select(Member).order_by(Member.name, Member.email))),
+        "members": list(
+            s.session.scalars(
+                s.select(Member, Member.removed_at.is_(None)).order_by(Member.name, Member.email)
+            )
+        ),
         "tags": list(s.session.scalars(s.select(Tag).order_by(Tag.name))),
         "temperatures": list(Temperature),
     }
