@@ -106,7 +106,7 @@ def test_bad_invitations_say_what_to_type(
     assert "an address such as ann@acme.com" in page
     assert 'value="not an address"' in page  # what was typed is kept
     status, page = post(client, "/team/invites", email="ben@northwind.io", role="rep")
-    assert status == 422 or "already a member" in page
+    assert status == 422
     assert "ben@northwind.io is already a member" in page
     status, page = post(client, "/team/invites", email="cy@northwind.io", role="boss")
     assert status == 422
@@ -216,7 +216,7 @@ def test_the_api_lists_invites_changes_and_removes(
     admin = {"Authorization": f"Bearer {api_token(team['admin'])}"}
     LeadFactory(owner=team["rep"])
     listed = client.get("/api/v1/team", headers=admin).json
-    assert [m["email"] for m in listed["members"]][0] == "ava@northwind.io"
+    assert listed["members"][0]["email"] == "ava@northwind.io"  # admins first
     assert {m["email"]: m["gmail"] for m in listed["members"]}[
         "ben@northwind.io"
     ] == "not connected"
@@ -255,10 +255,7 @@ def test_the_api_lists_invites_changes_and_removes(
         f"/api/v1/team/members/{team['rep'].id}/remove", json={"heir_id": None}, headers=admin
     )
     assert removed.json == {"removed": team["rep"].id, "heir_id": None, "leads": 1}
-    assert client.get(f"/api/v1/team/members/{team['rep'].id}", headers=admin).status_code in (
-        404,
-        405,
-    )
+    assert "ben@northwind.io" not in client.get("/api/v1/team", headers=admin).text
 
     rep = {"Authorization": f"Bearer {api_token(team['marketer'])}"}
     refused = client.post("/api/v1/team/invites", json={"email": "x@northwind.io"}, headers=rep)
