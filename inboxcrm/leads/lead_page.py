@@ -11,11 +11,14 @@ from flask import current_app
 from markupsafe import Markup
 
 from inboxcrm.accounts.models import Member
+from inboxcrm.db import utcnow
+from inboxcrm.formatting import clock
 from inboxcrm.leads.history import stage_history
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.notes import authors, notes_of
 from inboxcrm.leads.timeline import Cursor, timeline
 from inboxcrm.mail.privacy import MailAccess
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
 # A domain's part of the lead page: its HTML for the lead, or None for nothing.
@@ -26,6 +29,18 @@ PANELS = "inboxcrm.lead_panels"  # the app extension holding the tuple, in page 
 def panels(lead: Lead) -> list[Markup]:
     shown: tuple[LeadPanel, ...] = current_app.extensions.get(PANELS, ())
     return [html for html in (panel(lead) for panel in shown) if html is not None]
+
+
+def contact_card(scope: Scope, lead: Lead) -> dict[str, Any]:
+    """What the contact card's edit controls offer: the stages, the members still on the
+    team, and the lead's own time of day ("3:40 pm for them")."""
+    members = scope.select(Member, Member.removed_at.is_(None)).order_by(Member.name, Member.email)
+    return {
+        "lead": lead,
+        "stages": list_stages(scope),
+        "members": list(scope.session.scalars(members)),
+        "lead_time": clock(utcnow(), lead.timezone) if lead.timezone else None,
+    }
 
 
 def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) -> dict[str, Any]:
@@ -46,4 +61,5 @@ def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) ->
         "tz": viewer.timezone,
         "first_response": first_response,
         "panels": panels(lead),
+        **contact_card(scope, lead),
     }

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, may_at_all, require
-from inboxcrm.addresses import company_domain, normalize_email
+from inboxcrm.addresses import company_domain, normalize_email, unicode_domain
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.models import (
     Company,
@@ -223,8 +223,27 @@ def refresh_search_text(lead: Lead) -> None:
     )
 
 
-def _company(scope: Scope, name: str | None, email: str) -> Company | None:
-    """The named company (found by name, else created), or the one owning the address's domain."""
+class AddressTaken(Conflict):
+    """An address that is another lead's: the message names that lead, pages link it."""
+
+    def __init__(self, email: str, lead_id: int, lead_name: str) -> None:
+        super().__init__(
+            f"{email} already belongs to lead {lead_id}, {lead_name}",
+            {"email": f"already belongs to another lead: {lead_name}"},
+        )
+        self.email, self.lead_id, self.lead_name = email, lead_id, lead_name
+
+
+def company_name(domain: str) -> str:
+    """`acme-robotics.co.uk` -> `Acme Robotics`, `xn--bcher-kva.de` -> `Bücher`: a start
+    a rep can rename."""
+    label = unicode_domain(domain.split(".", 1)[0])
+    return " ".join(w[:1].upper() + w[1:] for w in label.replace("_", "-").split("-") if w)[:200]
+
+
+def _company(scope: Scope, name: str | None, email: str, make: bool = False) -> Company | None:
+    """The named company (found by name, else created), or the one owning the address's
+    domain: made, named from the domain, when `make` says a new domain gets one."""
     domain = company_domain(email)
     if name:
         company = scope.session.scalars(
@@ -248,7 +267,14 @@ def _company(scope: Scope, name: str | None, email: str) -> Company | None:
     owned = scope.session.scalars(
         scope.select(CompanyDomain, CompanyDomain.domain == domain)
     ).first()
-    return owned.company if owned else None
+    if owned is not None:
+        return owned.company
+    if not make:
+        return None
+    company = Company(workspace_id=scope.workspace_id, name=company_name(domain))
+    company.domains.append(CompanyDomain(workspace_id=scope.workspace_id, domain=domain))
+    scope.session.add(company)
+    return company
 
 
 def _tags(scope: Scope, names: Sequence[str]) -> list[Tag]:
@@ -274,10 +300,8 @@ def _set_emails(scope: Scope, lead: Lead, primary: str, others: Sequence[str]) -
         else scope.select(LeadEmail, LeadEmail.email.in_(wanted))
     ).first()
     if taken is not None:
-        raise Conflict(
-            f"{taken.email} already belongs to lead {taken.lead_id}",
-            {"email": "already belongs to another lead"},
-        )
+        other = scope.session.get_one(Lead, taken.lead_id)
+        raise AddressTaken(taken.email, other.id, other.name or other.email)
     current = {e.email: e for e in lead.emails}
     lead.emails = [
         current.get(a) or LeadEmail(workspace_id=scope.workspace_id, email=a) for a in wanted
@@ -377,8 +401,8 @@ def create_lead(scope: Scope, data: LeadCreate, actor: Member, now: dt.datetime)
     scope.session.flush()  # a stage change names the lead: it needs an id first
     _check_lead(actor, lead, data)  # a new lead is its creator's own
     _apply(scope, lead, data, actor, now)
-    if "company" not in data.model_fields_set:
-        lead.company = _company(scope, None, lead.email)
+    if "company" not in data.model_fields_set:  # a new company domain gets its company
+        lead.company = _company(scope, None, lead.email, make=True)
         refresh_search_text(lead)
     scope.session.flush()
     return lead

@@ -152,3 +152,88 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   if (!shown.hidden) setTimeout(poll, 1000);
 });
+
+// The lead page's contact card, edited in place and keyboard first: a field's button (or
+// `e`, for the first field) opens its form, Enter saves, Esc cancels. The forms are plain
+// forms without this script; with it they are sent with fetch and the card is swapped for
+// the server's, so what shows is what was saved.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!document.querySelector("[data-contact]")) return;
+  const close = (box, focus = true) => {
+    const form = box.querySelector("[data-edit-form]");
+    form.reset();
+    form.hidden = true;
+    const error = form.querySelector("[data-edit-error]");
+    error.hidden = true;
+    const open = box.querySelector("[data-edit-open]");
+    open.hidden = false;
+    if (focus) open.focus();
+  };
+  const open = (box) => {
+    document.querySelectorAll("[data-edit] [data-edit-form]:not([hidden])").forEach((f) => close(f.closest("[data-edit]"), false));
+    box.querySelector("[data-edit-open]").hidden = true;
+    const form = box.querySelector("[data-edit-form]");
+    form.hidden = false;
+    const first = form.querySelector("input:not([type=hidden]), select");
+    first.focus();
+    if (first.select) first.select();
+  };
+  const showError = (form, problem) => {
+    const error = form.querySelector("[data-edit-error]");
+    error.textContent = problem.message || "This could not be saved. Reload the page and try again.";
+    if (problem.link) {
+      const link = document.createElement("a");
+      link.href = problem.link.href;
+      link.textContent = problem.link.text;
+      error.append(" ", link);
+    }
+    error.hidden = false;
+  };
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-edit-open]");
+    if (opener) open(opener.closest("[data-edit]"));
+    const cancel = event.target.closest("[data-edit-cancel]");
+    if (cancel) close(cancel.closest("[data-edit]"));
+  });
+  document.addEventListener("keydown", (event) => {
+    const form = event.target.closest && event.target.closest("[data-edit-form]");
+    if (form && event.key === "Escape") {
+      event.preventDefault();
+      close(form.closest("[data-edit]"));
+    } else if (form && event.key === "Enter" && event.target.tagName === "SELECT") {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.key === "e" && !event.ctrlKey && !event.metaKey && !event.altKey
+               && !event.target.closest("input, textarea, select, [contenteditable]")) {
+      const first = document.querySelector("[data-contact] [data-edit-open]");
+      if (first) {
+        event.preventDefault();
+        open(first.closest("[data-edit]"));
+      }
+    }
+  });
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("[data-edit-form]");
+    if (!form) return;
+    event.preventDefault();
+    const field = form.closest("[data-edit]")?.dataset.edit;
+    let answer;
+    try {
+      answer = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { Accept: "application/json" } });
+    } catch (_) {
+      showError(form, { message: "No connection: nothing was saved. Try again." });
+      return;
+    }
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) {
+      showError(form, body.error || {});
+      return;
+    }
+    const card = document.querySelector("[data-contact]");
+    card.outerHTML = body.html;
+    const again = field && document.querySelector(`[data-edit="${field}"] [data-edit-open]`);
+    if (again) again.focus();
+    const saved = document.querySelector("[data-contact]");
+    saved.dataset.saved = field || "";
+  });
+});

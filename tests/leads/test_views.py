@@ -121,14 +121,15 @@ def test_a_bad_form_is_shown_again_with_what_was_typed(
     client: FlaskClient, session: Session
 ) -> None:
     rep = MemberFactory()
-    LeadFactory(owner=rep, email="taken@lead.example")
+    taken = LeadFactory(owner=rep, email="taken@lead.example", name="Tara Taken")
     sign_in(client, rep)
     token = csrf_token(client.get("/leads/new").text)
     response = client.post(
         "/leads/new", data={"csrf_token": token, "email": "taken@lead.example", "name": "Keep Me"}
     )
     assert response.status_code == 422
-    assert "already belongs to another lead" in response.text
+    assert "taken@lead.example already belongs to Tara Taken" in response.text
+    assert f'<a href="/leads/{taken.id}">Open Tara Taken</a>' in response.text  # named, linked
     assert 'value="Keep Me"' in response.text
     response = client.post(
         "/leads/new", data={"csrf_token": token, "email": "nope", "name": "Still Here"}
