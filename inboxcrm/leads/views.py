@@ -177,13 +177,34 @@ def show(lead_id: int) -> str:
 
 @bp.post("/leads/<int:lead_id>/merge")
 @login_required
-def merge(lead_id: int) -> Response:
-    """Merge the lead named in the form (address, id or page URL) into this one."""
+def merge(lead_id: int) -> Response | str:
+    """Merge the lead named in the form (address, id or page URL) into this one, once the
+    preview has been confirmed."""
     s = scope()
     keep = s.get(Lead, lead_id)
     try:
         other = lead_to_merge(s, request.form.get("other_lead_id", ""))
+        other_id, other_label = other.id, f"{other.name or other.email} <{other.email}>"
         merged = merge_leads(s, keep, other, member(), utcnow())
+        if request.form.get("confirmed") != "1":
+            # Shown first: the merge done and undone, so the counts are the real ones.
+            summary = merged.summary()
+            keep_name = keep.name or keep.email
+            db_session().rollback()
+            return render_template(
+                "leads/confirm.html",
+                title=f"Merge {other_label} into {keep_name}?",
+                lines=[
+                    summary.replace("Merged", "Merging", 1).rstrip(".") + " would move here.",
+                    f"{other_label} is then removed; {keep_name} keeps its address, stage "
+                    "and owner, and its empty fields take the other lead's values.",
+                ],
+                names=[],
+                action=url_for("leads.merge", lead_id=lead_id),
+                fields={"other_lead_id": str(other_id)},
+                button=f"Merge into {keep_name}",
+                back=url_for("leads.show", lead_id=lead_id),
+            )
         db_session().commit()
     except Forbidden:
         raise  # the error page: a marketer is never offered the form
