@@ -159,3 +159,29 @@ def test_a_marketer_is_offered_details_but_no_owner_stage_or_deal(
     page.get_by_label("Email", exact=True).fill("new@lead.example")
     page.get_by_role("button", name="Create lead").click()
     expect(page.get_by_role("status")).to_contain_text("Lead new@lead.example created.")
+
+
+def test_a_merge_shows_what_moves_and_waits_for_a_confirm(
+    page: Page, live_server: str, session: Session, sign_in_as: Callable[[Member], None]
+) -> None:
+    rep = MemberFactory(role=Role.rep)
+    keep = LeadFactory(owner=rep, email="ann@acme.example", name="Ann Smith")
+    other_id = LeadFactory(owner=rep, email="ann.smith@gmail.com", name="Ann S.").id
+    sign_in_as(rep)
+    page.goto(f"{live_server}/leads/{keep.id}")
+    page.get_by_label("Merge with (email or lead id)").fill("ann.smith@gmail.com")
+    page.get_by_role("button", name="Merge into Ann Smith").click()
+    expect(page.get_by_role("heading")).to_have_text(
+        "Merge Ann S. <ann.smith@gmail.com> into Ann Smith?"
+    )
+    expect(page.get_by_text("1 address, 0 threads, 0 notes would move here")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    session.expire_all()
+    assert session.get(Lead, other_id) is not None  # nothing merged by looking
+
+    page.get_by_label("Merge with (email or lead id)").fill("ann.smith@gmail.com")
+    page.get_by_role("button", name="Merge into Ann Smith").click()
+    page.get_by_role("button", name="Merge into Ann Smith").click()
+    expect(page.get_by_role("status")).to_contain_text("Merged Ann S. into Ann Smith")
+    session.expire_all()
+    assert session.get(Lead, other_id) is None
