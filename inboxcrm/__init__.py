@@ -249,7 +249,13 @@ def configure_templates(app: Flask, settings: Settings) -> None:
 
     app.add_template_filter(formatting.money)
     app.add_template_filter(formatting.ago)
-    app.add_template_filter(formatting.localtime)
+
+    @app.template_filter("localtime")
+    def localtime(when: dt.datetime | None, timezone: str | None = None) -> str:
+        """In the zone named, else the signed-in member's own, else UTC."""
+        me = current_member()
+        return formatting.localtime(when, timezone or (me.timezone if me else None))
+
     app.add_template_filter(formatting.duration)
     app.add_template_filter(formatting.filesize)
 

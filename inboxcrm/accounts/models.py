@@ -87,6 +87,9 @@ class Member(InWorkspace, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.rep)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # When `timezone` was taken from their browser or chosen (None: not yet, so the next
+    # page they open sends the browser's).
+    timezone_set_at: Mapped[dt.datetime | None]
     # Rotated on every sign-in, so a sign-in link works once.
     login_nonce: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -250,3 +251,26 @@ def mailboxes_of(session: Session, member: Member) -> list[Mailbox]:
     return list(
         session.scalars(select(Mailbox).where(Mailbox.member_id == member.id).order_by(Mailbox.id))
     )
+
+
+def zone_names() -> list[str]:
+    """The IANA zones a member may choose, as a list to pick from."""
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+
+def set_timezone(member: Member, raw: str, now: dt.datetime, from_browser: bool = False) -> bool:
+    """The member's own timezone, for every time they are shown. From the browser it is
+    taken once, at their first page, and never over one they chose; True if it changed."""
+    name = (raw or "").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            "Timezone: a place's zone such as Europe/Berlin or America/New_York",
+            {"timezone": "choose one from the list"},
+        ) from None
+    if not name or (from_browser and member.timezone_set_at is not None):
+        return False
+    changed = member.timezone != name
+    member.timezone, member.timezone_set_at = name, now
+    return changed

@@ -237,3 +237,20 @@ document.addEventListener("DOMContentLoaded", () => {
     saved.dataset.saved = field || "";
   });
 });
+
+// A member's first page sends their browser's timezone once, so every time they are shown
+// is in their own zone from then on (changeable on their account page).
+document.addEventListener("DOMContentLoaded", async () => {
+  const body = document.body;
+  if (!("timezoneUnknown" in body.dataset)) return;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone) return;
+  const form = new FormData();
+  form.append("csrf_token", body.dataset.csrf);
+  form.append("timezone", zone);
+  form.append("from_browser", "1");
+  try {
+    const answer = await fetch(body.dataset.timezoneUrl, { method: "POST", body: form, headers: { Accept: "application/json" } });
+    if (answer.ok && (await answer.json()).changed) window.location.reload();
+  } catch (_) { /* offline: the next page tries again */ }
+});
