@@ -79,7 +79,8 @@ def signin_link(token: str) -> tuple[str, int] | str | Response:
     # GET only asks: mail scanners open links, and must not spend a one-time link.
     found = member_for_signin(db_session(), token, current_app.config["SECRET_KEY"])
     if found is None:
-        return render_template("accounts/signin.html", expired=True), 400
+        google = google_client(current_app.extensions["inboxcrm.settings"]) is not None
+        return render_template("accounts/signin.html", expired=True, google=google), 400
     if request.method == "GET":
         return render_template("accounts/confirm.html", member=found)
     consume_signin(found)

@@ -24,7 +24,7 @@ from inboxcrm.leads.models import (
     lead_tag,
 )
 from inboxcrm.leads.moves import move_lead
-from inboxcrm.leads.schemas import DEAL_FIELDS, MAX_TAG, LeadCreate, LeadUpdate
+from inboxcrm.leads.schemas import DEAL_FIELDS, LABELS, MAX_TAG, LeadCreate, LeadUpdate
 from inboxcrm.stages.models import ChangeSource, Stage
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
@@ -328,7 +328,8 @@ def _check_allowed(actor: Member, changes: LeadUpdate) -> None:
         if not any(may_at_all(actor, action) for action in _field_actions(name))
     )
     if refused:
-        raise Forbidden(f"{actor.role.value}s cannot change {', '.join(refused)}")
+        words = ", ".join(LABELS.get(name, name).lower() for name in refused)
+        raise Forbidden(f"{actor.role.value}s cannot change a lead's {words}")
 
 
 def _check_lead(actor: Member, lead: Lead, changes: LeadUpdate) -> None:

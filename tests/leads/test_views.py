@@ -201,3 +201,24 @@ def test_another_workspaces_lead_is_404_by_page(client: FlaskClient, session: Se
     assert response.status_code == 404
     assert "Foreign Lead" not in response.text
     assert "Foreign Lead" not in client.get("/leads?owner=any&q=foreign").text
+
+
+def test_a_marketer_is_offered_no_control_their_role_cannot_use(
+    client: FlaskClient, session: Session
+) -> None:
+    marketer = MemberFactory(role=Role.marketer)
+    lead = LeadFactory(owner=MemberFactory(workspace=marketer.workspace))
+    sign_in(client, marketer)
+    table = client.get("/leads?owner=any").text
+    assert 'aria-label="Set owner"' not in table
+    assert 'aria-label="Set stage"' not in table
+    assert 'value="not_a_lead"' not in table
+    assert 'aria-label="Add tag"' in table  # details they may edit
+    page = client.get(f"/leads/{lead.id}").text
+    for refused in ("Edit owner", "Edit stage", "Edit deal value", "Take it", "Not a lead"):
+        assert refused not in page, refused
+    assert "Edit title" in page
+    form = client.get("/leads/new").text
+    assert 'name="owner_id"' not in form
+    assert 'name="stage_id"' not in form
+    assert 'name="deal_value"' not in form
