@@ -282,17 +282,21 @@ def delete_stage(stage_id: int) -> Response | tuple[str, int]:
 
 @bp.get("/reports")
 @login_required
-def reports() -> str:
-    start, end = parse_period(request.args, utcnow().date())
-    owner_id = parse_owner(scope(), request.args)
+def reports() -> str | tuple[str, int]:
+    """The funnel for a period; a period that cannot be read is shown again, with why."""
+    common = {"totals_text": _totals_text, "span": _span, **_choices()}
+    try:
+        start, end = parse_period(request.args, utcnow().date())
+        owner_id = parse_owner(scope(), request.args)
+    except BadRequest as exc:
+        typed = {k: (request.args.get(k) or "")[:40] for k in ("from", "to", "owner")}
+        return render_template(
+            "pipeline/reports.html", figures=None, problem=exc.message, typed=typed, **common
+        ), 400
     figures = funnel(scope(), start, end, owner_id=owner_id)
-    return render_template(
-        "pipeline/reports.html",
-        figures=figures,
-        start=start,
-        end=end - dt.timedelta(days=1),
-        owner=request.args.get("owner", ""),
-        totals_text=_totals_text,
-        span=_span,
-        **_choices(),
-    )
+    typed = {
+        "from": start.date().isoformat(),
+        "to": (end - dt.timedelta(days=1)).date().isoformat(),
+        "owner": request.args.get("owner", ""),
+    }
+    return render_template("pipeline/reports.html", figures=figures, typed=typed, **common)
