@@ -42,7 +42,8 @@ SORTS: dict[str, InstrumentedAttribute[Any]] = {
 }
 DEFAULT_SORT = "-last_contacted"
 # The sorts whose first click shows the most first: the highest score, the latest date.
-HIGHEST_FIRST = frozenset({"score", "last_contacted", "last_engaged"})
+# The table's first click on these shows the most first (the hottest, the biggest deal).
+HIGHEST_FIRST = frozenset({"score", "deal_value", "last_contacted", "last_engaged"})
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from inboxcrm.accounts.models import Mailbox, Member
+from inboxcrm.accounts.models import Mailbox, Member, Role
 from inboxcrm.accounts.permissions import Action, may, may_at_all, require_admin
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError, Forbidden
@@ -18,6 +18,7 @@ from inboxcrm.formatting import money
 from inboxcrm.labels.mapping import labels_by_stage
 from inboxcrm.leads.models import Tag, Temperature
 from inboxcrm.leads.params import parse_filter
+from inboxcrm.leads.service import LeadFilter
 from inboxcrm.pipeline import settings as editing
 from inboxcrm.pipeline.board import Column, board, column_cards, column_figures, move_card
 from inboxcrm.pipeline.funnel import funnel, parse_owner, parse_period
@@ -30,8 +31,20 @@ bp = Blueprint("pipeline", __name__)
 FILTER_KEYS = ("owner", "temperature", "tag", "q")
 
 
+def _owner_default() -> str:
+    """Reps open their own leads first, as on the leads table; others see the team's."""
+    return "me" if member().role is Role.rep else "any"
+
+
 def _filter_args(args: Mapping[str, str]) -> dict[str, str]:
-    return {k: args[k] for k in FILTER_KEYS if args.get(k)}
+    """The filters as the board's links carry them, the owner always named."""
+    kept = {k: args[k] for k in FILTER_KEYS if args.get(k)}
+    kept.setdefault("owner", _owner_default())
+    return kept
+
+
+def _filter(args: Mapping[str, str]) -> LeadFilter:
+    return parse_filter(args, member(), owner_default=_owner_default())
 
 
 def _choices() -> dict[str, Any]:
@@ -85,7 +98,7 @@ def _totals_text(totals: Mapping[str, Any]) -> str:
 
 
 def _render_board(status: int = 200, error: str = "") -> tuple[str, int]:
-    flt = parse_filter(request.args, member())
+    flt = _filter(request.args)
     columns = board(scope(), flt, utcnow())
     args = _filter_args(request.args)
     html = render_template(
@@ -118,7 +131,7 @@ def more() -> str:
         raise BadRequest("stage and after must be whole numbers") from None
     stage = s.get(Stage, stage_id)
     cards, more_after = column_cards(
-        s, stage, parse_filter(request.args, member()), utcnow(), after=after
+        s, stage, _filter(request.args), utcnow(), after=after
     )
     column = Column(stage=stage, cards=cards, more_after=more_after)
     fragment = request.headers.get("X-Requested-With") == "fetch"
@@ -158,7 +171,7 @@ def move() -> Response | tuple[str, int] | tuple[Response, int]:
             return jsonify(body), exc.status
         return _render_board(exc.status, exc.message)
     if _wants_json():
-        figures = column_figures(scope(), parse_filter(request.args, member()))
+        figures = column_figures(scope(), _filter(request.args))
         columns = {
             str(stage.id): {
                 "count": figures.get(stage.id, (0, {}))[0],

@@ -93,6 +93,7 @@ document.addEventListener("DOMContentLoaded", () => {
     form.querySelector("select").value = column.dataset.stage;
     showReason(form);
     if (column.dataset.kind === "lost") {
+      card.classList.add("moving");  // its move form stays open while the reason is typed
       say("Say why the deal was lost, then press Move.");
       form.querySelector("[data-lost-reason]").focus();
       return;
@@ -110,7 +111,7 @@ document.addEventListener("DOMContentLoaded", () => {
     say("");
     column.querySelector("[data-cards]").prepend(card);
     card.classList.remove("stale");
-    card.querySelector("[data-days]").textContent = "0 d in stage";
+    card.querySelector("[data-days]").textContent = "0 d";
     for (const [id, figures] of Object.entries(body.columns)) {
       const header = board.querySelector(`.column[data-stage="${id}"]`);
       if (!header) continue;
@@ -253,4 +254,29 @@ document.addEventListener("DOMContentLoaded", async () => {
     const answer = await fetch(body.dataset.timezoneUrl, { method: "POST", body: form, headers: { Accept: "application/json" } });
     if (answer.ok && (await answer.json()).changed) window.location.reload();
   } catch (_) { /* offline: the next page tries again */ }
+});
+
+// The board's closing stages (Won, Lost, Nurture, Unqualified) fold to a strip; a click
+// opens one, and the browser remembers which are open.
+document.addEventListener("DOMContentLoaded", () => {
+  const board = document.querySelector("[data-board]");
+  if (!board) return;
+  const key = "inboxcrm.board.open";
+  const open = new Set(JSON.parse(localStorage.getItem(key) || "[]"));
+  const show = (column, shown) => {
+    column.classList.toggle("collapsed", !shown);
+    const button = column.querySelector("[data-fold]");
+    button.setAttribute("aria-expanded", String(shown));
+    button.textContent = shown ? "Hide" : "Show";
+  };
+  board.querySelectorAll(".column.collapsible").forEach((c) => show(c, open.has(c.dataset.stage)));
+  board.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-fold]");
+    if (!button) return;
+    const column = button.closest(".column");
+    const shown = column.classList.contains("collapsed");
+    show(column, shown);
+    if (shown) open.add(column.dataset.stage); else open.delete(column.dataset.stage);
+    localStorage.setItem(key, JSON.stringify([...open]));
+  });
 });
