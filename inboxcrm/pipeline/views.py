@@ -130,9 +130,7 @@ def more() -> str:
     except ValueError:
         raise BadRequest("stage and after must be whole numbers") from None
     stage = s.get(Stage, stage_id)
-    cards, more_after = column_cards(
-        s, stage, _filter(request.args), utcnow(), after=after
-    )
+    cards, more_after = column_cards(s, stage, _filter(request.args), utcnow(), after=after)
     column = Column(stage=stage, cards=cards, more_after=more_after)
     fragment = request.headers.get("X-Requested-With") == "fetch"
     args = _filter_args(request.args)
