@@ -280,3 +280,42 @@ document.addEventListener("DOMContentLoaded", () => {
     localStorage.setItem(key, JSON.stringify([...open]));
   });
 });
+
+// Keyboard habits: `/` searches, `j`/`k` walk the leads table and Enter opens the lead,
+// `?` lists the shortcuts (`e` on a lead page is the contact card's). Never while typing.
+document.addEventListener("DOMContentLoaded", () => {
+  const rows = () => [...document.querySelectorAll("tr[data-row]")];
+  let current = -1;
+  const choose = (index) => {
+    const all = rows();
+    if (!all.length) return;
+    current = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach((row, i) => row.classList.toggle("current", i === current));
+    all[current].scrollIntoView({ block: "nearest" });
+    all[current].querySelector("a.lead-name")?.focus({ preventScroll: true });
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, textarea, select, [contenteditable], dialog")) return;
+    if (event.key === "/") {
+      const search = document.querySelector("[data-search]");
+      if (search) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+    } else if (event.key === "?") {
+      const dialog = document.querySelector("[data-shortcuts]");
+      if (dialog && !dialog.open) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+    } else if ((event.key === "j" || event.key === "k") && rows().length) {
+      event.preventDefault();
+      choose(current + (event.key === "j" ? 1 : -1));
+    } else if (event.key === "Enter" && current >= 0 && !event.target.closest("a, button")) {
+      const link = rows()[current]?.querySelector("a.lead-name");
+      if (link) link.click();
+    }
+  });
+});
