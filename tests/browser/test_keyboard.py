@@ -24,7 +24,7 @@ def test_a_rep_works_the_leads_table_from_the_keyboard(
 
     page.goto(f"{live_server}/board")  # the search is in the top bar of every page
     page.keyboard.press("/")
-    search = page.get_by_role("searchbox", name="Search leads")
+    search = page.get_by_role("searchbox", name="Find a lead")
     expect(search).to_be_focused()
     search.fill("zed")
     search.press("Enter")
@@ -61,7 +61,7 @@ def test_typing_in_a_field_is_never_a_shortcut(
     LeadFactory(owner=rep, name="Ada Lovelace")
     sign_in_as(rep)
     page.goto(f"{live_server}/leads")
-    search = page.get_by_role("searchbox", name="Search leads")
+    search = page.get_by_role("searchbox", name="Find a lead")
     search.focus()
     page.keyboard.type("j/k?e")
     expect(search).to_have_value("j/k?e")
