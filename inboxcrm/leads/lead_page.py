@@ -16,7 +16,13 @@ from inboxcrm.formatting import clock
 from inboxcrm.leads.history import stage_history
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.notes import authors, notes_of
-from inboxcrm.leads.timeline import Cursor, timeline
+from inboxcrm.leads.timeline import (
+    ContactTimes,
+    Cursor,
+    hidden_conversations,
+    timeline,
+    visible_contact_times,
+)
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
@@ -46,9 +52,15 @@ def contact_card(scope: Scope, lead: Lead) -> dict[str, Any]:
 def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) -> dict[str, Any]:
     access = MailAccess.of(scope.session, viewer)
     notes = notes_of(scope, lead)
+    hidden = hidden_conversations(scope, access, [lead.id])
+    times = (
+        visible_contact_times(scope, access, lead.id)  # none of the hidden mail's times
+        if hidden
+        else ContactTimes(lead.first_inbound_at, lead.first_response_at, lead.last_contacted_at)
+    )
     first_response = (
-        lead.first_response_at - lead.first_inbound_at
-        if lead.first_response_at and lead.first_inbound_at
+        times.first_response_at - times.first_inbound_at
+        if times.first_response_at and times.first_inbound_at
         else None
     )
     return {
@@ -60,6 +72,8 @@ def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) ->
         "note_authors": authors(scope.session, notes),
         "tz": viewer.timezone,
         "first_response": first_response,
+        "times": times,
+        "hidden": hidden,
         "panels": panels(lead),
         **contact_card(scope, lead),
     }

@@ -319,3 +319,21 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// An email's body frame fits its content once it has loaded (the frame may be read: same
+// origin, and nothing in it runs), capped so a very long mail scrolls inside its frame.
+document.addEventListener("DOMContentLoaded", () => {
+  const fit = (frame) => {
+    try {
+      const doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      // The html element's own box: its scrollHeight is never less than the frame's.
+      const height = Math.ceil(doc.documentElement.getBoundingClientRect().height);
+      frame.style.height = `${Math.min(Math.max(height + 4, 48), 1600)}px`;
+    } catch (_) { /* another origin after all: keep the default height */ }
+  };
+  document.querySelectorAll("iframe[data-fit]").forEach((frame) => {
+    frame.addEventListener("load", () => fit(frame));
+    frame.closest("details")?.addEventListener("toggle", () => fit(frame));
+  });
+});
