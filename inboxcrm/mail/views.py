@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.connection import request_calls
 from inboxcrm.accounts.models import Mailbox, Visibility
+from inboxcrm.accounts.service import google_client
 from inboxcrm.errors import Invalid, NotFound
 from inboxcrm.gmail.calls import AttachmentGone, GmailUnavailable, GrantRevoked
 from inboxcrm.mail.models import Message, Thread
@@ -106,6 +107,9 @@ def attachment(message_id: int, index: int) -> Response | tuple[str, int]:
         raise NotFound(f"attachment {index} of message {message_id} not found")
     mailbox = db_session().get_one(Mailbox, message.mailbox_id)
     settings = current_app.extensions["inboxcrm.settings"]
+    if google_client(settings) is None:
+        problem = "Gmail is not set up on this server (INBOXCRM_GOOGLE_CLIENT_ID)."
+        return render_template("error.html", status=503, message=problem), 503
     try:
         data = request_calls(settings, mailbox).attachment(
             message.gmail_id, str(item["attachment_id"])
