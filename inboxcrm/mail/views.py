@@ -123,7 +123,14 @@ def attachment(message_id: int, index: int) -> Response | tuple[str, int]:
         return render_template("error.html", status=409, message=problem), 409
     except AttachmentGone:
         raise NotFound("Gmail no longer has this attachment: the message was deleted.") from None
-    except (GmailUnavailable, GrantRevoked) as exc:
+    except GrantRevoked:
+        owner = mailbox.member.name or mailbox.member.email
+        problem = (
+            f"Google refused inboxcrm's access to {mailbox.email}, so its attachments cannot "
+            f"be fetched: {owner} can reconnect it on the Gmail page."
+        )
+        return render_template("error.html", status=409, message=problem), 409
+    except GmailUnavailable as exc:
         current_app.logger.warning("attachment of message %s: %s", message.id, exc)
         problem = "Gmail did not answer in time. Try again in a minute."
         return render_template("error.html", status=503, message=problem), 503

@@ -144,3 +144,18 @@ def test_the_body_frame_may_be_measured_but_runs_nothing(
     policy = client.get(body).headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy
     assert "script" not in policy.replace("default-src 'none'", "")
+
+
+def test_a_revoked_grant_says_who_must_reconnect(
+    client: FlaskClient, session: Session, synced: Lead, sandbox: RunningSandbox
+) -> None:
+    page = client.get(f"/leads/{synced.id}").text
+    link = page.split('<ul class="attachments">')[1].split('href="')[1].split('"')[0]
+    revoked = requests.post(
+        f"{sandbox.url}/_sandbox/grants/revoke", json={"email": AVA}, timeout=10
+    )
+    assert revoked.json()["revoked"] >= 1
+    session.expire_all()
+    answer = client.get(link)
+    assert answer.status_code == 409
+    assert f"Google refused inboxcrm&#39;s access to {AVA}" in answer.text
