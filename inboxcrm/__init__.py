@@ -138,6 +138,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.segments.views import bp as segments
     from inboxcrm.setup import api_blueprints, lead_panels
+    from inboxcrm.team.views import bp as team
     from inboxcrm.web import database
 
     app.extensions[PANELS] = lead_panels()
@@ -159,6 +160,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     csrf.exempt(outbox_public)
     app.register_blueprint(segments)
     app.register_blueprint(campaigns)
+    app.register_blueprint(team)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on
@@ -258,7 +260,13 @@ def configure_templates(app: Flask, settings: Settings) -> None:
 
     app.add_template_filter(formatting.money)
     app.add_template_filter(formatting.ago)
-    app.add_template_filter(formatting.localtime)
+
+    @app.template_filter("localtime")
+    def localtime(when: dt.datetime | None, timezone: str | None = None) -> str:
+        """In the zone named, else the signed-in member's own, else UTC."""
+        me = current_member()
+        return formatting.localtime(when, timezone or (me.timezone if me else None))
+
     app.add_template_filter(formatting.duration)
     app.add_template_filter(formatting.filesize)
     from inboxcrm.outbox import views as outbox

@@ -1,5 +1,5 @@
-"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, api-token, keys, mail,
-scores."""
+"""The `inboxcrm` command: demo, clock, sync, sandbox, db, member, workspace, api-token, keys,
+mail, scores."""
 
 from __future__ import annotations
 
@@ -109,10 +109,132 @@ def member_login_link(email: str) -> None:
     settings = _keyed_settings()
     with Database(settings.database_url).session() as session:
         found = find_member(session, email)
-        if found is None:
+        if found is None or not found.active:
             raise click.ClickException(f"no member {email}")
         token = signin_token(found, settings.secret_key)
     _print_link(settings, token)
+
+
+def _team_member(session: Any, email: str) -> Any:
+    """The member an address names, still on the team."""
+    from inboxcrm.accounts.service import find_member
+
+    found = find_member(session, email)
+    if found is None or not found.active:
+        raise click.ClickException(f"no member {email}")
+    return found
+
+
+@member.command("list")
+@click.option("--workspace", "workspace_name", required=True, help="The workspace's name.")
+def member_list(workspace_name: str) -> None:
+    """The team: role, Gmail, last active and leads owned; then open invitations."""
+    from inboxcrm.accounts.service import find_workspace
+    from inboxcrm.team.roster import open_invites, roster
+    from inboxcrm.tenancy import Scope
+
+    with Database(_settings().database_url).session() as session:
+        workspace = find_workspace(session, workspace_name)
+        if workspace is None:
+            raise click.ClickException(f"no workspace {workspace_name!r}")
+        scope = Scope(session, workspace.id)
+        for row in roster(scope):
+            m, seen = row.member, row.last_active_at
+            active = seen.strftime("%Y-%m-%d %H:%M UTC") if seen else "never"
+            click.echo(
+                f"{m.email:<32} {m.role.value:<9} {row.gmail.value:<19} "
+                f"last active {active:<20} {row.leads:>6,} leads"
+            )
+        for invite in open_invites(scope):
+            click.echo(f"{invite.email:<32} {invite.role.value:<9} invited")
+        joining = "on" if workspace.allow_join else "off"
+        click.echo(f"joining by domain ({workspace.domain or 'no domain'}): {joining}")
+
+
+@member.command("invite")
+@click.argument("email")
+@click.option("--workspace", "workspace_name", required=True, help="The workspace's name.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.rep.value)
+def member_invite(email: str, workspace_name: str, role: str) -> None:
+    """Invite an address: signing in with Google as it joins the workspace."""
+    from inboxcrm.accounts.service import find_workspace
+    from inboxcrm.team.service import invite_member
+    from inboxcrm.tenancy import Scope
+
+    try:
+        with Database(_settings().database_url).session() as session:
+            workspace = find_workspace(session, workspace_name)
+            if workspace is None:
+                raise click.ClickException(f"no workspace {workspace_name!r}")
+            found = invite_member(Scope(session, workspace.id), None, email, Role(role))
+            address = found.email
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        f"invited {address} as {role} of {workspace_name!r}: they join by signing in with Google"
+    )
+
+
+@member.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def member_role(email: str, role: str) -> None:
+    """Change a member's role (a workspace keeps at least one admin)."""
+    from inboxcrm.team.service import change_role
+    from inboxcrm.tenancy import Scope
+
+    try:
+        with Database(_settings().database_url).session() as session:
+            found = _team_member(session, email)
+            changed = change_role(Scope(session, found.workspace_id), None, found, Role(role))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{email} is now {role}" if changed else f"{email} was already {role}")
+
+
+@member.command("remove")
+@click.argument("email")
+@click.option("--leads-to", "heir_email", help="Who takes their leads (default: no one).")
+def member_remove(email: str, heir_email: str | None) -> None:
+    """Remove a member: their leads go to --leads-to, their sign-ins and tokens end, their
+    Gmail is disconnected; what it synced stays."""
+    from inboxcrm.team.service import remove_member
+    from inboxcrm.tenancy import Scope
+
+    try:
+        with Database(_settings().database_url).session() as session:
+            gone = _team_member(session, email)
+            heir = _team_member(session, heir_email) if heir_email else None
+            if heir is not None and heir.workspace_id != gone.workspace_id:
+                raise click.ClickException(f"{heir_email} is not on {email}'s team")
+            done = remove_member(Scope(session, gone.workspace_id), None, gone, heir, utcnow())
+            summary = done.summary()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(summary)
+
+
+@main.group("workspace")
+def workspace_group() -> None:
+    """Workspaces."""
+
+
+@workspace_group.command("joining")
+@click.argument("workspace_name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def workspace_joining(workspace_name: str, state: str) -> None:
+    """Whether people signing in with the workspace's domain join as reps (on), or need an
+    invitation (off)."""
+    from inboxcrm.accounts.service import find_workspace
+    from inboxcrm.team.service import set_joining
+    from inboxcrm.tenancy import Scope
+
+    with Database(_settings().database_url).session() as session:
+        workspace = find_workspace(session, workspace_name)
+        if workspace is None:
+            raise click.ClickException(f"no workspace {workspace_name!r}")
+        set_joining(Scope(session, workspace.id), None, state == "on")
+    click.echo(f"joining by domain is {state} for {workspace_name!r}")
 
 
 @main.group("api-token")
@@ -283,7 +405,7 @@ def demo(host: str, port: int) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
-    from inboxcrm import create_app
+    from inboxcrm import create_app, logs
     from inboxcrm.accounts.service import signin_token
     from inboxcrm.demo import demo_settings, live_mail, seed, team, with_sandbox_google
     from inboxcrm.migrate import upgrade
@@ -302,6 +424,8 @@ def demo(host: str, port: int) -> None:
     private_dir(settings.instance_dir)
     upgrade(settings.database_url)
     app = create_app(settings)
+    log_file = private_dir(settings.instance_dir) / "demo.log"
+    logs.quiet_console(sys.stdout, log_file)  # the access log and every tick go to the file
     with app.app_context():
         from inboxcrm.web import database
 
@@ -314,6 +438,7 @@ def demo(host: str, port: int) -> None:
     click.echo("Sign in with one of these one-time links (valid 30 minutes; restart for new ones):")
     for person, token in links:
         click.echo(f"  {person.role.value:<9} {person.name:<12} {_signin_url(settings, token)}")
+    click.echo(f"Errors and finished syncs show here; everything else goes to {log_file}.")
     click.echo("Stop with Ctrl+C.\n")
     sys.stdout.flush()
     clock = BackgroundScheduler(timezone=dt.UTC)

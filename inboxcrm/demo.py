@@ -25,6 +25,7 @@ from inboxcrm.leads.service import create_lead, update_lead
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.sandbox.seed import answer_one
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from inboxcrm.stages.models import StageKind
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
@@ -53,6 +54,7 @@ FIRST = "Alice Bruno Chiara Dev Elena Farid Grace Hiro Ines Jonas Kemi Luca Maya
 LAST = "Ahmed Berg Costa Dubois Eze Fischer Garcia Haddad Ito Jensen Kowalski Lopez".split()
 TITLES = ("Head of Operations", "CFO", "VP Sales", "IT Director", "Procurement Lead", "CEO", "COO")
 TAGS = ("enterprise", "inbound", "event", "referral", "pilot")
+LOST = ("Went with a competitor", "No budget this year", "Went quiet", "Too early for them")
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -136,13 +138,23 @@ def seed(session: Session, now: dt.datetime) -> Workspace:
             now - dt.timedelta(days=rng.randint(20, 90)),
         )
         stage = rng.choices(stages, weights)[0]
-        update_lead(
-            scope,
-            lead,
-            LeadUpdate(stage_id=stage.id),
-            admin if lead.owner_id == admin.id else rep,  # the owner moves it along
-            now - dt.timedelta(days=rng.randint(1, 19)),
-        )
+        owner = admin if lead.owner_id == admin.id else rep  # the owner moves it along
+        # Through the pipeline a stage at a time, as a team works (the odd skip aside), so
+        # the reports' cohorts move on as they would.
+        opened = [s for s in stages if s.kind is StageKind.open]
+        if stage.kind is StageKind.open:
+            path = opened[1 : opened.index(stage) + 1]
+        elif stage.kind is StageKind.won:
+            path = [*opened[1:], stage]
+        else:  # lost, nurture, unqualified: from somewhere along the way
+            path = [*opened[1 : rng.randint(1, len(opened))], stage]
+        if len(path) > 2 and rng.random() < 0.15:
+            path.pop(rng.randrange(len(path) - 1))  # skipped a stage
+        at = lead.created_at
+        for step in path:
+            at = min(at + dt.timedelta(days=rng.randint(1, 12)), now - dt.timedelta(hours=1))
+            reason = {"lost_reason": rng.choice(LOST)} if step.kind is StageKind.lost else {}
+            update_lead(scope, lead, LeadUpdate(stage_id=step.id, **reason), owner, at)
         lead.rescore_at = now  # its fit (title, company) scores on the clock's next tick
         lead.last_contacted_at = now - dt.timedelta(hours=rng.randint(1, 24 * 45))
         if rng.random() < 0.6:

@@ -61,3 +61,13 @@ def filesize(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def clock(when: dt.datetime, timezone: str | None) -> str | None:
+    """The time of day somewhere, as a person says it: `3:40 pm`; None for an unknown zone."""
+    try:
+        local = when.astimezone(ZoneInfo(timezone or ""))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    hour = local.hour % 12 or 12
+    return f"{hour}:{local.minute:02d} {'am' if local.hour < 12 else 'pm'}"

@@ -12,7 +12,10 @@ rewrites the formatted message, exception text included, before any handler writ
 from __future__ import annotations
 
 import logging
+import os
 import re
+from pathlib import Path
+from typing import TextIO
 
 from inboxcrm.config import Settings
 
@@ -21,6 +24,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Loggers whose handlers (if the server made any) get the filter too; gunicorn's do not
 # propagate to the root.
 SERVER_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
+# What a person running the app wants to see as it happens (a sync finished), beside
+# warnings and errors; the demo's console shows nothing else.
+news = logging.getLogger("inboxcrm.news")
 
 _HIDDEN_FIELDS = (
     "access_token|refresh_token|id_token|token|code|code_verifier|verifier|client_secret"
@@ -98,6 +104,7 @@ def configure(settings: Settings) -> None:
     if not root.handlers:
         stream = logging.StreamHandler()
         stream.setFormatter(logging.Formatter(FORMAT))
+        stream.inboxcrm_console = True  # type: ignore[attr-defined]  # quiet_console's to swap
         root.addHandler(stream)
     for name in _asked_for - set(settings.debug_loggers):
         logging.getLogger(name).setLevel(logging.NOTSET)
@@ -115,3 +122,43 @@ def configure(settings: Settings) -> None:
     for name in SERVER_LOGGERS:
         for handler in logging.getLogger(name).handlers:
             protect(handler)
+
+
+class _ForAPerson(logging.Filter):
+    """Warnings, errors and news: not the access log, nor every tick's INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name == news.name
+
+
+class _ConsoleFormat(logging.Formatter):
+    """News as it is; a warning or an error says which, and where from."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.levelno < logging.WARNING:
+            return line
+        time, _, rest = line.partition(" ")
+        return f"{time} {record.levelname} ({record.name}) {rest}"
+
+
+def quiet_console(stream: TextIO, path: Path) -> list[logging.Handler]:
+    """For `inboxcrm demo`: the console (`stream`) gets what a person needs, `path` gets
+    every line, access log included, both redacted. Replaces the root's plain console
+    handler made by `configure`; returns the handlers added."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "inboxcrm_console", False):
+            root.removeHandler(handler)
+    console = logging.StreamHandler(stream)
+    console.setFormatter(_ConsoleFormat("%(asctime)s %(message)s", "%H:%M:%S"))
+    console.addFilter(_ForAPerson())
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # private, as the database is
+    path.chmod(0o600)
+    file = logging.FileHandler(path, encoding="utf-8")
+    file.setFormatter(logging.Formatter(FORMAT))
+    added: list[logging.Handler] = [console, file]
+    for handler in added:
+        protect(handler)
+        root.addHandler(handler)
+    return added

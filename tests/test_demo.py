@@ -2,8 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -50,3 +57,49 @@ def test_the_demo_leads_score_from_what_they_are_not_from_made_up_numbers(
     assert senior
     assert all(lead.score == 10 for lead in senior)  # a decision maker's title, nothing else
     assert {lead.temperature for lead in scored} == {None}  # no engagement: no temperature
+
+
+def test_the_demo_console_says_where_to_go_and_keeps_the_access_log_in_a_file(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # a free port for the demo's own address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOXCRM_")}
+    env.update(INBOXCRM_ENV="demo", INBOXCRM_INSTANCE_DIR=str(tmp_path))
+    command = [sys.executable, "-c", "from inboxcrm.cli import main; main()", "demo"]
+    demo = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        printed = []
+        for line in demo.stdout:
+            printed.append(line)
+            if line.startswith("Stop with Ctrl+C"):
+                break
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # the server starts listening just after the banner
+            try:
+                assert requests.get(f"{base}/signin", timeout=5).status_code == 200
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=30)
+    text = "".join(printed) + rest
+    assert f"inboxcrm demo running at {base}" in text
+    assert '"Sign in with Google"' in text
+    assert [line.split()[0] for line in printed if "/signin/" in line] == [
+        "admin",
+        "rep",
+        "marketer",
+    ]
+    assert "GET /signin" not in text  # the access log is in the file
+    assert "development server" not in text
+    assert "GET /signin HTTP/1.1" in (tmp_path / "demo.log").read_text()

@@ -4,10 +4,12 @@ handlers, tried with a real Google sign-in, a sync and API calls at DEBUG."""
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -259,3 +261,32 @@ def test_exception_text_is_redacted_too(capture: Capture, settings: Settings) ->
     assert "4/0Secret" not in capture.text
     assert "abc.def" not in capture.text
     assert "ValueError" in capture.text
+
+
+def test_the_demo_console_shows_a_person_news_and_problems(
+    settings: Settings, tmp_path: Path
+) -> None:
+    logs.configure(settings)
+    console = io.StringIO()
+    path = tmp_path / "demo.log"
+    added = logs.quiet_console(console, path)
+    try:
+        logging.getLogger("werkzeug").info('"GET /signin/abcdefghijklmnopqrstuvwx HTTP/1.1" 200')
+        logging.getLogger("inboxcrm.mail.sync").info("mailbox 1: history expired, full resync")
+        logs.news.info("ava@acme.com: first sync finished, 12 new messages")
+        logging.getLogger("inboxcrm.runtime").error("job relabel_threads failed")
+    finally:
+        for handler in added:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        logs.configure(Settings())
+    shown = console.getvalue().splitlines()
+    assert len(shown) == 2
+    assert shown[0].endswith(" ava@acme.com: first sync finished, 12 new messages")
+    assert shown[1].endswith(" ERROR (inboxcrm.runtime) job relabel_threads failed")
+    kept = path.read_text()
+    assert "GET /signin/[redacted]" in kept
+    assert "abcdefghijklmnop" not in kept
+    assert "history expired" in kept
+    assert "first sync finished" in kept
+    assert path.stat().st_mode & 0o077 == 0

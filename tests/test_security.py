@@ -54,6 +54,7 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     box = factories.MailboxFactory(member=admin)
     thread = factories.ThreadFactory(mailbox=box, subject="Rockets", leads=[lead])
     message = factories.MessageFactory(thread=thread, at=T0, html="<p>Hello <b>there</b></p>")
+    message.attachments = [{"filename": "q3.pdf", "attachment_id": "att-1", "size": 10}]
     stage = session.scalars(select(Stage).where(Stage.workspace_id == admin.workspace_id)).first()
     assert stage is not None
     assert lead.company_id is not None
@@ -76,6 +77,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "company_id": lead.company_id,
         "message_id": message.id,
         "notice_id": notice.id,
+        "member_id": admin.id,
+        "index": 0,
         "token": link,
         "filename": "app.css",
         "segment_id": segment.id,

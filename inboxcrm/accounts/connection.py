@@ -10,6 +10,7 @@ from typing import Any
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.accounts.service import google_client
+from inboxcrm.config import Settings
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.client import authorized_http, thread_service
 from inboxcrm.gmail.pacing import SystemClock, TokenBucket
@@ -56,3 +57,22 @@ def connect(runtime: Runtime, mailbox: Mailbox, policy: RetryPolicy = RETRY) -> 
 
 def gmail_calls(runtime: Runtime, mailbox: Mailbox) -> GmailCalls:
     return connect(runtime, mailbox).calls
+
+
+# A person waits for a download: two tries, no long backoffs.
+WAITING = RetryPolicy(attempts=2, base=0.5, cap=2.0, jitter=0.2, max_wait=5.0)
+
+
+def request_calls(settings: Settings, mailbox: Mailbox) -> GmailCalls:
+    """The mailbox's Gmail for one web request (an attachment to download), with a short
+    retry policy: LookupError when it is not connected. A refreshed token is not kept:
+    the clock's next connection refreshes its own."""
+    client = google_client(settings)
+    if client is None or mailbox.token_ciphertext is None:
+        raise LookupError(f"{mailbox.email} is not connected")
+    tokens = TokenBox(settings.token_key).open(mailbox.token_ciphertext)
+    credentials = credentials_from_json(client, tokens)
+    service = thread_service(client.api_root)
+    return GmailCalls(
+        service, TokenBucket(SystemClock()), policy=WAITING, http=authorized_http(credentials)
+    )

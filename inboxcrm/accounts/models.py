@@ -89,11 +89,21 @@ class Member(InWorkspace, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.rep)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # When `timezone` was taken from their browser or chosen (None: not yet, so the next
+    # page they open sends the browser's).
+    timezone_set_at: Mapped[dt.datetime | None]
     # Rotated on every sign-in, so a sign-in link works once.
     login_nonce: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Removed by an admin: the row stays (their mail, notes and moves keep a name), but
+    # they sign in no more, own no lead and are offered as no one's owner.
+    removed_at: Mapped[dt.datetime | None]
 
     workspace: Mapped[Workspace] = relationship(back_populates="members")
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
 
     __table_args__ = (Index(None, "workspace_id"),)
 

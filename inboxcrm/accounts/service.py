@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -108,7 +109,7 @@ def member_for_signin(session: Session, token: str, secret_key: str) -> Member |
     member = session.get(Member, data.get("m"))
     if member is None or not member.login_nonce or member.login_nonce != data.get("n"):
         return None
-    return member
+    return member if member.active else None
 
 
 def consume_signin(member: Member) -> None:
@@ -136,7 +137,7 @@ def member_for_token(session: Session, plain: str, now: dt.datetime) -> Member |
         .where(ApiToken.token_hash == _hash(plain), ApiToken.revoked_at.is_(None))
         .options(joinedload(ApiToken.member))  # one query for both
     ).first()
-    if token is None:
+    if token is None or not token.member.active:
         return None
     # Touch at most once a minute: a busy integration should not write on every call.
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
@@ -144,10 +145,13 @@ def member_for_token(session: Session, plain: str, now: dt.datetime) -> Member |
     return token.member
 
 
-def invite(session: Session, workspace: Workspace, email: str, role: Role, by: Member) -> Invite:
+def invite(
+    session: Session, workspace: Workspace, email: str, role: Role, by: Member | None
+) -> Invite:
     """Invite an address; signing in with Google then joins this workspace with this role."""
     address = normalize_email(email)
-    if find_member(session, address) is not None:
+    existing = find_member(session, address)
+    if existing is not None and (existing.active or existing.workspace_id != workspace.id):
         raise Conflict(f"{address} is already a member")
     found = session.scalars(
         select(Invite).where(Invite.workspace_id == workspace.id, Invite.email == address)
@@ -155,7 +159,7 @@ def invite(session: Session, workspace: Workspace, email: str, role: Role, by: M
     if found is None:
         found = Invite(workspace_id=workspace.id, email=address)
         session.add(found)
-    found.role, found.invited_by_id, found.accepted_at = role, by.id, None
+    found.role, found.invited_by_id, found.accepted_at = role, by.id if by else None, None
     session.flush()
     return found
 
@@ -174,7 +178,7 @@ def member_for_google(session: Session, email: str, name: str, now: dt.datetime)
     ones join as reps unless joining is off); free-mail users each get their own."""
     address = normalize_email(email)
     existing = find_member(session, address)
-    if existing is not None:
+    if existing is not None and existing.active:
         if name and not existing.name:
             existing.name = name
         return existing
@@ -183,6 +187,15 @@ def member_for_google(session: Session, email: str, name: str, now: dt.datetime)
         .where(Invite.email == address, Invite.accepted_at.is_(None))
         .order_by(Invite.created_at.desc())
     ).first()
+    if existing is not None:  # removed: only an invitation back brings them in again
+        if invitation is None or invitation.workspace_id != existing.workspace_id:
+            raise Forbidden(
+                f"You are no longer a member of {existing.workspace.name}: "
+                "ask an admin there to invite you again."
+            )
+        invitation.accepted_at = now
+        existing.removed_at, existing.role = None, invitation.role
+        return existing
     if invitation is not None:
         invitation.accepted_at = now
         workspace = session.get_one(Workspace, invitation.workspace_id)
@@ -238,3 +251,26 @@ def mailboxes_of(session: Session, member: Member) -> list[Mailbox]:
     return list(
         session.scalars(select(Mailbox).where(Mailbox.member_id == member.id).order_by(Mailbox.id))
     )
+
+
+def zone_names() -> list[str]:
+    """The IANA zones a member may choose, as a list to pick from."""
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+
+def set_timezone(member: Member, raw: str, now: dt.datetime, from_browser: bool = False) -> bool:
+    """The member's own timezone, for every time they are shown. From the browser it is
+    taken once, at their first page, and never over one they chose; True if it changed."""
+    name = (raw or "").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            "Timezone: a place's zone such as Europe/Berlin or America/New_York",
+            {"timezone": "choose one from the list"},
+        ) from None
+    if not name or (from_browser and member.timezone_set_at is not None):
+        return False
+    changed = member.timezone != name
+    member.timezone, member.timezone_set_at = name, now
+    return changed

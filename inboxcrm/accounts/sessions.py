@@ -70,7 +70,8 @@ def resume_session(session: Session, token: str, now: dt.datetime) -> LoginSessi
     ).first()
     if found is None:
         return None
-    if now - found.last_seen_at > IDLE_LIFETIME or now - found.created_at > ABSOLUTE_LIFETIME:
+    stale = now - found.last_seen_at > IDLE_LIFETIME or now - found.created_at > ABSOLUTE_LIFETIME
+    if stale or not found.member.active:
         session.delete(found)
         session.flush()
         return None

@@ -32,6 +32,8 @@ from inboxcrm.accounts.service import (
     mailboxes_of,
     member_for_google,
     member_for_signin,
+    set_timezone,
+    zone_names,
 )
 from inboxcrm.accounts.sessions import (
     ABSOLUTE_LIFETIME,
@@ -77,7 +79,8 @@ def signin_link(token: str) -> tuple[str, int] | str | Response:
     # GET only asks: mail scanners open links, and must not spend a one-time link.
     found = member_for_signin(db_session(), token, current_app.config["SECRET_KEY"])
     if found is None:
-        return render_template("accounts/signin.html", expired=True), 400
+        google = google_client(current_app.extensions["inboxcrm.settings"]) is not None
+        return render_template("accounts/signin.html", expired=True, google=google), 400
     if request.method == "GET":
         return render_template("accounts/confirm.html", member=found)
     consume_signin(found)
@@ -98,12 +101,34 @@ def account() -> str:
     me = member()
     return render_template(
         "accounts/account.html",
+        zones=zone_names(),
         sessions=sessions_of(db_session(), me, utcnow()),
         current=g.session_token,
         is_token_of=is_token_of,
         idle=IDLE_LIFETIME,
         absolute=ABSOLUTE_LIFETIME,
     )
+
+
+@bp.post("/account/timezone")
+@login_required
+def timezone() -> Response | tuple[dict[str, Any], int] | dict[str, Any]:
+    """Chosen on the account page, or sent once by the browser (`from_browser=1`) at the
+    first page a member opens."""
+    from_browser = request.form.get("from_browser") == "1"
+    try:
+        changed = set_timezone(member(), request.form.get("timezone", ""), utcnow(), from_browser)
+        db_session().commit()
+    except DomainError as exc:
+        db_session().rollback()
+        if from_browser:
+            return {"error": {"status": exc.status, "message": exc.message}}, exc.status
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.account"))
+    if from_browser:
+        return {"timezone": member().timezone, "changed": changed}
+    flash(f"Times now show in {member().timezone}." if changed else "Nothing changed.")
+    return redirect(url_for("accounts.account"))
 
 
 @bp.post("/account/signout-everywhere")

@@ -62,7 +62,10 @@ def domain_error(exc: DomainError) -> Response:
 
 def validation_error(exc: ValidationError) -> Response:
     db_session().rollback()
-    fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+    fields = {
+        ".".join(str(p) for p in e["loc"]) or "body": str(e["msg"]).removeprefix("Value error, ")
+        for e in exc.errors()
+    }
     return error(422, "the request has invalid fields", fields)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "COSTS",
     "MAX_BATCH",
     "RATE_LIMIT_REASONS",
+    "AttachmentGone",
     "CallStats",
     "DraftGone",
     "Failure",
@@ -64,6 +65,7 @@ COSTS = {
     "history.list": 2,
     "messages.list": 5,
     "messages.get": 5,
+    "messages.attachments.get": 5,
     "threads.modify": 10,
     "messages.send": 100,
     "drafts.create": 10,
@@ -72,6 +74,10 @@ COSTS = {
     "drafts.send": 100,
 }
 MAX_BATCH = 50  # Gmail takes 100 per batch; it advises 50 and larger ones trip limits
+
+
+class AttachmentGone(GmailError):
+    """messages.attachments.get answered 404 (or 400 for an id it does not know)."""
 
 
 class HistoryExpired(GmailError):
@@ -316,6 +322,26 @@ class GmailCalls:
             q=f"rfc822msgid:{wanted}", max_results=10, include_spam_trash=True
         )
         return page.ids[0] if page.ids else None
+
+    def attachment(self, message_id: str, attachment_id: str) -> bytes:
+        """An attachment's bytes (messages.attachments.get); AttachmentGone when Gmail no
+        longer has the message or the attachment."""
+
+        def request() -> Any:
+            return (
+                self.users.messages()
+                .attachments()
+                .get(userId="me", messageId=message_id, id=attachment_id)
+            )
+
+        try:
+            answer = self._call("messages.attachments.get", request)
+        except HttpError as exc:
+            if exc.resp.status in (400, 404):
+                raise AttachmentGone(f"attachment {attachment_id} of {message_id}") from exc
+            raise
+        data = str(answer.get("data") or "")
+        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
     def get_messages(
         self,

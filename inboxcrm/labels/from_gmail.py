@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox
@@ -166,8 +166,12 @@ def apply_stage_labels(
     for lead_id, item in latest.items():
         lead = scope.get(Lead, lead_id)
         detail = _detail(item.label, mailbox, now, initial)
+        # A label found by a first sync was put there before it: when is unknown, so the
+        # move is dated by the thread's newest mail (days in stage count from then, not
+        # from the sync), but never before the lead's last move.
+        at = _adopted_at(session, lead, item, now) if initial else now
         change = move_lead(
-            scope, lead, item.label.stage, source=ChangeSource.label, now=now, detail=detail
+            scope, lead, item.label.stage, source=ChangeSource.label, now=at, detail=detail
         )
         if change is None:
             continue
@@ -176,6 +180,16 @@ def apply_stage_labels(
         _relabel_disagreeing(session, lead, item.label.stage_id, now)
     session.flush()
     return changes
+
+
+def _adopted_at(session: Session, lead: Lead, item: _News, now: dt.datetime) -> dt.datetime:
+    newest = item.rank[1]
+    if newest <= EPOCH:
+        return now
+    last_move = session.scalar(
+        select(func.max(StageChange.changed_at)).where(StageChange.lead_id == lead.id)
+    )
+    return min(now, max(newest, last_move or EPOCH))
 
 
 def _relabel_disagreeing(session: Session, lead: Lead, stage_id: int, now: dt.datetime) -> None:

@@ -13,7 +13,8 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Invalid
 from inboxcrm.leads.blocklist import display_pattern, list_blocks
 from inboxcrm.leads.capture.policy import change_settings, parse_lead_inboxes
-from inboxcrm.leads.junk import block, not_a_lead, parse_block, unblock
+from inboxcrm.leads.junk import Block, Junked, block, not_a_lead, parse_block, unblock
+from inboxcrm.leads.models import Lead
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("capture", __name__)
@@ -35,11 +36,16 @@ POLICIES = (
 
 @bp.post("/leads/<int:lead_id>/not-a-lead", endpoint="not_a_lead")
 @login_required
-def not_a_lead_page(lead_id: int) -> Response:
+def not_a_lead_page(lead_id: int) -> Response | str:
+    """Remove the lead; blocking its whole domain is shown first (the leads the block
+    removes, by name) and done once confirmed."""
     try:
-        junked = not_a_lead(
-            scope(), [lead_id], member(), parse_block(request.form.get("block")), utcnow()
-        )
+        choice = parse_block(request.form.get("block"))
+        lead = scope().get(Lead, lead_id)
+        name = lead.name or lead.email
+        junked = not_a_lead(scope(), [lead_id], member(), choice, utcnow())
+        if choice is Block.domain and request.form.get("confirmed") != "1":
+            return _preview(lead_id, name, junked)
     except DomainError as exc:
         db_session().rollback()
         if exc.status == 404:
@@ -49,6 +55,38 @@ def not_a_lead_page(lead_id: int) -> Response:
     db_session().commit()
     flash(junked.summary())
     return redirect(url_for("leads.index"))
+
+
+def _preview(lead_id: int, name: str, junked: Junked) -> str:
+    """What blocking the domain does, worked out by doing it; then undone until confirmed."""
+    blocked = ", ".join(display_pattern(p) for p in junked.blocked) or "nothing new"
+    others = [n for n in junked.removed_names if n != name]
+    lines = [
+        f"{name} is removed (the mail stays), and {blocked} is blocked: "
+        "no one there becomes a lead again."
+    ]
+    if others:
+        n = len(others)
+        lines.append(
+            f"The block also removes {n} other lead{'' if n == 1 else 's'} no one has worked on:"
+        )
+    else:
+        lines.append("The block removes no other lead.")
+    kept = [lead.name or lead.email for lead in junked.kept]
+    if kept:
+        more = " and more" if len(kept) > 10 else ""
+        lines.append(f"Kept, because reps have worked on them: {', '.join(kept[:10])}{more}.")
+    db_session().rollback()
+    return render_template(
+        "leads/confirm.html",
+        title=f"Not a lead: block {blocked}?",
+        lines=lines,
+        names=others,
+        action=url_for("capture.not_a_lead", lead_id=lead_id),
+        fields={"block": Block.domain.value},
+        button=f"Remove {name} and block {blocked}",
+        back=url_for("leads.show", lead_id=lead_id),
+    )
 
 
 def _page(status: int = 200, **context: Any) -> tuple[str, int]:

@@ -53,6 +53,7 @@ class Junked:
     removed: list[str] = field(default_factory=list)  # the removed leads' addresses
     blocked: list[str] = field(default_factory=list)  # patterns added to the blocklist
     kept: list[Lead] = field(default_factory=list)  # blocked, but a rep has worked on them
+    removed_names: list[str] = field(default_factory=list)  # the same leads, as pages name them
 
     def summary(self) -> str:
         parts = [f"Removed {len(self.removed)} lead{'s' if len(self.removed) != 1 else ''}"]
@@ -153,6 +154,7 @@ def _clean(scope: Scope, patterns: Sequence[str], now: dt.datetime, result: Junk
     kept: list[Lead] = []
     for lead in _blocked_leads(scope, patterns):
         (junk if lead.needs_review else kept).append(lead)
+    result.removed_names += [lead.name or lead.email for lead in junk]
     result.removed += remove_leads(scope, junk, now)
     result.kept += kept
 
@@ -201,7 +203,7 @@ def not_a_lead(
         for lead in leads:
             require(actor, Action.block_domain, lead.owner_id, lead.name or lead.email)
     patterns = _patterns_for(leads, choice) if choice else []
-    result = Junked()
+    result = Junked(removed_names=[lead.name or lead.email for lead in leads])
     result.removed = remove_leads(scope, leads, now)
     result.blocked = _add_patterns(scope, patterns, actor, now)
     _clean(scope, result.blocked, now, result)

@@ -12,11 +12,20 @@ from flask import current_app
 from markupsafe import Markup
 
 from inboxcrm.accounts.models import Member
+from inboxcrm.db import utcnow
+from inboxcrm.formatting import clock
 from inboxcrm.leads.history import stage_history
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.notes import authors, notes_of
-from inboxcrm.leads.timeline import Cursor, timeline
+from inboxcrm.leads.timeline import (
+    ContactTimes,
+    Cursor,
+    hidden_conversations,
+    timeline,
+    visible_contact_times,
+)
 from inboxcrm.mail.privacy import MailAccess
+from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 
 # A domain's part of the lead page: its HTML for the lead, or None for nothing.
@@ -29,12 +38,30 @@ def panels(lead: Lead) -> list[Markup]:
     return [html for html in (panel(lead) for panel in shown) if html is not None]
 
 
+def contact_card(scope: Scope, lead: Lead) -> dict[str, Any]:
+    """What the contact card's edit controls offer: the stages, the members still on the
+    team, and the lead's own time of day ("3:40 pm for them")."""
+    members = scope.select(Member, Member.removed_at.is_(None)).order_by(Member.name, Member.email)
+    return {
+        "lead": lead,
+        "stages": list_stages(scope),
+        "members": list(scope.session.scalars(members)),
+        "lead_time": clock(utcnow(), lead.timezone) if lead.timezone else None,
+    }
+
+
 def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) -> dict[str, Any]:
     access = MailAccess.of(scope.session, viewer)
     notes = notes_of(scope, lead)
+    hidden = hidden_conversations(scope, access, [lead.id])
+    times = (
+        visible_contact_times(scope, access, lead.id)  # none of the hidden mail's times
+        if hidden
+        else ContactTimes(lead.first_inbound_at, lead.first_response_at, lead.last_contacted_at)
+    )
     first_response = (
-        lead.first_response_at - lead.first_inbound_at
-        if lead.first_response_at and lead.first_inbound_at
+        times.first_response_at - times.first_inbound_at
+        if times.first_response_at and times.first_inbound_at
         else None
     )
     return {
@@ -46,5 +73,8 @@ def lead_page(scope: Scope, viewer: Member, lead: Lead, older: Cursor | None) ->
         "note_authors": authors(scope.session, notes),
         "tz": viewer.timezone,
         "first_response": first_response,
+        "times": times,
+        "hidden": hidden,
         "panels": panels(lead),
+        **contact_card(scope, lead),
     }

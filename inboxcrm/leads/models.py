@@ -198,6 +198,7 @@ class Note(InWorkspace, Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[dt.datetime | None]  # changed by its author (or an admin) since
 
     __table_args__ = (Index(None, "lead_id", "created_at"),)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, may_at_all, require
-from inboxcrm.addresses import company_domain, normalize_email
+from inboxcrm.addresses import company_domain, normalize_email, unicode_domain
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
 from inboxcrm.leads.models import (
     Company,
@@ -24,7 +24,7 @@ from inboxcrm.leads.models import (
     lead_tag,
 )
 from inboxcrm.leads.moves import move_lead
-from inboxcrm.leads.schemas import DEAL_FIELDS, MAX_TAG, LeadCreate, LeadUpdate
+from inboxcrm.leads.schemas import DEAL_FIELDS, LABELS, MAX_TAG, LeadCreate, LeadUpdate
 from inboxcrm.stages.models import ChangeSource, Stage
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
@@ -42,7 +42,8 @@ SORTS: dict[str, InstrumentedAttribute[Any]] = {
 }
 DEFAULT_SORT = "-last_contacted"
 # The sorts whose first click shows the most first: the highest score, the latest date.
-HIGHEST_FIRST = frozenset({"score", "last_contacted", "last_engaged"})
+# The table's first click on these shows the most first (the hottest, the biggest deal).
+HIGHEST_FIRST = frozenset({"score", "deal_value", "last_contacted", "last_engaged"})
 
 
 @dataclass(frozen=True)
@@ -223,8 +224,27 @@ def refresh_search_text(lead: Lead) -> None:
     )
 
 
-def _company(scope: Scope, name: str | None, email: str) -> Company | None:
-    """The named company (found by name, else created), or the one owning the address's domain."""
+class AddressTaken(Conflict):
+    """An address that is another lead's: the message names that lead, pages link it."""
+
+    def __init__(self, email: str, lead_id: int, lead_name: str) -> None:
+        super().__init__(
+            f"{email} already belongs to lead {lead_id}, {lead_name}",
+            {"email": f"already belongs to another lead: {lead_name}"},
+        )
+        self.email, self.lead_id, self.lead_name = email, lead_id, lead_name
+
+
+def company_name(domain: str) -> str:
+    """`acme-robotics.co.uk` -> `Acme Robotics`, `xn--bcher-kva.de` -> `Bücher`: a start
+    a rep can rename."""
+    label = unicode_domain(domain.split(".", 1)[0])
+    return " ".join(w[:1].upper() + w[1:] for w in label.replace("_", "-").split("-") if w)[:200]
+
+
+def _company(scope: Scope, name: str | None, email: str, make: bool = False) -> Company | None:
+    """The named company (found by name, else created), or the one owning the address's
+    domain: made, named from the domain, when `make` says a new domain gets one."""
     domain = company_domain(email)
     if name:
         company = scope.session.scalars(
@@ -248,7 +268,14 @@ def _company(scope: Scope, name: str | None, email: str) -> Company | None:
     owned = scope.session.scalars(
         scope.select(CompanyDomain, CompanyDomain.domain == domain)
     ).first()
-    return owned.company if owned else None
+    if owned is not None:
+        return owned.company
+    if not make:
+        return None
+    company = Company(workspace_id=scope.workspace_id, name=company_name(domain))
+    company.domains.append(CompanyDomain(workspace_id=scope.workspace_id, domain=domain))
+    scope.session.add(company)
+    return company
 
 
 def _tags(scope: Scope, names: Sequence[str]) -> list[Tag]:
@@ -274,10 +301,8 @@ def _set_emails(scope: Scope, lead: Lead, primary: str, others: Sequence[str]) -
         else scope.select(LeadEmail, LeadEmail.email.in_(wanted))
     ).first()
     if taken is not None:
-        raise Conflict(
-            f"{taken.email} already belongs to lead {taken.lead_id}",
-            {"email": "already belongs to another lead"},
-        )
+        other = scope.session.get_one(Lead, taken.lead_id)
+        raise AddressTaken(taken.email, other.id, other.name or other.email)
     current = {e.email: e for e in lead.emails}
     lead.emails = [
         current.get(a) or LeadEmail(workspace_id=scope.workspace_id, email=a) for a in wanted
@@ -304,7 +329,8 @@ def _check_allowed(actor: Member, changes: LeadUpdate) -> None:
         if not any(may_at_all(actor, action) for action in _field_actions(name))
     )
     if refused:
-        raise Forbidden(f"{actor.role.value}s cannot change {', '.join(refused)}")
+        words = ", ".join(LABELS.get(name, name).lower() for name in refused)
+        raise Forbidden(f"{actor.role.value}s cannot change a lead's {words}")
 
 
 def _check_lead(actor: Member, lead: Lead, changes: LeadUpdate) -> None:
@@ -349,7 +375,8 @@ def _apply(scope: Scope, lead: Lead, changes: LeadUpdate, actor: Member, now: dt
     if "company" in sent:
         lead.company = _company(scope, changes.company, lead.email)
     if "owner_id" in sent:
-        if changes.owner_id is not None and scope.find(Member, changes.owner_id) is None:
+        owner = scope.find(Member, changes.owner_id) if changes.owner_id is not None else None
+        if changes.owner_id is not None and (owner is None or not owner.active):
             raise Invalid(
                 f"no member {changes.owner_id} in this workspace", {"owner_id": "unknown"}
             )
@@ -376,8 +403,8 @@ def create_lead(scope: Scope, data: LeadCreate, actor: Member, now: dt.datetime)
     scope.session.flush()  # a stage change names the lead: it needs an id first
     _check_lead(actor, lead, data)  # a new lead is its creator's own
     _apply(scope, lead, data, actor, now)
-    if "company" not in data.model_fields_set:
-        lead.company = _company(scope, None, lead.email)
+    if "company" not in data.model_fields_set:  # a new company domain gets its company
+        lead.company = _company(scope, None, lead.email, make=True)
         refresh_search_text(lead)
     scope.session.flush()
     return lead

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 
 from inboxcrm.db import EPOCH
 from inboxcrm.errors import BadRequest
-from inboxcrm.leads.models import ThreadLead
+from inboxcrm.leads.models import Activity, ActivityKind, ThreadLead
 from inboxcrm.mail.models import Direction, Message, Thread
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
@@ -66,6 +66,7 @@ class Attachment:
     filename: str
     mime_type: str
     size: int
+    index: int = 0  # its place in the message's stored list: the download's URL names it
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,92 @@ def _linked(scope: Scope, access: MailAccess, lead_ids: LeadIds) -> list[ColumnE
     ]
 
 
+def hidden_conversations(scope: Scope, access: MailAccess, lead_ids: LeadIds) -> int:
+    """How many conversations with these leads the viewer cannot see (mailboxes not shared
+    with them, or threads made private), not counting those they see through another
+    copy: what the page says instead of "No conversations yet"."""
+    links = select(ThreadLead.thread_id).where(
+        ThreadLead.workspace_id == scope.workspace_id,
+        ThreadLead.lead_id.in_(lead_ids),
+        ThreadLead.detached.is_(False),
+    )
+    linked = [
+        Thread.workspace_id == scope.workspace_id,
+        Thread.id.in_(links),
+        Thread.last_message_at.is_not(None),
+    ]
+    hidden = list(scope.session.scalars(select(Thread.id).where(*linked, ~access.threads())))
+    if not hidden:
+        return 0
+    seen = (
+        select(Message.rfc_message_id)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(*linked, access.threads(), Message.rfc_message_id.is_not(None))
+    )
+    pairs = list(
+        scope.session.execute(
+            select(Message.thread_id, Message.rfc_message_id).where(
+                Message.thread_id.in_(hidden), Message.rfc_message_id.is_not(None)
+            )
+        )
+    )
+    shown = {
+        thread_id
+        for (thread_id,) in scope.session.execute(
+            select(Message.thread_id).where(
+                Message.thread_id.in_(hidden), Message.rfc_message_id.in_(seen)
+            )
+        )
+    }
+    unseen = [t for t in hidden if t not in shown]
+    threads = [_Id(t) for t in unseen]
+    return len(_group(threads, [(t, rfc) for t, rfc in pairs if t in set(unseen)]))
+
+
+@dataclass(frozen=True)
+class _Id:
+    id: int
+
+
+@dataclass(frozen=True)
+class ContactTimes:
+    first_inbound_at: dt.datetime | None
+    first_response_at: dt.datetime | None
+    last_contacted_at: dt.datetime | None
+
+
+def visible_contact_times(scope: Scope, access: MailAccess, lead_id: int) -> ContactTimes:
+    """The lead's first message in, the team's first answer after it and the last
+    contact, from the mail the viewer may know of: when some of it is hidden, the
+    responsiveness figures follow the same rule as the conversations."""
+    rows = scope.session.execute(
+        select(Activity.kind, Activity.occurred_at)
+        .join(Message, Message.id == Activity.message_id)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(
+            Activity.workspace_id == scope.workspace_id,
+            Activity.lead_id == lead_id,
+            Activity.kind.in_((ActivityKind.message_in, ActivityKind.message_out)),
+            access.threads(),
+        )
+    ).all()
+    ins = [at for kind, at in rows if kind is ActivityKind.message_in]
+    first_in = min(ins, default=None)
+    answers = [
+        at for kind, at in rows if kind is ActivityKind.message_out and first_in and at > first_in
+    ]
+    return ContactTimes(
+        first_in, min(answers, default=None), max((at for _, at in rows), default=None)
+    )
+
+
 def _preference(access: MailAccess, thread: Thread) -> int:
     if access.owns(thread):
         return 0
     return 1 if access.reads(thread) else 2
 
 
-def _group(threads: Iterable[Thread], shared: Iterable[tuple[int, str]]) -> list[list[int]]:
+def _group(threads: Iterable[Thread | _Id], shared: Iterable[tuple[int, str]]) -> list[list[int]]:
     """Thread ids joined into conversations by the Message-IDs they share (union-find)."""
     parent = {t.id: t.id for t in threads}
 
@@ -265,8 +345,9 @@ def _entries(
                     str(a.get("filename") or "(unnamed)"),
                     str(a.get("mime_type") or "application/octet-stream"),
                     int(a.get("size") or 0),
+                    index,
                 )
-                for a in (row.attachments or [])
+                for index, a in enumerate(row.attachments or [])
                 if readable and isinstance(a, dict) and not a.get("inline")
             ),
             has_html=bool(row.has_html),

@@ -11,11 +11,12 @@ from inboxcrm.errors import BadRequest, DomainError
 from inboxcrm.leads.lead_page import lead_page
 from inboxcrm.leads.links import attach, candidates, detach, make_primary, threads_by_gmail_id
 from inboxcrm.leads.models import Lead
-from inboxcrm.leads.notes import add_note
+from inboxcrm.leads.notes import add_note, change_note, delete_note, may_change, note_of
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("timeline", __name__)
+bp.add_app_template_global(may_change, "may_change_note")
 
 
 def _thread_ids() -> list[int]:
@@ -46,6 +47,38 @@ def note(lead_id: int) -> Response | tuple[str, int]:
         ), exc.status
     db_session().commit()
     flash("Note added.")
+    return redirect(url_for("leads.show", lead_id=lead.id, _anchor="notes"))
+
+
+@bp.post("/leads/<int:lead_id>/notes/<int:note_id>")
+@login_required
+def edit_note(lead_id: int, note_id: int) -> Response | tuple[str, int]:
+    s = scope()
+    lead = s.get(Lead, lead_id)
+    found = note_of(s, lead, note_id, member())
+    text = request.form.get("body", "")
+    try:
+        change_note(found, text, utcnow())
+    except DomainError as exc:
+        db_session().rollback()
+        context = lead_page(s, member(), lead, None)
+        return render_template(
+            "leads/show.html", editing_note=note_id, edit_text=text, edit_error=exc.message,
+            **context,
+        ), exc.status  # fmt: skip
+    db_session().commit()
+    flash("Note saved.")
+    return redirect(url_for("leads.show", lead_id=lead.id, _anchor=f"note-{note_id}"))
+
+
+@bp.post("/leads/<int:lead_id>/notes/<int:note_id>/delete")
+@login_required
+def remove_note(lead_id: int, note_id: int) -> Response:
+    s = scope()
+    lead = s.get(Lead, lead_id)
+    delete_note(s, note_of(s, lead, note_id, member()))
+    db_session().commit()
+    flash("Note deleted.")
     return redirect(url_for("leads.show", lead_id=lead.id, _anchor="notes"))
 
 

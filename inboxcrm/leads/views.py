@@ -10,23 +10,25 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.accounts.permissions import Managed, may, may_manage
+from inboxcrm.accounts.permissions import Managed, may, may_at_all, may_manage
 from inboxcrm.db import utcnow
-from inboxcrm.errors import DomainError, Forbidden
+from inboxcrm.errors import DomainError, Forbidden, Invalid
 from inboxcrm.leads.capture.backfill import link_existing_mail
 from inboxcrm.leads.junk import not_a_lead, parse_block
-from inboxcrm.leads.lead_page import lead_page
+from inboxcrm.leads.lead_page import contact_card, lead_page
 from inboxcrm.leads.merge import lead_to_merge, merge_leads
 from inboxcrm.leads.models import Lead, Tag, Temperature
 from inboxcrm.leads.params import parse_filter
-from inboxcrm.leads.schemas import LeadCreate
+from inboxcrm.leads.schemas import LABELS, LeadCreate, LeadUpdate, field_messages
 from inboxcrm.leads.service import (
     HIGHEST_FIRST,
     SORTS,
+    AddressTaken,
     BulkChange,
     bulk_update,
     create_lead,
     list_leads,
+    update_lead,
 )
 from inboxcrm.leads.timeline import Cursor
 from inboxcrm.stages.service import list_stages
@@ -35,13 +37,18 @@ from inboxcrm.web import db_session, login_required, member, same_origin_path, s
 bp = Blueprint("leads", __name__)
 # Pages offer what the viewer may do: `may(me, 'merge', lead.owner_id)` in a template.
 bp.add_app_template_global(may, "may")
+bp.add_app_template_global(may_at_all, "may_at_all")
 
 
 def _choices() -> dict[str, Any]:
     s = scope()
     return {
         "stages": list_stages(s),
-        "members": list(s.session.scalars(s.select(Member).order_by(Member.name, Member.email))),
+        "members": list(
+            s.session.scalars(
+                s.select(Member, Member.removed_at.is_(None)).order_by(Member.name, Member.email)
+            )
+        ),
         "tags": list(s.session.scalars(s.select(Tag).order_by(Tag.name))),
         "temperatures": list(Temperature),
     }
@@ -94,6 +101,7 @@ def _form_to_lead(form: MultiDict[str, str]) -> dict[str, Any]:
 @login_required
 def new() -> str | Response | tuple[str, int]:
     errors: dict[str, str] = {}
+    taken: AddressTaken | None = None
     if request.method == "POST":
         try:
             created = create_lead(
@@ -102,7 +110,11 @@ def new() -> str | Response | tuple[str, int]:
             link_existing_mail(db_session(), created.workspace_id, [created.id], utcnow())
             db_session().commit()
         except ValidationError as exc:
-            errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
+            errors = field_messages(exc)
+        except AddressTaken as exc:
+            db_session().rollback()
+            errors = {"email": f"{exc.email} already belongs to {exc.lead_name}"}
+            taken = exc
         except DomainError as exc:
             db_session().rollback()
             errors = exc.fields or {"form": exc.message}
@@ -111,7 +123,9 @@ def new() -> str | Response | tuple[str, int]:
             flash(f"Lead {created.name or created.email} created.")
             return redirect(url_for("leads.show", lead_id=created.id))
     # Re-show what was typed: bad input loses nothing.
-    html = render_template("leads/new.html", errors=errors, form=request.form, **_choices())
+    html = render_template(
+        "leads/new.html", errors=errors, form=request.form, taken=taken, **_choices()
+    )
     return (html, 422) if errors else html
 
 
@@ -164,13 +178,34 @@ def show(lead_id: int) -> str:
 
 @bp.post("/leads/<int:lead_id>/merge")
 @login_required
-def merge(lead_id: int) -> Response:
-    """Merge the lead named in the form (address, id or page URL) into this one."""
+def merge(lead_id: int) -> Response | str:
+    """Merge the lead named in the form (address, id or page URL) into this one, once the
+    preview has been confirmed."""
     s = scope()
     keep = s.get(Lead, lead_id)
     try:
         other = lead_to_merge(s, request.form.get("other_lead_id", ""))
+        other_id, other_label = other.id, f"{other.name or other.email} <{other.email}>"
         merged = merge_leads(s, keep, other, member(), utcnow())
+        if request.form.get("confirmed") != "1":
+            # Shown first: the merge done and undone, so the counts are the real ones.
+            summary = merged.summary()
+            keep_name = keep.name or keep.email
+            db_session().rollback()
+            return render_template(
+                "leads/confirm.html",
+                title=f"Merge {other_label} into {keep_name}?",
+                lines=[
+                    summary.replace("Merged", "Merging", 1).rstrip(".") + " would move here.",
+                    f"{other_label} is then removed; {keep_name} keeps its address, stage "
+                    "and owner, and its empty fields take the other lead's values.",
+                ],
+                names=[],
+                action=url_for("leads.merge", lead_id=lead_id),
+                fields={"other_lead_id": str(other_id)},
+                button=f"Merge into {keep_name}",
+                back=url_for("leads.show", lead_id=lead_id),
+            )
         db_session().commit()
     except Forbidden:
         raise  # the error page: a marketer is never offered the form
@@ -179,4 +214,72 @@ def merge(lead_id: int) -> Response:
         flash(f"Nothing was merged: {exc.message}", "error")
     else:
         flash(merged.summary())
+    return redirect(url_for("leads.show", lead_id=lead_id))
+
+
+# What the contact card's forms may send: every field of a lead but where it came from.
+EDITABLE = frozenset(LeadUpdate.model_fields) - {"source"}
+
+
+def _form_to_changes(form: MultiDict[str, str]) -> dict[str, Any]:
+    """An edit form's fields, as sent: a blank clears the field (but the address)."""
+    data: dict[str, Any] = {}
+    for key in form:
+        if key == "csrf_token":
+            continue
+        if key not in EDITABLE:
+            raise Invalid(f"{key}: not a field of a lead", {key: "not a field of a lead"})
+        value = (form.get(key) or "").strip()
+        if key == "tags":
+            data[key] = [t.strip() for t in value.split(",") if t.strip()]
+        elif key == "other_emails":
+            data[key] = value.replace(",", " ").split()
+        elif key in ("owner_id", "stage_id"):
+            if value and not value.isdigit():
+                raise Invalid(f"{LABELS[key]}: choose one from the list", {key: "choose one"})
+            data[key] = int(value) if value else None
+        elif key == "email":
+            if not value:
+                raise Invalid("Email: an address such as ann@acme.com", {key: "required"})
+            data[key] = value
+        else:
+            data[key] = value or None
+    return data
+
+
+@bp.post("/leads/<int:lead_id>/edit")
+@login_required
+def edit(lead_id: int) -> Response | tuple[dict[str, Any], int] | dict[str, Any]:
+    """A field (or a few) of the contact card, changed in place: JSON with the card's new
+    HTML for app.js, or back to the lead page for a plain form."""
+    s = scope()
+    lead = s.get(Lead, lead_id)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    problem: dict[str, Any] | None = None
+    try:
+        changes = LeadUpdate.model_validate(_form_to_changes(request.form))
+        update_lead(s, lead, changes, member(), utcnow())
+        db_session().commit()
+    except ValidationError as exc:
+        db_session().rollback()
+        fields = field_messages(exc)
+        problem = {"status": 422, "message": " ".join(fields.values()), "fields": fields}
+    except DomainError as exc:
+        db_session().rollback()
+        problem = {"status": exc.status, "message": exc.message, "fields": exc.fields}
+        if isinstance(exc, AddressTaken):
+            problem["message"] = f"{exc.email} already belongs to {exc.lead_name}."
+            problem["link"] = {
+                "href": url_for("leads.show", lead_id=exc.lead_id),
+                "text": f"Open {exc.lead_name}",
+            }
+    if problem is not None:
+        if wants_json:
+            return {"error": problem}, int(problem["status"])
+        flash(f"Nothing was saved: {problem['message']}", "error")
+        return redirect(url_for("leads.show", lead_id=lead_id))
+    if wants_json:
+        s.session.refresh(lead)
+        return {"html": render_template("leads/_contact.html", **contact_card(s, lead))}
+    flash("Saved.")
     return redirect(url_for("leads.show", lead_id=lead_id))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspace
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
+from inboxcrm.logs import news
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.pool import Parsing, parse_later
@@ -101,6 +102,7 @@ class _Pass:
     chunk: int
     history_id: int | None = None
     shown_syncing: bool = False
+    stored: int = 0  # new messages this pass
 
     @property
     def mailbox_id(self) -> int:
@@ -164,7 +166,9 @@ class _Pass:
         with self.db.session() as session:
             mailbox = session.get_one(Mailbox, self.mailbox_id)
             if batch.parsing is not None:
-                store_parsed(session, mailbox, batch.parsing.result(), self.now(), self.steps)
+                self.stored += store_parsed(
+                    session, mailbox, batch.parsing.result(), self.now(), self.steps
+                )
             for name, value in batch.cursor.items():
                 setattr(mailbox, name, value)
         self.progress(mailbox.synced_messages, mailbox.sync_estimate)
@@ -329,7 +333,12 @@ def sync_mailbox(
     run = _Pass(db, mailbox, calls, now, steps, progress or _quiet, stop, chunk)
     run.history_id = mailbox.history_id
     started = now()
+    full = mailbox.history_id is None
     state, outcome = _run(run)
+    if state is SyncState.idle and (full or run.stored):
+        what = "first sync" if full else "sync"
+        count = f"{run.stored:,} new message{'' if run.stored == 1 else 's'}"
+        news.info("%s: %s finished, %s", mailbox.email, what, count)
     if next_poll is not None and "next_poll_at" not in outcome:
         outcome["next_poll_at"] = next_poll(state, started)
     run.mark(**outcome)

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from inboxcrm.accounts.connection import request_calls
 from inboxcrm.accounts.models import Mailbox, Visibility
+from inboxcrm.accounts.service import google_client
 from inboxcrm.errors import Invalid, NotFound
+from inboxcrm.gmail.calls import AttachmentGone, GmailUnavailable, GrantRevoked
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.mail.privacy import MailAccess, set_private, set_visibility, visible_thread
 from inboxcrm.mail.sanitize import sanitize_html
@@ -29,7 +43,8 @@ def body_policy(images: bool) -> str:
             "form-action 'none'",
             "base-uri 'none'",
             "frame-ancestors 'self'",
-            "sandbox allow-popups allow-popups-to-escape-sandbox",
+            # Same origin, so the lead page can fit the frame to the body; never scripts.
+            "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox",
         )
     )
 
@@ -41,11 +56,7 @@ def _back(default: str) -> str:
 @bp.get("/messages/<int:message_id>/body")
 @login_required
 def body(message_id: int) -> Response:
-    s = scope()
-    message = s.find(Message, message_id)
-    thread = s.session.get(Thread, message.thread_id) if message else None
-    if message is None or thread is None or not MailAccess.of(s.session, member()).reads(thread):
-        raise NotFound(f"message {message_id} not found")
+    message = _readable_message(message_id)
     images = request.args.get("images") == "1"
     html = (
         sanitize_html(message.body_html, allow_remote_images=images) if message.body_html else None
@@ -60,6 +71,74 @@ def body(message_id: int) -> Response:
     response.headers["Content-Security-Policy"] = body_policy(images)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _readable_message(message_id: int) -> Message:
+    """A message whose body and attachments the member may read; 404 otherwise, so a
+    private or unshared one cannot be told apart from a missing one."""
+    s = scope()
+    message = s.find(Message, message_id)
+    thread = s.session.get(Thread, message.thread_id) if message else None
+    if message is None or thread is None or not MailAccess.of(s.session, member()).reads(thread):
+        raise NotFound(f"message {message_id} not found")
+    return message
+
+
+def _download_name(filename: str) -> str:
+    """Content-Disposition for a name from the mail: ASCII for old clients, UTF-8 for
+    the rest; quotes, slashes and controls never reach the header."""
+    clean = "".join(c for c in filename if c.isprintable() and c not in '"\\/') or "attachment"
+    ascii_name = clean.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean, safe='')}"
+
+
+@bp.get("/messages/<int:message_id>/attachments/<int:index>")
+@login_required
+def attachment(message_id: int, index: int) -> Response | tuple[str, int]:
+    """An attachment, fetched from Gmail (attachments.get) through the mailbox the copy
+    came from, as the mailbox's sharing allows; always a download, never shown inline:
+    its type is whatever the sender said, so it is served as bytes."""
+    message = _readable_message(message_id)
+    items = message.attachments or []
+    item = items[index] if 0 <= index < len(items) else None
+    if not isinstance(item, dict) or not item.get("attachment_id"):
+        raise NotFound(f"attachment {index} of message {message_id} not found")
+    mailbox = db_session().get_one(Mailbox, message.mailbox_id)
+    settings = current_app.extensions["inboxcrm.settings"]
+    if google_client(settings) is None:
+        problem = "Gmail is not set up on this server (INBOXCRM_GOOGLE_CLIENT_ID)."
+        return render_template("error.html", status=503, message=problem), 503
+    try:
+        data = request_calls(settings, mailbox).attachment(
+            message.gmail_id, str(item["attachment_id"])
+        )
+    except LookupError:
+        owner = mailbox.member.name or mailbox.member.email
+        problem = (
+            f"{mailbox.email} is not connected, so its attachments cannot be fetched: "
+            f"{owner} can reconnect it on the Gmail page."
+        )
+        return render_template("error.html", status=409, message=problem), 409
+    except AttachmentGone:
+        raise NotFound("Gmail no longer has this attachment: the message was deleted.") from None
+    except GrantRevoked:
+        owner = mailbox.member.name or mailbox.member.email
+        problem = (
+            f"Google refused inboxcrm's access to {mailbox.email}, so its attachments cannot "
+            f"be fetched: {owner} can reconnect it on the Gmail page."
+        )
+        return render_template("error.html", status=409, message=problem), 409
+    except GmailUnavailable as exc:
+        current_app.logger.warning("attachment of message %s: %s", message.id, exc)
+        problem = "Gmail did not answer in time. Try again in a minute."
+        return render_template("error.html", status=503, message=problem), 503
+    response = make_response(data)
+    response.headers["Content-Type"] = "application/octet-stream"
+    response.headers["Content-Disposition"] = _download_name(str(item.get("filename") or ""))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -53,7 +53,9 @@ def notify(session: Session, workspace_id: int, notices: Sequence[Notice], now: 
             admins = list(
                 session.scalars(
                     select(Member.id).where(
-                        Member.workspace_id == workspace_id, Member.role == Role.admin
+                        Member.workspace_id == workspace_id,
+                        Member.role == Role.admin,
+                        Member.removed_at.is_(None),
                     )
                 )
             )

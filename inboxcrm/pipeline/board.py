@@ -11,12 +11,12 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select, union_all
+from sqlalchemy import Select, func, literal, select, union_all
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, require, require_some
 from inboxcrm.errors import Invalid
-from inboxcrm.leads.models import Company, Lead
+from inboxcrm.leads.models import Activity, Company, Lead
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.leads.service import LeadFilter, filtered
 from inboxcrm.stages.models import ChangeSource, Stage, StageChange, StageKind
@@ -44,6 +44,7 @@ class Card:
     entered_at: dt.datetime
     days_in_stage: int
     stale: bool
+    lost_reason: str | None = None
 
 
 @dataclass
@@ -93,18 +94,26 @@ def _cards(
     scope: Scope, ids: list[int], now: dt.datetime, stages: list[Stage] | None = None
 ) -> dict[int, Card]:
     """The cards of these leads, in two queries: the leads with company and owner names, and
-    each one's latest stage change (its creation if it never moved) for days in stage.
-    `stages` are the workspace's, when the caller has them already."""
+    each one's latest stage change for days in stage, or, for a lead that never moved, its
+    first mail: a lead captured from a 70-day-old thread has been in its stage
+    since that thread began, not since the sync found it. `stages` are the workspace's,
+    when the caller has them already."""
     if not ids:
         return {}
-    latest: dict[int, dt.datetime] = {
-        lead_id: at
-        for lead_id, at in scope.session.execute(
-            select(StageChange.lead_id, func.max(StageChange.changed_at))
-            .where(StageChange.workspace_id == scope.workspace_id, StageChange.lead_id.in_(ids))
-            .group_by(StageChange.lead_id)
-        )
-    }
+    # One query for both: each lead's latest stage change (moved: 1) and its first mail.
+    moves = select(
+        StageChange.lead_id, func.max(StageChange.changed_at), literal(1).label("moved")
+    ).where(StageChange.workspace_id == scope.workspace_id, StageChange.lead_id.in_(ids))
+    mail = select(
+        Activity.lead_id, func.min(Activity.occurred_at), literal(0).label("moved")
+    ).where(Activity.workspace_id == scope.workspace_id, Activity.lead_id.in_(ids))
+    latest: dict[int, dt.datetime] = {}
+    first_mail: dict[int, dt.datetime] = {}
+    for lead_id, at, moved in scope.session.execute(
+        union_all(moves.group_by(StageChange.lead_id), mail.group_by(Activity.lead_id))
+    ):
+        if at is not None:
+            (latest if moved else first_mail)[lead_id] = at
     kinds = {stage.id: stage.kind for stage in (list_stages(scope) if stages is None else stages)}
     rows = scope.session.execute(
         select(
@@ -118,19 +127,22 @@ def _cards(
             Lead.owner_id,
             Lead.stage_id,
             Lead.created_at,
+            Lead.lost_reason,
         )
         .outerjoin(Company, Company.id == Lead.company_id)
         .outerjoin(Member, Member.id == Lead.owner_id)
         .where(Lead.workspace_id == scope.workspace_id, Lead.id.in_(ids))
     )
     cards = {}
-    for lead_id, name, email, company, value, currency, owner, owner_id, stage_id, created in rows:
-        entered = latest.get(lead_id) or created
+    for (lead_id, name, email, company, value, currency, owner, owner_id, stage_id, created,
+         lost_reason) in rows:  # fmt: skip
+        # Never moved: in its first stage since its first mail, or since it was made.
+        entered = latest.get(lead_id) or min(created, first_mail.get(lead_id, created))
         days = max(0, (now - entered).days)
         stale = kinds.get(stage_id) is StageKind.open and days >= STALE_AFTER_DAYS
         cards[lead_id] = Card(
             lead_id, name, email, company, value, currency, owner, owner_id, stage_id, entered,
-            days, stale,
+            days, stale, lost_reason,
         )  # fmt: skip
     return cards
 

@@ -35,15 +35,22 @@ MAX_DAYS = 3660
 class StageFigures:
     stage: Stage
     entered: int  # leads that entered the stage in the period
+    now: int  # leads in the stage now, whenever they entered it
     median_time_in_stage: dt.timedelta | None  # of stays that began in the period and ended
 
 
 @dataclass(frozen=True)
 class Conversion:
+    """A cohort and how far it got: the leads that entered the first step in the period
+    (`reached`, the same number as that stage's `entered`), and how many of them have
+    since reached the second step or one after it (`converted`), `skipped` of them
+    without entering the second step itself."""
+
     from_name: str
     to_name: str
-    reached: int  # leads that reached the first step in the period
-    converted: int  # of those, how many later reached the second
+    reached: int  # leads that entered the first step in the period: the cohort
+    converted: int  # of those, how many have since reached the second step or a later one
+    skipped: int = 0  # of the converted, how many passed the second step without entering it
 
     @property
     def rate(self) -> float | None:
@@ -85,6 +92,7 @@ class Funnel:
                 "to": c.to_name,
                 "reached": c.reached,
                 "converted": c.converted,
+                "skipped": c.skipped,
                 "rate": c.rate,
             }
 
@@ -99,6 +107,7 @@ class Funnel:
                     "kind": f.stage.kind.value,
                     "position": f.stage.position,
                     "entered": f.entered,
+                    "now": f.now,
                     "median_time_in_stage_s": seconds(f.median_time_in_stage),
                 }
                 for f in self.stages
@@ -131,14 +140,23 @@ def parse_period(args: Mapping[str, str], today: dt.date) -> tuple[dt.datetime, 
         try:
             return dt.date.fromisoformat(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a date like 2026-01-31, got {raw[:40]!r}") from None
+            label = "From" if name == "from" else "To"
+            raise BadRequest(
+                f"{label}: a date such as 2026-01-31, not {raw[:40]!r}", {name: "a date"}
+            ) from None
 
     last = day("to") or today
     first = day("from") or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise BadRequest("from must be on or before to")
+        raise BadRequest(
+            f"From ({first.isoformat()}) is after To ({last.isoformat()}): "
+            "choose a start on or before the end",
+            {"from": "after To"},
+        )
     if (last - first).days > MAX_DAYS:
-        raise BadRequest(f"a period is at most {MAX_DAYS} days")
+        raise BadRequest(
+            f"A period is at most {MAX_DAYS:,} days (about ten years)", {"from": "too early"}
+        )
     start = dt.datetime.combine(first, dt.time(), dt.UTC)
     return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
 
@@ -239,13 +257,24 @@ def funnel(
             step_of.get(stage_id, -1) >= target for _at, stage_id in paths[lead_id][index + 1 :]
         )
 
+    def passes_by(lead_id: int, index: int, target: int) -> bool:
+        """Reached a step after `target` without entering `target` itself."""
+        later = [step_of.get(stage_id, -1) for _at, stage_id in paths[lead_id][index + 1 :]]
+        return target not in later and any(step > target for step in later)
+
+    now: dict[int, int] = defaultdict(int)
+    for lead in leads:
+        now[lead.stage_id] += 1
     for stage in stages:
-        result.stages.append(StageFigures(stage, len(entered[stage.id]), _median(stays[stage.id])))
+        result.stages.append(
+            StageFigures(stage, len(entered[stage.id]), now[stage.id], _median(stays[stage.id]))
+        )
     for step in range(won_step):
         cohort = reached[step]
         converted = sum(later_reaches(lead, i, step + 1) for lead, i in cohort.items())
+        skipped = sum(passes_by(lead, i, step + 1) for lead, i in cohort.items())
         result.steps.append(
-            Conversion(step_names[step], step_names[step + 1], len(cohort), converted)
+            Conversion(step_names[step], step_names[step + 1], len(cohort), converted, skipped)
         )
         won = sum(later_reaches(lead, i, won_step) for lead, i in cohort.items())
         result.to_won.append(Conversion(step_names[step], "Won", len(cohort), won))

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from inboxcrm.accounts.models import Mailbox, Member
+from inboxcrm.accounts.models import Mailbox, Member, Role
 from inboxcrm.accounts.permissions import Action, may, may_at_all, require_admin
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest, DomainError, Forbidden
@@ -18,6 +18,7 @@ from inboxcrm.formatting import money
 from inboxcrm.labels.mapping import labels_by_stage
 from inboxcrm.leads.models import Tag, Temperature
 from inboxcrm.leads.params import parse_filter
+from inboxcrm.leads.service import LeadFilter
 from inboxcrm.pipeline import settings as editing
 from inboxcrm.pipeline.board import Column, board, column_cards, column_figures, move_card
 from inboxcrm.pipeline.funnel import funnel, parse_owner, parse_period
@@ -30,14 +31,30 @@ bp = Blueprint("pipeline", __name__)
 FILTER_KEYS = ("owner", "temperature", "tag", "q")
 
 
+def _owner_default() -> str:
+    """Reps open their own leads first, as on the leads table; others see the team's."""
+    return "me" if member().role is Role.rep else "any"
+
+
 def _filter_args(args: Mapping[str, str]) -> dict[str, str]:
-    return {k: args[k] for k in FILTER_KEYS if args.get(k)}
+    """The filters as the board's links carry them, the owner always named."""
+    kept = {k: args[k] for k in FILTER_KEYS if args.get(k)}
+    kept.setdefault("owner", _owner_default())
+    return kept
+
+
+def _filter(args: Mapping[str, str]) -> LeadFilter:
+    return parse_filter(args, member(), owner_default=_owner_default())
 
 
 def _choices() -> dict[str, Any]:
     s = scope()
     return {
-        "members": list(s.session.scalars(s.select(Member).order_by(Member.name, Member.email))),
+        "members": list(
+            s.session.scalars(
+                s.select(Member, Member.removed_at.is_(None)).order_by(Member.name, Member.email)
+            )
+        ),
         "tags": list(s.session.scalars(s.select(Tag).order_by(Tag.name))),
         "temperatures": list(Temperature),
     }
@@ -81,7 +98,7 @@ def _totals_text(totals: Mapping[str, Any]) -> str:
 
 
 def _render_board(status: int = 200, error: str = "") -> tuple[str, int]:
-    flt = parse_filter(request.args, member())
+    flt = _filter(request.args)
     columns = board(scope(), flt, utcnow())
     args = _filter_args(request.args)
     html = render_template(
@@ -113,9 +130,7 @@ def more() -> str:
     except ValueError:
         raise BadRequest("stage and after must be whole numbers") from None
     stage = s.get(Stage, stage_id)
-    cards, more_after = column_cards(
-        s, stage, parse_filter(request.args, member()), utcnow(), after=after
-    )
+    cards, more_after = column_cards(s, stage, _filter(request.args), utcnow(), after=after)
     column = Column(stage=stage, cards=cards, more_after=more_after)
     fragment = request.headers.get("X-Requested-With") == "fetch"
     args = _filter_args(request.args)
@@ -154,7 +169,7 @@ def move() -> Response | tuple[str, int] | tuple[Response, int]:
             return jsonify(body), exc.status
         return _render_board(exc.status, exc.message)
     if _wants_json():
-        figures = column_figures(scope(), parse_filter(request.args, member()))
+        figures = column_figures(scope(), _filter(request.args))
         columns = {
             str(stage.id): {
                 "count": figures.get(stage.id, (0, {}))[0],
@@ -278,17 +293,21 @@ def delete_stage(stage_id: int) -> Response | tuple[str, int]:
 
 @bp.get("/reports")
 @login_required
-def reports() -> str:
-    start, end = parse_period(request.args, utcnow().date())
-    owner_id = parse_owner(scope(), request.args)
+def reports() -> str | tuple[str, int]:
+    """The funnel for a period; a period that cannot be read is shown again, with why."""
+    common = {"totals_text": _totals_text, "span": _span, **_choices()}
+    try:
+        start, end = parse_period(request.args, utcnow().date())
+        owner_id = parse_owner(scope(), request.args)
+    except BadRequest as exc:
+        typed = {k: (request.args.get(k) or "")[:40] for k in ("from", "to", "owner")}
+        return render_template(
+            "pipeline/reports.html", figures=None, problem=exc.message, typed=typed, **common
+        ), 400
     figures = funnel(scope(), start, end, owner_id=owner_id)
-    return render_template(
-        "pipeline/reports.html",
-        figures=figures,
-        start=start,
-        end=end - dt.timedelta(days=1),
-        owner=request.args.get("owner", ""),
-        totals_text=_totals_text,
-        span=_span,
-        **_choices(),
-    )
+    typed = {
+        "from": start.date().isoformat(),
+        "to": (end - dt.timedelta(days=1)).date().isoformat(),
+        "owner": request.args.get("owner", ""),
+    }
+    return render_template("pipeline/reports.html", figures=figures, typed=typed, **common)

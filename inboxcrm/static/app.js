@@ -93,6 +93,7 @@ document.addEventListener("DOMContentLoaded", () => {
     form.querySelector("select").value = column.dataset.stage;
     showReason(form);
     if (column.dataset.kind === "lost") {
+      card.classList.add("moving");  // its move form stays open while the reason is typed
       say("Say why the deal was lost, then press Move.");
       form.querySelector("[data-lost-reason]").focus();
       return;
@@ -110,7 +111,7 @@ document.addEventListener("DOMContentLoaded", () => {
     say("");
     column.querySelector("[data-cards]").prepend(card);
     card.classList.remove("stale");
-    card.querySelector("[data-days]").textContent = "0 d in stage";
+    card.querySelector("[data-days]").textContent = "0 d";
     for (const [id, figures] of Object.entries(body.columns)) {
       const header = board.querySelector(`.column[data-stage="${id}"]`);
       if (!header) continue;
@@ -151,4 +152,188 @@ document.addEventListener("DOMContentLoaded", () => {
     setTimeout(poll, 1000);
   };
   if (!shown.hidden) setTimeout(poll, 1000);
+});
+
+// The lead page's contact card, edited in place and keyboard first: a field's button (or
+// `e`, for the first field) opens its form, Enter saves, Esc cancels. The forms are plain
+// forms without this script; with it they are sent with fetch and the card is swapped for
+// the server's, so what shows is what was saved.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!document.querySelector("[data-contact]")) return;
+  const close = (box, focus = true) => {
+    const form = box.querySelector("[data-edit-form]");
+    form.reset();
+    form.hidden = true;
+    const error = form.querySelector("[data-edit-error]");
+    error.hidden = true;
+    const open = box.querySelector("[data-edit-open]");
+    open.hidden = false;
+    if (focus) open.focus();
+  };
+  const open = (box) => {
+    document.querySelectorAll("[data-edit] [data-edit-form]:not([hidden])").forEach((f) => close(f.closest("[data-edit]"), false));
+    box.querySelector("[data-edit-open]").hidden = true;
+    const form = box.querySelector("[data-edit-form]");
+    form.hidden = false;
+    const first = form.querySelector("input:not([type=hidden]), select");
+    first.focus();
+    if (first.select) first.select();
+  };
+  const showError = (form, problem) => {
+    const error = form.querySelector("[data-edit-error]");
+    error.textContent = problem.message || "This could not be saved. Reload the page and try again.";
+    if (problem.link) {
+      const link = document.createElement("a");
+      link.href = problem.link.href;
+      link.textContent = problem.link.text;
+      error.append(" ", link);
+    }
+    error.hidden = false;
+  };
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-edit-open]");
+    if (opener) open(opener.closest("[data-edit]"));
+    const cancel = event.target.closest("[data-edit-cancel]");
+    if (cancel) close(cancel.closest("[data-edit]"));
+  });
+  document.addEventListener("keydown", (event) => {
+    const form = event.target.closest && event.target.closest("[data-edit-form]");
+    if (form && event.key === "Escape") {
+      event.preventDefault();
+      close(form.closest("[data-edit]"));
+    } else if (form && event.key === "Enter" && event.target.tagName === "SELECT") {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.key === "e" && !event.ctrlKey && !event.metaKey && !event.altKey
+               && !event.target.closest("input, textarea, select, [contenteditable]")) {
+      const first = document.querySelector("[data-contact] [data-edit-open]");
+      if (first) {
+        event.preventDefault();
+        open(first.closest("[data-edit]"));
+      }
+    }
+  });
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("[data-edit-form]");
+    if (!form) return;
+    event.preventDefault();
+    const field = form.closest("[data-edit]")?.dataset.edit;
+    let answer;
+    try {
+      answer = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { Accept: "application/json" } });
+    } catch (_) {
+      showError(form, { message: "No connection: nothing was saved. Try again." });
+      return;
+    }
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) {
+      showError(form, body.error || {});
+      return;
+    }
+    const card = document.querySelector("[data-contact]");
+    card.outerHTML = body.html;
+    const again = field && document.querySelector(`[data-edit="${field}"] [data-edit-open]`);
+    if (again) again.focus();
+    const saved = document.querySelector("[data-contact]");
+    saved.dataset.saved = field || "";
+  });
+});
+
+// A member's first page sends their browser's timezone once, so every time they are shown
+// is in their own zone from then on (changeable on their account page).
+document.addEventListener("DOMContentLoaded", async () => {
+  const body = document.body;
+  if (!("timezoneUnknown" in body.dataset)) return;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone) return;
+  const form = new FormData();
+  form.append("csrf_token", body.dataset.csrf);
+  form.append("timezone", zone);
+  form.append("from_browser", "1");
+  try {
+    const answer = await fetch(body.dataset.timezoneUrl, { method: "POST", body: form, headers: { Accept: "application/json" } });
+    if (answer.ok && (await answer.json()).changed) window.location.reload();
+  } catch (_) { /* offline: the next page tries again */ }
+});
+
+// The board's closing stages (Won, Lost, Nurture, Unqualified) fold to a strip; a click
+// opens one, and the browser remembers which are open.
+document.addEventListener("DOMContentLoaded", () => {
+  const board = document.querySelector("[data-board]");
+  if (!board) return;
+  const key = "inboxcrm.board.open";
+  const open = new Set(JSON.parse(localStorage.getItem(key) || "[]"));
+  const show = (column, shown) => {
+    column.classList.toggle("collapsed", !shown);
+    const button = column.querySelector("[data-fold]");
+    button.setAttribute("aria-expanded", String(shown));
+    button.textContent = shown ? "Hide" : "Show";
+  };
+  board.querySelectorAll(".column.collapsible").forEach((c) => show(c, open.has(c.dataset.stage)));
+  board.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-fold]");
+    if (!button) return;
+    const column = button.closest(".column");
+    const shown = column.classList.contains("collapsed");
+    show(column, shown);
+    if (shown) open.add(column.dataset.stage); else open.delete(column.dataset.stage);
+    localStorage.setItem(key, JSON.stringify([...open]));
+  });
+});
+
+// Keyboard habits: `/` searches, `j`/`k` walk the leads table and Enter opens the lead,
+// `?` lists the shortcuts (`e` on a lead page is the contact card's). Never while typing.
+document.addEventListener("DOMContentLoaded", () => {
+  const rows = () => [...document.querySelectorAll("tr[data-row]")];
+  let current = -1;
+  const choose = (index) => {
+    const all = rows();
+    if (!all.length) return;
+    current = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach((row, i) => row.classList.toggle("current", i === current));
+    all[current].scrollIntoView({ block: "nearest" });
+    all[current].querySelector("a.lead-name")?.focus({ preventScroll: true });
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, textarea, select, [contenteditable], dialog")) return;
+    if (event.key === "/") {
+      const search = document.querySelector("[data-search]");
+      if (search) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+    } else if (event.key === "?") {
+      const dialog = document.querySelector("[data-shortcuts]");
+      if (dialog && !dialog.open) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+    } else if ((event.key === "j" || event.key === "k") && rows().length) {
+      event.preventDefault();
+      choose(current + (event.key === "j" ? 1 : -1));
+    } else if (event.key === "Enter" && current >= 0 && !event.target.closest("a, button")) {
+      const link = rows()[current]?.querySelector("a.lead-name");
+      if (link) link.click();
+    }
+  });
+});
+
+// An email's body frame fits its content once it has loaded (the frame may be read: same
+// origin, and nothing in it runs), capped so a very long mail scrolls inside its frame.
+document.addEventListener("DOMContentLoaded", () => {
+  const fit = (frame) => {
+    try {
+      const doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      // The html element's own box: its scrollHeight is never less than the frame's.
+      const height = Math.ceil(doc.documentElement.getBoundingClientRect().height);
+      frame.style.height = `${Math.min(Math.max(height + 4, 48), 1600)}px`;
+    } catch (_) { /* another origin after all: keep the default height */ }
+  };
+  document.querySelectorAll("iframe[data-fit]").forEach((frame) => {
+    frame.addEventListener("load", () => fit(frame));
+    frame.closest("details")?.addEventListener("toggle", () => fit(frame));
+  });
 });

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from inboxcrm import create_app
 from inboxcrm.accounts.crypto import TokenBox
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member, Role, SyncState, Workspace
-from inboxcrm.accounts.service import invite
+from inboxcrm.accounts.service import invite, signin_token
 from inboxcrm.config import Settings
 from inboxcrm.db import Database
 from inboxcrm.mail.jobs import sync_claimed
@@ -215,3 +215,15 @@ def test_reconnecting_after_a_revoked_grant_clears_the_failure(
     assert "failed" not in line
     assert "None" not in line
     assert "up to date as of" in line
+
+
+def test_a_used_link_offers_sign_in_with_google(client: FlaskClient, session: Session) -> None:
+    member = MemberFactory()
+    token = signin_token(member, client.application.secret_key)  # type: ignore[arg-type]
+    session.commit()
+    page = client.get(f"/signin/{token}")
+    client.post(f"/signin/{token}", data={"csrf_token": csrf_token(page.text)})
+    used = client.application.test_client().get(f"/signin/{token}")
+    assert used.status_code == 400
+    assert "expired or was already used. Sign in with Google instead" in used.text
+    assert 'href="/auth/google' in used.text

@@ -4,10 +4,12 @@ import decimal
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
+from inboxcrm.accounts.service import signin_token
 from inboxcrm.leads.models import Lead
 from tests.factories import LeadFactory, MemberFactory
 from tests.support.stages import stages
@@ -71,7 +73,10 @@ def test_move_a_card_with_the_keyboard(
     page.goto(f"{live_server}/board")
 
     stage = page.get_by_label("Stage for Cy Young")
-    stage.focus()
+    expect(stage).to_be_hidden()  # compact cards: the move control shows on focus or hover
+    page.get_by_role("link", name="Cy Young").focus()
+    page.keyboard.press("Tab")
+    expect(stage).to_be_focused()
     stage.select_option(label="Lost")
     reason = page.get_by_label("Lost reason for Cy Young")
     expect(reason).to_be_visible()
@@ -86,3 +91,45 @@ def test_move_a_card_with_the_keyboard(
     lead = session.query(Lead).filter_by(name="Cy Young").one()
     assert lead.stage.name == "Lost"
     assert lead.lost_reason == "Chose a competitor"
+
+
+def test_every_open_stage_fits_a_laptop_and_the_closing_ones_fold(
+    browser: Browser, app: Flask, live_server: str, session: Session
+) -> None:
+    rep = MemberFactory()
+    named = stages(session, rep)
+    for name in ("Lead", "MQL", "SAL", "SQL", "SQO", "Won", "Lost"):
+        LeadFactory(
+            owner=rep,
+            name=f"{name} person",
+            stage_id=named[name].id,
+            company="A Rather Long Company Name Ltd",
+            deal_value=decimal.Decimal("125000"),
+        )
+    token = signin_token(rep, str(app.secret_key))
+    session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/signin/{token}")
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{live_server}/board")
+        for name in ("Lead", "MQL", "SAL", "SQL", "SQO"):
+            box = column(page, named[name].id).bounding_box()
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= 1280, name  # no sideways scrolling to see it
+            expect(column(page, named[name].id).get_by_text(f"{name} person")).to_be_visible()
+        won = column(page, named["Won"].id)
+        expect(won.get_by_text("Won person")).to_be_hidden()  # folded
+        expect(won.locator("[data-count]")).to_have_text("1")
+        won.get_by_role("button", name="Show or hide Won").click()
+        expect(won.get_by_text("Won person")).to_be_visible()
+        page.reload()  # remembered
+        expect(column(page, named["Won"].id).get_by_text("Won person")).to_be_visible()
+        card = column(page, named["SQL"].id).locator(".board-card")
+        expect(card.get_by_role("button", name="Move")).to_be_hidden()
+        card.hover()
+        expect(card.get_by_role("button", name="Move")).to_be_visible()
+    finally:
+        context.close()

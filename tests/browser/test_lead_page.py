@@ -101,10 +101,18 @@ def test_a_hostile_email_is_shown_and_nothing_in_it_runs(
     # A click on the defanged link goes nowhere.
     frame.get_by_text("Open the report").click()
 
+    # The body, opened, takes the snippet's place, and its frame fits it.
+    expect(first.get_by_text("Quarterly numbers", exact=True)).to_be_hidden()
+    box = first.locator("iframe").bounding_box()
+    assert box is not None
+    assert 60 < box["height"] < 320  # fitted: shorter than the default, taller than a line
     second = page.locator(f'[data-message="{plain.id}"]')
     second.get_by_text("Show message").click()
     plain_frame = page.frame_locator(f'iframe[name="body-{plain.id}"]')
     expect(plain_frame.get_by_text("<script>alert('plain')</script> Thanks")).to_be_visible()
+    short = second.locator("iframe").bounding_box()
+    assert short is not None
+    assert short["height"] < box["height"]  # one line: a shorter frame
 
     # Remote images only on request: the link reloads the frame with them allowed.
     assert not [url for url in bodies if "tracker.example" in url]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Member, Role, SyncState, Workspace
-from inboxcrm.db import Database
+from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.calls import GmailCalls, RetryPolicy
 from inboxcrm.gmail.pacing import TokenBucket
 from inboxcrm.labels.mapping import CHECK_EVERY
@@ -287,7 +287,10 @@ def test_the_first_sync_adopts_labels_already_on_mail_once_per_lead(
     control("deliver", {"to": AVA, "eml": ANSWER, "labelIds": ["INBOX", *sql]})
     other = PROPOSAL.replace("Proposal", "Pricing").replace("<proposal@", "<pricing@")
     control("deliver", {"to": AVA, "eml": other, "labelIds": ["SENT", *sql]})
+    now = control("clock", method="GET")["now"]
+    control("clock", {"now": now - 70 * 86400})  # Zed wrote 70 days ago
     control("deliver", {"to": AVA, "eml": ZED, "labelIds": ["INBOX", ids["CRM/MQL"]]})
+    control("clock", {"now": now})
     crm.connect(AVA, Role.admin)
     crm.sync()
     nina, zed = crm.lead("nina.berg@vandelay.co.uk"), crm.lead("zed@newco.example")
@@ -296,6 +299,13 @@ def test_the_first_sync_adopts_labels_already_on_mail_once_per_lead(
         [(source, _to, detail)] = crm.changes(lead)
         assert source == "label"
         assert detail.endswith("; initial sync")
+    # Dated by the thread's newest mail, not the sync: days in stage count from then.
+    moved_at = session.scalars(select(StageChange.changed_at).where(StageChange.lead_id == zed.id))
+    newest = session.scalars(
+        select(Thread.last_message_at).where(Thread.subject == "Partnership")
+    ).one()
+    assert list(moved_at) == [newest]
+    assert newest < utcnow() - dt.timedelta(days=69)
     # No storm: nothing queued for Gmail, and the next passes change nothing.
     queued = session.scalar(select(func.count()).where(Thread.relabel_at.is_not(None)))
     assert queued == 0

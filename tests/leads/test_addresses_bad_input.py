@@ -181,9 +181,11 @@ def test_a_company_is_found_by_either_spelling_of_an_idn_domain(
     # straße.de and strasse.de are two domains: two companies, never one by accident.
     strasse = create_lead(scope, LeadCreate(email="c@strasse.de", company="Strasse"), rep, NOW)
     other = lead_from(scope, rep, "d@straße.de")
-    assert other.company_id is None
     assert strasse.company is not None
     assert [d.domain for d in strasse.company.domains] == ["strasse.de"]
+    assert other.company is not None  # a new domain, by hand: a company of its own
+    assert other.company_id != strasse.company_id
+    assert other.company.name == "Straße"
 
 
 def test_an_address_in_another_spelling_is_the_same_lead(session: Session, rep: Member) -> None:

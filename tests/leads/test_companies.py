@@ -81,7 +81,7 @@ def test_domains_are_added_and_removed_and_bad_ones_explained(
 ) -> None:
     acme = LeadFactory(owner=rep, email="zoe@acme.example", company="Acme")
     other = LeadFactory(owner=rep, email="ann@globex.example", company="Globex")
-    stray = LeadFactory(owner=rep, email="ivan@eu.acme-group.co.uk")
+    stray = LeadFactory(owner=rep, email="ivan@eu.acme-group.co.uk", company="")  # none
     session.commit()
     assert stray.company_id is None
     company_id = acme.company_id

@@ -113,7 +113,14 @@ def test_blocking_a_domain_cleans_existing_junk_and_keeps_worked_on_leads(
     target = lead(session, "a@acme.example")
     assert target is not None
     sign_in(client, admin.member)
-    answer = form(client, "/leads", f"/leads/{target.id}/not-a-lead", block="domain")
+    preview = form(client, "/leads", f"/leads/{target.id}/not-a-lead", block="domain")
+    assert preview.status_code == 200  # first, what the block would do, by name
+    assert "Not a lead: block @acme.example?" in preview.text
+    assert "The block also removes 1 other lead no one has worked on:" in preview.text
+    assert "<li>b@mail.acme.example</li>" in preview.text
+    assert "Kept, because reps have worked on them: c@acme.example." in preview.text
+    assert len(emails(session)) == 4  # nothing removed yet
+    answer = form(client, "/leads", f"/leads/{target.id}/not-a-lead", block="domain", confirmed="1")
     page = client.get(answer.location).text
     assert "Removed 2 leads; blocked @acme.example." in page
     assert "Kept c@acme.example: reps have worked on them." in page
@@ -158,7 +165,7 @@ def test_blocking_a_free_mail_domain_blocks_the_address_instead(
     pal = lead(session, "pal@gmail.com")
     assert pal is not None
     sign_in(client, admin.member)
-    form(client, "/leads", f"/leads/{pal.id}/not-a-lead", block="domain")
+    form(client, "/leads", f"/leads/{pal.id}/not-a-lead", block="domain", confirmed="1")
     assert set(session.scalars(select(BlockedAddress.pattern))) == {"pal@gmail.com"}
 
 

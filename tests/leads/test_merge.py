@@ -90,7 +90,7 @@ def rep(session: Session) -> Member:
 @pytest.fixture
 def pair(session: Session, rep: Member) -> tuple[Lead, Lead]:
     """Ann twice: a lead from her work address and one from her private addresses."""
-    keep = LeadFactory(owner=rep, email="ann@acme.com", name="Ann Smith", tags=["vip"])
+    keep = LeadFactory(owner=rep, email="ann@acme.com", name="Ann Smith", tags=["vip"], company="")
     other = LeadFactory(
         owner=rep,
         email="ann.smith@gmail.com",

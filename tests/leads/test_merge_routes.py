@@ -77,6 +77,16 @@ def post_form(client: FlaskClient, form_html: str, value: str) -> Any:
     )
 
 
+def confirm(client: FlaskClient, preview: Any) -> Any:
+    """Press the preview's confirm button, with the fields it carries."""
+    assert preview.status_code == 200, preview.text
+    form = preview.text[preview.text.index('<section class="card narrow-wide confirm"') :]
+    action = re.search(r'<form method="post" action="([^"]+)"', form)
+    assert action
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    return client.post(html.unescape(action.group(1)), data=fields, follow_redirects=True)
+
+
 def test_the_form_merges_and_says_what_moved(
     app: Flask, client: FlaskClient, session: Session, rep: Member, pair: tuple[Lead, Lead]
 ) -> None:
@@ -86,7 +96,14 @@ def test_the_form_merges_and_says_what_moved(
     assert "Merge with (email or lead id)" in form
     assert 'name="csrf_token"' in form
     sign_in(client, rep)
-    response = post_form(client, form, "Ann.Smith@Gmail.com")
+    before = snapshot(session)
+    preview = post_form(client, form, "Ann.Smith@Gmail.com")
+    assert "Merge Ann Smith &lt;ann.smith@gmail.com&gt; into Ann Smith?" in preview.text
+    assert "Merging Ann Smith into Ann Smith: 2 addresses, 5 threads, 3 notes would move" in (
+        preview.text
+    )
+    assert snapshot(session) == before  # only shown, nothing merged yet
+    response = confirm(client, preview)
     assert response.status_code == 200
     assert response.request.path == f"/leads/{keep_id}"
     assert flashes(response.text) == [
@@ -103,7 +120,7 @@ def test_the_form_takes_a_lead_id_too(
 ) -> None:
     keep, other = pair
     sign_in(client, rep)
-    response = post_form(client, render_form(app, keep, rep), f"#{other.id}")
+    response = confirm(client, post_form(client, render_form(app, keep, rep), f"#{other.id}"))
     assert flashes(response.text)[0].startswith("Merged Ann Smith into Ann Smith")
 
 

@@ -158,9 +158,11 @@ def page_forms(
         ],
         Action.take: [lambda: bulk(owner=str(actor.id))],
         Action.hand_over: [lambda: bulk(owner=str(team.third.id))],
-        Action.merge: [lambda: post(f"/leads/{lead.id}/merge", other_lead_id=str(partner.id))],
+        Action.merge: [
+            lambda: post(f"/leads/{lead.id}/merge", other_lead_id=str(partner.id), confirmed="1")
+        ],
         Action.junk: [lambda: post(not_a_lead, block="")],
-        Action.block_domain: [lambda: post(not_a_lead, block="domain")],
+        Action.block_domain: [lambda: post(not_a_lead, block="domain", confirmed="1")],
         Action.suppress: [lambda: post(f"/leads/{lead.id}/suppress")],
         Action.lift: [
             lambda: post(f"/leads/{lead.id}/suppressions/{suppression_id(client, lead)}/lift")

@@ -112,7 +112,9 @@ def test_each_board_column_walks_an_index_of_its_stage(
     scope = Scope(session, rep.workspace_id)
     flt = LeadFilter(owner_id=rep.id if mine else None)
     sent = statements(session, lambda: board(scope, flt, T0))
-    (columns,) = [(sql, params) for sql, params in sent if "UNION ALL" in sql]
+    (columns,) = [  # the cards' days in stage are a UNION ALL of their own
+        (sql, params) for sql, params in sent if "UNION ALL" in sql and "stage_change" not in sql
+    ]
     lines = plan(session, *columns)
     assert sorts_and_filters(lines) == []
     assert any("stage_id" in line for line in lines)

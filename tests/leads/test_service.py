@@ -90,7 +90,7 @@ def test_marketers_cannot_change_pipeline_fields(session: Session) -> None:
     lead = LeadFactory()
     marketer = MemberFactory(workspace=lead.owner.workspace, role=Role.marketer)  # type: ignore[union-attr]
     scope = Scope(session, lead.workspace_id)
-    with pytest.raises(Forbidden, match="owner_id"):
+    with pytest.raises(Forbidden, match="marketers cannot change a lead's owner"):
         update_lead(scope, lead, LeadUpdate(owner_id=marketer.id), marketer, NOW)
     update_lead(scope, lead, LeadUpdate(tags=["webinar"]), marketer, NOW)
     assert [t.name for t in lead.tags] == ["webinar"]

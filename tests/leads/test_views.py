@@ -121,14 +121,15 @@ def test_a_bad_form_is_shown_again_with_what_was_typed(
     client: FlaskClient, session: Session
 ) -> None:
     rep = MemberFactory()
-    LeadFactory(owner=rep, email="taken@lead.example")
+    taken = LeadFactory(owner=rep, email="taken@lead.example", name="Tara Taken")
     sign_in(client, rep)
     token = csrf_token(client.get("/leads/new").text)
     response = client.post(
         "/leads/new", data={"csrf_token": token, "email": "taken@lead.example", "name": "Keep Me"}
     )
     assert response.status_code == 422
-    assert "already belongs to another lead" in response.text
+    assert "taken@lead.example already belongs to Tara Taken" in response.text
+    assert f'<a href="/leads/{taken.id}">Open Tara Taken</a>' in response.text  # named, linked
     assert 'value="Keep Me"' in response.text
     response = client.post(
         "/leads/new", data={"csrf_token": token, "email": "nope", "name": "Still Here"}
@@ -200,3 +201,24 @@ def test_another_workspaces_lead_is_404_by_page(client: FlaskClient, session: Se
     assert response.status_code == 404
     assert "Foreign Lead" not in response.text
     assert "Foreign Lead" not in client.get("/leads?owner=any&q=foreign").text
+
+
+def test_a_marketer_is_offered_no_control_their_role_cannot_use(
+    client: FlaskClient, session: Session
+) -> None:
+    marketer = MemberFactory(role=Role.marketer)
+    lead = LeadFactory(owner=MemberFactory(workspace=marketer.workspace))
+    sign_in(client, marketer)
+    table = client.get("/leads?owner=any").text
+    assert 'aria-label="Set owner"' not in table
+    assert 'aria-label="Set stage"' not in table
+    assert 'value="not_a_lead"' not in table
+    assert 'aria-label="Add tag"' in table  # details they may edit
+    page = client.get(f"/leads/{lead.id}").text
+    for refused in ("Edit owner", "Edit stage", "Edit deal value", "Take it", "Not a lead"):
+        assert refused not in page, refused
+    assert "Edit title" in page
+    form = client.get("/leads/new").text
+    assert 'name="owner_id"' not in form
+    assert 'name="stage_id"' not in form
+    assert 'name="deal_value"' not in form

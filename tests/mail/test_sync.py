@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -364,3 +365,22 @@ def test_a_step_that_raises_fails_its_batch_and_the_next_poll_stores_it_once(
     assert set(ids) == gmail_ids(gmail(AVA))
     rows = session.scalars(select(Message.id).where(Message.mailbox_id == mailbox.id))
     assert sorted(seen) == sorted(rows)  # each stored message went through the step once
+
+
+def test_a_finished_sync_is_news_and_an_idle_poll_is_not(
+    db: Database,
+    mailbox: Mailbox,
+    calls: GmailCalls,
+    demo: Control,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The demo's console shows the `inboxcrm.news` logger: a person learns their mail is in."""
+    with caplog.at_level(logging.INFO, logger="inboxcrm.news"):
+        run(db, mailbox, calls)
+        run(db, mailbox, calls)  # nothing new: nothing to say
+        demo("deliver", {"to": AVA, "eml": HELLO})
+        run(db, mailbox, calls)
+    said = [r.getMessage() for r in caplog.records if r.name == "inboxcrm.news"]
+    assert len(said) == 2
+    assert said[0].startswith(f"{AVA}: first sync finished, ")
+    assert said[1] == f"{AVA}: sync finished, 1 new message"

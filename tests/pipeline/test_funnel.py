@@ -82,6 +82,8 @@ def test_funnel_figures_for_a_period(session: Session) -> None:
         ("SQO", "Won", 0, 0),
     ]
     assert [c.rate for c in figures.steps] == [0.75, 0.5, None, 1.0, None]
+    # Of the moved on, those that passed the next stage without entering it.
+    assert [c.skipped for c in figures.steps] == [1, 1, 0, 2, 0]  # E; A past SAL; A, D past SQO
     assert [(c.from_name, c.converted, c.reached) for c in figures.to_won] == [
         ("Lead", 2, 4), ("MQL", 1, 2), ("SAL", 0, 0), ("SQL", 2, 2), ("SQO", 0, 0)
     ]  # fmt: skip
@@ -135,9 +137,9 @@ def test_period_parameters() -> None:
     assert parse_period({}, today) == (dt.datetime(2026, 3, 2, tzinfo=dt.UTC), MARCH[1])
     assert parse_period({"from": "2026-03-01", "to": "2026-03-31"}, today) == MARCH
     for bad, message in (
-        ({"from": "March"}, "from must be a date"),
-        ({"to": "2026-02-30"}, "to must be a date"),
-        ({"from": "2026-04-01", "to": "2026-03-01"}, "on or before"),
+        ({"from": "March"}, "From: a date such as 2026-01-31, not 'March'"),
+        ({"to": "2026-02-30"}, "To: a date such as 2026-01-31"),
+        ({"from": "2026-04-01", "to": "2026-03-01"}, r"is after To \(2026-03-01\)"),
         ({"from": "1990-01-01"}, "at most"),
     ):
         with pytest.raises(BadRequest, match=message):
@@ -155,10 +157,10 @@ def test_funnel_api_and_reports_page(client: FlaskClient, session: Session) -> N
     assert body["to"] == "2026-03-31"
     assert body["stages"][0] == {
         "id": body["stages"][0]["id"], "name": "Lead", "kind": "open", "position": 0,
-        "entered": 4, "median_time_in_stage_s": 172800.0,
+        "entered": 4, "now": 1, "median_time_in_stage_s": 172800.0,
     }  # fmt: skip
     assert body["conversions"][0] == {
-        "from": "Lead", "to": "MQL", "reached": 4, "converted": 3, "rate": 0.75
+        "from": "Lead", "to": "MQL", "reached": 4, "converted": 3, "skipped": 1, "rate": 0.75
     }  # fmt: skip
     assert body["won"] == {
         "leads": 3, "value": {"EUR": "500.00", "USD": "1000.00"}, "median_time_to_won_s": 864000.0
@@ -188,7 +190,14 @@ def test_funnel_api_and_reports_page(client: FlaskClient, session: Session) -> N
     assert "<dd data-won-leads>3</dd>" in page.text
     assert "<dd data-won-value>€500 · $1,000</dd>" in page.text
     assert "<dd data-speed-share>50%</dd>" in page.text
-    assert client.get("/reports?to=nope").status_code == 400
+    bad = client.get("/reports?to=nope")
+    assert bad.status_code == 400
+    assert "To: a date such as 2026-01-31, not &#39;nope&#39;" in bad.text
+    assert 'name="to" value="nope"' in bad.text  # the form again, as typed
+    backwards = client.get("/reports?from=2026-03-31&to=2026-03-01")
+    assert backwards.status_code == 400
+    assert "From (2026-03-31) is after To (2026-03-01)" in backwards.text
+    assert 'value="2026-03-31"' in backwards.text
 
 
 def test_reports_page_of_an_empty_workspace(client: FlaskClient, session: Session) -> None:
@@ -199,3 +208,66 @@ def test_reports_page_of_an_empty_workspace(client: FlaskClient, session: Sessio
     assert "<dd data-won-leads>0</dd>" in page.text
     assert "<dd data-speed-share>—</dd>" in page.text
     assert client.get(f"/reports?owner={MemberFactory().id}").status_code == 404
+
+
+def test_every_figure_agrees_with_the_definition_the_page_gives(
+    client: FlaskClient, session: Session
+) -> None:
+    """A hand-computed March: seven leads, with a skip, a step back, an entry before the
+    period, a move after it and a loss. Each conversion row's cohort is the Entered of its
+    stage; moved on = entered the next stage + skipped past it."""
+    rep = MemberFactory()
+    named = stages(session, rep)
+    feb = dt.datetime(2026, 2, 10, 9, tzinfo=dt.UTC)
+    april = dt.datetime(2026, 4, 3, 9, tzinfo=dt.UTC)
+    p = LeadFactory(owner=rep, name="P", at=T0)  # Lead -> MQL -> SAL -> SQL, all in March
+    for days, name in ((1, "MQL"), (2, "SAL"), (4, "SQL")):
+        StageChangeFactory(lead=p, stage=named[name], at=T0 + days * DAY, by=rep)
+    q = LeadFactory(owner=rep, name="Q", at=T0)  # Lead -> SAL (skips MQL) -> MQL (back)
+    StageChangeFactory(lead=q, stage=named["SAL"], at=T0 + DAY, by=rep)
+    StageChangeFactory(lead=q, stage=named["MQL"], at=T0 + 3 * DAY, by=rep)
+    r = LeadFactory(owner=rep, name="R", at=feb)  # made in February, MQL in March
+    StageChangeFactory(lead=r, stage=named["MQL"], at=T0 + DAY, by=rep)
+    StageChangeFactory(lead=r, stage=named["SAL"], at=april, by=rep)  # moved on in April
+    s_ = LeadFactory(owner=rep, name="S", at=T0)  # Lead, then lost
+    StageChangeFactory(lead=s_, stage=named["Lost"], at=T0 + 2 * DAY, by=rep)
+    LeadFactory(owner=rep, name="T", at=T0)  # still in Lead
+    v = LeadFactory(owner=rep, name="V", at=T0)  # Lead -> SQL: skips MQL and SAL
+    StageChangeFactory(lead=v, stage=named["SQL"], at=T0 + 5 * DAY, by=rep)
+    u = LeadFactory(owner=rep, name="U", at=feb)  # all before March: in no March figure
+    StageChangeFactory(lead=u, stage=named["MQL"], at=feb + DAY, by=rep)
+    session.commit()
+
+    figures = funnel(Scope(session, rep.workspace_id), *MARCH)
+    entered = {f.stage.name: f.entered for f in figures.stages}
+    now = {f.stage.name: f.now for f in figures.stages}
+    assert entered == {
+        "Lead": 5, "MQL": 3, "SAL": 2, "SQL": 2, "SQO": 0,
+        "Won": 0, "Lost": 1, "Nurture": 0, "Unqualified": 0,
+    }  # fmt: skip  # Lead: P Q S T V; MQL: P Q(back) R; SAL: P Q; SQL: P V
+    assert now == {
+        "Lead": 1, "MQL": 2, "SAL": 1, "SQL": 2, "SQO": 0,
+        "Won": 0, "Lost": 1, "Nurture": 0, "Unqualified": 0,
+    }  # fmt: skip  # T; Q U; R; P V; S
+    rows = [(c.from_name, c.reached, c.converted, c.skipped) for c in figures.steps]
+    assert rows == [
+        ("Lead", 5, 3, 1),  # P entered MQL, Q too (back from SAL), V skipped it; S T did not
+        ("MQL", 3, 2, 0),  # P (in March) and R (in April) entered SAL; Q came back, stayed
+        ("SAL", 2, 1, 0),  # P entered SQL; Q went back to MQL
+        ("SQL", 2, 0, 0),
+        ("SQO", 0, 0, 0),
+    ]
+    for row in figures.steps:  # the cohort is that stage's Entered, as the page says
+        assert row.reached == entered[row.from_name]
+        assert row.converted <= row.reached
+
+    sign_in(client, rep)
+    page = client.get("/reports?from=2026-03-01&to=2026-03-31").text
+    assert "the leads that entered the first stage from 2026-03-01 to 2026-03-31" in page
+    lead_row = page[page.index('<tr data-step="Lead">') :].split("</tr>")[0]
+    assert '<td class="num" data-cohort>5</td>' in lead_row
+    assert '<td class="num" data-converted>3</td>' in lead_row
+    assert '<td class="num" data-skipped>1</td>' in lead_row
+    mql = page[page.index('<tr data-stage="MQL">') :].split("</tr>")[0]
+    assert '<td class="num" data-entered>3</td>' in mql
+    assert '<td class="num" data-now>2</td>' in mql

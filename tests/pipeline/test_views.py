@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import re
 
@@ -8,9 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Role
+from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
+from inboxcrm.leads.schemas import LeadUpdate
+from inboxcrm.leads.service import update_lead
 from inboxcrm.stages.models import StageChange
-from tests.factories import LeadFactory, MemberFactory
+from inboxcrm.tenancy import Scope
+from tests.factories import ActivityFactory, LeadFactory, MemberFactory, StageChangeFactory
 from tests.support.stages import stages
 from tests.support.web import csrf_token, sign_in
 
@@ -35,7 +40,7 @@ def test_the_board_shows_columns_cards_and_figures(client: FlaskClient, session:
     assert "Cobalt" in html
     assert "$1,200" in html
     assert "Rita Rep" in html
-    assert "0 d in stage" in html
+    assert ">0 d</span>" in html
     assert 'href="/board"' in html  # the nav link
 
 
@@ -70,7 +75,7 @@ def test_move_with_the_card_form_and_as_json(client: FlaskClient, session: Sessi
         "/board/move", data={"csrf_token": token, "lead_id": lead.id, "stage_id": named["MQL"].id}
     )
     assert moved.status_code == 302
-    assert moved.location == "/board"
+    assert moved.location == "/board?owner=me"  # a rep's board: their own leads
     assert "Moved to MQL." in client.get("/board").text
 
     answer = client.post(
@@ -150,3 +155,68 @@ def test_marketers_see_the_board_but_cannot_move(client: FlaskClient, session: S
     )
     assert refused.status_code == 403
     assert "marketers cannot move" in refused.text
+
+
+def test_days_in_stage_count_from_when_the_lead_really_entered(
+    client: FlaskClient, session: Session
+) -> None:
+    rep = MemberFactory()
+    named = stages(session, rep)
+    now = utcnow()
+    captured = LeadFactory(owner=rep, name="From an old thread")  # found by today's sync
+    ActivityFactory(lead=captured, at=now - dt.timedelta(days=70, hours=1))  # its first mail
+    ActivityFactory(lead=captured, at=now - dt.timedelta(days=3))
+    LeadFactory(owner=rep, name="Brand new")
+    moved = LeadFactory(owner=rep, name="Moved", at=now - dt.timedelta(days=40))
+    StageChangeFactory(lead=moved, stage=named["MQL"], at=now - dt.timedelta(days=9), by=rep)
+    ActivityFactory(lead=moved, at=now - dt.timedelta(days=39))  # before the move: no matter
+    sign_in(client, rep)
+    html = client.get("/board").text
+
+    def days(name: str) -> str:
+        card = html[html.index(f'class="lead-name">{name}<') :].split("</li>")[0]
+        found = re.search(r"data-days[^>]*>(\d+) d<", card)
+        assert found, card
+        return found.group(1)
+
+    assert (days("From an old thread"), days("Brand new"), days("Moved")) == ("70", "0", "9")
+    assert "stale" in html[html.index("From an old thread") :].split("</li>")[0]
+
+
+def test_lost_cards_say_why_and_a_reps_board_opens_on_their_own_leads(
+    client: FlaskClient, session: Session
+) -> None:
+    rep = MemberFactory()
+    colleague = MemberFactory(workspace=rep.workspace)
+    admin = MemberFactory(workspace=rep.workspace, role=Role.admin)
+    named = stages(session, rep)
+    lost = LeadFactory(owner=rep, name="Gone")
+    update_lead(
+        Scope(session, rep.workspace_id),
+        lost,
+        LeadUpdate(stage_id=named["Lost"].id, lost_reason="Chose a competitor"),
+        rep,
+        utcnow(),
+    )
+    session.commit()
+    LeadFactory(owner=colleague, name="Theirs")
+    sign_in(client, rep)
+    html = client.get("/board").text
+    assert '<div class="small lost-reason" data-lost>Chose a competitor</div>' in html
+    assert "Theirs" not in html  # like the leads table: a rep's own first
+    assert '<option value="me" selected>My leads</option>' in html
+    assert "Theirs" in client.get("/board?owner=any").text
+    admin_board = sign_in(client.application.test_client(), admin).get("/board").text
+    assert "Theirs" in admin_board
+    assert "Gone" in admin_board
+
+
+def test_the_first_click_on_score_or_deal_value_shows_the_most_first(
+    client: FlaskClient, session: Session
+) -> None:
+    rep = MemberFactory()
+    LeadFactory(owner=rep)
+    sign_in(client, rep)
+    html = client.get("/leads").text
+    for key in ("score", "deal_value"):
+        assert f"sort=-{key}" in html, key

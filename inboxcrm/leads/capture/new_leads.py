@@ -11,22 +11,15 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.addresses import company_domain, unicode_domain
+from inboxcrm.addresses import company_domain
 from inboxcrm.db import chunks
 from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.capture.messages import Mail
 from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail
-from inboxcrm.leads.service import search_text
+from inboxcrm.leads.service import company_name, search_text
 from inboxcrm.mail.participants import Address
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
-
-
-def _company_name(domain: str) -> str:
-    """`acme-robotics.co.uk` -> `Acme Robotics`, `xn--bcher-kva.de` -> `Bücher`: a start
-    a rep can rename."""
-    label = unicode_domain(domain.split(".", 1)[0])
-    return " ".join(w[:1].upper() + w[1:] for w in label.replace("_", "-").split("-") if w)[:200]
 
 
 def _companies(
@@ -44,7 +37,7 @@ def _companies(
     missing = [d for d in domains if d not in companies]
     if missing:
         made: list[dict[str, Any]] = [
-            {"workspace_id": workspace_id, "name": _company_name(d), "created_at": now}
+            {"workspace_id": workspace_id, "name": company_name(d), "created_at": now}
             for d in missing
         ]
         ids = session.scalars(
