@@ -139,7 +139,8 @@ def advance(
             base = step_at
             if last is not None and last.sent_at is not None:
                 base = max(base, last.sent_at)
-            assert step.wait_amount is not None and step.wait_unit is not None
+            assert step.wait_amount is not None
+            assert step.wait_unit is not None
             until = add_wait(base, step.wait_amount, step.wait_unit, tz)
             if until > now:
                 return hold(step, until)
@@ -149,9 +150,9 @@ def advance(
             result.task = step
             return hold(step, None)
         else:
-            if step.condition is not None or step.threading is Threading.follow_up:
-                if last is not None and last.pending:
-                    return settling(step)
+            looks_back = step.condition is not None or step.threading is Threading.follow_up
+            if looks_back and last is not None and last.pending:
+                return settling(step)
             if step.condition is not None:
                 if last is None or last.sent_at is None:
                     result.skipped.append((step.id, "no previous email was sent"))
