@@ -26,7 +26,8 @@ STEPS = (EMAIL1, WAIT, EMAIL2)
 
 def test_the_first_email_is_planned_and_the_enrollment_moves_to_the_wait() -> None:
     done = advance(Facts(1, MON), STEPS, MON)
-    assert done.email is not None and done.email.step == EMAIL1
+    assert done.email is not None
+    assert done.email.step == EMAIL1
     assert not done.email.follow_up
     assert (done.step_id, done.next_at) == (2, MON + SETTLE)
 
@@ -52,25 +53,30 @@ def test_past_the_wait_the_follow_up_is_planned_in_the_same_thread_and_finishes(
     last = LastEmail(1, pending=False, sent_at=MON)
     done = advance(Facts(2, MON, last), STEPS, MON + dt.timedelta(days=3, minutes=1))
     assert done.waited == [2]
-    assert done.email is not None and done.email.step == EMAIL2 and done.email.follow_up
-    assert done.finished and done.next_at is None and done.step_id is None
+    assert done.email is not None
+    assert done.email.step == EMAIL2
+    assert done.email.follow_up
+    assert done.finished
+    assert done.next_at is None
+    assert done.step_id is None
 
 
 def test_a_follow_up_after_an_email_that_never_went_starts_a_new_thread() -> None:
     last = LastEmail(1, pending=False, sent_at=None)
     done = advance(Facts(3, MON, last), STEPS, MON)
-    assert done.email is not None and not done.email.follow_up
+    assert done.email is not None
+    assert not done.email.follow_up
 
 
 def test_a_condition_on_the_previous_email_skips_the_step_with_the_reason() -> None:
-    only_if_opened = StepPlan(3, StepKind.email, template_version_id=11,
-                              condition=Condition.opened)  # fmt: skip
+    only_if_opened = StepPlan(3, StepKind.email, template_version_id=11, condition=Condition.opened)
     steps = (EMAIL1, WAIT, only_if_opened, StepPlan(4, StepKind.task, task="Call Ana"))
     unopened = LastEmail(1, pending=False, sent_at=MON)
     done = advance(Facts(3, MON, unopened), steps, MON)
     assert done.email is None
     assert done.skipped == [(3, "the condition (opened) was not met")]
-    assert done.task is not None and done.task.task == "Call Ana"
+    assert done.task is not None
+    assert done.task.task == "Call Ana"
     assert (done.step_id, done.next_at) == (4, None)  # waiting for the owner
     opened = LastEmail(1, pending=False, sent_at=MON, opened=True)
     assert advance(Facts(3, MON, opened), steps, MON).email is not None

@@ -16,8 +16,8 @@ from inboxcrm.sequences.exits import sequence_exits
 from inboxcrm.sequences.models import EnrollmentState, ExitReason
 from inboxcrm.setup import SYNC_STEPS
 from tests.support import sequences as seq
-from tests.support.outbox import Outbox
 from tests.support.mail import raw_eml
+from tests.support.outbox import Outbox
 from tests.support.sandbox import AVA, deliver
 
 pytestmark = pytest.mark.google
@@ -96,8 +96,9 @@ def test_a_reply_synced_before_the_exit_step_still_stops_the_send(outbox: Outbox
     seq.advance(outbox, due)
     first, second = seq.sends(outbox)
     seq.reply(outbox, first, utcnow())
-    without_exits = SyncSteps(SYNC_STEPS.prepare,
-                              tuple(s for s in SYNC_STEPS.batch if s is not sequence_exits))  # fmt: skip
+    without_exits = SyncSteps(
+        SYNC_STEPS.prepare, tuple(s for s in SYNC_STEPS.batch if s is not sequence_exits)
+    )
     seq.sync(outbox, without_exits)
     assert seq.dispatch(outbox, due).skipped == 1
     second = outbox.refresh(second)
@@ -113,13 +114,20 @@ def test_an_out_of_office_postpones_to_the_day_after_the_return_date(outbox: Out
     _first_sent(outbox, t0)
     first = seq.sends(outbox)[0]
     back = (t0 + 10 * DAY).date()
-    deliver(outbox.control, AVA, raw_eml(
-        f"From: {lead.email}", f"To: {AVA}", f"Subject: Automatic reply: {first.subject}",
-        "Auto-Submitted: auto-replied", f"In-Reply-To: {first.message_id}",
-        "Message-ID: <ooo1@customer.example>",
-        f"Date: {utcnow().strftime('%a, %d %b %Y %H:%M:%S +0000')}",
-        body=f"I am out of the office until {back.isoformat()}.",
-    ))  # fmt: skip
+    deliver(
+        outbox.control,
+        AVA,
+        raw_eml(
+            f"From: {lead.email}",
+            f"To: {AVA}",
+            f"Subject: Automatic reply: {first.subject}",
+            "Auto-Submitted: auto-replied",
+            f"In-Reply-To: {first.message_id}",
+            "Message-ID: <ooo1@customer.example>",
+            f"Date: {utcnow().strftime('%a, %d %b %Y %H:%M:%S +0000')}",
+            body=f"I am out of the office until {back.isoformat()}.",
+        ),
+    )
     seq.sync(outbox)
     outbox.session.refresh(enrollment)
     assert enrollment.state is EnrollmentState.active  # not a reply

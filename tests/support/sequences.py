@@ -49,11 +49,14 @@ def three_steps(outbox: Outbox) -> list[dict[str, Any]]:
     return [
         {"kind": "email", "template_version_id": template(outbox, "Quick question")},
         {"kind": "wait", "wait_amount": 3, "wait_unit": "days"},
-        {"kind": "email", "template_version_id": template(outbox, "ignored"),
-         "threading": "follow_up"},
+        {
+            "kind": "email",
+            "template_version_id": template(outbox, "ignored"),
+            "threading": "follow_up",
+        },
         {"kind": "wait", "wait_amount": 2, "wait_unit": "days"},
         {"kind": "email", "template_version_id": template(outbox, "Last note")},
-    ]  # fmt: skip
+    ]
 
 
 def sequence(
@@ -61,9 +64,13 @@ def sequence(
 ) -> Sequence:
     member = outbox.mailbox.member
     made = create_sequence(
-        scope(outbox), member, f"Nurture {next(_n)}", steps or three_steps(outbox),
-        dt.datetime.now(dt.UTC), {"window": ALL_DAY, **settings},
-    )  # fmt: skip
+        scope(outbox),
+        member,
+        f"Nurture {next(_n)}",
+        steps or three_steps(outbox),
+        dt.datetime.now(dt.UTC),
+        {"window": ALL_DAY, **settings},
+    )
     outbox.session.commit()
     return made
 
@@ -102,12 +109,21 @@ def reply(
     headers: tuple[str, ...] = (),
 ) -> None:
     """The lead answers `send` in its thread (delivered to Ava's Gmail)."""
-    deliver(outbox.control, AVA, raw_eml(
-        f"From: {sender or send.to_email}", f"To: {AVA}", f"Subject: Re: {send.subject}",
-        f"In-Reply-To: {send.message_id}", f"References: {send.message_id}",
-        f"Message-ID: <r{next(_n)}@customer.example>",
-        f"Date: {at.strftime('%a, %d %b %Y %H:%M:%S +0000')}", *headers, body=text,
-    ))  # fmt: skip
+    deliver(
+        outbox.control,
+        AVA,
+        raw_eml(
+            f"From: {sender or send.to_email}",
+            f"To: {AVA}",
+            f"Subject: Re: {send.subject}",
+            f"In-Reply-To: {send.message_id}",
+            f"References: {send.message_id}",
+            f"Message-ID: <r{next(_n)}@customer.example>",
+            f"Date: {at.strftime('%a, %d %b %Y %H:%M:%S +0000')}",
+            *headers,
+            body=text,
+        ),
+    )
 
 
 def sends(outbox: Outbox) -> list[Send]:
@@ -116,7 +132,8 @@ def sends(outbox: Outbox) -> list[Send]:
 
 def history(outbox: Outbox, enrollment: Enrollment) -> list[str]:
     rows = outbox.session.scalars(
-        select(EnrollmentEvent).where(EnrollmentEvent.enrollment_id == enrollment.id)
+        select(EnrollmentEvent)
+        .where(EnrollmentEvent.enrollment_id == enrollment.id)
         .order_by(EnrollmentEvent.id)
-    )  # fmt: skip
+    )
     return [f"{e.kind.value}{': ' + e.detail if e.detail else ''}" for e in rows]
