@@ -104,9 +104,10 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
     from inboxcrm.segments import api as segments_api
+    from inboxcrm.sequences import api as sequences_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
         notifications_api.bp, scoring_api.bp, actions_api.bp, outbox_api.bp, segments_api.bp,
-        campaigns_api.bp,
+        campaigns_api.bp, sequences_api.bp,
     )  # fmt: skip

@@ -468,10 +468,14 @@ def _email(
     template = _compiled(session, email.step.template_version_id, cache)
     if isinstance(template, TemplateProblem):
         return None, f"template error: {template.message}"
+    context = context_for(lead, member)
     try:
-        rendered = template.render(context_for(lead, member))
-    except TemplateProblem as exc:
-        return None, f"template error: {exc.message}"
+        rendered = template.render(context)
+    except TemplateProblem:
+        try:  # once more: a render cut short by its deadline may have met a pause (GC)
+            rendered = template.render(context)
+        except TemplateProblem as exc:
+            return None, f"template error: {exc.message}"
     subject, thread = rendered.subject, None
     if email.follow_up and last is not None and last.gmail_thread_id and last.message_id:
         subject = last.subject  # the same subject, so Gmail keeps the thread: never "Re:"

@@ -19,10 +19,12 @@ from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
 from inboxcrm.db import chunks
 from inboxcrm.errors import Conflict, Invalid, NotFound
 from inboxcrm.leads.capture.bulk import core_table
-from inboxcrm.leads.models import Lead
+from inboxcrm.leads.models import Activity, Lead
 from inboxcrm.outbox.models import Send, SendState
 from inboxcrm.outbox.suppression import suppressed
 from inboxcrm.outbox.windows import Window
+from inboxcrm.scoring.models import TemperatureChange
+from inboxcrm.segments.models import Segment
 from inboxcrm.sequences.history import Event, record
 from inboxcrm.sequences.models import (
     LIVE,
@@ -37,13 +39,15 @@ from inboxcrm.sequences.models import (
     StepKind,
     Task,
     Threading,
+    Trigger,
+    TriggerKind,
     WaitUnit,
 )
 from inboxcrm.sequences.models import (
     Sequence as SequenceRow,
 )
 from inboxcrm.sequences.plan import StepPlan, problems
-from inboxcrm.stages.models import Stage, StageKind
+from inboxcrm.stages.models import Stage, StageChange, StageKind
 from inboxcrm.tenancy import Scope
 
 MAX_NAME = 120
@@ -442,11 +446,11 @@ def enroll(
     """Enroll the leads the preview lets in. A member enrolls only leads they may edit
     (a rep: their own and unowned ones) in any sequence of the workspace. Two enrollers
     at once enroll a lead once: the live enrollment is unique per sequence and lead."""
-    verdicts = preview(scope, sequence, lead_ids, now)
+    lead_ids = list(lead_ids)
     if member is not None:
-        leads = _leads(scope, [v.lead_id for v in verdicts if v.reason is None])
-        for lead in leads.values():
+        for lead in _leads(scope, lead_ids).values():
             require(member, Action.edit, lead.owner_id, lead.name or lead.email)
+    verdicts = preview(scope, sequence, lead_ids, now)
     ok = [v.lead_id for v in verdicts if v.reason is None]
     refused = [v for v in verdicts if v.reason is not None]
     if not ok:
@@ -628,3 +632,36 @@ def live_enrollments(scope: Scope, lead_id: int) -> Sequence[Enrollment]:
     return scope.session.scalars(
         scope.select(Enrollment, Enrollment.lead_id == lead_id, Enrollment.state.in_(LIVE))
     ).all()
+
+
+def add_trigger(
+    scope: Scope, sequence: SequenceRow, kind: TriggerKind, raw: Mapping[str, Any], now: dt.datetime
+) -> Trigger:
+    """A trigger that enrolls on its own from now on: event triggers start past the rows
+    that exist already (history enrolls nobody)."""
+    trigger = Trigger(
+        workspace_id=scope.workspace_id, sequence_id=sequence.id, kind=kind, created_at=now
+    )
+    if kind is TriggerKind.stage:
+        stage_id = _int(raw.get("stage_id"), "stage_id")
+        if stage_id is None or scope.find(Stage, stage_id) is None:
+            raise Invalid("stage_id: a stage of the workspace, please")
+        trigger.stage_id = stage_id
+        trigger.cursor = scope.session.scalar(select(func.max(StageChange.id))) or 0
+    elif kind is TriggerKind.segment:
+        segment_id = _int(raw.get("segment_id"), "segment_id")
+        if segment_id is None or scope.find(Segment, segment_id) is None:
+            raise Invalid("segment_id: a segment of the workspace, please")
+        trigger.segment_id = segment_id
+    elif kind is TriggerKind.score:
+        score = _int(raw.get("score"), "score")
+        if score is None or not 1 <= score <= 10_000:
+            raise Invalid("score: a line from 1 to 10,000, please")
+        trigger.score = score
+    elif kind is TriggerKind.cold:
+        trigger.cursor = scope.session.scalar(select(func.max(TemperatureChange.id))) or 0
+    else:
+        trigger.cursor = scope.session.scalar(select(func.max(Activity.id))) or 0
+    scope.session.add(trigger)
+    scope.session.flush()
+    return trigger
