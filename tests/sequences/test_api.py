@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member, Role
@@ -15,9 +16,11 @@ from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox.models import Suppression, SuppressionReason
+from inboxcrm.sequences.models import Enrollment
 from inboxcrm.stages.models import Stage, StageKind
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MailboxFactory, MemberFactory, api_token
+from tests.support.web import csrf_token, sign_in
 
 
 def bearer(member: Member) -> dict[str, str]:
@@ -167,3 +170,42 @@ def test_another_workspaces_sequence_is_not_found(
     seq = _create(client, marketer, steps).json
     stranger = MemberFactory(role=Role.admin)
     assert client.get(f"/api/v1/sequences/{seq['id']}", headers=bearer(stranger)).status_code == 404
+
+
+def test_a_rep_enrolls_from_the_leads_table_after_a_preview_and_sees_it_on_the_lead_page(
+    client: FlaskClient, session: Session, marketer: Member, rep: Member, steps: Any
+) -> None:
+    seq = _create(client, marketer, steps).json
+    ana, gone = LeadFactory(owner=rep, name="Ana Lima"), LeadFactory(owner=rep, name="Gus Gone")
+    session.add(
+        Suppression(
+            workspace_id=rep.workspace_id,
+            pattern=gone.email,
+            reason=SuppressionReason.hard_bounce,
+            source="bounce",
+        )
+    )
+    session.commit()
+    sign_in(client, rep)
+    table = client.get("/leads").get_data(as_text=True)
+    token = csrf_token(table)
+    assert "data-bulk-enroll" in table
+    form = {
+        "csrf_token": token,
+        "lead_ids": [str(ana.id), str(gone.id)],
+        "sequence_id": str(seq["id"]),
+        "next": "/leads",
+    }
+    preview = client.post("/sequences/enroll", data=form).get_data(as_text=True)
+    assert "1 would be enrolled in Nurture, 1 not." in preview
+    assert "no: suppressed (hard bounce)" in preview
+    done = client.post("/sequences/enroll", data={**form, "confirm": "1"})
+    assert done.status_code == 302
+    page = client.get(f"/leads/{ana.id}").get_data(as_text=True)
+    assert 'data-state="active"' in page
+    assert "Nurture" in page
+    listing = client.get("/sequences").get_data(as_text=True)
+    assert "Re-engagement of cold leads" in listing  # on by default
+    enrollment = session.scalars(select(Enrollment)).one()
+    history = client.get(f"/enrollments/{enrollment.id}").get_data(as_text=True)
+    assert f"enrolled: by {rep.name}" in history
