@@ -367,7 +367,12 @@ def sender_of(
 
 
 def preview(
-    scope: Scope, sequence: SequenceRow, lead_ids: Iterable[int], now: dt.datetime
+    scope: Scope,
+    sequence: SequenceRow,
+    lead_ids: Iterable[int],
+    now: dt.datetime,
+    *,
+    need_sender: bool = True,
 ) -> list[Verdict]:
     """Who would be enrolled and who not, and why: a few queries for any number of leads."""
     wanted = list(dict.fromkeys(lead_ids))
@@ -422,7 +427,7 @@ def preview(
                 reason = "already went through this sequence"
             elif again > now:
                 reason = f"went through this sequence; again from {again.date().isoformat()}"
-        if reason is None and senders.get(lead.owner_id) is None:
+        if reason is None and need_sender and senders.get(lead.owner_id) is None:
             reason = "no connected Gmail to send from (its owner has none)"
         verdicts.append(Verdict(lead_id, lead.name or lead.email, reason))
     return verdicts
@@ -442,6 +447,7 @@ def enroll(
     *,
     by: str,
     member: Member | None = None,
+    need_sender: bool = True,
 ) -> Enrolled:
     """Enroll the leads the preview lets in. A member enrolls only leads they may edit
     (a rep: their own and unowned ones) in any sequence of the workspace. Two enrollers
@@ -450,7 +456,7 @@ def enroll(
     if member is not None:
         for lead in _leads(scope, lead_ids).values():
             require(member, Action.edit, lead.owner_id, lead.name or lead.email)
-    verdicts = preview(scope, sequence, lead_ids, now)
+    verdicts = preview(scope, sequence, lead_ids, now, need_sender=need_sender)
     ok = [v.lead_id for v in verdicts if v.reason is None]
     refused = [v for v in verdicts if v.reason is not None]
     if not ok:

@@ -158,7 +158,8 @@ def _threads(scope: Scope, message_ids: set[int]) -> dict[int, int]:
     found: dict[int, int] = {}
     for chunk in chunks(sorted(message_ids)):
         found.update(
-            scope.session.execute(
+            (message, thread)
+            for message, thread in scope.session.execute(
                 select(Message.id, Message.thread_id).where(Message.id.in_(chunk))
             ).tuples()
         )

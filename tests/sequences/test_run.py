@@ -8,10 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from inboxcrm.db import utcnow
+from inboxcrm.mail.models import Message
 from inboxcrm.mail.steps import SyncSteps
-from inboxcrm.outbox.models import SendState, SkipReason
+from inboxcrm.outbox.models import Send, SendState, SkipReason
+from inboxcrm.sequences import stats
 from inboxcrm.sequences.exits import sequence_exits
 from inboxcrm.sequences.models import EnrollmentState, ExitReason
 from inboxcrm.setup import SYNC_STEPS
@@ -57,6 +60,13 @@ def test_three_steps_over_weeks_follow_up_in_the_same_thread(outbox: Outbox) -> 
     assert seq.history(outbox, enrollment)[-1] == "finished"
 
 
+def first_thread(outbox: Outbox, send: Send) -> int:
+    """The thread the sync filed our email in (the reply is in it too)."""
+    return outbox.session.scalars(
+        select(Message.thread_id).where(Message.rfc_message_id == send.message_id)
+    ).one()
+
+
 def _first_sent(outbox: Outbox, t0: dt.datetime) -> None:
     seq.advance(outbox, t0)
     assert seq.dispatch(outbox, t0).sent == 1
@@ -82,6 +92,11 @@ def test_a_reply_seconds_before_step_two_is_due_stops_it(outbox: Outbox) -> None
     assert (second.state, second.reason) == (SendState.skipped, SkipReason.exited)
     assert len(outbox.sent()) == 1
     assert seq.history(outbox, enrollment)[-1] == "exited: replied"
+    results = stats.results(seq.scope(outbox), sequence)
+    assert results["exited"] == {"replied": 1}
+    step1 = results["steps"][0]
+    assert (step1["sent"], step1["replied"], step1["reply_rate"]) == (1, 1, 1.0)
+    assert step1["reply_threads"] == [first_thread(outbox, first)]
 
 
 def test_a_reply_synced_before_the_exit_step_still_stops_the_send(outbox: Outbox) -> None:
