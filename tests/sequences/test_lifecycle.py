@@ -7,6 +7,7 @@ default: enrolled when cold, re-warmed on a reply, moved to Nurture on no respon
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from inboxcrm.sequences.models import (
     Outcome,
     Sequence,
     Task,
+    TriggerKind,
 )
 from inboxcrm.sequences.stats import reengagement_report
 from inboxcrm.sequences.triggers import DEFAULT_NAME, run_triggers
@@ -42,6 +44,7 @@ from tests.factories import ActivityFactory, LeadFactory, MailboxFactory, Member
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # a Monday
 DAY = dt.timedelta(days=1)
+_names = itertools.count(1)
 ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
 
 
@@ -58,7 +61,7 @@ def scope(session: Session, admin: Member) -> Scope:
 
 
 def _version(scope: Scope, admin: Member, subject: str, body: str = "Hi") -> int:
-    made = create_template(scope, admin, subject, subject, body, T0)
+    made = create_template(scope, admin, f"{subject} {next(_names)}", subject, body, T0)
     return made.current.id
 
 
@@ -300,3 +303,81 @@ def test_cold_leads_are_re_engaged_by_default_and_the_outcome_recorded(
         report["came_back"],
         report["no_response"],
     ) == (3, 2, 1, 1)
+
+
+def test_triggers_enroll_on_their_own_once(
+    session: Session, db: Database, scope: Scope, admin: Member
+) -> None:
+    run_triggers(db, T0)
+    stages = {
+        s.name: s
+        for s in session.scalars(select(Stage).where(Stage.workspace_id == admin.workspace_id))
+    }
+    by_stage = _sequence(scope, admin, _three(scope, admin))
+    by_score = _sequence(scope, admin, _three(scope, admin), exclusive=False)
+    early = LeadFactory(owner=admin)
+    move_lead(
+        scope, session.get_one(Lead, early.id), stages["SQL"], source=ChangeSource.member, now=T0
+    )
+    session.commit()
+    service.add_trigger(scope, by_stage, TriggerKind.stage, {"stage_id": stages["SQL"].id}, T0)
+    service.add_trigger(scope, by_score, TriggerKind.score, {"score": 50}, T0)
+    session.commit()
+    moved, high, low = (LeadFactory(owner=admin) for _ in range(3))
+    move_lead(
+        scope,
+        session.get_one(Lead, moved.id),
+        stages["SQL"],
+        source=ChangeSource.member,
+        now=T0 + DAY,
+    )
+    session.get_one(Lead, high.id).score = 60
+    session.get_one(Lead, low.id).score = 10
+    session.commit()
+    assert run_triggers(db, T0 + DAY) == 2
+    assert run_triggers(db, T0 + 2 * DAY) == 0  # a tick run again enrolls nobody twice
+    enrolled = {
+        (e.sequence_id, e.lead_id, e.enrolled_by) for e in session.scalars(select(Enrollment))
+    }
+    assert enrolled == {
+        (by_stage.id, moved.id, "trigger: entered a stage"),  # not the lead moved before
+        (by_score.id, high.id, "trigger: score reached 50"),
+    }
+
+
+def test_a_reply_from_anyone_at_the_company_ends_it_when_the_sequence_says_so(
+    session: Session, db: Database, scope: Scope, admin: Member
+) -> None:
+    from inboxcrm.sequences.exits import _company_exits
+
+    seq = _sequence(scope, admin, _three(scope, admin), exit_on_company_reply=True)
+    ana = LeadFactory(owner=admin, company="Acme", email="ana@acme.example")
+    bob = LeadFactory(owner=admin, company="Acme", email="bob@acme.example")
+    (enrollment_id,) = service.enroll(scope, seq, [ana.id], T0, by="test").enrolled
+    session.commit()
+    exits = _company_exits(
+        session, admin.workspace_id, [(bob.id, ActivityKind.reply, T0 + DAY, {})]
+    )
+    assert exits == [Exit(enrollment_id, ExitReason.company_replied)]
+    assert (
+        _company_exits(session, admin.workspace_id, [(bob.id, ActivityKind.reply, T0 - DAY, {})])
+        == []
+    )
+
+
+def test_going_through_again_follows_the_re_enroll_setting(
+    session: Session, scope: Scope, admin: Member
+) -> None:
+    never = _sequence(scope, admin, _three(scope, admin))
+    weekly = _sequence(scope, admin, _three(scope, admin), reenroll_after_days=7)
+    lead = LeadFactory(owner=admin)
+    for seq in (never, weekly):
+        (made,) = service.enroll(scope, seq, [lead.id], T0, by="test").enrolled
+        service.unenroll(scope, session.get_one(Enrollment, made), admin, T0)
+    session.commit()
+    (verdict,) = service.preview(scope, never, [lead.id], T0 + 30 * DAY)
+    assert verdict.reason == "already went through this sequence"
+    (verdict,) = service.preview(scope, weekly, [lead.id], T0 + DAY)
+    assert verdict.reason == "went through this sequence; again from 2026-11-30"
+    (verdict,) = service.preview(scope, weekly, [lead.id], T0 + 8 * DAY)
+    assert verdict.reason is None
