@@ -137,6 +137,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.scoring.settings_views import bp as score_settings
     from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.segments.views import bp as segments
+    from inboxcrm.sequences.views import bp as sequences
     from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.team.views import bp as team
     from inboxcrm.web import database
@@ -161,6 +162,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(segments)
     app.register_blueprint(campaigns)
     app.register_blueprint(team)
+    app.register_blueprint(sequences)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

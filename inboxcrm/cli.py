@@ -379,13 +379,14 @@ def outbox_dispatch() -> None:
     from inboxcrm import logs
     from inboxcrm.outbox.dispatch import dispatch_due, next_slot
     from inboxcrm.runtime import Runtime
+    from inboxcrm.setup import SEND_CHECKS
 
     settings = _keyed_settings()
     logs.configure(settings)
     runtime = Runtime(Database(settings.database_url), settings, workers=1)
     sent = 0
     while True:
-        tally = dispatch_due(runtime, utcnow())
+        tally = dispatch_due(runtime, utcnow(), checks=SEND_CHECKS)
         sent += tally.sent
         if not tally.mailboxes:
             now = utcnow()

@@ -25,6 +25,7 @@ from inboxcrm.leads.service import create_lead, update_lead
 from inboxcrm.sandbox import RunningSandbox
 from inboxcrm.sandbox.seed import answer_one
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from inboxcrm.sequences.seed import seed_sequences
 from inboxcrm.stages.models import StageKind
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
@@ -160,6 +161,7 @@ def seed(session: Session, now: dt.datetime) -> Workspace:
         if rng.random() < 0.6:
             lead.last_replied_at = lead.last_contacted_at - dt.timedelta(hours=rng.randint(1, 72))
     session.flush()
+    seed_sequences(scope, team[2], now)  # a nurture running, cold leads being re-engaged
     return workspace
 
 

@@ -28,6 +28,15 @@ from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.segments.models import Segment
+from inboxcrm.sequences.models import (
+    Enrollment,
+    EnrollmentEvent,
+    Reengagement,
+    Sequence,
+    Step,
+    Task,
+    Trigger,
+)
 from inboxcrm.stages.models import Stage, StageChange
 
 __all__ = [
@@ -38,6 +47,8 @@ __all__ = [
     "Company",
     "CompanyDomain",
     "EmailTemplate",
+    "Enrollment",
+    "EnrollmentEvent",
     "InboundWait",
     "Invite",
     "JobRun",
@@ -51,18 +62,23 @@ __all__ = [
     "Note",
     "Notification",
     "OutboxSettings",
+    "Reengagement",
     "ScoreEvent",
     "Segment",
     "Send",
+    "Sequence",
     "Stage",
     "StageChange",
     "StageLabel",
+    "Step",
     "Suppression",
     "Tag",
+    "Task",
     "TemperatureChange",
     "TemplateVersion",
     "Thread",
     "ThreadLead",
     "TrackingHit",
+    "Trigger",
     "Workspace",
 ]

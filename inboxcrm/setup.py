@@ -17,6 +17,7 @@ from inboxcrm.leads.lead_page import LeadPanel
 from inboxcrm.leads.steps import capture_mail
 from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
+from inboxcrm.outbox.checks import CHECKS
 from inboxcrm.outbox.jobs import DISPATCH_TICK, classify_due, dispatch_sends
 from inboxcrm.outbox.steps import suppress_from_mail, with_secret
 from inboxcrm.runtime import Job, Runtime, heartbeat
@@ -24,6 +25,9 @@ from inboxcrm.scoring.actions.steps import act_on_signals
 from inboxcrm.scoring.actions.waits import check_waits_due
 from inboxcrm.scoring.jobs import rescore_due
 from inboxcrm.scoring.steps import score_leads
+from inboxcrm.sequences.advance import advance_due
+from inboxcrm.sequences.exits import left_sequence, sequence_exits
+from inboxcrm.sequences.triggers import triggers_due
 from inboxcrm.signals.steps import detect_signals
 
 # Every stored batch of mail, in its transaction, in this order: its people become (or
@@ -32,18 +36,25 @@ from inboxcrm.signals.steps import detect_signals
 # their primary leads. What the signals set off follows them: their unsubscribes and hard
 # bounces (and a mailed unsubscribe) suppress their addresses before anything is sent
 # again; a lead asking to stop receiving email, or a new inbound lead's wait, notifies its
-# owner. Sequence exits join here as they land.
+# owner. A reply, meeting, hard bounce or unsubscribe ends the lead's sequences in the
+# same transaction (an out-of-office postpones them), before anything is sent again.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
     batch=(
         capture_mail,
         detect_signals,
+        sequence_exits,
         suppress_from_mail,
         score_leads,
         act_on_signals,
         stages_from_labels,
     ),
 )
+
+
+# What every send is checked for just before it goes: the outbox's own, and whether a
+# sequence step's enrollment ended (a reply synced after the step was planned).
+SEND_CHECKS = (*CHECKS, left_sequence)
 
 
 def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
@@ -58,7 +69,9 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
         Job("check_inbound_waits", dt.timedelta(minutes=1), check_waits_due),
         Job("classify_hits", dt.timedelta(seconds=15), classify_due),
-        Job("dispatch_sends", DISPATCH_TICK, dispatch_sends),
+        Job("advance_sequences", dt.timedelta(seconds=15), advance_due),
+        Job("enroll_by_triggers", dt.timedelta(minutes=1), triggers_due),
+        Job("dispatch_sends", DISPATCH_TICK, partial(dispatch_sends, checks=SEND_CHECKS)),
     )
 
 
@@ -76,8 +89,9 @@ def lead_panels() -> tuple[LeadPanel, ...]:
     """What the domains above leads show on the lead page, in order."""
     from inboxcrm.outbox.panel import suppression_panel, tracking_panel
     from inboxcrm.scoring.panel import score_panel
+    from inboxcrm.sequences.views import sequences_panel
 
-    return (score_panel, suppression_panel, tracking_panel)
+    return (score_panel, suppression_panel, tracking_panel, sequences_panel)
 
 
 def api_blueprints() -> tuple[Blueprint, ...]:
@@ -91,10 +105,11 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
     from inboxcrm.segments import api as segments_api
+    from inboxcrm.sequences import api as sequences_api
     from inboxcrm.team import api as team_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
         notifications_api.bp, scoring_api.bp, actions_api.bp, outbox_api.bp, segments_api.bp,
-        campaigns_api.bp, team_api.bp,
+        campaigns_api.bp, team_api.bp, sequences_api.bp,
     )  # fmt: skip

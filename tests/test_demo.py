@@ -19,6 +19,7 @@ from inboxcrm.db import Database
 from inboxcrm.demo import demo_settings, seed, team
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.jobs import rescore_queued
+from inboxcrm.sequences.models import Enrollment, Sequence
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
@@ -32,6 +33,23 @@ def test_the_demo_workspace_is_seeded_once(session: Session) -> None:
     assert leads == 60
     assert seed(session, NOW).id == workspace.id
     assert session.scalar(select(func.count()).select_from(Lead)) == 60
+
+
+def test_the_demo_runs_a_nurture_sequence_and_re_engages_cold_leads(session: Session) -> None:
+    seed(session, NOW)
+    session.commit()
+    by_sequence = dict(
+        session.execute(
+            select(Sequence.name, func.count(Enrollment.id))
+            .join(Enrollment, Enrollment.sequence_id == Sequence.id)
+            .group_by(Sequence.name)
+        )
+        .tuples()
+        .all()
+    )
+    assert by_sequence == {"Nurture new leads": 12, "Re-engagement of cold leads": 5}
+    at = session.scalars(select(Enrollment.step_id).where(Enrollment.lead_id.is_not(None)))
+    assert len(set(at)) >= 3  # enrollees at different steps
 
 
 def test_demo_keys_are_made_once_and_kept_private(tmp_path: Path) -> None:
@@ -49,7 +67,9 @@ def test_the_demo_leads_score_from_what_they_are_not_from_made_up_numbers(
     workspace = seed(session, NOW)
     session.commit()
     leads = session.scalars(select(Lead).where(Lead.workspace_id == workspace.id)).unique().all()
-    assert {(lead.score, lead.temperature) for lead in leads} == {(0, None)}
+    assert {lead.score for lead in leads} == {0}
+    # no temperature but the five the demo's re-engagement caught as they went cold
+    assert sum(lead.temperature is not None for lead in leads) == 5
     assert rescore_queued(db, NOW) == len(leads)
     session.expire_all()
     scored = session.scalars(select(Lead)).unique().all()

@@ -24,6 +24,7 @@ from inboxcrm.notifications.models import NoticeKind, Notification
 from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.ratelimits import API, API_REFUSED, SIGNIN
 from inboxcrm.segments.service import create_segment
+from inboxcrm.sequences.service import create_sequence, enroll
 from inboxcrm.stages.models import Stage
 from inboxcrm.tenancy import Scope
 from tests import factories
@@ -68,6 +69,9 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     scope = Scope(session, admin.workspace_id)
     segment = create_segment(scope, admin, "Everyone", {"and": []})
     template = create_template(scope, admin, "Intro", "Hi", "Hello {{ lead.name }}", T0)
+    sequence = create_sequence(scope, admin, "Drip", [
+        {"kind": "email", "template_id": template.id}], T0)  # fmt: skip
+    (enrollment_id,) = enroll(scope, sequence, [lead.id], T0, by="test").enrolled
     session.commit()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
@@ -83,6 +87,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "filename": "app.css",
         "segment_id": segment.id,
         "template_id": template.id,
+        "sequence_id": sequence.id,
+        "enrollment_id": enrollment_id,
     }
     queries = {"pipeline.more": f"?stage={stage.id}"}
     app = client.application

@@ -168,11 +168,13 @@ class Managed(enum.StrEnum):
 
     segments = "segments"
     templates = "templates"
+    sequences = "sequences"
 
 
 MANAGERS: dict[Managed, frozenset[Role]] = {
     Managed.segments: frozenset({Role.admin, Role.marketer}),
     Managed.templates: frozenset({Role.admin, Role.marketer}),
+    Managed.sequences: frozenset({Role.admin, Role.marketer}),
 }
 
 

@@ -40,6 +40,10 @@ REPOINTED_ABOVE = (("suppression", "lead_id"),)
 # lead already has stays with the merged lead and loses it (its lead_id goes null): one
 # person gets one email of a campaign, not two.
 FOLLOWING = {"send": ("source_kind", "source_id")}
+# What ends with the merged lead: its sequence enrollments lose their lead (SET NULL) and
+# leave their sequences, reason "removed", when next due; its open sequence tasks go with it.
+# The kept lead's own enrollments go on: one person gets one sequence's emails, not two.
+ENDED_WITH_IT = frozenset({("enrollment", "lead_id"), ("sequence_task", "lead_id")})
 HANDLED_REFERENCES = frozenset(
     {(c.class_.__tablename__, c.key) for c in REPOINTED}
     | {(table, "lead_id") for table in FOLLOWING}
@@ -47,6 +51,7 @@ HANDLED_REFERENCES = frozenset(
     | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
     | {("notification", "lead_id")}  # a notice about the merged lead goes with it
     | set(REPOINTED_ABOVE)
+    | ENDED_WITH_IT
 )
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
 # kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it.

@@ -16,6 +16,8 @@ class NoticeKind(enum.StrEnum):
     hot = "hot"  # a lead's temperature turned hot
     waiting = "waiting"  # a new inbound lead has had no answer for the workspace's wait
     unsubscribe = "unsubscribe"  # a lead asked to stop receiving email
+    task = "task"  # a sequence's task for the lead's owner ("call Ana")
+    rewarmed = "rewarmed"  # a re-engaged cold lead answered or warmed up again
 
 
 class Notification(InWorkspace, Base):

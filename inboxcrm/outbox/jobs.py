@@ -17,6 +17,7 @@ from inboxcrm import queue
 from inboxcrm.db import Database, chunks, utcnow
 from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Activity, ActivityKind, Lead
+from inboxcrm.outbox.checks import CHECKS, Check
 from inboxcrm.outbox.dispatch import Tally, dispatch_due
 from inboxcrm.outbox.models import HitKind, TrackingHit, Verdict
 from inboxcrm.outbox.tracking import Hit, classify
@@ -30,11 +31,13 @@ TICK_SECONDS = 10.0
 ENGAGEMENT = {HitKind.open: ActivityKind.open, HitKind.click: ActivityKind.click}
 
 
-def dispatch_sends(runtime: Runtime, now: dt.datetime) -> Tally:
+def dispatch_sends(runtime: Runtime, now: dt.datetime, checks: tuple[Check, ...] = CHECKS) -> Tally:
+    """Dispatch passes with `checks` at send time (setup adds the domains' own, such as a
+    sequence's exit, to the outbox's)."""
     total = Tally()
     deadline = time.monotonic() + DISPATCH_SECONDS
     while time.monotonic() < deadline and not runtime.stopping.is_set():
-        tally = dispatch_due(runtime, now)
+        tally = dispatch_due(runtime, now, checks=checks)
         total.add(tally)
         if not tally.mailboxes:
             break

@@ -50,6 +50,7 @@ class SkipReason(enum.StrEnum):
     window_passed = "window_passed"  # its send window passed longer ago than the staleness limit
     template_error = "template_error"  # it could not be composed (bad header, too large)
     lead_removed = "lead_removed"
+    exited = "exited"  # the lead left the sequence of this step (a reply synced meanwhile)
 
 
 # States a dispatcher still has work for; `due_at` is set for exactly these.

@@ -4,14 +4,19 @@ for, and the mailbox's sending row it will be paced by. Services flush; callers 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.addresses import normalize_email
+from inboxcrm.db import chunks
+from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox.compose import ComposeError
 from inboxcrm.outbox.models import MailboxSending, Send, SourceKind
@@ -104,3 +109,65 @@ def _existing(
             Send.lead_id == lead_id,
         )
     )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One Send of many to plan at once (`plan_many`)."""
+
+    source_id: str
+    lead_id: int
+    mailbox_id: int
+    to_email: str
+    subject: str
+    text: str
+    due_at: dt.datetime
+    html: str | None = None
+    member_id: int | None = None
+    window: Window | None = None
+    thread: tuple[str, str | None, str | None] | None = None
+    stale_after: dt.timedelta = dt.timedelta(hours=72)
+
+
+def plan_many(
+    session: Session, workspace_id: int, source_kind: SourceKind, sends: Sequence[Planned]
+) -> dict[tuple[str, int], int]:
+    """`plan_send` for many at once, set-based: a Send already planned for a (source,
+    lead) stands and is not planned again. Returns each Send's id by (source id, lead)."""
+    if not sends:
+        return {}
+    for mailbox_id in sorted({p.mailbox_id for p in sends}):
+        sending_of(session, session.get_one(Mailbox, mailbox_id))
+    rows = []
+    for p in sends:
+        thread_id, in_reply_to, references = p.thread or (None, None, None)
+        rows.append({
+            "workspace_id": workspace_id, "source_kind": source_kind, "source_id": p.source_id,
+            "lead_id": p.lead_id, "mailbox_id": p.mailbox_id, "member_id": p.member_id,
+            "to_email": normalize_email(p.to_email), "subject": p.subject,
+            "body_text": p.text, "body_html": p.html,
+            "window": p.window.to_json() if p.window is not None else None,
+            "stale_after_hours": max(1, int(p.stale_after.total_seconds() // 3600)),
+            "planned_at": p.due_at, "due_at": p.due_at, "gmail_thread_hint": thread_id,
+            "in_reply_to": in_reply_to, "references": references,
+        })  # fmt: skip
+    table = core_table(Send)
+    keys = ["workspace_id", "source_kind", "source_id", "lead_id"]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    for chunk in chunks(rows):
+        session.execute(insert.on_conflict_do_nothing(index_elements=keys), chunk)
+    found: dict[tuple[str, int], int] = {}
+    for ids in chunks(sorted({p.source_id for p in sends})):
+        found.update(
+            ((source_id, lead_id), send_id)
+            for send_id, source_id, lead_id in session.execute(
+                select(Send.id, Send.source_id, Send.lead_id).where(
+                    Send.workspace_id == workspace_id,
+                    Send.source_kind == source_kind,
+                    Send.source_id.in_(ids),
+                )
+            ).tuples()
+            if lead_id is not None
+        )
+    return found
