@@ -122,6 +122,7 @@ def configure_google(app: Flask, settings: Settings) -> None:
 def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.api import api_blueprint
+    from inboxcrm.exchange.views import bp as exchange
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.company_views import bp as companies
     from inboxcrm.leads.lead_page import PANELS
@@ -135,6 +136,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.scoring.views import bp as scoring
     from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.web import database
+    from inboxcrm.webhooks.views import bp as webhooks
 
     app.register_blueprint(accounts)
     app.register_blueprint(leads)
@@ -147,6 +149,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(actions)
     app.register_blueprint(notifications)
     app.register_blueprint(score_settings)
+    app.register_blueprint(exchange)
+    app.register_blueprint(webhooks)
     app.extensions[PANELS] = lead_panels()
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))

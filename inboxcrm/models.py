@@ -8,6 +8,8 @@ from inboxcrm.accounts.models import (
     Member,
     Workspace,
 )
+from inboxcrm.events import Event
+from inboxcrm.exchange.models import ImportedLead, LeadImport
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import (
     Activity,
@@ -26,6 +28,7 @@ from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.stages.models import Stage, StageChange
+from inboxcrm.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ActionSettings",
@@ -34,11 +37,14 @@ __all__ = [
     "BlockedAddress",
     "Company",
     "CompanyDomain",
+    "Event",
+    "ImportedLead",
     "InboundWait",
     "Invite",
     "JobRun",
     "Lead",
     "LeadEmail",
+    "LeadImport",
     "LoginSession",
     "Mailbox",
     "Member",
@@ -53,5 +59,8 @@ __all__ = [
     "TemperatureChange",
     "Thread",
     "ThreadLead",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 ]

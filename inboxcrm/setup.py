@@ -10,6 +10,7 @@ from functools import partial
 
 from flask import Blueprint
 
+from inboxcrm.exchange.jobs import imports_due
 from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
 from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.jobs import link_mail_due, recapture_due
@@ -23,6 +24,7 @@ from inboxcrm.scoring.actions.waits import check_waits_due
 from inboxcrm.scoring.jobs import rescore_due
 from inboxcrm.scoring.steps import score_leads
 from inboxcrm.signals.steps import detect_signals
+from inboxcrm.webhooks.jobs import webhooks_due
 
 # Every stored batch of mail, in its transaction, in this order: its people become (or
 # match) leads first, so that their signals (replies, bounces ...) find the leads and
@@ -46,21 +48,25 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("recapture_leads", dt.timedelta(seconds=15), recapture_due),
         Job("rescore_leads", dt.timedelta(minutes=1), rescore_due),
         Job("check_inbound_waits", dt.timedelta(minutes=1), check_waits_due),
+        Job("run_imports", dt.timedelta(seconds=5), imports_due),
+        Job("deliver_webhooks", dt.timedelta(seconds=5), webhooks_due),
     )
 
 
 def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
+    from inboxcrm.exchange import api as exchange_api
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
     from inboxcrm.notifications import api as notifications_api
     from inboxcrm.pipeline import api as pipeline_api
     from inboxcrm.scoring import api as scoring_api
     from inboxcrm.scoring.actions import api as actions_api
+    from inboxcrm.webhooks import api as webhooks_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
-        notifications_api.bp, scoring_api.bp, actions_api.bp,
+        notifications_api.bp, scoring_api.bp, actions_api.bp, exchange_api.bp, webhooks_api.bp,
     )  # fmt: skip
 
 

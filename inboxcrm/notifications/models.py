@@ -16,6 +16,7 @@ class NoticeKind(enum.StrEnum):
     hot = "hot"  # a lead's temperature turned hot
     waiting = "waiting"  # a new inbound lead has had no answer for the workspace's wait
     unsubscribe = "unsubscribe"  # a lead asked to stop receiving email
+    webhook_disabled = "webhook_disabled"  # an endpoint failed for a day: about no lead
 
 
 class Notification(InWorkspace, Base):
@@ -25,14 +26,15 @@ class Notification(InWorkspace, Base):
     __tablename__ = "notification"
 
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
-    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    # None for a notice about the workspace rather than a lead (a webhook disabled).
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind))
     text: Mapped[str] = mapped_column(String(300))
     key: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime]
     read_at: Mapped[dt.datetime | None]
 
-    lead: Mapped[Lead] = relationship(lazy="joined")
+    lead: Mapped[Lead | None] = relationship(lazy="joined")
 
     __table_args__ = (
         UniqueConstraint("member_id", "key"),
