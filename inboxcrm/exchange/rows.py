@@ -29,8 +29,8 @@ LENGTHS = {
 MAX_COMPANY, MAX_TAG, MAX_TAGS, MAX_EMAILS = 200, 60, 50, 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What a spreadsheet runs as a formula (OWASP's CSV injection list): `=`, `@`, and `+` or
-# `-` before anything but a number (a phone number's `+44` is data).
-_FORMULA = re.compile(r"^\s*(?:[=@]|[+-](?=[^\d\s.(]))")
+# `-` before anything but a number (a phone number's `+44 20 7946 0958` is data).
+_NUMBER = re.compile(r"[+-][\d\s().\-/]*")
 _SPLIT = re.compile(r"[,;\s]+")
 _TAG_SPLIT = re.compile(r"[,;|]")
 
@@ -55,7 +55,10 @@ class Refused:
 
 
 def looks_like_formula(cell: str) -> bool:
-    return bool(_FORMULA.match(cell))
+    text = cell.lstrip()
+    if text.startswith(("=", "@")):
+        return True
+    return text.startswith(("+", "-")) and not _NUMBER.fullmatch(text)
 
 
 def read_row(

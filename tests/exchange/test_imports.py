@@ -91,15 +91,21 @@ def test_a_hubspot_export_is_mapped_dry_run_and_imported(db: Database, session: 
         "Ann Lee", "CTO", "+44 20 7946 0958", "MQL", "import",
     )  # fmt: skip
     assert ann.owner_id == owner.id  # by the member's name, as Pipedrive and HubSpot give it
-    assert ann.company is not None and ann.company.name == "Acme"
+    assert ann.company is not None
+    assert ann.company.name == "Acme"
     assert [d.domain for d in ann.company.domains] == ["acme.co.uk"]
     assert ann.link_mail_at == NOW  # matched to the mail synced before it
     note = session.scalars(select(Note).where(Note.lead_id == ann.id)).one()
-    assert "Record ID: 101" in note.body and "Favourite colour: teal" in note.body
+    assert "Record ID: 101" in note.body
+    assert "Favourite colour: teal" in note.body
     cy = find_lead_by_email(scope, "cy@initech.example")
-    assert cy is not None and cy.title == "Head of\nOps" and cy.name == "Cy Quote, Jr."
+    assert cy is not None
+    assert cy.title == "Head of\nOps"
+    assert cy.name == "Cy Quote, Jr."
     bob = find_lead_by_email(scope, "bob@globex.example")
-    assert bob is not None and bob.title == "VP Sales" and bob.stage.name == "SQL"
+    assert bob is not None
+    assert bob.title == "VP Sales"
+    assert bob.stage.name == "SQL"
     moves = session.scalars(select(StageChange).where(StageChange.lead_id == bob.id)).all()
     assert [m.source.value for m in moves] == ["import"]
 
@@ -119,7 +125,8 @@ def test_a_lead_is_matched_by_any_of_its_addresses_and_the_row_adds_its_own(
         "p.old@acme.example",
         "pat@home.example",
     }
-    assert lead.email == "pat@acme.example" and lead.title == "CEO"
+    assert lead.email == "pat@acme.example"
+    assert lead.title == "CEO"
 
 
 def test_a_row_whose_addresses_are_two_leads_is_refused(db: Database, session: Session) -> None:
@@ -144,8 +151,11 @@ def test_companies_are_found_by_registrable_domain(db: Database, session: Sessio
     scope = Scope(session, admin.workspace_id)
     ann = find_lead_by_email(scope, "ann@mail.acme.co.uk")
     jo = find_lead_by_email(scope, "jo@gmail.com")
-    assert ann is not None and ann.company_id == acme.id
-    assert jo is not None and jo.company is not None and jo.company.name == "Freelance Jo"
+    assert ann is not None
+    assert ann.company_id == acme.id
+    assert jo is not None
+    assert jo.company is not None
+    assert jo.company.name == "Freelance Jo"
     assert jo.company.domains == []  # a free-mail domain names no company
 
 
@@ -181,9 +191,8 @@ def test_undo_removes_what_it_made_and_puts_back_what_it_changed(
         before_stage,
         None,
     )
-    assert (
-        kept.tags == [] and session.scalars(select(Note).where(Note.lead_id == kept.id)).all() == []
-    )
+    assert kept.tags == []
+    assert session.scalars(select(Note).where(Note.lead_id == kept.id)).all() == []
     assert find_lead_by_email(Scope(session, admin.workspace_id), "new@newco.example") is None
     assert session.scalar(select(func.count()).select_from(Company)) == companies_before
     assert session.get_one(LeadImport, imp.id).state is ImportState.undone
