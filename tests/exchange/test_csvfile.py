@@ -62,11 +62,34 @@ def test_blank_and_repeated_column_names_get_names_of_their_own() -> None:
 
 
 def test_pipedrive_columns_are_guessed() -> None:
-    header = ["Person - Name", "Person - Email - Work", "Person - Phone - Work", "Organization - Name",
-              "Person - Job title", "Deal - Title", "Deal - Value", "Deal - Currency of Value",
-              "Deal - Stage", "Deal - Owner", "Person - Labels", "Person - Birthday"]  # fmt: skip
-    assert guess(header) == ["name", "email", "phone", "company", "title", "note", "deal_value",
-                             "currency", "stage", "owner", "tags", "note"]  # fmt: skip
+    header = [
+        "Person - Name",
+        "Person - Email - Work",
+        "Person - Phone - Work",
+        "Organization - Name",
+        "Person - Job title",
+        "Deal - Title",
+        "Deal - Value",
+        "Deal - Currency of Value",
+        "Deal - Stage",
+        "Deal - Owner",
+        "Person - Labels",
+        "Person - Birthday",
+    ]
+    assert guess(header) == [
+        "name",
+        "email",
+        "phone",
+        "company",
+        "title",
+        "note",
+        "deal_value",
+        "currency",
+        "stage",
+        "owner",
+        "tags",
+        "note",
+    ]
 
 
 def test_rows_with_bad_cells_are_refused_with_the_reason() -> None:

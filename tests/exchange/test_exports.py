@@ -26,8 +26,15 @@ def test_the_export_holds_the_leads_as_filtered_with_formulas_escaped(
 ) -> None:
     admin = MemberFactory(role=Role.admin)
     sql = next(s for s in list_stages(Scope(session, admin.workspace_id)) if s.name == "SQL")
-    LeadFactory(owner=admin, email="ann@acme.example", name="=HYPERLINK(\"http://evil\")", stage_id=sql.id,
-                other_emails=["ann@home.example"], tags=["vip", "fair"], deal_value="1200.50")  # fmt: skip
+    LeadFactory(
+        owner=admin,
+        email="ann@acme.example",
+        name='=HYPERLINK("http://evil")',
+        stage_id=sql.id,
+        other_emails=["ann@home.example"],
+        tags=["vip", "fair"],
+        deal_value="1200.50",
+    )
     LeadFactory(owner=admin, email="bob@acme.example", name="+cmd|' /C calc'!A0", stage_id=sql.id)
     LeadFactory(owner=admin, email="cy@acme.example", name="Cy")  # in another stage
     sign_in(client, admin)
@@ -41,8 +48,11 @@ def test_the_export_holds_the_leads_as_filtered_with_formulas_escaped(
     assert bob["Name"] == "'+cmd|' /C calc'!A0"
     assert ann["Name"] == '\'=HYPERLINK("http://evil")'
     assert (ann["Other emails"], ann["Tags"], ann["Deal value"], ann["Stage"]) == (
-        "ann@home.example", "fair, vip", "1200.50", "SQL",
-    )  # fmt: skip
+        "ann@home.example",
+        "fair, vip",
+        "1200.50",
+        "SQL",
+    )
     assert ann["Owner"] == admin.email
 
 

@@ -69,8 +69,18 @@ def test_a_hubspot_export_is_mapped_dry_run_and_imported(db: Database, session: 
     owner = MemberFactory(workspace=admin.workspace, email="rep@team.example", name="Rae Rep")
     LeadFactory(owner=owner, email="bob@globex.example", name="Bob", title="Sales")
     imp = _import(session, admin, HUBSPOT.format(owner="Rae Rep"))
-    assert imp.mapping == ["note", "first_name", "last_name", "email", "company", "title", "phone",
-                           "stage", "owner", "note"]  # fmt: skip
+    assert imp.mapping == [
+        "note",
+        "first_name",
+        "last_name",
+        "email",
+        "company",
+        "title",
+        "phone",
+        "stage",
+        "owner",
+        "note",
+    ]
     _plan(session, admin, imp)
     assert (imp.rows, imp.created, imp.updated, imp.merged, imp.refused) == (8, 2, 1, 0, 5)
     reasons = {r["row"]: r["reason"] for r in imp.refusals}
@@ -88,8 +98,12 @@ def test_a_hubspot_export_is_mapped_dry_run_and_imported(db: Database, session: 
     ann = find_lead_by_email(scope, "ann@acme.co.uk")
     assert ann is not None
     assert (ann.name, ann.title, ann.phone, ann.stage.name, ann.source) == (
-        "Ann Lee", "CTO", "+44 20 7946 0958", "MQL", "import",
-    )  # fmt: skip
+        "Ann Lee",
+        "CTO",
+        "+44 20 7946 0958",
+        "MQL",
+        "import",
+    )
     assert ann.owner_id == owner.id  # by the member's name, as Pipedrive and HubSpot give it
     assert ann.company is not None
     assert ann.company.name == "Acme"
