@@ -11,7 +11,11 @@ from inboxcrm.exchange.csvfile import read_table
 from inboxcrm.exchange.mapping import guess
 from inboxcrm.exchange.rows import Refused, Row, read_row
 
-TEXT = "Name;Email;Company\r\nJosé Müller;jose@bücher.example;Bücher GmbH\r\nZoë;zoe@x.example;Crème\r\n"
+TEXT = (
+    "Name;Email;Company\r\n"
+    "José Müller;jose@bücher.example;Bücher GmbH\r\n"
+    "Zoë;zoe@x.example;Crème\r\n"
+)
 
 
 @pytest.mark.parametrize(
