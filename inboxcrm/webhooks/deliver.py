@@ -44,9 +44,7 @@ def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
 
 
-def post(
-    url: str, secret: str, body: dict[str, Any], settings: Settings, now: dt.datetime
-) -> Answer:
+def post(url: str, secret: str, body: dict[str, Any], settings: Settings) -> Answer:
     """POST one delivery; never raises."""
     payload = encode(body)
     started = time.monotonic()
@@ -66,7 +64,7 @@ def post(
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "inboxcrm-webhooks/1",
-        HEADER: sign(secret, int(now.timestamp()), payload),
+        HEADER: sign(secret, int(time.time()), payload),  # signed as sent: a retry afresh
         "Inboxcrm-Event-Id": str(body.get("id", "")),
         "Inboxcrm-Event-Type": str(body.get("type", "")),
     }

@@ -53,7 +53,7 @@ def drain(
                 ]
             if not work:
                 break
-            answers = list(pool.map(lambda w: post(w[1], w[2], w[3], settings, now), work))
+            answers = list(pool.map(lambda w: post(w[1], w[2], w[3], settings), work))
             with database.session() as session:
                 for (delivery_id, *_), answer in zip(work, answers, strict=True):
                     _record(session, delivery_id, answer, now)
