@@ -4,6 +4,7 @@ huge body), one answer per request in turn, the last one repeated."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -64,10 +65,8 @@ def receiver() -> Iterator[Receiver]:
             self.send_response(200 if answer == "huge" else int(answer))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the sender stopped reading: as it should
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)  # the sender may stop reading: as it should
 
         def log_message(self, *args: Any) -> None:
             pass
