@@ -69,14 +69,19 @@ def post(url: str, secret: str, body: dict[str, Any], settings: Settings) -> Ans
         "Inboxcrm-Event-Type": str(body.get("type", "")),
     }
     try:
-        with requests.post(
-            url,
-            data=payload,
-            headers=headers,
-            timeout=(CONNECT_S, READ_S),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        # A session of its own, closed after the answer: we close the connection first,
+        # so the TIME-WAIT is ours, not a port's on the receiver's side.
+        with (
+            requests.Session() as http,
+            http.post(
+                url,
+                data=payload,
+                headers=headers,
+                timeout=(CONNECT_S, READ_S),
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             read = bytearray()
             for chunk in response.iter_content(8192):
                 read += chunk

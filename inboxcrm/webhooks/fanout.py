@@ -50,7 +50,8 @@ def fan_out(session: Session, now: dt.datetime) -> int:
         )
         for event in group:
             for endpoint in endpoints:
-                if endpoint.wants(event.type):
+                # An endpoint hears what happens after it was added, not before.
+                if endpoint.wants(event.type) and endpoint.created_at <= event.occurred_at:
                     rows.append(
                         {
                             "workspace_id": workspace_id,

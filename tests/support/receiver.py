@@ -41,6 +41,8 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver("")
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the sender closes first, as it should
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with state.lock:
@@ -59,6 +61,7 @@ def receiver() -> Iterator[Receiver]:
             if answer == "redirect":
                 self.send_response(302)
                 self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             body = b"x" * (10 * 1024 * 1024) if answer == "huge" else b'{"ok": true}'
@@ -71,6 +74,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
+    ThreadingHTTPServer.request_queue_size = 64  # the sender's eight at once, never dropped
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)

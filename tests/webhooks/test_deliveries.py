@@ -45,8 +45,9 @@ ALL = [
 def _endpoint(
     session: Session, settings: Settings, admin: Member, hook: Receiver
 ) -> WebhookEndpoint:
+    added = utcnow()  # before the leads the test makes: it hears of them
     endpoint = create_endpoint(
-        Scope(session, admin.workspace_id), admin, settings, hook.url, ALL, "", NOW
+        Scope(session, admin.workspace_id), admin, settings, hook.url, ALL, "", added
     )
     session.commit()
     hook.secret = endpoint.secret
