@@ -19,10 +19,13 @@ from inboxcrm import create_app
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.accounts.service import signin_token
 from inboxcrm.config import RATELIMIT_SCHEMES, ConfigError, Settings, load_settings
+from inboxcrm.exchange.imports import upload
 from inboxcrm.notifications.models import NoticeKind, Notification
 from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.ratelimits import API, API_REFUSED, SIGNIN
 from inboxcrm.stages.models import Stage
+from inboxcrm.tenancy import Scope
+from inboxcrm.webhooks.endpoints import create_endpoint
 from tests import factories
 from tests.factories import LeadFactory, MemberFactory
 from tests.support.web import csrf_token, sign_in
@@ -62,6 +65,13 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     )
     session.commit()
     notice = session.scalars(select(Notification)).unique().one()
+    scope = Scope(session, admin.workspace_id)
+    imported = upload(scope, admin, "a.csv", b"Email\na@b.example\n", T0)
+    settings = client.application.extensions["inboxcrm.settings"]
+    endpoint = create_endpoint(
+        scope, admin, settings, "http://127.0.0.1:9/h", ["lead.created"], "", T0
+    )
+    session.commit()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
     session.commit()
@@ -70,6 +80,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "company_id": lead.company_id,
         "message_id": message.id,
         "notice_id": notice.id,
+        "import_id": imported.id,
+        "endpoint_id": endpoint.id,
         "token": link,
         "filename": "app.css",
     }
