@@ -11,7 +11,7 @@ from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest
 from inboxcrm.exchange.csvfile import MAX_BYTES
-from inboxcrm.exchange.exports import export_csv
+from inboxcrm.exchange.exports import streamed
 from inboxcrm.exchange.imports import dry_run, set_mapping, start, start_undo, upload
 from inboxcrm.exchange.models import LeadImport
 from inboxcrm.exchange.views import progress_json
@@ -90,7 +90,7 @@ def undo(import_id: int) -> tuple[dict[str, Any], int]:
 def export() -> Response:
     flt = parse_filter(request.args, member())
     return Response(
-        stream_with_context(export_csv(scope(), flt)),
+        stream_with_context(streamed(scope(), flt)),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
     )

@@ -56,6 +56,15 @@ def _cell(value: Any) -> str:
     return escape(str(getattr(value, "value", value)))
 
 
+def streamed(scope: Scope, flt: LeadFilter) -> Iterator[str]:
+    """`export_csv` for a response: the read's transaction ends with the file, not when
+    the server gets round to closing the response."""
+    try:
+        yield from export_csv(scope, flt)
+    finally:
+        scope.session.rollback()
+
+
 def export_csv(scope: Scope, flt: LeadFilter) -> Iterator[str]:
     """The file, a chunk of text at a time."""
     buffer = io.StringIO()

@@ -20,7 +20,7 @@ from inboxcrm.accounts.models import Role
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Invalid
 from inboxcrm.exchange.csvfile import MAX_BYTES
-from inboxcrm.exchange.exports import export_csv
+from inboxcrm.exchange.exports import streamed
 from inboxcrm.exchange.imports import dry_run, samples, set_mapping, start, start_undo, upload
 from inboxcrm.exchange.mapping import FIELDS
 from inboxcrm.exchange.models import ImportState, LeadImport
@@ -157,7 +157,7 @@ def export() -> Response:
     flt = parse_filter(request.args, me, owner_default=owner_default)
     name = f"leads-{utcnow():%Y-%m-%d}.csv"
     return Response(
-        stream_with_context(export_csv(scope(), flt)),
+        stream_with_context(streamed(scope(), flt)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
