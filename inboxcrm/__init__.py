@@ -123,6 +123,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.api import api_blueprint
     from inboxcrm.campaigns.views import bp as campaigns
+    from inboxcrm.exchange.views import bp as exchange
     from inboxcrm.leads.capture_views import bp as capture
     from inboxcrm.leads.company_views import bp as companies
     from inboxcrm.leads.lead_page import PANELS
@@ -141,6 +142,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.setup import api_blueprints, lead_panels
     from inboxcrm.team.views import bp as team
     from inboxcrm.web import database
+    from inboxcrm.webhooks.views import bp as webhooks
 
     app.extensions[PANELS] = lead_panels()
     app.register_blueprint(accounts)
@@ -163,6 +165,8 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(campaigns)
     app.register_blueprint(team)
     app.register_blueprint(sequences)
+    app.register_blueprint(exchange)
+    app.register_blueprint(webhooks)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on

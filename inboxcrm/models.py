@@ -9,6 +9,8 @@ from inboxcrm.accounts.models import (
     Workspace,
 )
 from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
+from inboxcrm.events import Event
+from inboxcrm.exchange.models import ImportedLead, LeadImport
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import (
     Activity,
@@ -38,6 +40,7 @@ from inboxcrm.sequences.models import (
     Trigger,
 )
 from inboxcrm.stages.models import Stage, StageChange
+from inboxcrm.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ActionSettings",
@@ -49,11 +52,14 @@ __all__ = [
     "EmailTemplate",
     "Enrollment",
     "EnrollmentEvent",
+    "Event",
+    "ImportedLead",
     "InboundWait",
     "Invite",
     "JobRun",
     "Lead",
     "LeadEmail",
+    "LeadImport",
     "LoginSession",
     "Mailbox",
     "MailboxSending",
@@ -80,5 +86,8 @@ __all__ = [
     "ThreadLead",
     "TrackingHit",
     "Trigger",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 ]

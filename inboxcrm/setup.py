@@ -10,6 +10,7 @@ from functools import partial
 
 from flask import Blueprint
 
+from inboxcrm.exchange.jobs import imports_due
 from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
 from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.jobs import link_mail_due, recapture_due
@@ -29,6 +30,7 @@ from inboxcrm.sequences.advance import advance_due
 from inboxcrm.sequences.exits import left_sequence, sequence_exits
 from inboxcrm.sequences.triggers import triggers_due
 from inboxcrm.signals.steps import detect_signals
+from inboxcrm.webhooks.jobs import webhooks_due
 
 # Every stored batch of mail, in its transaction, in this order: its people become (or
 # match) leads first, so that their signals (replies, bounces ...) find the leads and
@@ -72,6 +74,8 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("advance_sequences", dt.timedelta(seconds=15), advance_due),
         Job("enroll_by_triggers", dt.timedelta(minutes=1), triggers_due),
         Job("dispatch_sends", DISPATCH_TICK, partial(dispatch_sends, checks=SEND_CHECKS)),
+        Job("run_imports", dt.timedelta(seconds=5), imports_due),
+        Job("deliver_webhooks", dt.timedelta(seconds=5), webhooks_due),
     )
 
 
@@ -97,6 +101,7 @@ def lead_panels() -> tuple[LeadPanel, ...]:
 def api_blueprints() -> tuple[Blueprint, ...]:
     """Each domain's /api/v1 routes."""
     from inboxcrm.campaigns import api as campaigns_api
+    from inboxcrm.exchange import api as exchange_api
     from inboxcrm.leads import api as leads_api
     from inboxcrm.leads import company_api, junk_api, timeline_api
     from inboxcrm.notifications import api as notifications_api
@@ -107,9 +112,10 @@ def api_blueprints() -> tuple[Blueprint, ...]:
     from inboxcrm.segments import api as segments_api
     from inboxcrm.sequences import api as sequences_api
     from inboxcrm.team import api as team_api
+    from inboxcrm.webhooks import api as webhooks_api
 
     return (
         leads_api.bp, company_api.bp, junk_api.bp, timeline_api.bp, pipeline_api.bp,
         notifications_api.bp, scoring_api.bp, actions_api.bp, outbox_api.bp, segments_api.bp,
-        campaigns_api.bp, team_api.bp, sequences_api.bp,
+        campaigns_api.bp, team_api.bp, sequences_api.bp, exchange_api.bp, webhooks_api.bp,
     )  # fmt: skip

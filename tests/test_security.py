@@ -20,6 +20,7 @@ from inboxcrm.accounts.models import Member, Role
 from inboxcrm.accounts.service import signin_token
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.config import RATELIMIT_SCHEMES, ConfigError, Settings, load_settings
+from inboxcrm.exchange.imports import upload
 from inboxcrm.notifications.models import NoticeKind, Notification
 from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.ratelimits import API, API_REFUSED, SIGNIN
@@ -27,6 +28,7 @@ from inboxcrm.segments.service import create_segment
 from inboxcrm.sequences.service import create_sequence, enroll
 from inboxcrm.stages.models import Stage
 from inboxcrm.tenancy import Scope
+from inboxcrm.webhooks.endpoints import create_endpoint
 from tests import factories
 from tests.factories import LeadFactory, MemberFactory
 from tests.support.web import csrf_token, sign_in
@@ -72,6 +74,11 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     sequence = create_sequence(scope, admin, "Drip", [
         {"kind": "email", "template_id": template.id}], T0)  # fmt: skip
     (enrollment_id,) = enroll(scope, sequence, [lead.id], T0, by="test").enrolled
+    imported = upload(scope, admin, "a.csv", b"Email\na@b.example\n", T0)
+    settings = client.application.extensions["inboxcrm.settings"]
+    endpoint = create_endpoint(
+        scope, admin, settings, "http://127.0.0.1:9/h", ["lead.created"], "", T0
+    )
     session.commit()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
@@ -83,6 +90,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "notice_id": notice.id,
         "member_id": admin.id,
         "index": 0,
+        "import_id": imported.id,
+        "endpoint_id": endpoint.id,
         "token": link,
         "filename": "app.css",
         "segment_id": segment.id,

@@ -24,9 +24,11 @@ from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, require, require_admin, require_some
 from inboxcrm.addresses import company_domain
 from inboxcrm.errors import Invalid
+from inboxcrm.events import EventType, emit_many
 from inboxcrm.leads.blocklist import Blocklist, display_pattern, normalize_pattern
 from inboxcrm.leads.capture.batch import capture_threads
 from inboxcrm.leads.models import BlockedAddress, Lead, LeadEmail
+from inboxcrm.leads.serialize import lead_ref
 from inboxcrm.leads.service import selected_leads
 from inboxcrm.mail.models import Thread
 from inboxcrm.tenancy import Scope
@@ -87,6 +89,8 @@ def remove_leads(scope: Scope, leads: Sequence[Lead], now: dt.datetime) -> list[
             .values(primary_lead_id=None, primary_by_rep=False)
         )
     emails = [lead.email for lead in leads]
+    emit_many(session, scope.workspace_id, EventType.lead_removed, now,
+              [(lead.id, {"lead": lead_ref(lead)}) for lead in leads])  # fmt: skip
     for lead in leads:
         session.delete(lead)  # the database cascades links, activities, notes, history
     session.flush()

@@ -15,7 +15,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, require, require_some
 from inboxcrm.errors import Conflict, Invalid, NotFound
+from inboxcrm.events import EventType, emit
 from inboxcrm.leads.models import Activity, Lead, LinkSource, Note, ThreadLead
+from inboxcrm.leads.serialize import lead_json, lead_ref
 from inboxcrm.leads.service import find_lead_by_email, refresh_search_text
 from inboxcrm.mail.models import Thread
 from inboxcrm.stages.models import ChangeSource, StageChange
@@ -247,6 +249,7 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
     for lead in (keep, other):
         require(actor, Action.merge, lead.owner_id, _label(lead))
     merged_name = _label(other)
+    merged_ref = lead_ref(other)
     addresses = list(other.emails)
     for address in addresses:
         address.lead = keep  # moves it from one collection to the other: never orphaned
@@ -282,6 +285,8 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
     keep.needs_review = False  # a rep looked at it
     keep.updated_at = now
     scope.session.flush()
+    emit(scope.session, scope.workspace_id, EventType.lead_merged, now,
+         {"lead": lead_json(keep), "merged": merged_ref}, keep.id)  # fmt: skip
     return Merged(
         kept=keep,
         merged_name=merged_name,

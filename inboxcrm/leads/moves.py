@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from inboxcrm.events import EventType, emit
 from inboxcrm.leads.models import Lead
+from inboxcrm.leads.serialize import lead_ref
 from inboxcrm.mail.models import Thread
 from inboxcrm.mail.store import queue_relabel
 from inboxcrm.stages.models import ChangeSource, Stage, StageChange, StageKind
@@ -37,6 +39,13 @@ def move_lead(
         member_id=member_id,
         detail=detail,
     )
+    before = lead.stage
+    emit(scope.session, scope.workspace_id, EventType.stage_changed, now, {
+        "lead": lead_ref(lead),
+        "from": {"id": before.id, "name": before.name, "kind": before.kind.value},
+        "to": {"id": stage.id, "name": stage.name, "kind": stage.kind.value},
+        "source": source.value, "member_id": member_id,
+    }, lead.id)  # fmt: skip
     lead.stage_id = stage.id
     lead.stage = stage
     if source is not ChangeSource.rule:  # a person moved it: it is no longer unreviewed

@@ -5,6 +5,11 @@ from typing import Any
 from inboxcrm.leads.models import Lead
 
 
+def lead_ref(lead: Lead) -> dict[str, Any]:
+    """Who an event is about, in short: what a receiver needs to find the lead again."""
+    return {"id": lead.id, "email": lead.email, "name": lead.name}
+
+
 def lead_json(lead: Lead) -> dict[str, Any]:
     def when(value: Any) -> str | None:
         return value.isoformat() if value else None

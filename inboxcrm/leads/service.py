@@ -14,6 +14,7 @@ from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, may_at_all, require
 from inboxcrm.addresses import company_domain, normalize_email, unicode_domain
 from inboxcrm.errors import Conflict, Forbidden, Invalid, NotFound
+from inboxcrm.events import EventType, emit
 from inboxcrm.leads.models import (
     Company,
     CompanyDomain,
@@ -25,6 +26,7 @@ from inboxcrm.leads.models import (
 )
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.leads.schemas import DEAL_FIELDS, LABELS, MAX_TAG, LeadCreate, LeadUpdate
+from inboxcrm.leads.serialize import lead_json
 from inboxcrm.stages.models import ChangeSource, Stage
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
@@ -407,6 +409,7 @@ def create_lead(scope: Scope, data: LeadCreate, actor: Member, now: dt.datetime)
         lead.company = _company(scope, None, lead.email, make=True)
         refresh_search_text(lead)
     scope.session.flush()
+    emit(scope.session, scope.workspace_id, EventType.lead_created, now, lead_json(lead), lead.id)
     return lead
 
 
@@ -419,6 +422,9 @@ def update_lead(
     if data.model_fields_set & FIT_FIELDS:  # who the lead is changed: its fit, rescored
         lead.rescore_at = now
     scope.session.flush()
+    changed = sorted(data.model_fields_set)
+    emit(scope.session, scope.workspace_id, EventType.lead_updated, now,
+         {"lead": lead_json(lead), "fields": changed}, lead.id)  # fmt: skip
     return lead
 
 

@@ -18,6 +18,7 @@ class NoticeKind(enum.StrEnum):
     unsubscribe = "unsubscribe"  # a lead asked to stop receiving email
     task = "task"  # a sequence's task for the lead's owner ("call Ana")
     rewarmed = "rewarmed"  # a re-engaged cold lead answered or warmed up again
+    webhook_disabled = "webhook_disabled"  # an endpoint failed for a day: about no lead
 
 
 class Notification(InWorkspace, Base):
@@ -27,14 +28,15 @@ class Notification(InWorkspace, Base):
     __tablename__ = "notification"
 
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
-    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    # None for a notice about the workspace rather than a lead (a webhook disabled).
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind))
     text: Mapped[str] = mapped_column(String(300))
     key: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime]
     read_at: Mapped[dt.datetime | None]
 
-    lead: Mapped[Lead] = relationship(lazy="joined")
+    lead: Mapped[Lead | None] = relationship(lazy="joined")
 
     __table_args__ = (
         UniqueConstraint("member_id", "key"),

@@ -87,3 +87,22 @@ def _insert_new(session: Session) -> Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+def notify_admins(
+    session: Session, workspace_id: int, kind: NoticeKind, text: str, key: str, now: dt.datetime
+) -> int:
+    """A notice about the workspace, about no lead, for each of its admins (once per key)."""
+    admins = list(
+        session.scalars(
+            select(Member.id).where(Member.workspace_id == workspace_id, Member.role == Role.admin)
+        )
+    )
+    rows = [
+        {"workspace_id": workspace_id, "member_id": m, "lead_id": None, "kind": kind,
+         "text": text[:300], "key": key[:120], "created_at": now, "read_at": None}
+        for m in admins
+    ]  # fmt: skip
+    if rows:
+        session.execute(_insert_new(session), rows)
+    return len(rows)

@@ -39,6 +39,8 @@ def open_notice(notice_id: int) -> Response:
     """Opening a notification reads it: it is marked read and its lead's page shows."""
     found = mark_read(scope(), member(), notice_id, utcnow())
     db_session().commit()
+    if found.lead_id is None:  # about the workspace: a webhook disabled
+        return redirect(url_for("webhooks.index"))
     return redirect(url_for("leads.show", lead_id=found.lead_id))
 
 

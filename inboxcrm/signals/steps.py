@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Workspace
 from inboxcrm.db import chunks
+from inboxcrm.events import EventType, emit_many
 from inboxcrm.leads.capture.bulk import core_table, update_by_id
 from inboxcrm.leads.capture.insiders import Insiders
 from inboxcrm.leads.capture.links import existing_leads
@@ -126,6 +127,7 @@ def detect_signals(batch: Batch) -> None:
             log.exception("signals: message %s skipped", m.id)
     added = _store(session, workspace.id, found)
     _contact_times(session, added, batch.now)
+    _emit_replies(session, workspace.id, added, batch.now)
     _mark_bouncing(session, workspace.id, found, added)
     session.flush()
 
@@ -299,6 +301,28 @@ def _store(session: Session, workspace_id: int, found: _Found) -> list[dict[str,
     if adding:
         session.execute(insert(core_table(Activity)), adding)
     return adding
+
+
+def _emit_replies(
+    session: Session, workspace_id: int, added: list[dict[str, Any]], now: dt.datetime
+) -> None:
+    """A `reply.received` event per reply stored (none on a replay: nothing is added)."""
+    replies = [row for row in added if row["kind"] is ActivityKind.reply]
+    if not replies:
+        return
+    who: dict[int, dict[str, Any]] = {}
+    for chunk in chunks({row["lead_id"] for row in replies}):
+        rows = session.execute(select(Lead.id, Lead.email, Lead.name).where(Lead.id.in_(chunk)))
+        who.update((i, {"id": i, "email": e, "name": n}) for i, e, n in rows.tuples())
+    emit_many(session, workspace_id, EventType.reply_received, now, [
+        (row["lead_id"], {
+            "lead": who.get(row["lead_id"], {"id": row["lead_id"]}),
+            "occurred_at": row["occurred_at"].isoformat(),
+            "message_id": row["message_id"],
+            "latency_seconds": row["detail"].get("latency_seconds"),
+        })
+        for row in replies
+    ])  # fmt: skip
 
 
 def _contact_times(session: Session, added: list[dict[str, Any]], now: dt.datetime) -> None:

@@ -337,3 +337,23 @@ document.addEventListener("DOMContentLoaded", () => {
     frame.closest("details")?.addEventListener("toggle", () => fit(frame));
   });
 });
+
+// An import's page: its progress while it runs in the background; the page reloads when
+// it is done, to show what it did.
+document.addEventListener("DOMContentLoaded", () => {
+  const shown = document.querySelector("[data-import-progress]");
+  if (!shown || shown.hidden) return;
+  const poll = async () => {
+    try {
+      const answer = await fetch(shown.dataset.importProgress, { headers: { Accept: "application/json" } });
+      if (answer.ok) {
+        const state = await answer.json();
+        shown.querySelector("progress").value = state.percent;
+        shown.querySelector("[data-text]").textContent = state.text;
+        if (!state.running) { window.location.reload(); return; }
+      }
+    } catch (_) { /* offline for a moment: the next poll tries again */ }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
+});

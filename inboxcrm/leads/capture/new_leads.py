@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from inboxcrm.addresses import company_domain
 from inboxcrm.db import chunks
+from inboxcrm.events import EventType, emit_many
 from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.capture.messages import Mail
 from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail
@@ -109,4 +110,11 @@ def create_leads(
         insert(core_table(LeadEmail)),
         [{"workspace_id": ws, "lead_id": i, "email": e} for e, i in made_ids.items()],
     )
+    by_email = {row["email"]: row for row in rows}
+    emit_many(session, ws, EventType.lead_created, now, [
+        (i, {"id": i, "email": e, "name": by_email[e]["name"], "source": "mail",
+             "company": by_email[e]["company_id"] and {"id": by_email[e]["company_id"]},
+             "owner_id": by_email[e]["owner_id"], "stage_id": stage_id})
+        for e, i in made_ids.items()
+    ])  # fmt: skip
     return made_ids
