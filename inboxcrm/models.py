@@ -8,7 +8,7 @@ from inboxcrm.accounts.models import (
     Member,
     Workspace,
 )
-from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
+from inboxcrm.campaigns.models import Campaign, EmailTemplate, TemplateVersion
 from inboxcrm.labels.models import StageLabel
 from inboxcrm.leads.models import (
     Activity,
@@ -35,6 +35,7 @@ __all__ = [
     "Activity",
     "ApiToken",
     "BlockedAddress",
+    "Campaign",
     "Company",
     "CompanyDomain",
     "EmailTemplate",

@@ -10,6 +10,7 @@ from functools import partial
 
 from flask import Blueprint
 
+from inboxcrm.campaigns.jobs import SETTLE_TICK, settle_due
 from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
 from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.jobs import link_mail_due, recapture_due
@@ -59,6 +60,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("check_inbound_waits", dt.timedelta(minutes=1), check_waits_due),
         Job("classify_hits", dt.timedelta(seconds=15), classify_due),
         Job("dispatch_sends", DISPATCH_TICK, dispatch_sends),
+        Job("settle_campaigns", SETTLE_TICK, settle_due),
     )
 
 
