@@ -438,8 +438,9 @@ class Pace:
 
     @classmethod
     def of(cls, sending: MailboxSending, mailbox: Mailbox) -> Pace:
-        shortest = float(sending.gap_min_seconds or pacing.MIN_GAP)
-        longest = max(shortest, float(sending.gap_max_seconds or pacing.MAX_GAP))
+        low, high = sending.gap_min_seconds, sending.gap_max_seconds
+        shortest = float(pacing.MIN_GAP if low is None else low)
+        longest = max(shortest, float(pacing.MAX_GAP if high is None else high))
         return cls(pacing.gap(cap_of(sending, mailbox), lambda: 0.5, shortest, longest))
 
 
@@ -455,12 +456,17 @@ def _due_times(
     pace and windows; this spreads the queue so the order and the expected finish hold and
     a send is not stale before its turn."""
     clock: dict[int, dt.datetime] = {}
+    waiting: dict[tuple[int, dt.datetime], int] = {}  # sends waiting for one opening
     for mailbox_id, tz in items:
         at = clock.get(mailbox_id, start)
-        if window is not None:
-            at = windows.next_open(at, window, windows.zone(tz, default_tz))
-        clock[mailbox_id] = at + gaps[mailbox_id]
-        yield at
+        opens = at if window is None else windows.next_open(at, window, windows.zone(tz, default_tz))
+        if opens == at:  # inside the lead's window: its turn now
+            clock[mailbox_id] = at + gaps[mailbox_id]
+            yield at
+        else:  # waits for its window, spread among those waiting for the same opening
+            n = waiting.get((mailbox_id, opens), 0)
+            waiting[(mailbox_id, opens)] = n + 1
+            yield opens + gaps[mailbox_id] * n
 
 
 def launch(scope: Scope, actor: Member, campaign: Campaign, now: dt.datetime) -> Campaign:
