@@ -459,7 +459,8 @@ def _due_times(
     waiting: dict[tuple[int, dt.datetime], int] = {}  # sends waiting for one opening
     for mailbox_id, tz in items:
         at = clock.get(mailbox_id, start)
-        opens = at if window is None else windows.next_open(at, window, windows.zone(tz, default_tz))
+        zone = windows.zone(tz, default_tz)
+        opens = at if window is None else windows.next_open(at, window, zone)
         if opens == at:  # inside the lead's window: its turn now
             clock[mailbox_id] = at + gaps[mailbox_id]
             yield at

@@ -37,7 +37,7 @@ def served(google_settings: Settings) -> Iterator[tuple[str, Settings]]:
     url = f"http://127.0.0.1:{server.server_port}"
     settings = google_settings.with_overrides(base_url=url, trusted_proxies=1)
     app = create_app(settings)
-    server.app = app  # type: ignore[attr-defined]
+    server.app = app
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield url, settings
     server.shutdown()

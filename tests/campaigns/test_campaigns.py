@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import itertools
 from email.message import Message
 from email.policy import default
 
@@ -22,8 +23,8 @@ from inboxcrm.campaigns.stats import stats
 from inboxcrm.campaigns.templates import update_template
 from inboxcrm.db import utcnow
 from inboxcrm.errors import Forbidden, Invalid
-from inboxcrm.outbox.dispatch import dispatch_due
 from inboxcrm.leads.models import LeadEmail
+from inboxcrm.outbox.dispatch import dispatch_due
 from inboxcrm.outbox.models import (
     MailboxSending,
     Send,
@@ -62,8 +63,8 @@ def test_the_audience_is_a_number_first_with_what_is_excluded_and_why(c: Campaig
     unsubscribed = c.outbox.lead()
     bounced = c.outbox.lead()
     lost = c.outbox.lead()
-    suppress(c.outbox.session, ok.workspace_id,
-             [Suppress(unsubscribed.email, SuppressionReason.unsubscribed, "one_click")], utcnow())  # fmt: skip
+    gone = Suppress(unsubscribed.email, SuppressionReason.unsubscribed, "one_click")
+    suppress(c.outbox.session, ok.workspace_id, [gone], utcnow())
     c.outbox.session.execute(
         update(LeadEmail).where(LeadEmail.email == bounced.email).values(bouncing_at=utcnow())
     )
@@ -106,7 +107,8 @@ def test_a_launch_fixes_version_and_audience_and_sends_marketing_mail(c: Campaig
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "Unsubscribe: " + base + "/u/" in text
-    assert "1 Main St, Springfield" in text and "1 Main St, Springfield" in html
+    assert "1 Main St, Springfield" in text
+    assert "1 Main St, Springfield" in html
     assert f"{base}/t/c/" in html  # the offer's link is tracked
     assert "https://vandelay.example/offer" not in html
     assert f"{base}/t/o/" in html  # the pixel
@@ -198,8 +200,9 @@ def test_pause_holds_resume_replans_without_a_burst_cancel_skips(c: Campaigns) -
     service.resume(c.scope, c.admin, campaign, later)
     c.outbox.session.commit()
     due = sorted(s.due_at for s in _sends(c, campaign.id) if s.state is SendState.planned)
-    assert due[0] == later and len(due) == 3
-    assert all(b - a >= dt.timedelta(seconds=60) for a, b in zip(due, due[1:], strict=False))
+    assert due[0] == later
+    assert len(due) == 3
+    assert all(b - a >= dt.timedelta(seconds=60) for a, b in itertools.pairwise(due))
     assert dispatch_all(c.outbox.runtime, later).sent == 1  # one now, the others at their time
     service.cancel(c.scope, c.admin, campaign, later)
     c.outbox.session.commit()
@@ -241,6 +244,7 @@ def test_a_test_send_goes_to_the_marketer_marked_as_a_test(c: Campaigns) -> None
 def test_a_rep_sends_from_their_own_mailbox_to_their_own_leads_only(c: Campaigns) -> None:
     rep_box = MailboxFactory(workspace=c.admin.workspace, email="rep@northwind.io")
     rep = rep_box.member
+    assert rep is not None
     c.outbox.lead()  # Ava's
     c.outbox.control("contacts", {"emails": ["mine@customer.example"]})
     LeadFactory(owner=rep, email="mine@customer.example")
