@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from inboxcrm import create_app
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.accounts.service import signin_token
+from inboxcrm.campaigns.service import Draft, create_campaign
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.config import RATELIMIT_SCHEMES, ConfigError, Settings, load_settings
 from inboxcrm.notifications.models import NoticeKind, Notification
@@ -67,6 +68,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     scope = Scope(session, admin.workspace_id)
     segment = create_segment(scope, admin, "Everyone", {"and": []})
     template = create_template(scope, admin, "Intro", "Hi", "Hello {{ lead.name }}", T0)
+    draft = Draft(name="Spring", template_id=template.id, segment_id=segment.id)
+    campaign = create_campaign(scope, admin, draft, T0)
     session.commit()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
@@ -80,6 +83,7 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "filename": "app.css",
         "segment_id": segment.id,
         "template_id": template.id,
+        "campaign_id": campaign.id,
     }
     queries = {"pipeline.more": f"?stage={stage.id}"}
     app = client.application

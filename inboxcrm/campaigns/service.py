@@ -588,7 +588,12 @@ def resume(scope: Scope, actor: Member, campaign: Campaign, now: dt.datetime) ->
     held = scope.session.execute(
         select(Send.id, Send.mailbox_id, Lead.timezone)
         .outerjoin(Lead, Lead.id == Send.lead_id)
-        .where(_campaign_sends(campaign), Send.state == SendState.planned, Send.due_at.is_(None))
+        .where(
+            _campaign_sends(campaign),
+            # claimed too: a dispatcher's claim that landed just after the pause
+            Send.state.in_((SendState.planned, SendState.claimed)),
+            Send.due_at.is_(None),
+        )
         .order_by(Send.planned_at, Send.id)
     ).all()
     workspace = scope.session.get_one(Workspace, scope.workspace_id)
@@ -600,7 +605,10 @@ def resume(scope: Scope, actor: Member, campaign: Campaign, now: dt.datetime) ->
         ((r.mailbox_id, r.timezone) for r in held), now, _window(campaign), workspace.timezone,
         gaps,
     )  # fmt: skip
-    rows = [{"id": r.id, "due_at": at, "planned_at": at} for r, at in zip(held, due, strict=True)]
+    rows = [
+        {"id": r.id, "state": SendState.planned, "due_at": at, "planned_at": at}
+        for r, at in zip(held, due, strict=True)
+    ]
     for chunk in chunks(rows, 1000):
         scope.session.execute(update(Send), chunk)
     return campaign

@@ -303,3 +303,19 @@ def test_send_from_owner_uses_each_owners_mailbox_when_allowed(
 @pytest.fixture
 def c(campaigns: Campaigns) -> Campaigns:
     return campaigns
+
+
+def test_a_campaign_sends_within_its_mailboxs_daily_cap(c: Campaigns) -> None:
+    for _ in range(4):
+        c.outbox.lead()
+    c.unpaced()
+    c.outbox.session.execute(update(MailboxSending).values(daily_cap=2))
+    c.outbox.session.commit()
+    campaign = c.launch(c.draft())
+    now = utcnow()
+    assert dispatch_all(c.outbox.runtime, now).sent == 2
+    assert dispatch_all(c.outbox.runtime, now + dt.timedelta(hours=23)).sent == 0
+    found = stats(c.scope, campaign, now + dt.timedelta(hours=23))
+    assert (found.sent, found.due) == (2, 2)  # due, waiting for the cap's next free slot
+    assert dispatch_all(c.outbox.runtime, now + dt.timedelta(hours=24, minutes=1)).sent == 2
+    assert len(c.outbox.sent()) == 4
