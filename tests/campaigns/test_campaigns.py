@@ -8,16 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import email
 import itertools
+import threading
 from email.message import Message
 from email.policy import default
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
-from inboxcrm.accounts.models import Role
+from inboxcrm.accounts.models import Member, Role
 from inboxcrm.campaigns import service
-from inboxcrm.campaigns.models import CampaignState, Schedule, SenderMode
+from inboxcrm.campaigns.models import Campaign, CampaignState, Schedule, SenderMode
 from inboxcrm.campaigns.service import Draft
 from inboxcrm.campaigns.stats import stats
 from inboxcrm.campaigns.templates import update_template
@@ -36,6 +38,7 @@ from inboxcrm.outbox.models import (
 from inboxcrm.outbox.settings import save_settings
 from inboxcrm.outbox.suppression import Suppress, suppress
 from inboxcrm.stages.models import Stage, StageKind
+from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MailboxFactory, MemberFactory
 from tests.support.campaigns import Campaigns, allow_campaigns, dispatch_all
 
@@ -319,3 +322,36 @@ def test_a_campaign_sends_within_its_mailboxs_daily_cap(c: Campaigns) -> None:
     assert (found.sent, found.due) == (2, 2)  # due, waiting for the cap's next free slot
     assert dispatch_all(c.outbox.runtime, now + dt.timedelta(hours=24, minutes=1)).sent == 2
     assert len(c.outbox.sent()) == 4
+
+
+def test_two_launches_at_once_plan_one_send_per_lead(c: Campaigns) -> None:
+    """Two tabs launching together, each in its own transaction: the second waits on the
+    first's conditional UPDATE (PostgreSQL's row lock, SQLite's write lock) and then finds
+    the campaign launched; or SQLite refuses its write. Either way one set of Sends."""
+    for _ in range(3):
+        c.outbox.lead()
+    campaign = c.draft()
+    outcomes: list[str] = []
+
+    def tab() -> None:
+        with c.outbox.db.sessions() as other:
+            scope = Scope(other, c.admin.workspace_id)
+            me = other.get_one(Member, c.admin.id)
+            try:
+                service.launch(scope, me, scope.get(Campaign, campaign.id), utcnow())
+                other.commit()
+                outcomes.append("answered")
+            except OperationalError:
+                outcomes.append("refused")
+
+    with c.outbox.db.sessions() as first:
+        scope = Scope(first, c.admin.workspace_id)
+        me = first.get_one(Member, c.admin.id)
+        service.launch(scope, me, scope.get(Campaign, campaign.id), utcnow())
+        second = threading.Thread(target=tab)
+        second.start()
+        second.join(timeout=0.5)  # it waits for this transaction
+        first.commit()
+    second.join()
+    assert outcomes in (["answered"], ["refused"])
+    assert len(_sends(c, campaign.id)) == 3
