@@ -31,6 +31,12 @@ Prints one JSON object:
   would, anywhere in the mailbox's cycle); this is measured before the window, so the
   window's passes stay idle.
 - poll_cycle_s: how long the measured rate takes to come round to every mailbox once.
+- capacity (PostgreSQL only): with 1,000 mailboxes polled once a minute, one clock already
+  keeps up, so polls_per_min_4_processes cannot exceed the demand of 1,000 a minute. Here
+  every mailbox is due again CAPACITY_POLL_S (default 2 s, INBOXCRM_BENCH_CAPACITY_POLL_S)
+  after its pass, so the clocks are the limit: polls_per_min for 1 and for 4 processes, the
+  speedup, double_polls, and cpu_cores, since four processes cannot do more than the
+  machine's cores allow (the sandbox's CPU shares them too).
 
 Wall times (pass_wall_ms_p50/p95, setup_s, window_s) are beside the CPU times: the machine
 may be busy with other work, so the CPU figures are the steadier ones.
@@ -101,6 +107,7 @@ POSTGRES_URL = os.environ.get("INBOXCRM_BENCH_DATABASE_URL") or os.environ.get(
     "INBOXCRM_TEST_DATABASE_URL", ""
 )
 PROCESSES = 4
+CAPACITY_POLL_S = int(os.environ.get("INBOXCRM_BENCH_CAPACITY_POLL_S", "2"))
 WARMUP_S = 3.0  # after every clock is up, before the window opens
 SAMPLE_EVERY = 0.25  # seconds between the clock's CPU samples
 LOOK_EVERY = 1.0  # seconds between looks at the lead's stage
@@ -293,9 +300,13 @@ class Bench:
     lead_mailbox: str = ""
     notes: list[str] = field(default_factory=list)
 
+    poll_seconds: int | None = None  # INBOXCRM_POLL_SECONDS for the clocks; None: default
+
     @property
     def settings(self) -> dict[str, str]:
+        poll = {"INBOXCRM_POLL_SECONDS": str(self.poll_seconds)} if self.poll_seconds else {}
         return {
+            **poll,
             "INBOXCRM_ENV": "test",
             "INBOXCRM_DATABASE_URL": self.database_url,
             "INBOXCRM_TOKEN_KEY": self.token_key,
@@ -669,6 +680,7 @@ def run(workdir: Path, sandbox_url: str, sandbox_log: Path, database_url: str) -
         figures["processes_4"] = {
             k: v for k, v in four.items() if k not in ("idle_pass_statements", "double_polls")
         }
+        figures["capacity"] = capacity(bench)
     else:
         figures["polls_per_min_4_processes"] = None
         figures["speedup_4_processes"] = None
@@ -684,6 +696,27 @@ def run(workdir: Path, sandbox_url: str, sandbox_log: Path, database_url: str) -
     figures["targets"] = TARGETS
     figures["notes"] = bench.notes
     return figures
+
+
+def capacity(bench: Bench) -> dict[str, Any]:
+    """One and four clocks with every mailbox due again CAPACITY_POLL_S after its pass."""
+    bench.poll_seconds = CAPACITY_POLL_S
+    try:
+        one = measure(bench, 1, latency=False)
+        four = measure(bench, PROCESSES, latency=False)
+    finally:
+        bench.poll_seconds = None
+    rate = one["polls_per_min"]
+    return {
+        "poll_every_s": CAPACITY_POLL_S,
+        "cpu_cores": os.cpu_count(),
+        "polls_per_min_1_process": rate,
+        "polls_per_min_4_processes": four["polls_per_min"],
+        "speedup_4_processes": round(four["polls_per_min"] / rate, 2) if rate else None,
+        "cpu_share_of_one_core_1_process": one["cpu_share_of_one_core"],
+        "cpu_share_of_one_core_4_processes": four["cpu_share_of_one_core"],
+        "double_polls": one["double_polls"] + four["double_polls"],
+    }
 
 
 def main() -> None:

@@ -101,6 +101,11 @@ class LabelExists(GmailError):
     case-insensitively)."""
 
 
+def _as_text(response: Any, content: bytes | str) -> bytes | str:
+    """An answer's body as the JSON text it is (the client library would decode it)."""
+    return content
+
+
 class GmailCalls:
     """The Gmail calls the sync and send engines need, for one mailbox on one thread."""
 
@@ -317,16 +322,22 @@ class GmailCalls:
         ids: Sequence[str],
         format: str = "full",  # Gmail's parameter name
         metadata_headers: Sequence[str] | None = None,
+        as_text: bool = False,
     ) -> Fetched:
         """Fetch messages through batches; only the calls that failed go again. A 404
-        means the message vanished since listing."""
+        means the message vanished since listing. `as_text`: each message is the JSON
+        text Gmail answered with, not decoded here (the caller decodes it, in another
+        process perhaps)."""
         fetched = Fetched({}, [], {})
         messages = self.users.messages()
 
         def request(mid: str) -> Any:
-            return messages.get(
+            call = messages.get(
                 userId="me", id=mid, format=format, metadataHeaders=metadata_headers
             )
+            if as_text:
+                call.postproc = _as_text
+            return call
 
         def settle(mid: str, outcome: Any) -> None:
             if not isinstance(outcome, HttpError):

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from inboxcrm.leads.capture.batch import capture_messages
+from inboxcrm.leads.capture.messages import BATCH_MAIL
 from inboxcrm.leads.models import Lead
 from inboxcrm.mail.steps import Batch
 
@@ -20,6 +21,7 @@ def capture_mail(batch: Batch) -> None:
     captured = capture_messages(
         batch.session, batch.mailbox.workspace_id, batch.messages, batch.now
     )
+    batch.reads[BATCH_MAIL] = captured.mails
     queue_link_mail(batch.session, captured.created, batch.now)
 
 

@@ -86,6 +86,15 @@ def _normalize(email: str) -> str | None:
     return result
 
 
+def remember_normalized(emails: Iterable[str]) -> None:
+    """Addresses normalized elsewhere (parsed in another process): read back here from
+    stored rows, they cost nothing to normalize again."""
+    if len(_NORMALIZED) >= _NORMALIZED_MAX:
+        _NORMALIZED.clear()
+    for email in emails:
+        _NORMALIZED[email] = email
+
+
 _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,9 @@ class Batch:
     now: dt.datetime
     messages: Sequence[Added] = ()
     labels: LabelNews | None = None
+    # What a step read that a later step of the batch reads alike (the stored mail of its
+    # threads, say), by a key the reading package names: read once per batch.
+    reads: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 Step = Callable[[Batch], None]

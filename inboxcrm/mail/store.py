@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, insert, select, update
@@ -19,7 +19,7 @@ from inboxcrm.accounts.models import Mailbox, Workspace
 from inboxcrm.db import EPOCH
 from inboxcrm.mail.kind import message_kind
 from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
-from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.parse import Attachment, ParsedMessage
 from inboxcrm.mail.participants import Address
 
 
@@ -52,6 +52,14 @@ def _address(address: Address | None) -> str:
     if _SPECIALS.search(name):  # "Smith, Ann" must read back as one name, not two entries
         name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{name} <{address.email}>"
+
+
+_ATTACHMENT_FIELDS = tuple(f.name for f in fields(Attachment))
+
+
+def _attachment(attachment: Attachment) -> dict[str, Any]:
+    # What dataclasses.asdict gives for these flat fields, at a tenth of its cost.
+    return {name: getattr(attachment, name) for name in _ATTACHMENT_FIELDS}
 
 
 def _addresses(addresses: Iterable[Address]) -> str:
@@ -132,7 +140,7 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             label_ids=list(parsed.label_ids),
             body_text=parsed.text_body or None,
             body_html=parsed.html_body or None,
-            attachments=[asdict(a) for a in parsed.attachments],
+            attachments=[_attachment(a) for a in parsed.attachments],
             size_estimate=parsed.size_estimate,
             history_id=parsed.history_id,
             **_facts(parsed, message_kind(parsed, own_lists)),

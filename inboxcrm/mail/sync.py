@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,8 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspac
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
 from inboxcrm.mail.models import Message
-from inboxcrm.mail.parse import parse_message
+from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.pool import Parsing, parse_later
 from inboxcrm.mail.steps import Batch, LabelNews, SyncSteps
 from inboxcrm.mail.store import delete_messages, set_labels, store_messages
 
@@ -77,6 +78,15 @@ class HistoryChanges:
 
 
 @dataclass
+class _Fetched:
+    """A batch fetched and being parsed (None: nothing new to fetch), with the mailbox
+    fields to commit with it (the full sync's cursor)."""
+
+    parsing: Parsing | None
+    cursor: dict[str, Any]
+
+
+@dataclass
 class _Pass:
     """One pass over a mailbox: what every part of it works with. `mailbox` is the row as
     the pass read it, once; `history_id` is where the pass has got to."""
@@ -128,27 +138,83 @@ class _Pass:
                 name = getattr(prepare, "__name__", "a step")
                 log.exception("mailbox %s: %s failed", self.mailbox_id, name)
 
-    def fetch_and_store(self, ids: Sequence[str]) -> Mailbox:
-        """Fetch the ids not yet stored, store them and run the sync steps on them in one
-        transaction (no mail is ever committed without them)."""
+    def fetch(self, ids: Sequence[str], cursor: dict[str, Any]) -> _Fetched:
+        """Fetch the ids not yet stored and start parsing them (`mail/pool.py`)."""
         with self.db.session() as session:
-            mailbox = session.get_one(Mailbox, self.mailbox_id)
             stored = set(
                 session.scalars(
                     select(Message.gmail_id).where(
-                        Message.mailbox_id == mailbox.id, Message.gmail_id.in_(ids)
+                        Message.mailbox_id == self.mailbox_id, Message.gmail_id.in_(ids)
                     )
                 )
             )
-            missing = [i for i in dict.fromkeys(ids) if i not in stored]
-            if missing:
-                fetched = self.calls.get_messages(missing)
-                for gmail_id, reason in fetched.failed.items():
-                    log.warning(
-                        "mailbox %s: message %s refused (%s), skipped", mailbox.id, gmail_id, reason
-                    )
-                store_fetched(session, mailbox, fetched.messages.values(), self.now(), self.steps)
-        return mailbox
+        missing = [i for i in dict.fromkeys(ids) if i not in stored]
+        if not missing:
+            return _Fetched(None, cursor)
+        fetched = self.calls.get_messages(missing, as_text=True)  # decoded in the pool
+        for gmail_id, reason in fetched.failed.items():
+            log.warning(
+                "mailbox %s: message %s refused (%s), skipped", self.mailbox_id, gmail_id, reason
+            )
+        return _Fetched(parse_later(list(fetched.messages.values())), cursor)
+
+    def store(self, batch: _Fetched) -> None:
+        """Store a fetched batch and run the sync steps on it in one transaction (no mail is
+        ever committed without them), with the cursor that follows it."""
+        with self.db.session() as session:
+            mailbox = session.get_one(Mailbox, self.mailbox_id)
+            if batch.parsing is not None:
+                store_parsed(session, mailbox, batch.parsing.result(), self.now(), self.steps)
+            for name, value in batch.cursor.items():
+                setattr(mailbox, name, value)
+        self.progress(mailbox.synced_messages, mailbox.sync_estimate)
+
+    def fetch_all(
+        self, batches: Iterator[tuple[list[str], dict[str, Any]]], stop: Callable[[], bool]
+    ) -> None:
+        """Fetch and store each batch (its ids, and the cursor committed with it), one
+        ahead: batch n+1 is fetched, and parsed in the pool, while batch n is stored. A
+        batch fetched is stored even when Gmail refuses the next one; one that fails to
+        store ends the pass there (nothing after it is stored). Told to `stop`, it stops after
+        a committed batch and fetches no more."""
+        ahead: _Fetched | None = None
+        while True:
+            if ahead is not None and stop():
+                self.store(ahead)
+                raise OutOfTime
+            try:
+                following = next(batches, None)
+                fetched = None if following is None else self.fetch(*following)
+            except BaseException:
+                if ahead is not None:
+                    self.store(ahead)
+                raise
+            if fetched is None:
+                break
+            batch, ahead = ahead, fetched
+            if batch is not None:
+                self.store(batch)
+        if ahead is not None:
+            self.store(ahead)
+            if stop():
+                raise OutOfTime
+
+    def listing(self, query: str, token: str | None) -> Iterator[tuple[list[str], dict[str, Any]]]:
+        """The full listing's ids a batch at a time; a page's last batch carries the token
+        of the page after it (an empty page, only the token)."""
+        while True:
+            page = self.calls.list_message_ids(q=query, page_token=token)
+            self.mark(sync_estimate=page.result_size_estimate or None)  # shown for the page
+            cursor = {"full_sync_page_token": page.next_page_token} if page.next_page_token else {}
+            ids = page.ids
+            starts = range(0, len(ids), self.chunk)
+            for start in starts:
+                yield ids[start : start + self.chunk], cursor if start == starts[-1] else {}
+            if not ids and cursor:
+                yield [], cursor
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
 
     def full(self, initial: bool = True) -> None:
         with self.db.session() as session:
@@ -160,26 +226,17 @@ class _Pass:
             days = session.get_one(Workspace, mailbox.workspace_id).sync_days
             token = mailbox.full_sync_page_token
         query = f"after:{(self.now() - dt.timedelta(days=days)).strftime('%Y/%m/%d')}"
-        while True:
-            page = self.calls.list_message_ids(q=query, page_token=token)
-            self.mark(sync_estimate=page.result_size_estimate or None)  # shown for the page
-            for start in range(0, len(page.ids), self.chunk):
-                mailbox = self.fetch_and_store(page.ids[start : start + self.chunk])
-                self.progress(mailbox.synced_messages, mailbox.sync_estimate)
-                if self.stop():  # the page's token is not saved yet: its stored ids are skipped
-                    raise OutOfTime
-            with self.db.session() as session:
-                mailbox = session.get_one(Mailbox, self.mailbox_id)
-                if page.next_page_token:
-                    mailbox.full_sync_page_token = token = page.next_page_token
-                    continue
-                mailbox.sync_estimate = None
-                mailbox.history_id = self.history_id = mailbox.full_sync_history_id
-                mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
-                # Labels already on the mail are news: e.g. they set their leads' stages.
-                news = LabelNews(listing=True, initial=initial)
-                self.steps.run(Batch(session, mailbox, self.now(), labels=news))
-                return
+        # A pass asked to stop mid-page has not saved the page's token: its stored ids are
+        # skipped when the next pass lists the page again.
+        self.fetch_all(self.listing(query, token), self.stop)
+        with self.db.session() as session:
+            mailbox = session.get_one(Mailbox, self.mailbox_id)
+            mailbox.sync_estimate = None
+            mailbox.history_id = self.history_id = mailbox.full_sync_history_id
+            mailbox.full_sync_history_id = mailbox.full_sync_page_token = None
+            # Labels already on the mail are news: e.g. they set their leads' stages.
+            news = LabelNews(listing=True, initial=initial)
+            self.steps.run(Batch(session, mailbox, self.now(), labels=news))
 
     def incremental(self) -> None:
         """History since where the pass has got to. With no news (the usual poll) this is
@@ -200,9 +257,11 @@ class _Pass:
             return
         if added:
             self.syncing()
-        for begin in range(0, len(added), self.chunk):
-            mailbox = self.fetch_and_store(added[begin : begin + self.chunk])
-            self.progress(mailbox.synced_messages, None)
+        starts = range(0, len(added), self.chunk)
+        batches: Iterator[tuple[list[str], dict[str, Any]]] = (
+            (added[start : start + self.chunk], {}) for start in starts
+        )
+        self.fetch_all(batches, stop=lambda: False)  # history is read to its end
         with self.db.session() as session:
             mailbox = session.get_one(Mailbox, self.mailbox_id)
             labels = {k: v for k, v in changes.labels.items() if k not in changes.deleted}
@@ -221,10 +280,20 @@ def store_fetched(
     now: dt.datetime,
     steps: SyncSteps,
 ) -> int:
-    """Everything the sync does with fetched messages but fetch them (the local work that
-    benchmarks/sync.py measures): parse, store, and run the sync steps on the new ones in
-    the same transaction. Returns how many were new."""
-    parsed = [parse_message(resource) for resource in resources]
+    """Everything the sync does with fetched messages but fetch them: parse, store, and run
+    the sync steps on the new ones in the same transaction. Returns how many were new."""
+    return store_parsed(session, mailbox, parse_later(list(resources)).result(), now, steps)
+
+
+def store_parsed(
+    session: Session,
+    mailbox: Mailbox,
+    parsed: Sequence[ParsedMessage],
+    now: dt.datetime,
+    steps: SyncSteps,
+) -> int:
+    """Store parsed messages and run the sync steps on the new ones (the local work that
+    benchmarks/sync.py measures, with the parsing). Returns how many were new."""
     result = store_messages(session, mailbox, parsed)
     if result.messages:
         steps.run(Batch(session, mailbox, now, messages=result.messages))

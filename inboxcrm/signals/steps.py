@@ -34,7 +34,7 @@ from inboxcrm.db import chunks
 from inboxcrm.leads.capture.bulk import core_table, update_by_id
 from inboxcrm.leads.capture.insiders import Insiders
 from inboxcrm.leads.capture.links import existing_leads
-from inboxcrm.leads.capture.messages import Mail, read_mail
+from inboxcrm.leads.capture.messages import BATCH_MAIL, Mail, read_mail
 from inboxcrm.leads.models import Activity, ActivityKind, Lead, LeadEmail
 from inboxcrm.mail.models import Direction, Message, MessageKind
 from inboxcrm.mail.parse import ParsedMessage
@@ -82,9 +82,10 @@ def detect_signals(batch: Batch) -> None:
     insiders = Insiders.load(session, workspace)
     parsed_of = {m.id: m.parsed for m in batch.messages}
     inboxes = frozenset(a.strip().lower() for a in workspace.lead_inboxes or ())
-    mails = read_mail(
-        session, insiders, list({m.thread_id for m in batch.messages}), set(parsed_of)
-    )
+    mails = batch.reads.get(BATCH_MAIL)  # the same read, made by capture
+    if mails is None:
+        threads = list({m.thread_id for m in batch.messages})
+        mails = read_mail(session, insiders, threads, set(parsed_of))
     new = [m for m in mails if m.new]
     # Read now: the bounces (whom they are about). The rest once their sender is a lead.
     signals = {

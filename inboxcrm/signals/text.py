@@ -27,19 +27,19 @@ _QUOTE_START = re.compile(
     )""",
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
-_OWN_CHARS = 20_000  # a reply's own words come first; no need to read a long thread's quote
+OWN_CHARS = 20_000  # a reply's own words come first; no need to read a long thread's quote
 
 
 def body_text(text_body: str, html_body: str = "") -> str:
     """The message's text: its plain part, else its HTML as text."""
     if text_body.strip():
         return text_body
-    return html_to_text(html_body[: _OWN_CHARS * 4]) if html_body else ""
+    return html_to_text(html_body[: OWN_CHARS * 4]) if html_body else ""
 
 
 def own_text(text: str) -> str:
     """The text above the first quote marker, `>` lines left out."""
-    text = text[:_OWN_CHARS].replace("\r\n", "\n")
+    text = text[:OWN_CHARS].replace("\r\n", "\n")
     match = _QUOTE_START.search(text)
     if match:
         text = text[: match.start()]

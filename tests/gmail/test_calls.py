@@ -1,5 +1,6 @@
 """GmailCalls against the sandbox through the real client libraries, with a fake clock."""
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -319,6 +320,18 @@ def test_vanished_messages_are_reported(calls: Calls, control: Control) -> None:
     assert sorted(fetched.messages) == sorted(ids)
     assert fetched.vanished == gone
     assert fetched.failed == {}
+
+
+def test_messages_fetched_as_text_are_the_json_gmail_sent(calls: Calls, control: Control) -> None:
+    ids = deliver(control, 3)
+    gone = "18c0ffee00000001"
+    gmail = calls()
+    decoded = gmail.get_messages(ids)
+    fetched = gmail.get_messages([*ids, gone], as_text=True)
+    assert sorted(fetched.messages) == sorted(ids)
+    assert all(isinstance(text, bytes | str) for text in fetched.messages.values())
+    assert {i: json.loads(t) for i, t in fetched.messages.items()} == decoded.messages
+    assert fetched.vanished == [gone]  # refusals are told apart as ever
 
 
 def test_history_pages_and_404_is_history_expired(calls: Calls, control: Control) -> None:

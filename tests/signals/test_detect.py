@@ -4,6 +4,8 @@ it, and what the signals read from it."""
 from __future__ import annotations
 
 import datetime as dt
+from re import _constants, _parser  # to spell out every phrase the rules know
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,7 @@ from inboxcrm.signals.bounces import bounce_type, reason_for
 from inboxcrm.signals.classify import Signals, read_signals
 from inboxcrm.signals.meetings import accepted_meeting
 from inboxcrm.signals.replies import detect_reply, is_inquiry
-from inboxcrm.signals.unsubscribe import asks_to_unsubscribe
+from inboxcrm.signals.unsubscribe import PHRASES, asks_to_unsubscribe
 from tests.support.signals import (
     calendar_reply,
     exchange_bounce,
@@ -304,6 +306,37 @@ def test_unsubscribe_requests_in_the_writers_own_words(text: str, asks: bool) ->
     raw = message(f"From: {NINA}", f"To: {AVA}", "Subject: Re: Proposal",
                   "Message-ID: <u@vandelay.example>", body=text)  # fmt: skip
     assert signals(raw).unsubscribe_request is asks
+
+
+def _spellings(items: Any) -> list[str]:
+    """Every text a regular expression without repeats matches (a finite list)."""
+    texts = [""]
+    for op, arg in items:
+        if op is _constants.LITERAL:
+            options = [chr(arg)]
+        elif op is _constants.IN:
+            assert all(kind is _constants.LITERAL for kind, _ in arg)
+            options = [chr(code) for _, code in arg]
+        elif op is _constants.SUBPATTERN:
+            options = _spellings(arg[-1])
+        elif op is _constants.BRANCH:
+            options = [text for branch in arg[1] for text in _spellings(branch)]
+        elif op is _constants.MAX_REPEAT and arg[:2] == (0, 1):
+            options = ["", *_spellings(arg[2])]
+        elif op is _constants.AT:  # \b
+            options = [""]
+        else:
+            raise AssertionError(f"cannot spell {op}")
+        texts = [a + b for a in texts for b in options]
+    return texts
+
+
+def test_every_phrase_of_the_unsubscribe_rules_is_found() -> None:
+    """Mail is first looked over for a hint of a phrase: none may be missed."""
+    phrases = _spellings(_parser.parse(PHRASES.pattern, PHRASES.flags))
+    assert len(phrases) > 100
+    missed = [p for p in phrases if not asks_to_unsubscribe(f"Thanks. {p.capitalize()}, please.")]
+    assert missed == []
 
 
 # --- replies ----------------------------------------------------------------------------

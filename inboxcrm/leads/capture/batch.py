@@ -30,6 +30,7 @@ class Captured:
     created: list[int] = field(default_factory=list)  # ids of the leads created
     links: int = 0
     activities: int = 0
+    mails: list[Mail] = field(default_factory=list)  # the mail read, for later steps
 
     def add(self, other: Captured) -> None:
         self.created += other.created
@@ -55,7 +56,7 @@ def _capture(
         threads.setdefault(m.thread_id, []).append(m)
     everyone = {a.email for m in mails for a in m.external}
     lead_of = existing_leads(session, workspace_id, everyone)
-    result = Captured()
+    result = Captured(mails=mails)
     if create:
         people = {e: a for e, a in candidates(rules, threads).items() if e not in lead_of}
         created = create_leads(session, workspace_id, insiders.owners, people, mails, now)

@@ -42,6 +42,11 @@ class Mail:
         return self.from_insider and self.kind is MessageKind.person and bool(self.external)
 
 
+# `Batch.reads` key of every message of a sync batch's threads, as `read_mail` gives them
+# (capture reads them first; nothing in the batch's steps changes a message row).
+BATCH_MAIL = "leads.batch_mail"
+
+
 def read_mail(
     session: Session, insiders: Insiders, thread_ids: Sequence[int], new: set[int] | None
 ) -> list[Mail]:
