@@ -131,6 +131,7 @@ def show(campaign_id: int) -> str:
         context["problems"] = campaign_problems(s.session, s.workspace_id)
         try:
             context["audience"] = service.audience(s, me, campaign, now).as_json()
+            context["preview"] = service.preview_first(s, me, campaign, now)
         except DomainError as exc:
             context["audience_problem"] = exc.message
     else:

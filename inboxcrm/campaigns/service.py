@@ -650,6 +650,34 @@ def settle(scope: Scope, campaign: Campaign, now: dt.datetime) -> Campaign:
     return campaign
 
 
+@dataclass(frozen=True)
+class Preview:
+    lead: Lead
+    message: Rendered | None
+    problem: str | None
+
+
+def preview_first(
+    scope: Scope, actor: Member, campaign: Campaign, now: dt.datetime
+) -> Preview | None:
+    """The email as the segment's first lead would get it from the campaign's sender."""
+    version, segment = _ready_parts(scope, campaign)
+    ids = lead_ids(scope, parse(segment.filter), now, 1)
+    if not ids:
+        return None
+    lead = scope.get(Lead, ids[0])
+    mailbox = None if campaign.mailbox_id is None else scope.find(Mailbox, campaign.mailbox_id)
+    if campaign.sender_mode is SenderMode.owner:
+        sender = lead.owner or actor
+    else:
+        sender = (scope.session.get(Member, mailbox.member_id) if mailbox else None) or actor
+    try:
+        rendered = compile_template(version.subject, version.body).render(context_for(lead, sender))
+    except TemplateProblem as exc:
+        return Preview(lead, None, str(exc))
+    return Preview(lead, rendered, None)
+
+
 # A test send ---------------------------------------------------------------------------
 
 

@@ -50,6 +50,7 @@ def test_build_launch_and_watch_a_campaign_send(
     page.get_by_role("button", name="Save draft").click()
     expect(page.locator("[data-included]")).to_have_text("2")
     expect(page.locator('[data-reason="suppressed"]')).to_contain_text("Gil Gone")
+    expect(page.locator("[data-preview-subject]")).to_have_text("Spring offer for Ann")
     page.get_by_role("button", name="Launch to 2 leads").click()
     expect(page.locator("[data-state]")).to_have_text("sending")
     expect(page.locator('[data-stat="progress.sent"]')).to_have_text("0")
