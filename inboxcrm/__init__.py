@@ -122,6 +122,7 @@ def configure_google(app: Flask, settings: Settings) -> None:
 def configure_blueprints(app: Flask, settings: Settings) -> None:
     from inboxcrm.accounts.views import bp as accounts
     from inboxcrm.api import api_blueprint
+    from inboxcrm.campaigns.campaign_views import bp as campaign_pages
     from inboxcrm.campaigns.views import bp as campaigns
     from inboxcrm.exchange.views import bp as exchange
     from inboxcrm.leads.capture_views import bp as capture
@@ -167,6 +168,7 @@ def configure_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(sequences)
     app.register_blueprint(exchange)
     app.register_blueprint(webhooks)
+    app.register_blueprint(campaign_pages)
     children = api_blueprints()
     app.register_blueprint(api_blueprint(children))
     for bp in children:  # bearer tokens, no cookies: nothing for a forged form to ride on
@@ -280,6 +282,7 @@ def configure_templates(app: Flask, settings: Settings) -> None:
     app.add_template_global(outbox.lead_sends)
     app.add_template_global(outbox.sending_meter)
     app.add_template_global(outbox.send_key)
+    app.add_template_global(outbox.allows_campaigns)
     app.jinja_env.globals["send_state_words"] = outbox.STATE_WORDS
 
     @app.context_processor

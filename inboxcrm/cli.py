@@ -409,6 +409,7 @@ def demo(host: str, port: int) -> None:
     from inboxcrm import create_app, logs
     from inboxcrm.accounts.service import signin_token
     from inboxcrm.demo import demo_settings, live_mail, seed, team, with_sandbox_google
+    from inboxcrm.demo_campaigns import seed_campaigns
     from inboxcrm.migrate import upgrade
     from inboxcrm.runtime import Runtime
     from inboxcrm.sandbox import start_sandbox
@@ -420,7 +421,9 @@ def demo(host: str, port: int) -> None:
     google = None
     if not settings.google_client_id:
         # No Google client configured: the demo brings its own Google, seeded with mail.
-        google = start_sandbox(host="127.0.0.1", port=0, seed="demo")
+        # Its outside world answers the demo's mail: bounces, replies, and an audience that
+        # opens, clicks and unsubscribes over loopback (the demo trusts its X-Forwarded-For).
+        google = start_sandbox(host="127.0.0.1", port=0, seed="demo", audience=True)
         settings = with_sandbox_google(settings, google)
     private_dir(settings.instance_dir)
     upgrade(settings.database_url)
@@ -432,6 +435,8 @@ def demo(host: str, port: int) -> None:
 
         with database().session() as session:
             workspace = seed(session, utcnow())
+            seed_campaigns(session, workspace, team(session, workspace)[0], utcnow())
+            session.commit()
             links = [(m, signin_token(m, settings.secret_key)) for m in team(session, workspace)]
     click.echo(f"\ninboxcrm demo running at {settings.base_url}")
     if google is not None:

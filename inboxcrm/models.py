@@ -8,7 +8,7 @@ from inboxcrm.accounts.models import (
     Member,
     Workspace,
 )
-from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
+from inboxcrm.campaigns.models import Campaign, EmailTemplate, TemplateVersion
 from inboxcrm.events import Event
 from inboxcrm.exchange.models import ImportedLead, LeadImport
 from inboxcrm.labels.models import StageLabel
@@ -47,6 +47,7 @@ __all__ = [
     "Activity",
     "ApiToken",
     "BlockedAddress",
+    "Campaign",
     "Company",
     "CompanyDomain",
     "EmailTemplate",

@@ -10,6 +10,7 @@ from functools import partial
 
 from flask import Blueprint
 
+from inboxcrm.campaigns.jobs import SETTLE_TICK, settle_due
 from inboxcrm.exchange.jobs import imports_due
 from inboxcrm.labels.steps import ensure_stage_labels, stages_from_labels
 from inboxcrm.labels.to_gmail import relabel_due
@@ -76,6 +77,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("dispatch_sends", DISPATCH_TICK, partial(dispatch_sends, checks=SEND_CHECKS)),
         Job("run_imports", dt.timedelta(seconds=5), imports_due),
         Job("deliver_webhooks", dt.timedelta(seconds=5), webhooks_due),
+        Job("settle_campaigns", SETTLE_TICK, settle_due),
     )
 
 

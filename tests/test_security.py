@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from inboxcrm import create_app
 from inboxcrm.accounts.models import Member, Role
 from inboxcrm.accounts.service import signin_token
+from inboxcrm.campaigns.service import Draft, create_campaign
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.config import RATELIMIT_SCHEMES, ConfigError, Settings, load_settings
 from inboxcrm.exchange.imports import upload
@@ -79,6 +80,8 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
     endpoint = create_endpoint(
         scope, admin, settings, "http://127.0.0.1:9/h", ["lead.created"], "", T0
     )
+    draft = Draft(name="Spring", template_id=template.id, segment_id=segment.id)
+    campaign = create_campaign(scope, admin, draft, T0)
     session.commit()
     sign_in(client, admin)
     link = signin_token(session.get_one(Member, admin.id), client.application.secret_key)  # type: ignore[arg-type]
@@ -98,6 +101,7 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
         "template_id": template.id,
         "sequence_id": sequence.id,
         "enrollment_id": enrollment_id,
+        "campaign_id": campaign.id,
     }
     queries = {"pipeline.more": f"?stage={stage.id}"}
     app = client.application

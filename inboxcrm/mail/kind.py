@@ -193,6 +193,10 @@ def message_kind(parsed: ParsedMessage, own_lists: Iterable[str] = ()) -> Messag
         return MessageKind.bulk
     if not machine and _auto_reply(parsed, lists):
         return MessageKind.auto_reply
+    if parsed.send_token and not machine:
+        # Sent by the app from a member's Gmail (a campaign, a sequence step): a member
+        # writing to a lead, as their own thread; its List-Unsubscribe is our own.
+        return MessageKind.person
     if machine or is_bulk(parsed, lists):
         return MessageKind.bulk
     return MessageKind.person

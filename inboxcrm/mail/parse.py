@@ -37,6 +37,9 @@ from inboxcrm.mail.sanitize import html_to_text
 logger = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 1_000_000
+# The header every email the outbox sends carries (its per-send token): our own mail,
+# whose list headers (RFC 8058 unsubscribe) are ours, not a newsletter's.
+SEND_HEADER = "X-InboxCRM-Send"
 TRUNCATED_MARKER = "\n[message truncated]"
 _MAX_DEPTH = 40  # MIME nesting deeper than any real client makes: a bomb, not mail
 _SNIPPET_CHARS = 200
@@ -107,6 +110,8 @@ class ParsedMessage:
     x_autorespond: str | None = None
     x_apple_action: str | None = None  # iCloud's vacation replies: "vacation"
     exchange_rules_loop: str | None = None  # X-MS-Exchange-Inbox-Rules-Loop: an Outlook rule
+    # The token the outbox puts in every email it sends (SEND_HEADER): mail the app sent.
+    send_token: str | None = None
     content_type: str = ""  # of the whole message, e.g. multipart/report
     report_type: str | None = None  # its report-type parameter, e.g. delivery-status
     text_body: str = ""
@@ -477,6 +482,7 @@ def _content(root: _Part, notes: _Notes) -> dict[str, Any]:
         "x_autorespond": first("x-autorespond"),
         "x_apple_action": first("x-apple-action"),
         "exchange_rules_loop": first("x-ms-exchange-inbox-rules-loop"),
+        "send_token": first(SEND_HEADER.lower()),
         "content_type": root.mime_type,
         "report_type": report_type.lower() if report_type else None,
         "text_body": walk.bodies.get("text/plain", ""),

@@ -14,13 +14,14 @@ from email.utils import format_datetime, formataddr
 
 from inboxcrm.addresses import normalize_email
 from inboxcrm.errors import Invalid
+from inboxcrm.mail.parse import SEND_HEADER
 
 # Gmail refuses a message over 25 MB (sent through the API, attachments included), so
 # a larger one fails before sending rather than after.
 MAX_BYTES = 25 * 1024 * 1024
-# The token header: how a draft or a sent message is found again even when Gmail
-# rewrote its Message-ID (reconcile.py).
-SEND_HEADER = "X-InboxCRM-Send"
+# The token header (`mail.parse.SEND_HEADER`): how a draft or a sent message is found
+# again even when Gmail rewrote its Message-ID (reconcile.py), and how the sync knows mail
+# the app sent.
 # Headers the composer sets itself: extra headers (List-Unsubscribe ...) cannot set these,
 # so no extra recipient, sender or identity gets in.
 _OWN = {

@@ -47,8 +47,11 @@ from inboxcrm.leads.models import Lead
 from inboxcrm.outbox import pacing, windows
 from inboxcrm.outbox.checks import CHECKS, Check, Due
 from inboxcrm.outbox.compose import ComposeError, Outgoing, compose, new_identity
+from inboxcrm.outbox.marketing import Marked, Sender, is_marketing, mark
 from inboxcrm.outbox.models import ACTIVE, MailboxSending, Send, SendState, SkipReason
 from inboxcrm.outbox.reconcile import Sought, find_draft, find_sent
+from inboxcrm.outbox.settings import outbox_settings
+from inboxcrm.outbox.unsubscribe import Recipient
 from inboxcrm.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -315,6 +318,11 @@ def _commit(
             return None
         token, message_id = new_identity(mailbox.email)
         member_name = mailbox.member.name if mailbox.member is not None else ""
+        text, html = send.body_text, send.body_html
+        headers: tuple[tuple[str, str], ...] = ()
+        if is_marketing(send.source_kind):
+            marked = _marketing(dispatch, session, send, mailbox, now)
+            text, html, headers = marked.text, marked.html, marked.headers
         try:
             mime = compose(
                 Outgoing(
@@ -323,13 +331,14 @@ def _commit(
                     to=send.to_email,
                     to_name=lead.name if lead else "",
                     subject=send.subject,
-                    text=send.body_text,
-                    html=send.body_html,
+                    text=text,
+                    html=html,
                     message_id=message_id,
                     token=token,
                     date=now,
                     in_reply_to=send.in_reply_to,
                     references=send.references,
+                    headers=headers,
                 )
             )
         except ComposeError as exc:
@@ -356,6 +365,24 @@ def _commit(
             attempts=Send.attempts + 1,
         )
         return False if committed else None
+
+
+def _marketing(
+    dispatch: Dispatch, session: Session, send: Send, mailbox: Mailbox, now: dt.datetime
+) -> Marked:
+    """A campaign's or step's unsubscribe headers, footer and tracking, signed for this
+    send with the app's secret and pointing at its base URL."""
+    settings = outbox_settings(session, send.workspace_id)
+    sender = Sender(
+        base_url=dispatch.runtime.settings.base_url,
+        secret=dispatch.runtime.settings.secret_key,
+        postal_address=settings.postal_address,
+        tracking=settings.tracking and send.tracking is not False,
+    )
+    recipient = Recipient(
+        send.workspace_id, send.lead_id or 0, send.to_email, send.mailbox_id, str(send.id)
+    )
+    return mark(sender, recipient, mailbox.email, send.body_text, send.body_html, now)
 
 
 def _deliver(

@@ -31,6 +31,7 @@ class SourceKind(enum.StrEnum):
     campaign = "campaign"
     step = "step"
     oneoff = "oneoff"
+    test = "test"  # a marketer's test send to herself: composed as marketing, to no lead
 
 
 class SendState(enum.StrEnum):
@@ -51,6 +52,7 @@ class SkipReason(enum.StrEnum):
     template_error = "template_error"  # it could not be composed (bad header, too large)
     lead_removed = "lead_removed"
     exited = "exited"  # the lead left the sequence of this step (a reply synced meanwhile)
+    cancelled = "cancelled"  # its campaign was cancelled before it went
 
 
 # States a dispatcher still has work for; `due_at` is set for exactly these.
@@ -99,6 +101,9 @@ class Send(InWorkspace, Base):
     reason: Mapped[SkipReason | None] = mapped_column(enum_column(SkipReason))
     error: Mapped[str | None] = mapped_column(String(1000))
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Marketing mail's open and click tracking: None follows the workspace's setting,
+    # False keeps it off for this send (its campaign's choice).
+    tracking: Mapped[bool | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -126,6 +131,9 @@ class MailboxSending(InWorkspace, Base):
     next_slot_at: Mapped[dt.datetime | None]  # the queue: when the next send may go
     paused_until: Mapped[dt.datetime | None]  # Gmail's sending limit: not before then
     pause_reason: Mapped[str | None] = mapped_column(String(300))
+    # The owner's consent to campaigns sent by others from this mailbox ("allow campaigns
+    # from my mailbox", on the Gmail page); the owner's own campaigns need none.
+    allow_campaigns: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index(None, "next_slot_at"),)
 
@@ -214,6 +222,8 @@ class OutboxSettings(InWorkspace, Base):
     # The postal address every campaign footer carries (CAN-SPAM); no launch without it.
     postal_address: Mapped[str] = mapped_column(Text, default="")
     tracking: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # At most this many campaign emails per lead over 7 days (the frequency cap).
+    frequency_cap: Mapped[int] = mapped_column(default=3, server_default="3")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (UniqueConstraint("workspace_id"),)

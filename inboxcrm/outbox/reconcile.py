@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from inboxcrm.gmail.calls import GmailCalls
-from inboxcrm.outbox.compose import SEND_HEADER
+from inboxcrm.mail.parse import SEND_HEADER
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from inboxcrm.errors import Invalid
 from inboxcrm.outbox.models import OutboxSettings
 
 POSTAL_MAX = 500
+FREQUENCY_MAX = 50
+FREQUENCY_CAP = 3  # campaign emails per lead per week, unless the workspace says
 
 
 def outbox_settings(session: Session, workspace_id: int) -> OutboxSettings:
@@ -19,11 +21,17 @@ def outbox_settings(session: Session, workspace_id: int) -> OutboxSettings:
     found = session.scalars(
         select(OutboxSettings).where(OutboxSettings.workspace_id == workspace_id)
     ).first()
-    return found or OutboxSettings(workspace_id=workspace_id, postal_address="", tracking=False)
+    return found or OutboxSettings(
+        workspace_id=workspace_id, postal_address="", tracking=False, frequency_cap=FREQUENCY_CAP
+    )
 
 
 def save_settings(
-    session: Session, actor: Member, postal_address: str, tracking: bool
+    session: Session,
+    actor: Member,
+    postal_address: str,
+    tracking: bool,
+    frequency_cap: int | None = None,
 ) -> OutboxSettings:
     require_admin(actor, "change the sending settings")
     address = "\n".join(line.strip() for line in postal_address.strip().splitlines())
@@ -32,8 +40,15 @@ def save_settings(
             f"the postal address is longer than {POSTAL_MAX} characters",
             {"postal_address": "too long"},
         )
+    if frequency_cap is not None and not 0 <= frequency_cap <= FREQUENCY_MAX:
+        raise Invalid(
+            f"the frequency cap is 0 to {FREQUENCY_MAX} campaign emails a week",
+            {"frequency_cap": "out of range"},
+        )
     row = outbox_settings(session, actor.workspace_id)
     row.postal_address, row.tracking = address, tracking
+    if frequency_cap is not None:
+        row.frequency_cap = frequency_cap
     session.add(row)
     session.flush()
     return row

@@ -8,16 +8,18 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.config import Settings
 from inboxcrm.db import utcnow
-from inboxcrm.errors import DomainError
+from inboxcrm.errors import DomainError, Forbidden, Invalid
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox.meter import Meter, meter
-from inboxcrm.outbox.models import Send
+from inboxcrm.outbox.models import MailboxSending, Send
 from inboxcrm.outbox.oneoff import email_lead
+from inboxcrm.outbox.service import sending_of
 from inboxcrm.outbox.settings import outbox_settings, save_settings
 from inboxcrm.outbox.suppression import do_not_email, lift
 from inboxcrm.web import db_session, login_required, member, scope
@@ -79,6 +81,31 @@ def sending_meter(mailbox: Mailbox) -> Meter:
     return meter(db_session(), mailbox, utcnow())
 
 
+def allows_campaigns(mailbox: Mailbox) -> bool:
+    """Whether the mailbox's owner lets other members send campaigns from it."""
+    found = db_session().scalar(
+        select(MailboxSending.allow_campaigns).where(MailboxSending.mailbox_id == mailbox.id)
+    )
+    return bool(found)
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/campaigns")
+@login_required
+def campaign_consent(mailbox_id: int) -> Response:
+    """The owner's "allow campaigns from my mailbox": only the owner decides."""
+    s, me = scope(), member()
+    mailbox = s.get(Mailbox, mailbox_id)
+    if mailbox.member_id != me.id:
+        raise Forbidden("only the mailbox's owner decides who sends campaigns from it")
+    allow = request.form.get("allow") == "1"
+    sending_of(db_session(), mailbox).allow_campaigns = allow
+    db_session().commit()
+    flash(
+        f"Campaigns by other members {'may' if allow else 'may no longer'} go from {mailbox.email}."
+    )
+    return redirect(url_for("accounts.mailboxes"))
+
+
 def send_key() -> str:
     """A fresh key for one compose form: submitting it twice is one email."""
     return secrets.token_urlsafe(24)
@@ -106,6 +133,15 @@ def lift_suppression(lead_id: int, suppression_id: int) -> Response:
     return redirect(url_for("leads.show", lead_id=lead.id))
 
 
+def _frequency(raw: str | None) -> int | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid("the frequency cap is a whole number", {"frequency_cap": "not a number"})
+    return int(text)
+
+
 @bp.route("/settings/sending", methods=["GET", "POST"])
 @login_required
 def sending_settings() -> str | Response:
@@ -116,6 +152,7 @@ def sending_settings() -> str | Response:
             me,
             request.form.get("postal_address", ""),
             request.form.get("tracking") == "1",
+            _frequency(request.form.get("frequency_cap")),
         )
         db_session().commit()
         flash("Sending settings saved.")

@@ -51,7 +51,7 @@ def test_the_api_creates_updates_and_previews_for_a_lead(
 ) -> None:
     auth = {"Authorization": f"Bearer {api_token(marketer)}"}
     ann = LeadFactory(owner=marketer, name="Ann Archer", title="CFO", company="Acme")
-    bob = LeadFactory(owner=marketer, name="Bob Baker")
+    bob = LeadFactory(owner=marketer, name="Bob Baker", email="bob.baker@gmail.com")  # no company
     made = client.post(
         "/api/v1/templates",
         json={"name": "Intro", "subject": "Hi {{ lead.first_name }}", "body": BODY},

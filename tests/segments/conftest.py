@@ -29,7 +29,7 @@ def people(session: Session, marketer: Member) -> dict[str, Lead]:
     rep = MemberFactory(workspace=marketer.workspace, name="Rita Rep")
     ann = LeadFactory(owner=rep, name="Ann Archer", company="Acme Corp", title="CFO", tags=["vip"])
     bob = LeadFactory(owner=rep, name="Bob Baker", company="Globex", deal_value="5000")
-    cid = LeadFactory(owner=marketer, name="Cid Cole", title="Engineer")
+    cid = LeadFactory(owner=marketer, name="Cid Cole", title="Engineer", email="cid.cole@gmail.com")
     ActivityFactory(lead=ann, kind=ActivityKind.reply, at=NOW - dt.timedelta(days=3))
     ActivityFactory(lead=bob, kind=ActivityKind.reply, at=NOW - dt.timedelta(days=60))
     ActivityFactory(lead=cid, kind=ActivityKind.bounce, at=NOW - dt.timedelta(days=1))
