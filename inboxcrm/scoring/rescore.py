@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,9 +34,11 @@ from inboxcrm.db import (
     driver_member,
     driver_rows,
     driver_time,
+    driver_update,
     driver_value,
+    utcnow,
 )
-from inboxcrm.leads.capture.bulk import core_table, update_by_id
+from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, Temperature
 from inboxcrm.mail.models import Message
 from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award_by, fit, plan
@@ -104,6 +107,8 @@ class _Lead:
     stored_at: dict[int, tuple[Any, dt.datetime]] = field(default_factory=dict)
     scored_with: str | None = None  # as stored
     activities: str = "0:0"  # its scored activities now: their count and last id
+    fits: str = ""  # the fit rules it met when last scored (`_fits_digest`)
+    fits_now: str = ""  # and now
 
 
 @dataclass(frozen=True)
@@ -156,15 +161,22 @@ def rescore(
         return Rescored(0, 0)
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
     out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules))
-    before = recall(session, workspace_id, {_rules_of(lead) for lead in leads.values()})
+    before = {
+        key: changed_rules(was, rules)
+        for key, was in recall(
+            session, workspace_id, {_rules_of(lead) for lead in leads.values()}
+        ).items()
+    }
     full: dict[int, _Lead] = {}
     known: dict[frozenset[str], dict[int, _Lead]] = {}
     for lead in leads.values():
-        was = before.get(_rules_of(lead))
-        if was is None or lead.scored_with != f"{_rules_of(lead)}:{lead.activities}":
+        rules_digest, activities, fits = _scored_with(lead)
+        keys = before.get(rules_digest)
+        if keys is None or activities != lead.activities:
             full[lead.id] = lead
         else:
-            known.setdefault(changed_rules(was, rules), {})[lead.id] = lead
+            lead.fits = fits
+            known.setdefault(keys, {})[lead.id] = lead
     when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
@@ -180,8 +192,22 @@ def rescore(
     return Rescored(len(leads), len(changed), tuple(out.moved))
 
 
+def _scored_with(lead: _Lead) -> tuple[str, str, str]:
+    """What the lead's events were awarded from: the rules' digest, its scored activities
+    (their count and last id), the fit rules it met."""
+    rules_digest, _, rest = (lead.scored_with or "").partition(":")
+    activities, _, fits = rest.rpartition(":")
+    return rules_digest, activities, fits
+
+
 def _rules_of(lead: _Lead) -> str:
-    return (lead.scored_with or "").partition(":")[0]
+    return _scored_with(lead)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _fits_digest(keys: tuple[str, ...]) -> str:
+    """The fit rules a lead meets, in a few characters."""
+    return hashlib.sha256(",".join(keys).encode()).hexdigest()[:8]
 
 
 def _rescore_full(
@@ -198,7 +224,9 @@ def _rescore_full(
     steps = plan(rules)
     for lead in leads.values():
         have = stored.get(lead.id, _NOTHING_STORED)
-        awards = award_by(steps, lead.happenings) + _fit(rules, lead.profile, ideal, have, out.now)
+        fits = _fit(rules, lead.profile, ideal, have, out.now)
+        lead.fits_now = _fits_digest(tuple(a.rule for a in fits))
+        awards = award_by(steps, lead.happenings) + fits
         add, drop = _diff(awards, _keys(lead, awards, have), have)
         out.dropping += drop
         out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
@@ -219,6 +247,7 @@ def _rescore_known(
     in `keys` (changed since) replaced by those rules' awards from their triggers'
     activities; the fit events diffed; the score from the stored events."""
     redo = [r for r in rules if r.key in keys and r.part is Part.engagement]
+    fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
     if keys:
         ids = sorted(leads)
         for chunk in chunks(ids):
@@ -234,10 +263,19 @@ def _rescore_known(
         _happenings(session, leads, tuple(k for k, t in TRIGGERS.items() if t in triggers))
         steps = plan(redo)
         for lead in leads.values():
-            out.adding += [_row(out.workspace_id, lead, a, when)
-                           for a in award_by(steps, lead.happenings)]  # fmt: skip
-    fits = _stored(session, leads, part=Part.fit)
+            given = fresh[lead.id] = award_by(steps, lead.happenings)
+            out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
+    # Fit: only where the fit rules changed or a lead meets others than it did.
+    fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
+    refit: dict[int, _Lead] = {}
     for lead in leads.values():
+        lead.fits_now = _fits_digest(
+            tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
+        )
+        if fit_changed or lead.fits_now != lead.fits:
+            refit[lead.id] = lead
+    fits = _stored(session, refit, part=Part.fit)
+    for lead in refit.values():
         have = fits.get(lead.id, _NOTHING_STORED)
         awards = _fit(rules, lead.profile, ideal, have, out.now)
         add, drop = _diff(awards, _keys(lead, awards, have), have)
@@ -245,7 +283,7 @@ def _rescore_known(
         out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
     _write(session, out)
     order = {r.key: i for i, r in enumerate(rules)}
-    seen = _sums(session, leads, out.now, out.thresholds, order)
+    seen = _sums(session, leads, out.now, out.thresholds, order, keys, fresh)
     for lead in leads.values():
         _settle(lead, seen[lead.id], out)
 
@@ -271,7 +309,7 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
         out.changes.append({"workspace_id": out.workspace_id, "lead_id": lead.id,
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
-    scored_with = f"{out.scored_with}:{lead.activities}"
+    scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
     if (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with) != (
         lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with
     ):  # fmt: skip
@@ -293,18 +331,31 @@ def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> boo
 
 
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:
-    moved = [u for u in updates if u["changed_at"] is not None]
-    stayed = [u for u in updates if u["changed_at"] is None]
-    if moved:
-        update_by_id(session, Lead, moved, {"score": "score", "temperature": "temperature",
-                                            "temperature_changed_at": "changed_at",
-                                            "rescore_at": "rescore_at",
-                                            "last_engaged_at": "engaged_at",
-                                            "scored_with": "scored_with"})  # fmt: skip
-    if stayed:
-        update_by_id(session, Lead, stayed, {"score": "score", "rescore_at": "rescore_at",
-                                             "last_engaged_at": "engaged_at",
-                                             "scored_with": "scored_with"})  # fmt: skip
+    """The leads' new scores, temperatures and next looks, through the driver (a workspace
+    rescore writes a hundred thousand); `updated_at` as the ORM would set it."""
+    if not updates:
+        return
+    table = core_table(Lead)
+    time = driver_value(session, table.c.rescore_at)
+    hot = driver_value(session, table.c.temperature)
+    stamp = time(utcnow())
+    moved = [(u["score"], hot(u["temperature"]), time(u["changed_at"]), time(u["rescore_at"]),
+              time(u["engaged_at"]), u["scored_with"], stamp, u["row"])
+             for u in updates if u["changed_at"] is not None]  # fmt: skip
+    stayed = [(u["score"], time(u["rescore_at"]), time(u["engaged_at"]), u["scored_with"],
+               stamp, u["row"])
+              for u in updates if u["changed_at"] is None]  # fmt: skip
+    driver_update(session, table, ("score", "temperature", "temperature_changed_at",
+                                   "rescore_at", "last_engaged_at", "scored_with",
+                                   "updated_at"), moved)  # fmt: skip
+    driver_update(session, table, ("score", "rescore_at", "last_engaged_at", "scored_with",
+                                   "updated_at"), stayed)  # fmt: skip
+    fields = ["score", "temperature", "temperature_changed_at", "rescore_at",
+              "last_engaged_at", "scored_with", "updated_at"]  # fmt: skip
+    for u in updates:  # objects the session loaded read the new values
+        loaded = session.identity_map.get(Session.identity_key(Lead, u["row"]))
+        if loaded is not None:
+            session.expire(loaded, fields)
 
 
 def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
@@ -338,9 +389,7 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
     return leads
 
 
-def _happenings(
-    session: Session, leads: dict[int, _Lead], kinds: Sequence[ActivityKind]
-) -> None:
+def _happenings(session: Session, leads: dict[int, _Lead], kinds: Sequence[ActivityKind]) -> None:
     """The leads' activities of these kinds, as happenings, oldest first."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
@@ -386,11 +435,14 @@ def _sums(
     now: dt.datetime,
     thresholds: Thresholds,
     order: dict[str, int],
+    fresh_rules: frozenset[str] = frozenset(),
+    fresh: dict[int, list[Award]] | None = None,
 ) -> dict[int, Standing]:
     """The leads' standings from their stored events, added up in SQL per half-life, as
     `standing` adds them up award by award. Where the sum is too close to a half point
     to round for sure, awards are dated later, or a lead seen first needs its score when
-    it last engaged, its events are read and added up award by award instead."""
+    it last engaged, its events are read and added up award by award instead. The
+    engagement events of `fresh_rules` were just awarded: `fresh` has them, added here."""
     given = ScoreEvent.awarded_at <= now
     half_life = ScoreEvent.half_life_days
     days = (literal(now.timestamp(), Float) - _seconds(session, ScoreEvent.awarded_at)) / 86400.0
@@ -398,6 +450,11 @@ def _sums(
     worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
     engaged = and_(given, ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
     sums: dict[int, _Sum] = {}
+    skip: tuple[ColumnElement[bool], ...] = ()
+    if fresh_rules:
+        skip = (
+            ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
+        )
     for chunk in chunks(sorted(leads)):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, half_life,
@@ -406,7 +463,7 @@ def _sums(
                    func.max(case((engaged, ScoreEvent.awarded_at))),
                    func.max(case((given, 0), else_=1)),
                    func.min(case((given, ScoreEvent.points))))
-            .where(ScoreEvent.lead_id.in_(chunk))
+            .where(ScoreEvent.lead_id.in_(chunk), *skip)
             .group_by(ScoreEvent.lead_id, half_life)
         )  # fmt: skip
         for lead_id, days_to_half, total, points, last, later, least in rows:
@@ -425,6 +482,12 @@ def _sums(
                 s.rising = s.rising or least < 0
             else:
                 s.steady += float(total)
+    for lead_id, given_now in (fresh or {}).items():
+        if given_now:
+            s = sums.get(lead_id)
+            if s is None:
+                s = sums[lead_id] = _Sum()
+            s.add(given_now, now)
     quiet = dt.timedelta(days=thresholds.cold_after_days)
     seen: dict[int, Standing] = {}
     exact: list[int] = []
@@ -455,6 +518,29 @@ class _Sum:
     later: bool = False
     rising: bool = False
     last: dt.datetime | None = None
+
+    def add(self, awards: Iterable[Award], now: dt.datetime) -> None:
+        """Awards added up as the SQL does (and `standing`, award by award)."""
+        for a in awards:
+            if a.at > now:
+                self.later = True
+                continue
+            half_life = a.half_life_days
+            if half_life:
+                days = (now - a.at).total_seconds() / 86400
+                self.fading[half_life] = self.fading.get(half_life, 0.0) + float(
+                    a.points * 0.5 ** (days / half_life)
+                )
+                self.rising = self.rising or a.points < 0
+            else:
+                self.steady += float(a.points)
+            self.scale += abs(a.points)
+            if (
+                a.part is Part.engagement
+                and a.points > 0
+                and (self.last is None or a.at > self.last)
+            ):
+                self.last = a.at
 
 
 _NO_SUM = _Sum()
