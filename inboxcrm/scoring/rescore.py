@@ -249,22 +249,27 @@ def _rescore_known(
     redo = [r for r in rules if r.key in keys and r.part is Part.engagement]
     fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
     if keys:
-        ids = sorted(leads)
-        for chunk in chunks(ids):
-            session.execute(
-                delete(ScoreEvent).where(
-                    ScoreEvent.lead_id.in_(chunk),
-                    ScoreEvent.part == Part.engagement,
-                    ScoreEvent.rule.in_(sorted(keys)),
-                )
-            )
-    if redo:
-        triggers = {r.trigger for r in redo}
-        _happenings(session, leads, tuple(k for k, t in TRIGGERS.items() if t in triggers))
+        old = _events_of(session, leads, keys)
+        if redo:
+            triggers = {r.trigger for r in redo}
+            _happenings(session, leads, tuple(k for k, t in TRIGGERS.items() if t in triggers))
         steps = plan(redo)
+        changing: list[tuple[Any, ...]] = []
         for lead in leads.values():
-            given = fresh[lead.id] = award_by(steps, lead.happenings)
-            out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
+            given = fresh[lead.id] = award_by(steps, lead.happenings) if redo else []
+            was = old.get(lead.id, {})
+            for a in given:
+                row = _row(out.workspace_id, lead, a, when)
+                stored = was.pop((a.rule, a.source), None)
+                if stored is None or stored[1] != row[6]:  # new, or dated otherwise
+                    out.adding.append(row)
+                    if stored is not None:
+                        out.dropping.append(stored[0])
+                elif stored[2:] != (row[4], row[5], row[7]):
+                    changing.append((row[4], row[5], row[7], stored[0]))
+            out.dropping += [stored[0] for stored in was.values()]  # no award now
+        driver_update(session, core_table(ScoreEvent),
+                      ("points", "half_life_days", "reason"), changing)  # fmt: skip
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
@@ -286,6 +291,28 @@ def _rescore_known(
     seen = _sums(session, leads, out.now, out.thresholds, order, keys, fresh)
     for lead in leads.values():
         _settle(lead, seen[lead.id], out)
+
+
+def _events_of(
+    session: Session, leads: dict[int, _Lead], rules: frozenset[str]
+) -> dict[int, dict[tuple[str, int | None], tuple[Any, ...]]]:
+    """The leads' stored engagement events of these rules, by rule and activity: each its
+    id, time as the driver returned it, points, half-life and reason."""
+    found: dict[int, dict[tuple[str, int | None], tuple[Any, ...]]] = {}
+    for chunk in chunks(sorted(leads)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.activity_id, ScoreEvent.id,
+                   ScoreEvent.awarded_at, ScoreEvent.points, ScoreEvent.half_life_days,
+                   ScoreEvent.reason)
+            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+                   ScoreEvent.rule.in_(sorted(rules)))
+        )  # fmt: skip
+        for lead_id, rule, source, *stored in rows:
+            mine = found.setdefault(lead_id, {})
+            if (rule, source) in mine:  # a second of a kind: the first is dropped
+                mine[(rule, -len(mine))] = mine.pop((rule, source))
+            mine[(rule, source)] = tuple(stored)
+    return found
 
 
 def _write(session: Session, out: _Out) -> None:
@@ -394,8 +421,13 @@ def _happenings(session: Session, leads: dict[int, _Lead], kinds: Sequence[Activ
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
+    nothing = literal(None)
     latency_of = driver_member(session, Activity.detail, "latency_seconds")
     type_of = driver_member(session, Activity.detail, "type")
+    if ActivityKind.reply not in kinds:
+        latency_of = nothing
+    if ActivityKind.bounce not in kinds:
+        type_of = nothing
     for chunk in chunks(sorted(leads)):
         rows = driver_rows(session,
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
