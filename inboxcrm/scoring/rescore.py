@@ -111,6 +111,7 @@ class _Lead:
     activities: str = "0:0"  # its scored activities now: their count and last id
     fits: str = ""  # the fit rules it met when last scored (`_fits_digest`)
     fits_now: str = ""  # and now
+    added: list[Any] = field(default_factory=list)  # activities since: their times, raw
 
 
 @dataclass(frozen=True)
@@ -197,15 +198,20 @@ def _rescore(
     }
     full: dict[int, _Lead] = {}
     known: dict[frozenset[str], dict[int, _Lead]] = {}
+    appended: dict[int, _Lead] = {}  # the same rules, activities added since
     for lead in leads.values():
         rules_digest, activities, fits = _scored_with(lead)
         keys = before.get(rules_digest)
-        if keys is None or activities != lead.activities:
-            full[lead.id] = lead
-        else:
-            lead.fits = fits
+        lead.fits = fits
+        if keys is not None and activities == lead.activities:
             known.setdefault(keys, {})[lead.id] = lead
+        elif keys == frozenset() and activities:
+            appended[lead.id] = lead
+        else:
+            full[lead.id] = lead
     when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
+    if appended:
+        full.update(_rescore_appended(session, appended, rules, ideal, out, when))
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
     for keys, group in known.items():
@@ -298,6 +304,109 @@ def _rescore_known(
             out.dropping += [stored[0] for stored in was.values()]  # no award now
         driver_update(session, core_table(ScoreEvent),
                       ("points", "half_life_days", "reason"), changing)  # fmt: skip
+    _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh)
+
+
+def _rescore_appended(
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+) -> dict[int, _Lead]:
+    """Leads scored by the same rules that have gained activities since, all later than
+    the ones scored (a sync batch's replies): those happenings awarded, each capped rule
+    counting what it gave within its period before; the rest as `_rescore_known`.
+    Returns the leads this cannot do (an activity gone, or one earlier than those
+    scored), for a full rescore."""
+    scored = {}
+    for lead in leads.values():
+        then, _, last = _scored_with(lead)[1].partition(":")
+        scored[lead.id] = (int(then), int(last))
+    _happenings(session, leads, SCORED_KINDS, after={i: last for i, (_, last) in scored.items()})
+    latest = _latest(session, leads, scored)
+    refused: dict[int, _Lead] = {}
+    for lead in leads.values():
+        count, _ = scored[lead.id]
+        now_count = int(lead.activities.partition(":")[0])
+        first = min((driver_time(raw) for raw in lead.added), default=None)
+        last_scored = latest.get(lead.id)
+        if (
+            now_count - len(lead.added) != count
+            or first is None
+            or (last_scored is not None and first < last_scored)
+        ):
+            lead.happenings, lead.stored_at, lead.added = [], {}, []
+            refused[lead.id] = lead
+    doing = {i: lead for i, lead in leads.items() if i not in refused}
+    steps = plan(rules)
+    earlier = _capped_before(session, doing, rules)
+    for lead in doing.values():
+        given = award_by(steps, lead.happenings, earlier.get(lead.id))
+        out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
+    if doing:
+        _refit_and_settle(session, doing, frozenset(), rules, ideal, out, when, {})
+    return refused
+
+
+def _latest(
+    session: Session, leads: dict[int, _Lead], scored: dict[int, tuple[int, int]]
+) -> dict[int, dt.datetime]:
+    """When each lead's latest activity of those scored happened."""
+    latest: dict[int, dt.datetime] = {}
+    for chunk in chunks(sorted(leads)):
+        top = max(scored[i][1] for i in chunk)
+        rows = driver_rows(session,
+            select(Activity.lead_id, Activity.id, Activity.occurred_at)
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS),
+                   Activity.id <= top)
+        )  # fmt: skip
+        for lead_id, activity_id, raw_at in rows:
+            if activity_id <= scored[lead_id][1]:
+                at = driver_time(raw_at)
+                if lead_id not in latest or at > latest[lead_id]:
+                    latest[lead_id] = at
+    return latest
+
+
+def _capped_before(
+    session: Session, leads: dict[int, _Lead], rules: Sequence[Rule]
+) -> dict[int, dict[str, list[tuple[dt.datetime, int]]]]:
+    """Per lead, what each capped rule gave within its period before the lead's first
+    new happening, oldest first."""
+    capped = {r.key: r.period_days for r in rules if r.cap is not None and r.period_days}
+    found: dict[int, dict[str, list[tuple[dt.datetime, int]]]] = {}
+    starts = {i: min(h.at for h in lead.happenings) for i, lead in leads.items() if lead.happenings}
+    if not capped or not starts:
+        return found
+    since = min(starts.values()) - dt.timedelta(days=max(capped.values()))
+    for chunk in chunks(sorted(starts)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.awarded_at, ScoreEvent.points)
+            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+                   ScoreEvent.rule.in_(sorted(capped)), ScoreEvent.awarded_at > since)
+        )  # fmt: skip
+        for lead_id, rule, raw_at, points in rows:
+            found.setdefault(lead_id, {}).setdefault(rule, []).append((driver_time(raw_at), points))
+    for by_rule in found.values():
+        for given in by_rule.values():
+            given.sort(key=_first)
+    return found
+
+
+def _refit_and_settle(
+    session: Session,
+    leads: dict[int, _Lead],
+    keys: frozenset[str],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+    fresh: dict[int, list[Award]],
+) -> None:
+    """The fit events diffed where they may have changed, the events written, the score
+    summed from the stored events (and `fresh`, the awards of the rules in `keys`)."""
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
@@ -444,8 +553,14 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
     return leads
 
 
-def _happenings(session: Session, leads: dict[int, _Lead], kinds: Sequence[ActivityKind]) -> None:
-    """The leads' activities of these kinds, as happenings, oldest first."""
+def _happenings(
+    session: Session,
+    leads: dict[int, _Lead],
+    kinds: Sequence[ActivityKind],
+    after: dict[int, int] | None = None,
+) -> None:
+    """The leads' activities of these kinds, as happenings, oldest first; with `after`,
+    only those with a higher id than the lead's there, each counted (`_Lead.added`)."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
@@ -461,10 +576,16 @@ def _happenings(session: Session, leads: dict[int, _Lead], kinds: Sequence[Activ
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
                    latency_of, type_of, Message.subject)
             .outerjoin(Message, Message.id == Activity.message_id)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds))
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds),
+                   *(() if after is None else
+                     (Activity.id > min(after.get(i, 0) for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)
         )  # fmt: skip
         for activity_id, lead_id, kind, raw_at, latency, bounce, subject in rows:
+            if after is not None:
+                if activity_id <= after.get(lead_id, 0):
+                    continue
+                leads[lead_id].added.append(raw_at)
             # as `happening` reads an activity, without a dict per row
             if kind == BOUNCE and bounce != "hard":
                 continue

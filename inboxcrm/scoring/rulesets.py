@@ -60,9 +60,7 @@ def recall(
     found: dict[str, tuple[Rule, ...]] = {}
     for key, rules in rows:
         try:
-            found[key] = tuple(
-                Rule(**{**r, "trigger": Trigger(r["trigger"])}) for r in rules
-            )
+            found[key] = tuple(Rule(**{**r, "trigger": Trigger(r["trigger"])}) for r in rules)
         except (TypeError, ValueError, KeyError):
             continue  # stored by a version with other fields: rescored in full
     return found

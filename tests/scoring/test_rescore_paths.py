@@ -74,10 +74,16 @@ def populate(session: Session, name: str, seed: int) -> tuple[Workspace, list[in
 
 
 def add_history(
-    session: Session, lead: Lead, rng: random.Random, count: int, until: dt.datetime
+    session: Session,
+    lead: Lead,
+    rng: random.Random,
+    count: int,
+    until: dt.datetime,
+    days: int = 90,
 ) -> None:
+    """`count` random activities in the `days` before `until`."""
     for _ in range(count):
-        at = until - dt.timedelta(minutes=rng.randint(30, 60 * 24 * 90))
+        at = until - dt.timedelta(minutes=rng.randint(30, 60 * 24 * days))
         roll = rng.random()
         if roll < 0.6:
             kind, detail = ActivityKind.reply, {"latency_seconds": rng.randint(60, 200_000)}
@@ -184,3 +190,33 @@ def test_new_activities_rescore_in_full_and_then_the_quick_way_again(session: Se
                                                rules=changed))  # fmt: skip
     assert not [sql for sql, _ in sent if sql.lstrip().upper().startswith(("INSERT", "DELETE",
                                                                           "UPDATE"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("backfill", [False, True], ids=["new mail", "older mail too"])
+def test_activities_added_since_rescore_the_same_by_the_quick_way_as_in_full(
+    session: Session, backfill: bool
+) -> None:
+    """A sync batch's replies, later than all scored: only they are awarded, capped by
+    what their rules gave in the period before. Mail older than what was scored (a
+    backfill) takes the full way."""
+    quick, quick_ids = populate(session, "quick", seed=13)
+    full, full_ids = populate(session, "full", seed=13)
+    for ws, ids in ((quick, quick_ids), (full, full_ids)):
+        rescore(session, ws.id, ids, NOW)
+        session.commit()
+    for ids in (quick_ids, full_ids):
+        rng = random.Random(17)
+        for lead_id in ids[::2]:
+            lead = session.get_one(Lead, lead_id)
+            add_history(session, lead, rng, rng.randint(1, 4), NOW + dt.timedelta(days=2), days=2)
+            if backfill and lead_id % 3 == 0:
+                add_history(session, lead, rng, 1, NOW)
+        session.commit()
+    later = NOW + dt.timedelta(days=2, hours=1)
+    sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later))
+    session.commit()
+    assert any("power(" in sql.lower() for sql, _ in sent)
+    forget(session, full_ids)
+    rescore(session, full.id, full_ids, later)
+    session.commit()
+    assert stored(session, quick_ids) == stored(session, full_ids)
