@@ -315,27 +315,29 @@ def _rescore_appended(
     out: _Out,
     when: Callable[[Any], Any],
 ) -> dict[int, _Lead]:
-    """Leads scored by the same rules that have gained activities since, all later than
-    the ones scored (a sync batch's replies): those happenings awarded, each capped rule
-    counting what it gave within its period before; the rest as `_rescore_known`.
-    Returns the leads this cannot do (an activity gone, or one earlier than those
-    scored), for a full rescore."""
+    """Leads scored by the same rules that have gained activities since (a sync batch's
+    replies): those happenings awarded, each capped rule counting what it gave within
+    its period before; the rest as `_rescore_known`. Returns the leads this cannot do
+    (an activity gone, or one of a capped rule's trigger earlier than one scored), for a
+    full rescore."""
     scored = {}
     for lead in leads.values():
         then, _, last = _scored_with(lead)[1].partition(":")
         scored[lead.id] = (int(then), int(last))
     _happenings(session, leads, SCORED_KINDS, after={i: last for i, (_, last) in scored.items()})
-    latest = _latest(session, leads, scored)
+    capped = {r.trigger for r in rules if r.cap is not None and r.period_days}
+    latest = _latest(session, leads, scored, capped)
     refused: dict[int, _Lead] = {}
     for lead in leads.values():
         count, _ = scored[lead.id]
         now_count = int(lead.activities.partition(":")[0])
-        first = min((driver_time(raw) for raw in lead.added), default=None)
-        last_scored = latest.get(lead.id)
+        last_scored = latest.get(lead.id, {})
         if (
             now_count - len(lead.added) != count
-            or first is None
-            or (last_scored is not None and first < last_scored)
+            or not lead.added
+            or any(
+                h.trigger in last_scored and h.at < last_scored[h.trigger] for h in lead.happenings
+            )
         ):
             lead.happenings, lead.stored_at, lead.added = [], {}, []
             refused[lead.id] = lead
@@ -351,22 +353,31 @@ def _rescore_appended(
 
 
 def _latest(
-    session: Session, leads: dict[int, _Lead], scored: dict[int, tuple[int, int]]
-) -> dict[int, dt.datetime]:
-    """When each lead's latest activity of those scored happened."""
-    latest: dict[int, dt.datetime] = {}
+    session: Session,
+    leads: dict[int, _Lead],
+    scored: dict[int, tuple[int, int]],
+    triggers: set[Trigger],
+) -> dict[int, dict[Trigger, dt.datetime]]:
+    """When each lead's latest scored activity of each of these triggers happened (an
+    activity added earlier than that could change what a capped rule gave since)."""
+    latest: dict[int, dict[Trigger, dt.datetime]] = {}
+    kinds = [k for k, t in TRIGGERS.items() if t in triggers]
+    if not kinds:
+        return latest
+    by_kind = {k.value: t for k, t in TRIGGERS.items()}
     for chunk in chunks(sorted(leads)):
         top = max(scored[i][1] for i in chunk)
         rows = driver_rows(session,
-            select(Activity.lead_id, Activity.id, Activity.occurred_at)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS),
-                   Activity.id <= top)
+            select(Activity.lead_id, Activity.id, Activity.kind, Activity.occurred_at)
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds), Activity.id <= top)
         )  # fmt: skip
-        for lead_id, activity_id, raw_at in rows:
+        for lead_id, activity_id, kind, raw_at in rows:
             if activity_id <= scored[lead_id][1]:
                 at = driver_time(raw_at)
-                if lead_id not in latest or at > latest[lead_id]:
-                    latest[lead_id] = at
+                mine = latest.setdefault(lead_id, {})
+                trigger = by_kind[kind]
+                if trigger not in mine or at > mine[trigger]:
+                    mine[trigger] = at
     return latest
 
 
