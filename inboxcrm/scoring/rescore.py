@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, delete, func, insert, literal, select
+from sqlalchemy import Float, Integer, and_, case, cast, delete, func, insert, literal, null, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -575,7 +575,7 @@ def _happenings(
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
-    nothing = literal(None)
+    nothing = null()
     latency_of = driver_member(session, Activity.detail, "latency_seconds")
     type_of = driver_member(session, Activity.detail, "type")
     if ActivityKind.reply not in kinds:
