@@ -220,3 +220,25 @@ def test_activities_added_since_rescore_the_same_by_the_quick_way_as_in_full(
     rescore(session, full.id, full_ids, later)
     session.commit()
     assert stored(session, quick_ids) == stored(session, full_ids)
+
+
+def test_a_score_too_close_to_call_is_added_up_award_by_award(session: Session) -> None:
+    """A point that halves daily is worth exactly half a point tomorrow: the quick sums
+    cannot round that for sure, so the stored awards are read and added up one by one,
+    and the next look is the one a full rescore found."""
+    ws, ids = populate(session, "close", seed=3)
+    lead = session.get_one(Lead, ids[0])
+    session.add(Activity(workspace_id=ws.id, lead_id=lead.id, kind=ActivityKind.meeting,
+                         occurred_at=NOW, detail={}))  # fmt: skip
+    session.commit()
+    rules = (Rule("meeting", "Met", Trigger.meeting, 1, half_life_days=1),
+             Rule("reply", "Replied", Trigger.reply, 21, half_life_days=300))  # fmt: skip
+    rescore(session, ws.id, ids, NOW, rules=rules)
+    session.commit()
+    first = stored(session, ids)
+    sent = statements(session, lambda: rescore(session, ws.id, ids, NOW, rules=rules))
+    assert any("power(" in sql.lower() for sql, _ in sent)
+    assert not [sql for sql, _ in sent if sql.lstrip().upper().startswith(("INSERT", "DELETE",
+                                                                          "UPDATE"))]  # fmt: skip
+    session.commit()
+    assert stored(session, ids) == first
