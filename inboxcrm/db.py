@@ -133,9 +133,24 @@ def driver_insert(
     session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
 
 
+def driver_update(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Update rows by id with values already in the driver's form, each row its values
+    for `columns` and then its id: one executemany, no conversion per value."""
+    if not rows:
+        return
+    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    sets = ", ".join(f"{table.c[name].name} = {mark}" for name in columns)  # no input
+    sql = f"UPDATE {table.name} SET {sets} WHERE id = {mark}"  # noqa: S608
+    session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
+
+
 def driver_value(session: Session, column: Column[Any]) -> Callable[[Any], Any]:
-    """How a value of `column` is given to the driver (a UTC datetime as SQLite's text)."""
-    convert = column.type.bind_processor(session.get_bind().dialect)
+    """How a value of `column` is given to the driver (a UTC datetime as SQLite's text,
+    in the form SQLAlchemy writes it, so stored times compare as text)."""
+    dialect = session.get_bind().dialect
+    convert = column.type.dialect_impl(dialect).bind_processor(dialect)
     return convert if convert is not None else _as_is
 
 

@@ -56,8 +56,9 @@ HANDLED_REFERENCES = frozenset(
     | ENDED_WITH_IT
 )
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
-# kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it.
-SCORED = ("rescore_at", "temperature_changed_at")
+# kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it
+# (which `scored_with` no longer matches: it is rescored in full).
+SCORED = ("rescore_at", "temperature_changed_at", "scored_with")
 
 # What happens to each column of the kept lead. A test checks every column is listed.
 KEPT = frozenset(

@@ -132,6 +132,10 @@ class Lead(InWorkspace, Base):
     # line, going quiet), for scoring's clock job.
     temperature_changed_at: Mapped[dt.datetime | None]
     rescore_at: Mapped[dt.datetime | None]
+    # What its stored score events were awarded from: the digest of the rules (scoring's
+    # score_rule_set) and the count and last id of its scored activities, "digest:n:id".
+    # A rescore that finds the same activities recomputes only the rules that changed.
+    scored_with: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -248,8 +252,10 @@ class Activity(InWorkspace, Base):
 
     # A segment's "replied in the last N days": SQLite probes (lead, kind, when) once per
     # lead; PostgreSQL hashes the leads of (workspace, kind, when) from the index alone.
+    # By message: the sync's scoring step finds the leads its batch's messages scored.
     __table_args__ = (
         Index(None, "lead_id", "occurred_at"),
+        Index(None, "message_id"),
         Index(None, "workspace_id", "kind"),
         Index(None, "lead_id", "kind", "occurred_at"),
         Index(None, "workspace_id", "kind", "occurred_at", "lead_id"),

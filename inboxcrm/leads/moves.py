@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
+from inboxcrm.db import chunks
 from inboxcrm.events import EventType, emit
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.serialize import lead_ref
@@ -22,11 +24,13 @@ def move_lead(
     now: dt.datetime,
     member_id: int | None = None,
     detail: str = "",
+    relabel: bool = True,
 ) -> StageChange | None:
     """Put a lead in a stage and record it; moving to the stage it is in records nothing.
 
     Unless a Gmail label moved it, its threads are queued to be relabelled (committed
-    with the move, done by the clock's relabel job)."""
+    with the move, done by the clock's relabel job); `relabel=False` leaves that to a
+    caller moving many leads, who queues them all at once (`want_relabel`)."""
     if lead.stage_id == stage.id:
         return None
     change = StageChange(
@@ -53,16 +57,17 @@ def move_lead(
     if stage.kind is not StageKind.lost:
         lead.lost_reason = None
     scope.session.add(change)
-    if source is not ChangeSource.label:
-        want_relabel(scope, lead.id, now)
+    if source is not ChangeSource.label and relabel:
+        want_relabel(scope, [lead.id], now)
     return change
 
 
-def want_relabel(scope: Scope, lead_id: int, now: dt.datetime) -> None:
-    """Queue the threads where the lead is primary, in every mailbox, for relabelling."""
-    queue_relabel(
-        scope.session,
-        now,
-        Thread.workspace_id == scope.workspace_id,
-        Thread.primary_lead_id == lead_id,
-    )
+def want_relabel(scope: Scope, lead_ids: Sequence[int], now: dt.datetime) -> None:
+    """Queue the threads where the leads are primary, in every mailbox, for relabelling."""
+    for chunk in chunks(lead_ids):
+        queue_relabel(
+            scope.session,
+            now,
+            Thread.workspace_id == scope.workspace_id,
+            Thread.primary_lead_id.in_(chunk),
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -96,10 +96,20 @@ def plan(rules: Sequence[Rule]) -> Plan:
 _new = tuple.__new__  # a NamedTuple made without its Python-level __new__: a million a rescore
 
 
-def award_by(steps: Plan, happenings: Iterable[Happening]) -> list[Award]:
-    """`award` with the rules planned: the same awards and reasons (see `reason`)."""
+def award_by(
+    steps: Plan,
+    happenings: Iterable[Happening],
+    before: Mapping[str, Sequence[tuple[dt.datetime, int]]] | None = None,
+) -> list[Award]:
+    """`award` with the rules planned: the same awards and reasons (see `reason`).
+    `before`: per capped rule, the times and points it gave earlier than all these
+    happenings, oldest first (those inside its period count against its cap)."""
     given: list[Award] = []
     windows: dict[str, _Window] = {}
+    for key, earlier in (before or {}).items():
+        seeded = windows[key] = _Window()
+        seeded.given = list(earlier)
+        seeded.points = sum(points for _, points in earlier)
     for happening in sorted(happenings, key=_at):
         mine = steps.get(happening.trigger)
         if mine is None:

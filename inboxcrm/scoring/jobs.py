@@ -17,6 +17,9 @@ from inboxcrm.scoring.actions.act import rescore_and_act
 
 RESCORE_LEASE = dt.timedelta(minutes=5)  # a process that dies mid-step frees its leads then
 RESCORE_STEP = 500  # leads rescored in one transaction
+# A whole workspace's rescore, in bigger steps: each commit waits on the disk, and most of
+# a step's work is a few set-based statements whatever its size.
+WORKSPACE_STEP = 5000
 
 
 def rescore_due(runtime: Runtime, now: dt.datetime) -> int:
@@ -38,7 +41,7 @@ def rescore_workspace(
     now: dt.datetime,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> int:
-    """Rescore every lead of a workspace, RESCORE_STEP leads per transaction (after the rules
+    """Rescore every lead of a workspace, WORKSPACE_STEP leads per transaction (after the rules
     changed, or to score leads from before scoring): `progress(done, total)` after each
     step. Returns how many leads."""
     with database.session() as session:
@@ -51,7 +54,7 @@ def rescore_workspace(
                     select(Lead.id)
                     .where(Lead.workspace_id == workspace_id, Lead.id > after)
                     .order_by(Lead.id)
-                    .limit(RESCORE_STEP)
+                    .limit(WORKSPACE_STEP)
                 )
             )
             if not ids:

@@ -5,6 +5,7 @@ temperature lines and ideal customer."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -89,3 +90,15 @@ class ScoreRule(InWorkspace, Base):
     position: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+
+class ScoreRuleSet(InWorkspace, Base):
+    """Rules a rescore awarded by, named by their digest (`Lead.scored_with`): a later
+    rescore tells from them which rules changed since, and recomputes only those."""
+
+    __tablename__ = "score_rule_set"
+
+    digest: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("workspace_id", "digest"),)

@@ -4,19 +4,31 @@ when they next need a look without any new mail.
 
 Set-based: a few queries per call, whatever the number of leads. Idempotent: awards
 already stored are left as they are, so rescoring twice at the same moment writes
-nothing the second time. Flushes, never commits."""
+nothing the second time. Flushes, never commits.
+
+Two ways to the same result. A lead whose scored activities are those its events were
+awarded from (`Lead.scored_with`: the rules' digest, the activities' count and last id)
+has only the rules that changed since recomputed, from their triggers' activities alone,
+their events replaced; its fit rules are compared as always, and its score follows from
+its stored events, added up in SQL (`_sums`). Any other lead (new activities, merged,
+scored before rule sets were kept) has every rule recomputed and its events diffed."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
+import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Float, Integer, and_, case, cast, delete, func, insert, literal, null, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from inboxcrm.db import (
     chunks,
@@ -24,15 +36,19 @@ from inboxcrm.db import (
     driver_member,
     driver_rows,
     driver_time,
+    driver_update,
     driver_value,
+    utcnow,
 )
-from inboxcrm.leads.capture.bulk import core_table, update_by_id
+from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, Temperature
 from inboxcrm.mail.models import Message
 from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award_by, fit, plan
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.rules import Part, Rule, Trigger
-from inboxcrm.scoring.score import Standing, exact_score, standing
+from inboxcrm.scoring.rulesets import changed as changed_rules
+from inboxcrm.scoring.rulesets import recall, remember
+from inboxcrm.scoring.score import TOLERANCE, Standing, exact_score, standing
 from inboxcrm.scoring.settings import chosen
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
@@ -91,6 +107,11 @@ class _Lead:
     # per activity its time as the driver returned it and as read: a stored event of the
     # activity with the same text has the same time, without reading it again
     stored_at: dict[int, tuple[Any, dt.datetime]] = field(default_factory=dict)
+    scored_with: str | None = None  # as stored
+    activities: str = "0:0"  # its scored activities now: their count and last id
+    fits: str = ""  # the fit rules it met when last scored (`_fits_digest`)
+    fits_now: str = ""  # and now
+    added: list[Any] = field(default_factory=list)  # activities since: their times, raw
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,21 @@ class Rescored:
     changes: tuple[Change, ...] = ()  # those leads, before and after
 
 
+@dataclass
+class _Out:
+    """What a rescore writes, gathered over its leads."""
+
+    workspace_id: int
+    now: dt.datetime
+    thresholds: Thresholds
+    scored_with: str  # the rules' digest
+    adding: list[tuple[Any, ...]] = field(default_factory=list)
+    dropping: list[int] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    moved: list[Change] = field(default_factory=list)
+
+
 def rescore(
     session: Session,
     workspace_id: int,
@@ -123,53 +159,339 @@ def rescore(
 ) -> Rescored:
     """Recompute the awards, score, temperature and next look of the workspace's leads,
     by the workspace's own rules, ideal customer and thresholds unless given others."""
-    leads = _load(session, workspace_id, set(lead_ids))
+    with _no_collection():
+        return _rescore(session, workspace_id, lead_ids, now, rules, ideal, thresholds)
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """Python's cycle collector paused: a rescore makes millions of small objects and no
+    cycles, and each collection would walk them all (a third of a workspace rescore)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _rescore(
+    session: Session,
+    workspace_id: int,
+    lead_ids: Iterable[int],
+    now: dt.datetime,
+    rules: Sequence[Rule] | None,
+    ideal: IdealCustomer | None,
+    thresholds: Thresholds | None,
+) -> Rescored:
+    leads = _heads(session, workspace_id, set(lead_ids))
     if not leads:
         return Rescored(0, 0)
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
-    stored = _stored(session, leads)
-    adding: list[tuple[Any, ...]] = []
+    out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules))
+    before = {
+        key: changed_rules(was, rules)
+        for key, was in recall(
+            session, workspace_id, {_rules_of(lead) for lead in leads.values()}
+        ).items()
+    }
+    full: dict[int, _Lead] = {}
+    known: dict[frozenset[str], dict[int, _Lead]] = {}
+    appended: dict[int, _Lead] = {}  # the same rules, activities added since
+    for lead in leads.values():
+        rules_digest, activities, fits = _scored_with(lead)
+        keys = before.get(rules_digest)
+        lead.fits = fits
+        if keys is not None and activities == lead.activities:
+            known.setdefault(keys, {})[lead.id] = lead
+        elif keys == frozenset() and activities:
+            appended[lead.id] = lead
+        else:
+            full[lead.id] = lead
     when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
-    dropping: list[int] = []
-    updates: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    moved: list[Change] = []
+    if appended:
+        full.update(_rescore_appended(session, appended, rules, ideal, out, when))
+    if full:
+        _rescore_full(session, full, rules, ideal, out, when)
+    for keys, group in known.items():
+        _rescore_known(session, group, keys, rules, ideal, out, when)
+    if out.changes:
+        session.execute(insert(core_table(TemperatureChange)), out.changes)
+    _update(session, out.updates)
+    session.flush()
+    changed = {c["lead_id"] for c in out.changes} | {
+        u["row"] for u in out.updates if u["score"] != leads[u["row"]].score
+    }
+    return Rescored(len(leads), len(changed), tuple(out.moved))
+
+
+def _scored_with(lead: _Lead) -> tuple[str, str, str]:
+    """What the lead's events were awarded from: the rules' digest, its scored activities
+    (their count and last id), the fit rules it met."""
+    rules_digest, _, rest = (lead.scored_with or "").partition(":")
+    activities, _, fits = rest.rpartition(":")
+    return rules_digest, activities, fits
+
+
+def _rules_of(lead: _Lead) -> str:
+    return _scored_with(lead)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _fits_digest(keys: tuple[str, ...]) -> str:
+    """The fit rules a lead meets, in a few characters."""
+    return hashlib.sha256(",".join(keys).encode()).hexdigest()[:8]
+
+
+def _rescore_full(
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+) -> None:
+    """Every rule recomputed from all the leads' activities, diffed with what is stored."""
+    _happenings(session, leads, SCORED_KINDS)
+    stored = _stored(session, leads)
     steps = plan(rules)
     for lead in leads.values():
         have = stored.get(lead.id, _NOTHING_STORED)
-        awards = award_by(steps, lead.happenings) + _fit(rules, lead.profile, ideal, have, now)
+        fits = _fit(rules, lead.profile, ideal, have, out.now)
+        lead.fits_now = _fits_digest(tuple(a.rule for a in fits))
+        awards = award_by(steps, lead.happenings) + fits
         add, drop = _diff(awards, _keys(lead, awards, have), have)
-        dropping += drop
-        adding += [_row(workspace_id, lead, a, when) for a in add]
-        seen = standing(awards, now)
-        hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
-        if hot is None and lead.first_look and _went_quiet(seen, now, thresholds):
-            hot = Temperature.cold
-        rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds)
-        if (seen.score, hot) != (lead.score, lead.temperature):
-            moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
-        if hot is not lead.temperature:
-            changes.append({"workspace_id": workspace_id, "lead_id": lead.id,
+        out.dropping += drop
+        out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+        _settle(lead, standing(awards, out.now), out)
+    _write(session, out)
+
+
+def _rescore_known(
+    session: Session,
+    leads: dict[int, _Lead],
+    keys: frozenset[str],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+) -> None:
+    """Leads whose activities are those their events came from: the events of the rules
+    in `keys` (changed since) replaced by those rules' awards from their triggers'
+    activities; the fit events diffed; the score from the stored events."""
+    redo = [r for r in rules if r.key in keys and r.part is Part.engagement]
+    fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
+    if keys:
+        old = _events_of(session, leads, keys)
+        if redo:
+            triggers = {r.trigger for r in redo}
+            _happenings(session, leads, tuple(k for k, t in TRIGGERS.items() if t in triggers))
+        steps = plan(redo)
+        changing: list[tuple[Any, ...]] = []
+        for lead in leads.values():
+            given = fresh[lead.id] = award_by(steps, lead.happenings) if redo else []
+            was = old.get(lead.id, {})
+            for a in given:
+                row = _row(out.workspace_id, lead, a, when)
+                stored = was.pop((a.rule, a.source), None)
+                if stored is None or stored[1] != row[6]:  # new, or dated otherwise
+                    out.adding.append(row)
+                    if stored is not None:
+                        out.dropping.append(stored[0])
+                elif stored[2:] != (row[4], row[5], row[7]):
+                    changing.append((row[4], row[5], row[7], stored[0]))
+            out.dropping += [stored[0] for stored in was.values()]  # no award now
+        driver_update(session, core_table(ScoreEvent),
+                      ("points", "half_life_days", "reason"), changing)  # fmt: skip
+    _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh)
+
+
+def _rescore_appended(
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+) -> dict[int, _Lead]:
+    """Leads scored by the same rules that have gained activities since (a sync batch's
+    replies): those happenings awarded, each capped rule counting what it gave within
+    its period before; the rest as `_rescore_known`. Returns the leads this cannot do
+    (an activity gone, or one of a capped rule's trigger earlier than one scored), for a
+    full rescore."""
+    scored = {}
+    for lead in leads.values():
+        then, _, last = _scored_with(lead)[1].partition(":")
+        scored[lead.id] = (int(then), int(last))
+    _happenings(session, leads, SCORED_KINDS, after={i: last for i, (_, last) in scored.items()})
+    capped = {r.trigger for r in rules if r.cap is not None and r.period_days}
+    latest = _latest(session, leads, scored, capped)
+    refused: dict[int, _Lead] = {}
+    for lead in leads.values():
+        count, _ = scored[lead.id]
+        now_count = int(lead.activities.partition(":")[0])
+        last_scored = latest.get(lead.id, {})
+        if (
+            now_count - len(lead.added) != count
+            or not lead.added
+            or any(
+                h.trigger in last_scored and h.at < last_scored[h.trigger] for h in lead.happenings
+            )
+        ):
+            lead.happenings, lead.stored_at, lead.added = [], {}, []
+            refused[lead.id] = lead
+    doing = {i: lead for i, lead in leads.items() if i not in refused}
+    steps = plan(rules)
+    earlier = _capped_before(session, doing, rules)
+    for lead in doing.values():
+        given = award_by(steps, lead.happenings, earlier.get(lead.id))
+        out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
+    if doing:
+        _refit_and_settle(session, doing, frozenset(), rules, ideal, out, when, {})
+    return refused
+
+
+def _latest(
+    session: Session,
+    leads: dict[int, _Lead],
+    scored: dict[int, tuple[int, int]],
+    triggers: set[Trigger],
+) -> dict[int, dict[Trigger, dt.datetime]]:
+    """When each lead's latest scored activity of each of these triggers happened (an
+    activity added earlier than that could change what a capped rule gave since)."""
+    latest: dict[int, dict[Trigger, dt.datetime]] = {}
+    kinds = [k for k, t in TRIGGERS.items() if t in triggers]
+    if not kinds:
+        return latest
+    by_kind = {k.value: t for k, t in TRIGGERS.items()}
+    for chunk in chunks(sorted(leads)):
+        top = max(scored[i][1] for i in chunk)
+        rows = driver_rows(session,
+            select(Activity.lead_id, Activity.id, Activity.kind, Activity.occurred_at)
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds), Activity.id <= top)
+        )  # fmt: skip
+        for lead_id, activity_id, kind, raw_at in rows:
+            if activity_id <= scored[lead_id][1]:
+                at = driver_time(raw_at)
+                mine = latest.setdefault(lead_id, {})
+                trigger = by_kind[kind]
+                if trigger not in mine or at > mine[trigger]:
+                    mine[trigger] = at
+    return latest
+
+
+def _capped_before(
+    session: Session, leads: dict[int, _Lead], rules: Sequence[Rule]
+) -> dict[int, dict[str, list[tuple[dt.datetime, int]]]]:
+    """Per lead, what each capped rule gave within its period before the lead's first
+    new happening, oldest first."""
+    capped = {r.key: r.period_days for r in rules if r.cap is not None and r.period_days}
+    found: dict[int, dict[str, list[tuple[dt.datetime, int]]]] = {}
+    starts = {i: min(h.at for h in lead.happenings) for i, lead in leads.items() if lead.happenings}
+    if not capped or not starts:
+        return found
+    since = min(starts.values()) - dt.timedelta(days=max(capped.values()))
+    for chunk in chunks(sorted(starts)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.awarded_at, ScoreEvent.points)
+            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+                   ScoreEvent.rule.in_(sorted(capped)), ScoreEvent.awarded_at > since)
+        )  # fmt: skip
+        for lead_id, rule, raw_at, points in rows:
+            found.setdefault(lead_id, {}).setdefault(rule, []).append((driver_time(raw_at), points))
+    for by_rule in found.values():
+        for given in by_rule.values():
+            given.sort(key=_first)
+    return found
+
+
+def _refit_and_settle(
+    session: Session,
+    leads: dict[int, _Lead],
+    keys: frozenset[str],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+    fresh: dict[int, list[Award]],
+) -> None:
+    """The fit events diffed where they may have changed, the events written, the score
+    summed from the stored events (and `fresh`, the awards of the rules in `keys`)."""
+    # Fit: only where the fit rules changed or a lead meets others than it did.
+    fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
+    refit: dict[int, _Lead] = {}
+    for lead in leads.values():
+        lead.fits_now = _fits_digest(
+            tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
+        )
+        if fit_changed or lead.fits_now != lead.fits:
+            refit[lead.id] = lead
+    fits = _stored(session, refit, part=Part.fit)
+    for lead in refit.values():
+        have = fits.get(lead.id, _NOTHING_STORED)
+        awards = _fit(rules, lead.profile, ideal, have, out.now)
+        add, drop = _diff(awards, _keys(lead, awards, have), have)
+        out.dropping += drop
+        out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+    _write(session, out)
+    order = {r.key: i for i, r in enumerate(rules)}
+    seen = _sums(session, leads, out.now, out.thresholds, order, keys, fresh)
+    for lead in leads.values():
+        _settle(lead, seen[lead.id], out)
+
+
+def _events_of(
+    session: Session, leads: dict[int, _Lead], rules: frozenset[str]
+) -> dict[int, dict[tuple[str, int | None], tuple[Any, ...]]]:
+    """The leads' stored engagement events of these rules, by rule and activity: each its
+    id, time as the driver returned it, points, half-life and reason."""
+    found: dict[int, dict[tuple[str, int | None], tuple[Any, ...]]] = {}
+    for chunk in chunks(sorted(leads)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.activity_id, ScoreEvent.id,
+                   ScoreEvent.awarded_at, ScoreEvent.points, ScoreEvent.half_life_days,
+                   ScoreEvent.reason)
+            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+                   ScoreEvent.rule.in_(sorted(rules)))
+        )  # fmt: skip
+        for lead_id, rule, source, *stored in rows:
+            mine = found.setdefault(lead_id, {})
+            if (rule, source) in mine:  # a second of a kind: the first is dropped
+                mine[(rule, -len(mine))] = mine.pop((rule, source))
+            mine[(rule, source)] = tuple(stored)
+    return found
+
+
+def _write(session: Session, out: _Out) -> None:
+    """The events gathered so far: dropped, added."""
+    for chunk in chunks(out.dropping):
+        session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(chunk)))
+    driver_insert(session, core_table(ScoreEvent), EVENT_COLUMNS, out.adding)
+    out.dropping, out.adding = [], []
+
+
+def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
+    """The lead's temperature and next look from its standing, and what to write."""
+    now, thresholds = out.now, out.thresholds
+    hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
+    if hot is None and lead.first_look and _went_quiet(seen, now, thresholds):
+        hot = Temperature.cold
+    rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds)
+    if (seen.score, hot) != (lead.score, lead.temperature):
+        out.moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
+    if hot is not lead.temperature:
+        out.changes.append({"workspace_id": out.workspace_id, "lead_id": lead.id,
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
-        if (seen.score, hot, rescore_at, seen.last_engaged_at) != (
-            lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at
-        ):  # fmt: skip
-            updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
+    scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
+    if (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with) != (
+        lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with
+    ):  # fmt: skip
+        out.updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
                             "changed_at": now if hot is not lead.temperature else None,
-                            "rescore_at": rescore_at,
-                            "engaged_at": seen.last_engaged_at})  # fmt: skip
-    for chunk in chunks(dropping):
-        session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(chunk)))
-    driver_insert(session, core_table(ScoreEvent), EVENT_COLUMNS, adding)
-    if changes:
-        session.execute(insert(core_table(TemperatureChange)), changes)
-    _update(session, updates)
-    session.flush()
-    changed = {c["lead_id"] for c in changes} | {
-        u["row"] for u in updates if u["score"] != leads[u["row"]].score
-    }
-    return Rescored(len(leads), len(changed), tuple(moved))
+                            "rescore_at": rescore_at, "engaged_at": seen.last_engaged_at,
+                            "scored_with": scored_with})  # fmt: skip
 
 
 def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
@@ -184,28 +506,43 @@ def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> boo
 
 
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:
-    moved = [u for u in updates if u["changed_at"] is not None]
-    stayed = [u for u in updates if u["changed_at"] is None]
-    if moved:
-        update_by_id(session, Lead, moved, {"score": "score", "temperature": "temperature",
-                                            "temperature_changed_at": "changed_at",
-                                            "rescore_at": "rescore_at",
-                                            "last_engaged_at": "engaged_at"})  # fmt: skip
-    if stayed:
-        update_by_id(session, Lead, stayed, {"score": "score", "rescore_at": "rescore_at",
-                                             "last_engaged_at": "engaged_at"})  # fmt: skip
+    """The leads' new scores, temperatures and next looks, through the driver (a workspace
+    rescore writes a hundred thousand); `updated_at` as the ORM would set it."""
+    if not updates:
+        return
+    table = core_table(Lead)
+    time = driver_value(session, table.c.rescore_at)
+    hot = driver_value(session, table.c.temperature)
+    stamp = time(utcnow())
+    moved = [(u["score"], hot(u["temperature"]), time(u["changed_at"]), time(u["rescore_at"]),
+              time(u["engaged_at"]), u["scored_with"], stamp, u["row"])
+             for u in updates if u["changed_at"] is not None]  # fmt: skip
+    stayed = [(u["score"], time(u["rescore_at"]), time(u["engaged_at"]), u["scored_with"],
+               stamp, u["row"])
+              for u in updates if u["changed_at"] is None]  # fmt: skip
+    driver_update(session, table, ("score", "temperature", "temperature_changed_at",
+                                   "rescore_at", "last_engaged_at", "scored_with",
+                                   "updated_at"), moved)  # fmt: skip
+    driver_update(session, table, ("score", "rescore_at", "last_engaged_at", "scored_with",
+                                   "updated_at"), stayed)  # fmt: skip
+    fields = ["score", "temperature", "temperature_changed_at", "rescore_at",
+              "last_engaged_at", "scored_with", "updated_at"]  # fmt: skip
+    for u in updates:  # objects the session loaded read the new values
+        loaded = session.identity_map.get(Session.identity_key(Lead, u["row"]))
+        if loaded is not None:
+            session.expire(loaded, fields)
 
 
-def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
-    """The leads, and their activities of the scored kinds as happenings. Read as the
-    driver returns rows: at a hundred thousand leads SQLAlchemy's conversion of each
-    value would cost more than the scoring."""
+def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
+    """The leads, with what they were scored from and their scored activities' count and
+    last id now. Read as the driver returns rows: at a hundred thousand leads
+    SQLAlchemy's conversion of each value would cost more than the scoring."""
     leads: dict[int, _Lead] = {}
     for chunk in chunks(sorted(ids)):
         rows = driver_rows(session,
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
                    Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
-                   Lead.temperature_changed_at, Lead.last_engaged_at)
+                   Lead.temperature_changed_at, Lead.last_engaged_at, Lead.scored_with)
             .outerjoin(Company, Company.id == Lead.company_id)
             .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
         )  # fmt: skip
@@ -215,21 +552,51 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
             at = None if r[10] is None else driver_time(r[10])
             engaged = None if r[12] is None else driver_time(r[12])
             leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None,
-                                engaged)  # fmt: skip
+                                engaged, scored_with=r[13])  # fmt: skip
+    for chunk in chunks(sorted(leads)):
+        counts = driver_rows(session,
+            select(Activity.lead_id, func.count(), func.max(Activity.id))
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS))
+            .group_by(Activity.lead_id)
+        )  # fmt: skip
+        for lead_id, count, last in counts:
+            leads[lead_id].activities = f"{count}:{last}"
+    return leads
+
+
+def _happenings(
+    session: Session,
+    leads: dict[int, _Lead],
+    kinds: Sequence[ActivityKind],
+    after: dict[int, int] | None = None,
+) -> None:
+    """The leads' activities of these kinds, as happenings, oldest first; with `after`,
+    only those with a higher id than the lead's there, each counted (`_Lead.added`)."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
+    nothing = null()
     latency_of = driver_member(session, Activity.detail, "latency_seconds")
     type_of = driver_member(session, Activity.detail, "type")
+    if ActivityKind.reply not in kinds:
+        latency_of = nothing
+    if ActivityKind.bounce not in kinds:
+        type_of = nothing
     for chunk in chunks(sorted(leads)):
         rows = driver_rows(session,
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
                    latency_of, type_of, Message.subject)
             .outerjoin(Message, Message.id == Activity.message_id)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS))
+            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds),
+                   *(() if after is None else
+                     (Activity.id > min(after.get(i, 0) for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)
         )  # fmt: skip
         for activity_id, lead_id, kind, raw_at, latency, bounce, subject in rows:
+            if after is not None:
+                if activity_id <= after.get(lead_id, 0):
+                    continue
+                leads[lead_id].added.append(raw_at)
             # as `happening` reads an activity, without a dict per row
             if kind == BOUNCE and bounce != "hard":
                 continue
@@ -237,13 +604,188 @@ def _load(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead
                 subjects[subject] = _subject(subject)
             at = driver_time(raw_at)
             waited = None
-            if kind == REPLY and isinstance(latency, int | float):
+            if kind == REPLY and isinstance(latency, (int, float)):
                 waited = dt.timedelta(seconds=latency)
             lead = leads[lead_id]
             lead.happenings.append(new(Happening, (triggers[kind], at, subjects[subject], waited,
                                                    activity_id)))  # fmt: skip
             lead.stored_at[activity_id] = (raw_at, at)
-    return leads
+
+
+def _seconds(session: Session, column: Any) -> ColumnElement[float]:
+    """A stored time as seconds since the epoch, to the microsecond (SQLite's text as
+    whole seconds and the fraction after them)."""
+    if session.get_bind().dialect.name == "sqlite":
+        whole = cast(func.strftime("%s", column), Integer)
+        return cast(func.substr(column, 20), Float) + whole
+    return cast(func.extract("epoch", column), Float)
+
+
+def _sums(
+    session: Session,
+    leads: dict[int, _Lead],
+    now: dt.datetime,
+    thresholds: Thresholds,
+    order: dict[str, int],
+    fresh_rules: frozenset[str] = frozenset(),
+    fresh: dict[int, list[Award]] | None = None,
+) -> dict[int, Standing]:
+    """The leads' standings from their stored events, added up in SQL per half-life, as
+    `standing` adds them up award by award. Where the sum is too close to a half point
+    to round for sure, awards are dated later, or a lead seen first needs its score when
+    it last engaged, its events are read and added up award by award instead. The
+    engagement events of `fresh_rules` were just awarded: `fresh` has them, added here."""
+    given = ScoreEvent.awarded_at <= now
+    half_life = ScoreEvent.half_life_days
+    days = (literal(now.timestamp(), Float) - _seconds(session, ScoreEvent.awarded_at)) / 86400.0
+    faded = ScoreEvent.points * func.power(literal(0.5, Float), days / half_life)
+    worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
+    engaged = and_(given, ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
+    sums: dict[int, _Sum] = {}
+    skip: tuple[ColumnElement[bool], ...] = ()
+    if fresh_rules:
+        skip = (
+            ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
+        )
+    for chunk in chunks(sorted(leads)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, half_life,
+                   func.sum(case((given, worth), else_=0.0)),
+                   func.sum(case((given, func.abs(ScoreEvent.points)), else_=0)),
+                   func.max(case((engaged, ScoreEvent.awarded_at))),
+                   func.max(case((given, 0), else_=1)),
+                   func.min(case((given, ScoreEvent.points))))
+            .where(ScoreEvent.lead_id.in_(chunk), *skip)
+            .group_by(ScoreEvent.lead_id, half_life)
+        )  # fmt: skip
+        for lead_id, days_to_half, total, points, last, later, least in rows:
+            s = sums.get(lead_id)
+            if s is None:
+                s = sums[lead_id] = _Sum()
+            s.scale += points or 0
+            s.later = s.later or bool(later)
+            if last is not None:
+                at = driver_time(last)
+                s.last = at if s.last is None or at > s.last else s.last
+            if least is None:
+                continue  # none given by now
+            if days_to_half:
+                s.fading[days_to_half] = float(total)
+                s.rising = s.rising or least < 0
+            else:
+                s.steady += float(total)
+    for lead_id, given_now in (fresh or {}).items():
+        if given_now:
+            s = sums.get(lead_id)
+            if s is None:
+                s = sums[lead_id] = _Sum()
+            s.add(given_now, now)
+    quiet = dt.timedelta(days=thresholds.cold_after_days)
+    seen: dict[int, Standing] = {}
+    exact: list[int] = []
+    for lead in leads.values():
+        s = sums.get(lead.id, _NO_SUM)
+        total = s.steady + sum(s.fading.values())
+        if (
+            s.later
+            or abs(total - math.floor(total) - 0.5) <= TOLERANCE * s.scale
+            or (lead.first_look and s.last is not None and now - s.last >= quiet)
+        ):
+            exact.append(lead.id)
+            continue
+        awards = _Unread(functools.partial(_newest_first, session, lead.id, now, order))
+        seen[lead.id] = Standing(now, max(0, round(total)), s.last, awards, s.steady,
+                                 s.fading, s.scale, False, s.rising)  # fmt: skip
+    awards_of = _events(session, exact, order)
+    for lead_id in exact:
+        seen[lead_id] = standing(awards_of.get(lead_id, []), now)
+    return seen
+
+
+@dataclass
+class _Sum:
+    steady: float = 0.0
+    fading: dict[int, float] = field(default_factory=dict)
+    scale: float = 1.0
+    later: bool = False
+    rising: bool = False
+    last: dt.datetime | None = None
+
+    def add(self, awards: Iterable[Award], now: dt.datetime) -> None:
+        """Awards added up as the SQL does (and `standing`, award by award)."""
+        for a in awards:
+            if a.at > now:
+                self.later = True
+                continue
+            half_life = a.half_life_days
+            if half_life:
+                days = (now - a.at).total_seconds() / 86400
+                self.fading[half_life] = self.fading.get(half_life, 0.0) + float(
+                    a.points * 0.5 ** (days / half_life)
+                )
+                self.rising = self.rising or a.points < 0
+            else:
+                self.steady += float(a.points)
+            self.scale += abs(a.points)
+            if (
+                a.part is Part.engagement
+                and a.points > 0
+                and (self.last is None or a.at > self.last)
+            ):
+                self.last = a.at
+
+
+_NO_SUM = _Sum()
+
+
+def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int, list[Award]]:
+    """The leads' stored events as awards, in the order a full rescore gives them (by
+    time, then activity, then rule, fit last), so they add up to the same floats."""
+    awards: dict[int, list[Award]] = {}
+    for chunk in chunks(sorted(ids)):
+        rows = driver_rows(session,
+            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points,
+                   ScoreEvent.awarded_at, ScoreEvent.half_life_days, ScoreEvent.reason,
+                   ScoreEvent.activity_id)
+            .where(ScoreEvent.lead_id.in_(chunk))
+        )  # fmt: skip
+        for lead_id, rule, part, points, at, half_life, why, source in rows:
+            awards.setdefault(lead_id, []).append(
+                Award(rule, Part(part), points, driver_time(at), half_life, why, source)
+            )
+    last = len(order)
+    for given in awards.values():
+        given.sort(key=lambda a: (a.at, a.source is None, a.source or 0, order.get(a.rule, last)))
+    return awards
+
+
+def _newest_first(
+    session: Session, lead_id: int, now: dt.datetime, order: dict[str, int]
+) -> Sequence[Award]:
+    return standing(_events(session, [lead_id], order).get(lead_id, []), now).newest_first
+
+
+class _Unread(Sequence[Award]):
+    """A lead's awards, read from its stored events only when asked for: when a quick sum
+    later is too close to call."""
+
+    def __init__(self, read: Callable[[], Sequence[Award]]) -> None:
+        self._read = read
+        self._awards: Sequence[Award] | None = None
+
+    def _all(self) -> Sequence[Award]:
+        if self._awards is None:
+            self._awards = self._read()
+        return self._awards
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Award]:
+        return iter(self._all())
 
 
 def _subject(subject: str | None) -> str:
@@ -268,28 +810,28 @@ class _Stored:
 _NOTHING_STORED = _Stored()
 
 
-def _stored(session: Session, leads: dict[int, _Lead]) -> dict[int, _Stored]:
+def _stored(
+    session: Session, leads: dict[int, _Lead], part: Part | None = None
+) -> dict[int, _Stored]:
+    """The leads' stored events (of one part, or all)."""
     stored: dict[int, _Stored] = {}
     for chunk in chunks(sorted(leads)):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.id, ScoreEvent.rule, ScoreEvent.part,
                    ScoreEvent.points, ScoreEvent.awarded_at, ScoreEvent.half_life_days,
                    ScoreEvent.reason, ScoreEvent.activity_id)
-            .where(ScoreEvent.lead_id.in_(chunk))
+            .where(ScoreEvent.lead_id.in_(chunk),
+                   *(() if part is None else (ScoreEvent.part == part,)))
             .order_by(ScoreEvent.lead_id, ScoreEvent.id)
         )  # fmt: skip
+        fit = Part.fit.value
         for lead_id, events in itertools.groupby(rows, key=_first):
             have = stored[lead_id] = _Stored()
             for row in events:
                 have.ids.append(row[1])
                 have.keys.append(row[2:])
-        fits = driver_rows(session,
-            select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.awarded_at)
-            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.fit)
-            .order_by(ScoreEvent.lead_id, ScoreEvent.id)
-        )  # fmt: skip
-        for lead_id, rule, at in fits:
-            stored[lead_id].fit_since[rule] = (at, driver_time(at))  # the last one stands
+                if row[3] == fit:
+                    have.fit_since[row[2]] = (row[5], driver_time(row[5]))  # the last stands
     return stored
 
 

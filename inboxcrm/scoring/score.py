@@ -95,7 +95,7 @@ class Standing:
     now: dt.datetime
     score: int
     last_engaged_at: dt.datetime | None
-    newest_first: list[Award]
+    newest_first: Sequence[Award]  # read only when a quick sum is too close to call
     steady: float  # what never fades
     fading: dict[int, float]  # half-life in days: the worth now of the awards with it
     scale: float  # points awarded, fading or not: how far a quick sum may stray
