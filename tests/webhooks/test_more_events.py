@@ -102,8 +102,9 @@ def test_a_bounce_is_an_event_once_with_the_address_and_its_kind(session: Sessio
     nina = LeadFactory(owner=box.member, email="nina@vandelay.example")
     ours = message("From: Ava <ava@northwind.io>", "To: nina@vandelay.example",
                    "Subject: Proposal", "Message-ID: <proposal@northwind.io>")  # fmt: skip
+    gone = "550 5.1.1 The email account does not exist"
     report = gmail_bounce("ava@northwind.io", "nina@vandelay.example", "<proposal@northwind.io>",
-                          status="5.1.1", diagnostic="550 5.1.1 The email account does not exist")  # fmt: skip
+                          status="5.1.1", diagnostic=gone)  # fmt: skip
     batch = [fetched(ours, minute=0, sent=True), fetched(report, thread="t2", minute=5)]
     sync(session, box, *batch)
     sync(session, box, *batch)  # replayed: nothing added, nothing emitted
