@@ -1,6 +1,8 @@
 """What happened, for the tools outside: an event row written in the same transaction as
-the change it reports (a lead created, moved, merged, removed; a reply received), so a
-change committed is an event kept, and a change rolled back leaves none.
+the change it reports (a lead created, moved, merged, removed; a reply received; a score
+crossing a line, a temperature change; an email sent, a bounce, an unsubscribe; a
+sequence exited), so a change committed is an event kept, and a change rolled back
+leaves none.
 
 A base module: every domain may emit, and it imports none. The webhooks package drains
 the table: it turns each event into a delivery per subscribed endpoint and deletes it.
@@ -27,6 +29,12 @@ class EventType(enum.StrEnum):
     lead_removed = "lead.removed"
     stage_changed = "stage.changed"
     reply_received = "reply.received"
+    score_crossed = "score.crossed"
+    temperature_changed = "lead.temperature_changed"  # 24 characters: the column's length
+    email_sent = "email.sent"
+    email_bounced = "email.bounced"
+    lead_unsubscribed = "lead.unsubscribed"
+    sequence_exited = "sequence.exited"
     test = "test"  # "send test event": one endpoint's, never fanned out to others
 
 

@@ -128,6 +128,7 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, session: S
                 assert response.headers["X-Frame-Options"] == "DENY"
         if rule.endpoint != "static":
             assert "no-store" in response.headers["Cache-Control"], rule.endpoint
+        response.close()  # a streamed export ends its generator here, not at collection
     # The walk really rendered the app's pages, as the admin sees them.
     for endpoint in ("leads.index", "leads.show", "companies.show", "pipeline.stages"):
         assert endpoint in pages

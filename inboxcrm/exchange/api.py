@@ -1,5 +1,5 @@
 """Imports and exports under /api/v1: the same steps as the pages (upload, mapping, dry
-run, run, status, undo) and the leads CSV, with the API's JSON errors."""
+run, run, status, undo), the leads CSV and a segment's, with the API's JSON errors."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from inboxcrm.api import json_object
 from inboxcrm.db import utcnow
 from inboxcrm.errors import BadRequest
 from inboxcrm.exchange.csvfile import MAX_BYTES
-from inboxcrm.exchange.exports import streamed
+from inboxcrm.exchange.exports import export_csv, segment_csv, streamed
 from inboxcrm.exchange.imports import dry_run, set_mapping, start, start_undo, upload
 from inboxcrm.exchange.models import LeadImport
 from inboxcrm.exchange.views import progress_json
 from inboxcrm.leads.params import parse_filter
+from inboxcrm.segments.models import Segment
 from inboxcrm.web import db_session, member, scope
 
 bp = Blueprint("exchange", __name__)
@@ -90,7 +91,20 @@ def undo(import_id: int) -> tuple[dict[str, Any], int]:
 def export() -> Response:
     flt = parse_filter(request.args, member())
     return Response(
-        stream_with_context(streamed(scope(), flt)),
+        stream_with_context(streamed(scope(), export_csv(scope(), flt))),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
+    )
+
+
+@bp.get("/segments/<int:segment_id>/export.csv")
+def segment_export(segment_id: int) -> Response:
+    """A segment's leads as CSV; 422 when its filter no longer holds."""
+    s = scope()
+    segment = s.get(Segment, segment_id)
+    file = segment_csv(s, segment, utcnow())
+    return Response(
+        stream_with_context(streamed(s, file)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="segment-{segment.id}.csv"'},
     )

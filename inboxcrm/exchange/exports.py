@@ -1,6 +1,7 @@
-"""The leads table as a CSV file, as filtered and sorted: streamed a thousand rows at a
-time (memory stays flat however many leads), each cell that a spreadsheet would run as
-a formula escaped (OWASP: a leading `'`), UTF-8 with a BOM so Excel reads it as such."""
+"""The leads table as a CSV file, as filtered and sorted, or a segment's leads: streamed
+a thousand rows at a time (memory stays flat however many leads), each cell that a
+spreadsheet would run as a formula escaped (OWASP: a leading `'`), UTF-8 with a BOM so
+Excel reads it as such."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.db import chunks
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, lead_tag
 from inboxcrm.leads.service import LeadFilter, filtered, sort_order
+from inboxcrm.segments.models import Segment
+from inboxcrm.segments.service import checked, segment_leads
 from inboxcrm.stages.models import Stage
 from inboxcrm.tenancy import Scope
 
@@ -56,24 +59,34 @@ def _cell(value: Any) -> str:
     return escape(str(getattr(value, "value", value)))
 
 
-def streamed(scope: Scope, flt: LeadFilter) -> Iterator[str]:
-    """`export_csv` for a response: the read's transaction ends with the file, not when
-    the server gets round to closing the response."""
+def streamed(scope: Scope, file: Iterator[str]) -> Iterator[str]:
+    """A file for a response: the read's transaction ends with the file, not when the
+    server gets round to closing the response."""
     try:
-        yield from export_csv(scope, flt)
+        yield from file
     finally:
         scope.session.rollback()
 
 
 def export_csv(scope: Scope, flt: LeadFilter) -> Iterator[str]:
-    """The file, a chunk of text at a time."""
+    """The leads table's file, a chunk of text at a time."""
+    return leads_csv(scope, filtered(scope, flt).order_by(*sort_order(flt.sort)))
+
+
+def segment_csv(scope: Scope, segment: Segment, now: dt.datetime) -> Iterator[str]:
+    """A segment's leads as of `now`, oldest first; Invalid (before any of the file) when
+    its filter no longer holds."""
+    return leads_csv(scope, segment_leads(scope, checked(segment.filter), now).order_by(Lead.id))
+
+
+def leads_csv(scope: Scope, leads: Select[Any]) -> Iterator[str]:
+    """The file of the leads a query selects, in its order, a chunk of text at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     yield "\ufeff" + buffer.getvalue()
     query = (
-        filtered(scope, flt)
-        .with_only_columns(
+        leads.with_only_columns(
             Lead.id,
             Lead.name,
             Lead.email,
@@ -93,7 +106,6 @@ def export_csv(scope: Scope, flt: LeadFilter) -> Iterator[str]:
         .join(Stage, Stage.id == Lead.stage_id)
         .outerjoin(Company, Company.id == Lead.company_id)
         .outerjoin(Member, Member.id == Lead.owner_id)
-        .order_by(*sort_order(flt.sort))
         .execution_options(yield_per=CHUNK)
     )
     session = scope.session

@@ -20,11 +20,12 @@ from inboxcrm.accounts.models import Role
 from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Invalid
 from inboxcrm.exchange.csvfile import MAX_BYTES
-from inboxcrm.exchange.exports import streamed
+from inboxcrm.exchange.exports import export_csv, segment_csv, streamed
 from inboxcrm.exchange.imports import dry_run, samples, set_mapping, start, start_undo, upload
 from inboxcrm.exchange.mapping import FIELDS
 from inboxcrm.exchange.models import ImportState, LeadImport
 from inboxcrm.leads.params import parse_filter
+from inboxcrm.segments.models import Segment
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("exchange", __name__)
@@ -157,7 +158,28 @@ def export() -> Response:
     flt = parse_filter(request.args, me, owner_default=owner_default)
     name = f"leads-{utcnow():%Y-%m-%d}.csv"
     return Response(
-        stream_with_context(streamed(scope(), flt)),
+        stream_with_context(streamed(scope(), export_csv(scope(), flt))),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.get("/segments/<int:segment_id>/export.csv")
+@login_required
+def segment_export(segment_id: int) -> BaseResponse:
+    s = scope()
+    segment = s.get(Segment, segment_id)
+    try:
+        file = segment_csv(s, segment, utcnow())
+    except Invalid as exc:  # a filter that no longer holds (a field since removed)
+        flash(f"Not exported: {exc.message}", "error")
+        return redirect(url_for("segments.show", segment_id=segment_id))
+    name = f"segment-{segment.id}-{utcnow():%Y-%m-%d}.csv"
+    return Response(
+        stream_with_context(streamed(s, file)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

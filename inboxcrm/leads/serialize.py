@@ -1,13 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inboxcrm.db import chunks
 from inboxcrm.leads.models import Lead
 
 
 def lead_ref(lead: Lead) -> dict[str, Any]:
     """Who an event is about, in short: what a receiver needs to find the lead again."""
     return {"id": lead.id, "email": lead.email, "name": lead.name}
+
+
+def lead_refs(session: Session, lead_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """`lead_ref` of many leads, a query per IN chunk (a set-based change's events)."""
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in chunks({i for i in lead_ids if i is not None}):
+        rows = session.execute(select(Lead.id, Lead.email, Lead.name).where(Lead.id.in_(chunk)))
+        found.update((i, {"id": i, "email": e, "name": n}) for i, e, n in rows.tuples())
+    return found
 
 
 def lead_json(lead: Lead) -> dict[str, Any]:

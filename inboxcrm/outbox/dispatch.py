@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from inboxcrm import queue
 from inboxcrm.accounts.connection import connect
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, Workspace
+from inboxcrm.events import EventType, emit
 from inboxcrm.gmail.calls import (
     DraftGone,
     GmailCalls,
@@ -44,6 +45,7 @@ from inboxcrm.gmail.calls import (
     SendOutcomeUnknown,
 )
 from inboxcrm.leads.models import Lead
+from inboxcrm.leads.serialize import lead_refs
 from inboxcrm.outbox import pacing, windows
 from inboxcrm.outbox.checks import CHECKS, Check, Due
 from inboxcrm.outbox.compose import ComposeError, Outgoing, compose, new_identity
@@ -457,7 +459,7 @@ def _deliver(
     except Refused as exc:  # a 4xx: it was not sent
         return fail(str(exc))
     with database.session() as session:
-        session.execute(
+        marked = session.execute(
             update(Send)
             .where(Send.id == send_id, Send.state == SendState.committed)
             .values(
@@ -469,9 +471,29 @@ def _deliver(
                 error=None,
             )
         )
+        if getattr(marked, "rowcount", 0) == 1:  # marked sent now, not by another before
+            _emit_sent(session, send_id, now)
     tally.sent += 1
     _tidy(calls, sought, send_id)
     return Outcome(True)
+
+
+def _emit_sent(session: Session, send_id: int, now: dt.datetime) -> None:
+    """`email.sent`, in the transaction that marks the Send sent."""
+    send = session.get_one(Send, send_id, populate_existing=True)
+    mailbox = session.get_one(Mailbox, send.mailbox_id)
+    emit(session, send.workspace_id, EventType.email_sent, now, {
+        "send_id": send.id,
+        "lead": lead_refs(session, [send.lead_id]).get(send.lead_id or 0),
+        "mailbox": {"id": mailbox.id, "email": mailbox.email},
+        "source": {"kind": send.source_kind.value, "id": send.source_id},
+        "to": send.to_email,
+        "subject": send.subject,
+        "message_id": send.message_id,
+        "gmail_id": send.gmail_id,
+        "gmail_thread_id": send.gmail_thread_id,
+        "sent_at": now.isoformat(),
+    }, send.lead_id)  # fmt: skip
 
 
 def _tidy(calls: GmailCalls, sought: Sought, send_id: int) -> None:

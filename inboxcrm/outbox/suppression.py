@@ -26,8 +26,10 @@ from inboxcrm.accounts.permissions import Action, require
 from inboxcrm.addresses import domain_key, normalize_email
 from inboxcrm.db import chunks
 from inboxcrm.errors import Conflict, Invalid, NotFound
+from inboxcrm.events import EventType, emit_many
 from inboxcrm.leads.blocklist import display_pattern, normalize_pattern
 from inboxcrm.leads.models import Lead
+from inboxcrm.leads.serialize import lead_refs
 from inboxcrm.outbox.models import LIFTABLE, Suppression, SuppressionReason
 from inboxcrm.tenancy import Scope
 
@@ -150,7 +152,24 @@ def suppress(
             _fill(row, item, now)
             changed.append(row)
     session.flush()
+    _emit_unsubscribes(session, workspace_id, changed, now)
     return changed
+
+
+def _emit_unsubscribes(
+    session: Session, workspace_id: int, changed: list[Suppression], now: dt.datetime
+) -> None:
+    """A `lead.unsubscribed` event per address that has just said no (once: a second
+    unsubscribe changes no row)."""
+    rows = [r for r in changed if r.reason is SuppressionReason.unsubscribed]
+    if not rows:
+        return
+    who = lead_refs(session, [r.lead_id for r in rows])
+    emit_many(session, workspace_id, EventType.lead_unsubscribed, now, [
+        (r.lead_id, {"lead": who.get(r.lead_id) if r.lead_id is not None else None,
+                     "address": r.pattern, "how": r.source})
+        for r in rows
+    ])  # fmt: skip
 
 
 def _fill(row: Suppression, item: Suppress, now: dt.datetime) -> None:

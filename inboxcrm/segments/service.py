@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, select, text
+from sqlalchemy import Select, func, literal, select, text
 from sqlalchemy.orm import selectinload
 
 from inboxcrm.accounts.models import Member
@@ -163,6 +163,12 @@ def first_leads(
             .options(selectinload(Lead.tags), selectinload(Lead.emails))
         ).unique()
     )
+
+
+def segment_leads(scope: Scope, node: Node, now: dt.datetime) -> Select[tuple[int]]:
+    """SELECT lead.id of the filter's leads, for a caller to shape (an export's columns)."""
+    _no_jit(scope)
+    return compiler(scope, node, now).leads(node)
 
 
 def lead_ids(scope: Scope, node: Node, now: dt.datetime, limit: int) -> list[int]:

@@ -23,9 +23,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.db import chunks
+from inboxcrm.events import EventType, emit_many
 from inboxcrm.leads.capture.bulk import update_by_id
 from inboxcrm.leads.models import Activity, ActivityKind, Lead
 from inboxcrm.leads.moves import move_lead
+from inboxcrm.leads.serialize import lead_refs
 from inboxcrm.mail.steps import Batch
 from inboxcrm.notifications.models import NoticeKind
 from inboxcrm.notifications.notify import Notice, notify
@@ -166,7 +168,30 @@ def exit_enrollments(
     ]
     if rewarmed:
         _rewarmed(session, workspace_id, rewarmed, reengaging, now)
+    _emit_exits(session, workspace_id, [(i, s, lead, wanted[i]) for i, s, lead, *_ in live], now)
     return ids
+
+
+def _emit_exits(
+    session: Session,
+    workspace_id: int,
+    ended: list[tuple[int, int, int | None, Exit]],
+    now: dt.datetime,
+) -> None:
+    """A `sequence.exited` event per enrollment ended, in the same transaction."""
+    names: dict[int, str] = {}
+    for chunk in chunks({s for _i, s, _l, _e in ended}):
+        rows = session.execute(
+            select(SequenceRow.id, SequenceRow.name).where(SequenceRow.id.in_(chunk))
+        )
+        names.update(rows.tuples().all())
+    who = lead_refs(session, [lead for _i, _s, lead, _e in ended])
+    emit_many(session, workspace_id, EventType.sequence_exited, now, [
+        (lead, {"enrollment_id": i, "sequence": {"id": s, "name": names.get(s)},
+                "lead": who.get(lead) if lead is not None else None,
+                "reason": e.reason.value, "detail": e.detail or None})
+        for i, s, lead, e in ended
+    ])  # fmt: skip
 
 
 def _reengaging(session: Session, sequence_ids: set[int]) -> dict[int, SequenceRow]:

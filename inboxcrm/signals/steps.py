@@ -37,6 +37,7 @@ from inboxcrm.leads.capture.insiders import Insiders
 from inboxcrm.leads.capture.links import existing_leads
 from inboxcrm.leads.capture.messages import BATCH_MAIL, Mail, read_mail
 from inboxcrm.leads.models import Activity, ActivityKind, Lead, LeadEmail
+from inboxcrm.leads.serialize import lead_refs
 from inboxcrm.mail.models import Direction, Message, MessageKind
 from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.participants import parse_addresses
@@ -127,7 +128,7 @@ def detect_signals(batch: Batch) -> None:
             log.exception("signals: message %s skipped", m.id)
     added = _store(session, workspace.id, found)
     _contact_times(session, added, batch.now)
-    _emit_replies(session, workspace.id, added, batch.now)
+    _emit(session, workspace.id, added, batch.now)
     _mark_bouncing(session, workspace.id, found, added)
     session.flush()
 
@@ -303,17 +304,16 @@ def _store(session: Session, workspace_id: int, found: _Found) -> list[dict[str,
     return adding
 
 
-def _emit_replies(
+def _emit(
     session: Session, workspace_id: int, added: list[dict[str, Any]], now: dt.datetime
 ) -> None:
-    """A `reply.received` event per reply stored (none on a replay: nothing is added)."""
+    """A `reply.received` event per reply stored, an `email.bounced` per bounce (none on a
+    replay: nothing is added)."""
     replies = [row for row in added if row["kind"] is ActivityKind.reply]
-    if not replies:
+    bounces = [row for row in added if row["kind"] is ActivityKind.bounce]
+    if not replies and not bounces:
         return
-    who: dict[int, dict[str, Any]] = {}
-    for chunk in chunks({row["lead_id"] for row in replies}):
-        rows = session.execute(select(Lead.id, Lead.email, Lead.name).where(Lead.id.in_(chunk)))
-        who.update((i, {"id": i, "email": e, "name": n}) for i, e, n in rows.tuples())
+    who = lead_refs(session, [row["lead_id"] for row in replies + bounces])
     emit_many(session, workspace_id, EventType.reply_received, now, [
         (row["lead_id"], {
             "lead": who.get(row["lead_id"], {"id": row["lead_id"]}),
@@ -322,6 +322,18 @@ def _emit_replies(
             "latency_seconds": row["detail"].get("latency_seconds"),
         })
         for row in replies
+    ])  # fmt: skip
+    emit_many(session, workspace_id, EventType.email_bounced, now, [
+        (row["lead_id"], {
+            "lead": who.get(row["lead_id"], {"id": row["lead_id"]}),
+            "address": row["detail"].get("recipient"),
+            "type": row["detail"].get("type"),  # hard or soft
+            "reason": row["detail"].get("reason"),
+            "status": row["detail"].get("status"),
+            "occurred_at": row["occurred_at"].isoformat(),
+            "message_id": row["message_id"],
+        })
+        for row in bounces
     ])  # fmt: skip
 
 

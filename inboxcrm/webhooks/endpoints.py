@@ -23,6 +23,12 @@ SUBSCRIBABLE: dict[EventType, str] = {
     EventType.lead_removed: "Lead removed",
     EventType.stage_changed: "Stage changed",
     EventType.reply_received: "Reply received",
+    EventType.score_crossed: "Score crossed a line",
+    EventType.temperature_changed: "Temperature changed",
+    EventType.email_sent: "Email sent",
+    EventType.email_bounced: "Email bounced",
+    EventType.lead_unsubscribed: "Lead unsubscribed",
+    EventType.sequence_exited: "Sequence exited",
 }
 
 
