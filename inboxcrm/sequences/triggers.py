@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -294,56 +295,22 @@ def _run(scope: Scope, trigger: Trigger, now: dt.datetime) -> int:
     session = scope.session
     ws = scope.workspace_id
     if trigger.kind is TriggerKind.stage:
-        rows = (
-            session.execute(
-                select(StageChange.id, StageChange.lead_id)
-                .where(
-                    StageChange.workspace_id == ws,
-                    StageChange.id > trigger.cursor,
-                    StageChange.to_stage_id == trigger.stage_id,
-                )
-                .order_by(StageChange.id)
-                .limit(STEP)
-            )
-            .tuples()
-            .all()
+        leads, trigger.cursor = _after(
+            session, StageChange, ws, trigger.cursor, StageChange.to_stage_id == trigger.stage_id
         )
-        leads = [lead for _, lead in rows]
-        trigger.cursor = rows[-1][0] if rows else trigger.cursor
     elif trigger.kind is TriggerKind.cold:
-        rows = (
-            session.execute(
-                select(TemperatureChange.id, TemperatureChange.lead_id)
-                .where(
-                    TemperatureChange.workspace_id == ws,
-                    TemperatureChange.id > trigger.cursor,
-                    TemperatureChange.to_temperature == Temperature.cold,
-                )
-                .order_by(TemperatureChange.id)
-                .limit(STEP)
-            )
-            .tuples()
-            .all()
+        found, trigger.cursor = _after(
+            session,
+            TemperatureChange,
+            ws,
+            trigger.cursor,
+            TemperatureChange.to_temperature == Temperature.cold,
         )
-        leads = sorted(_still_cold(scope, [lead for _, lead in rows]))
-        trigger.cursor = rows[-1][0] if rows else trigger.cursor
+        leads = sorted(_still_cold(scope, found))
     elif trigger.kind is TriggerKind.inbound:
-        rows = (
-            session.execute(
-                select(Activity.id, Activity.lead_id)
-                .where(
-                    Activity.workspace_id == ws,
-                    Activity.id > trigger.cursor,
-                    Activity.kind == ActivityKind.inquiry,
-                )
-                .order_by(Activity.id)
-                .limit(STEP)
-            )
-            .tuples()
-            .all()
+        leads, trigger.cursor = _after(
+            session, Activity, ws, trigger.cursor, Activity.kind == ActivityKind.inquiry
         )
-        leads = [lead for _, lead in rows]
-        trigger.cursor = rows[-1][0] if rows else trigger.cursor
     elif trigger.kind is TriggerKind.score:
         leads = list(
             session.scalars(
@@ -378,3 +345,21 @@ def describe(trigger: Trigger) -> str:
         TriggerKind.score: f"score reached {trigger.score}",
         TriggerKind.inbound: "new inbound lead",
     }[trigger.kind]
+
+
+def _after(
+    session: Session, model: Any, workspace_id: int, cursor: int, condition: Any
+) -> tuple[list[int], int]:
+    """The leads of the next STEP rows of `model` after `cursor` that meet `condition`,
+    oldest first, and the cursor past them (unchanged when there are none)."""
+    rows = (
+        session.execute(
+            select(model.id, model.lead_id)
+            .where(model.workspace_id == workspace_id, model.id > cursor, condition)
+            .order_by(model.id)
+            .limit(STEP)
+        )
+        .tuples()
+        .all()
+    )
+    return [lead for _, lead in rows], rows[-1][0] if rows else cursor
