@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.db import InWorkspace
-from inboxcrm.errors import NotFound
+from inboxcrm.errors import Conflict, Invalid, NotFound
 
 Row = TypeVar("Row", bound=InWorkspace)
 
@@ -31,3 +32,24 @@ class Scope:
         if row is None:
             raise NotFound(f"{model.__name__.lower()} {row_id} not found")
         return row
+
+
+def unique_name(
+    scope: Scope, model: type[Row], raw: Any, current: Row | None, noun: str, limit: int
+) -> str:
+    """A named row's name: one line of plain text (inner runs of spaces made one), at most
+    `limit` characters, unique in the workspace ignoring case; else Invalid or Conflict."""
+    text = " ".join(str(raw or "").split())
+    if not text:
+        raise Invalid(f"the {noun} name cannot be empty", {"name": "required"})
+    if len(text) > limit:
+        raise Invalid(
+            f"the {noun} name is too long (at most {limit} characters)", {"name": "too long"}
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise Invalid(f"the {noun} name has control characters", {"name": "invalid"})
+    column: Any = model.name  # type: ignore[attr-defined]
+    clash = scope.session.scalars(scope.select(model, func.lower(column) == text.lower())).first()
+    if clash is not None and clash is not current:
+        raise Conflict(f"there is already a {noun} called {clash.name}", {"name": "taken"})  # type: ignore[attr-defined]
+    return text

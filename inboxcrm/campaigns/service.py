@@ -12,7 +12,6 @@ mailbox and only to their own leads (the audience excludes the rest, saying so).
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from inboxcrm.outbox.suppression import suppressed
 from inboxcrm.segments.filters import FilterProblem, parse
 from inboxcrm.segments.models import Segment
 from inboxcrm.segments.service import lead_ids
-from inboxcrm.tenancy import Scope
+from inboxcrm.tenancy import Scope, unique_name
 
 MAX_NAME = 120
 MAX_AUDIENCE = 100_000
@@ -69,22 +68,6 @@ REASONS: dict[str, str] = {
     "frequency": "over the frequency cap of campaign emails a week",
     "template": "the template fails for it",
 }
-
-
-def _name(scope: Scope, name: str, campaign: Campaign | None) -> str:
-    text = " ".join((name or "").split())
-    if not text:
-        raise Invalid("a campaign needs a name", {"name": "required"})
-    if len(text) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise Invalid(
-            f"a campaign name is at most {MAX_NAME} plain characters", {"name": "invalid"}
-        )
-    clash = scope.session.scalars(
-        scope.select(Campaign, func.lower(Campaign.name) == text.lower())
-    ).first()
-    if clash is not None and clash is not campaign:
-        raise Conflict(f"there is already a campaign called {clash.name}", {"name": "taken"})
-    return text
 
 
 def may_edit(actor: Member, campaign: Campaign) -> bool:
@@ -115,7 +98,7 @@ class Draft:
 def create_campaign(scope: Scope, actor: Member, draft: Draft, now: dt.datetime) -> Campaign:
     campaign = Campaign(
         workspace_id=scope.workspace_id,
-        name=_name(scope, draft.name or "", None),
+        name=unique_name(scope, Campaign, draft.name or "", None, "campaign", MAX_NAME),
         created_by_id=actor.id,
         state=CampaignState.draft,
         sender_mode=SenderMode.mailbox,
@@ -140,7 +123,7 @@ def update_campaign(
     if campaign.state is not CampaignState.draft:
         raise Conflict("a launched campaign cannot be changed; pause or cancel it")
     if draft.name is not None:
-        campaign.name = _name(scope, draft.name, campaign)
+        campaign.name = unique_name(scope, Campaign, draft.name, campaign, "campaign", MAX_NAME)
     _apply(scope, actor, campaign, draft)
     campaign.updated_at = now
     scope.session.flush()

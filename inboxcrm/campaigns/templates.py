@@ -4,7 +4,6 @@ and the leads of a segment it fails for. Services flush; callers commit."""
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -15,11 +14,11 @@ from inboxcrm.accounts.permissions import Managed, require_manager
 from inboxcrm.campaigns.merge import context_for
 from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
 from inboxcrm.campaigns.render import Compiled, Rendered, TemplateProblem, compile_template
-from inboxcrm.errors import Conflict, Invalid
+from inboxcrm.errors import Invalid
 from inboxcrm.leads.models import Company, Lead
 from inboxcrm.segments.filters import Node
 from inboxcrm.segments.service import lead_ids
-from inboxcrm.tenancy import Scope
+from inboxcrm.tenancy import Scope, unique_name
 
 MAX_NAME = 120
 CHECK_LIMIT = 2_000  # leads of a segment checked for failures on the page
@@ -33,22 +32,6 @@ def compiled(subject: str, body: str) -> Compiled:
         raise Invalid(f"the template is not valid: {exc}", {exc.part or "body": str(exc)}) from None
 
 
-def _name(scope: Scope, name: str, template: EmailTemplate | None) -> str:
-    text = " ".join((name or "").split())
-    if not text:
-        raise Invalid("a template needs a name", {"name": "required"})
-    if len(text) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise Invalid(
-            f"a template name is at most {MAX_NAME} plain characters", {"name": "invalid"}
-        )
-    clash = scope.session.scalars(
-        scope.select(EmailTemplate, func.lower(EmailTemplate.name) == text.lower())
-    ).first()
-    if clash is not None and clash is not template:
-        raise Conflict(f"there is already a template called {clash.name}", {"name": "taken"})
-    return text
-
-
 def create_template(
     scope: Scope, actor: Member, name: str, subject: str, body: str, now: dt.datetime
 ) -> EmailTemplate:
@@ -56,7 +39,7 @@ def create_template(
     compiled(subject, body)
     template = EmailTemplate(
         workspace_id=scope.workspace_id,
-        name=_name(scope, name, None),
+        name=unique_name(scope, EmailTemplate, name, None, "template", MAX_NAME),
         created_by_id=actor.id,
         created_at=now,
         updated_at=now,
@@ -94,7 +77,7 @@ def update_template(
     before it stay as they were (a campaign that sent one keeps it)."""
     require_manager(actor, Managed.templates)
     if name is not None:
-        template.name = _name(scope, name, template)
+        template.name = unique_name(scope, EmailTemplate, name, template, "template", MAX_NAME)
     current = template.current
     new_subject = current.subject if subject is None else subject
     new_body = current.body if body is None else body

@@ -17,7 +17,7 @@ from inboxcrm.labels.mapping import check_soon
 from inboxcrm.leads.models import Lead
 from inboxcrm.stages.models import Stage, StageKind
 from inboxcrm.stages.service import LABEL_PREFIX, list_stages
-from inboxcrm.tenancy import Scope
+from inboxcrm.tenancy import Scope, unique_name
 
 MAX_NAME = 60
 MAX_LABEL = 225
@@ -40,14 +40,6 @@ def _clean(value: str, what: str, limit: int) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in text):
         raise Invalid(f"the {what} has control characters", {what: "invalid"})
     return text
-
-
-def _check_name_free(scope: Scope, name: str, stage: Stage | None) -> None:
-    clash = scope.session.scalars(
-        scope.select(Stage, func.lower(Stage.name) == name.lower())
-    ).first()
-    if clash is not None and clash is not stage:
-        raise Conflict(f"there is already a stage called {clash.name}", {"name": "taken"})
 
 
 def _clean_label(scope: Scope, label: str, stage: Stage | None) -> str | None:
@@ -80,8 +72,7 @@ def add_stage(
 ) -> Stage:
     """A new stage at the end of the pipeline, labelled `CRM/<name>` unless told otherwise."""
     require_admin(actor, CHANGE_STAGES)
-    name = _clean(name, "name", MAX_NAME)
-    _check_name_free(scope, name, None)
+    name = unique_name(scope, Stage, name, None, "stage", MAX_NAME)
     stages = list_stages(scope)
     stage = Stage(
         workspace_id=scope.workspace_id,
@@ -99,8 +90,7 @@ def add_stage(
 def rename_stage(scope: Scope, actor: Member, stage: Stage, name: str) -> None:
     """A stage still on its default label takes the new name's label along."""
     require_admin(actor, CHANGE_STAGES)
-    name = _clean(name, "name", MAX_NAME)
-    _check_name_free(scope, name, stage)
+    name = unique_name(scope, Stage, name, stage, "stage", MAX_NAME)
     if stage.label is not None and stage.label == default_label(stage.name):
         stage.label = _clean_label(scope, default_label(name), stage)
     stage.name = name

@@ -4,7 +4,6 @@ a lead is in or out. Services flush; callers commit."""
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from inboxcrm.segments.filters import (
     walk,
 )
 from inboxcrm.segments.models import Segment
-from inboxcrm.tenancy import Scope
+from inboxcrm.tenancy import Scope, unique_name
 
 MAX_NAME = 120
 FIRST = 20  # the leads the builder shows as she edits
@@ -42,20 +41,6 @@ def checked(raw: Any) -> Node:
         return parse(raw)
     except FilterProblem as exc:
         raise Invalid(f"the filter is not valid: {exc.message}", {"filter": exc.message}) from None
-
-
-def _name(scope: Scope, name: str, segment: Segment | None) -> str:
-    text = " ".join((name or "").split())
-    if not text:
-        raise Invalid("a segment needs a name", {"name": "required"})
-    if len(text) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise Invalid(f"a segment name is at most {MAX_NAME} plain characters", {"name": "invalid"})
-    clash = scope.session.scalars(
-        scope.select(Segment, func.lower(Segment.name) == text.lower())
-    ).first()
-    if clash is not None and clash is not segment:
-        raise Conflict(f"there is already a segment called {clash.name}", {"name": "taken"})
-    return text
 
 
 def _loader(scope: Scope) -> Any:
@@ -91,7 +76,7 @@ def create_segment(scope: Scope, actor: Member, name: str, raw: Any) -> Segment:
     _check_refs(scope, None, node)
     segment = Segment(
         workspace_id=scope.workspace_id,
-        name=_name(scope, name, None),
+        name=unique_name(scope, Segment, name, None, "segment", MAX_NAME),
         filter=dump(node),
         created_by_id=actor.id,
     )
@@ -106,7 +91,7 @@ def update_segment(
     """Rename and/or change the filter (None: left as it is)."""
     require_manager(actor, Managed.segments)
     if name is not None:
-        segment.name = _name(scope, name, segment)
+        segment.name = unique_name(scope, Segment, name, segment, "segment", MAX_NAME)
     if raw is not None:
         node = checked(raw)
         _check_refs(scope, segment, node)

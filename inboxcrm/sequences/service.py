@@ -48,7 +48,7 @@ from inboxcrm.sequences.models import (
 )
 from inboxcrm.sequences.plan import StepPlan, problems
 from inboxcrm.stages.models import Stage, StageChange, StageKind
-from inboxcrm.tenancy import Scope
+from inboxcrm.tenancy import Scope, unique_name
 
 MAX_NAME = 120
 DEFAULT_EXIT_KINDS = [StageKind.won.value, StageKind.lost.value, StageKind.unqualified.value]
@@ -200,21 +200,6 @@ def _settings(scope: Scope, sequence: SequenceRow, raw: Mapping[str, Any]) -> No
             setattr(sequence, key, stage_id)
 
 
-def _name(scope: Scope, name: Any, sequence: SequenceRow | None) -> str:
-    name = str(name or "").strip()
-    if not name or len(name) > MAX_NAME or any(c in name for c in "\r\n"):
-        raise Invalid(f"a name of one line, up to {MAX_NAME} characters, please")
-    taken = scope.session.scalar(
-        select(SequenceRow.id).where(
-            SequenceRow.workspace_id == scope.workspace_id,
-            func.lower(SequenceRow.name) == name.lower(),
-        )
-    )
-    if taken is not None and (sequence is None or taken != sequence.id):
-        raise Conflict(f"a sequence named {name!r} exists already")
-    return str(name)
-
-
 def create_sequence(
     scope: Scope,
     actor: Member | None,
@@ -231,7 +216,7 @@ def create_sequence(
     specs = parse_steps(scope, steps)
     sequence = SequenceRow(
         workspace_id=scope.workspace_id,
-        name=_name(scope, name, None),
+        name=unique_name(scope, SequenceRow, name, None, "sequence", MAX_NAME),
         state=SequenceState.active,
         exit_stage_kinds=list(DEFAULT_EXIT_KINDS),
         reengagement=reengagement,
@@ -276,7 +261,7 @@ def update_sequence(
     finish), so a removed step is never sent and a kept one is never sent again."""
     require_manager(actor, Managed.sequences)
     if name is not None:
-        sequence.name = _name(scope, name, sequence)
+        sequence.name = unique_name(scope, SequenceRow, name, sequence, "sequence", MAX_NAME)
     _settings(scope, sequence, settings or {})
     if steps is not None:
         _replace_steps(scope, sequence, parse_steps(scope, steps), now)
