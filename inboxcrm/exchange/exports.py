@@ -90,11 +90,11 @@ def leads_csv(scope: Scope, leads: Select[Any]) -> Iterator[str]:
             Lead.id,
             Lead.name,
             Lead.email,
-            Company.name,
+            Company.name.label("company"),
             Lead.title,
             Lead.phone,
-            Stage.name,
-            Member.email,
+            Stage.name.label("stage"),
+            Member.email.label("owner"),
             Lead.score,
             Lead.temperature,
             Lead.deal_value,
@@ -129,43 +129,25 @@ def leads_csv(scope: Scope, leads: Select[Any]) -> Iterator[str]:
                 tags.setdefault(lead_id, []).append(name)
         buffer.seek(0)
         buffer.truncate()
-        for (
-            lead_id,
-            name,
-            email,
-            company,
-            title,
-            phone,
-            stage,
-            owner,
-            score,
-            temperature,
-            deal,
-            currency,
-            contacted,
-            created,
-        ) in part:
-            other = " ".join(e for e in others.get(lead_id, []) if e != email)
-            writer.writerow(
-                [
-                    _cell(v)
-                    for v in (
-                        name,
-                        email,
-                        other,
-                        company,
-                        title,
-                        phone,
-                        stage,
-                        owner,
-                        score,
-                        temperature,
-                        deal,
-                        currency,
-                        ", ".join(tags.get(lead_id, [])),
-                        contacted,
-                        created,
-                    )
-                ]
+        for row in part:
+            other = " ".join(e for e in others.get(row.id, []) if e != row.email)
+            tagged = ", ".join(tags.get(row.id, []))
+            cells = (
+                row.name,
+                row.email,
+                other,
+                row.company,
+                row.title,
+                row.phone,
+                row.stage,
+                row.owner,
+                row.score,
+                row.temperature,
+                row.deal_value,
+                row.currency,
+                tagged,
+                row.last_contacted_at,
+                row.created_at,
             )
+            writer.writerow([_cell(v) for v in cells])
         yield buffer.getvalue()
