@@ -30,29 +30,29 @@ REPOINTED: tuple[InstrumentedAttribute[Any], ...] = (
     StageChange.lead_id,
     Thread.primary_lead_id,
 )
-# Tables of the domains above leads whose rows follow a merged lead too; leads cannot import
-# their models, so they are named. A suppression keeps its address; it names the kept lead.
-REPOINTED_ABOVE = (("suppression", "lead_id"),)
+# Tables of the domains above leads whose rows follow a merged lead too (leads cannot import
+# their models, so they are named), with the columns that make a row unique per lead. A row
+# whose key the kept lead already has stays with the merged lead and loses it (its lead_id
+# goes null): one person gets one email of a campaign, not two. A suppression has no such
+# key: it keeps its address and names the kept lead.
+FOLLOWING: dict[str, tuple[str, ...]] = {
+    "suppression": (),
+    "send": ("source_kind", "source_id"),
+}
 
-# Every foreign key to lead.id, as (table, column), that a merge carries over: the ones
-# above, addresses (moved one by one), thread links (duplicates collapsed) and tags (union).
-# A test compares this with the schema, so a new table pointing at leads cannot be forgotten.
-# Tables of higher layers (the outbox's sends, unique per source and lead) whose rows
-# follow a merge by table name, since leads cannot import them; a row whose key the kept
-# lead already has stays with the merged lead and loses it (its lead_id goes null): one
-# person gets one email of a campaign, not two.
-FOLLOWING = {"send": ("source_kind", "source_id")}
 # What ends with the merged lead: its sequence enrollments lose their lead (SET NULL) and
 # leave their sequences, reason "removed", when next due; its open sequence tasks go with it.
 # The kept lead's own enrollments go on: one person gets one sequence's emails, not two.
 ENDED_WITH_IT = frozenset({("enrollment", "lead_id"), ("sequence_task", "lead_id")})
+# Every foreign key to lead.id, as (table, column), that a merge handles: the ones above,
+# addresses (moved one by one), thread links (duplicates collapsed) and tags (union). A test
+# compares this with the schema, so a new table pointing at leads cannot be forgotten.
 HANDLED_REFERENCES = frozenset(
     {(c.class_.__tablename__, c.key) for c in REPOINTED}
     | {(table, "lead_id") for table in FOLLOWING}
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
     | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
     | {("notification", "lead_id")}  # a notice about the merged lead goes with it
-    | set(REPOINTED_ABOVE)
     | ENDED_WITH_IT
 )
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
@@ -213,20 +213,18 @@ def _repoint(scope: Scope, column: InstrumentedAttribute[Any], keep: Lead, other
 
 def _follow(scope: Scope, keep: Lead, other: Lead) -> None:
     for name, key in FOLLOWING.items():
-        table = Lead.metadata.tables.get(name)
-        if table is None:
-            continue
-        mine = table.alias()
-        taken = (
-            select(mine.c.id)
-            .where(mine.c.lead_id == keep.id, *(mine.c[k] == table.c[k] for k in key))
-            .exists()
-        )
-        scope.session.execute(
-            update(table)
-            .where(table.c.workspace_id == scope.workspace_id, table.c.lead_id == other.id, ~taken)
-            .values(lead_id=keep.id)
-        )
+        columns = ("id", "workspace_id", "lead_id", *key)
+        table = sql_table(name, *(sql_column(c) for c in columns))
+        criteria = [table.c.workspace_id == scope.workspace_id, table.c.lead_id == other.id]
+        if key:
+            mine = table.alias()
+            taken = (
+                select(mine.c.id)
+                .where(mine.c.lead_id == keep.id, *(mine.c[k] == table.c[k] for k in key))
+                .exists()
+            )
+            criteria.append(~taken)
+        scope.session.execute(update(table).where(*criteria).values(lead_id=keep.id))
 
 
 def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.datetime) -> Merged:
@@ -256,13 +254,6 @@ def merge_leads(scope: Scope, keep: Lead, other: Lead, actor: Member, now: dt.da
         address.lead = keep  # moves it from one collection to the other: never orphaned
     threads = _merge_links(scope, keep, other)
     counts = {column.class_: _repoint(scope, column, keep, other) for column in REPOINTED}
-    for name, key in REPOINTED_ABOVE:
-        rows = sql_table(name, sql_column("workspace_id"), sql_column(key))
-        scope.session.execute(
-            update(rows)
-            .where(rows.c.workspace_id == scope.workspace_id, rows.c[key] == other.id)
-            .values({key: keep.id})
-        )
     _follow(scope, keep, other)
     known = {tag.id for tag in keep.tags}
     new_tags = [tag for tag in other.tags if tag.id not in known]
