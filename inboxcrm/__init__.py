@@ -279,11 +279,8 @@ def configure_templates(app: Flask, settings: Settings) -> None:
     app.add_template_filter(formatting.filesize)
     from inboxcrm.outbox import views as outbox
 
-    app.add_template_global(outbox.lead_sends)
     app.add_template_global(outbox.sending_meter)
-    app.add_template_global(outbox.send_key)
     app.add_template_global(outbox.allows_campaigns)
-    app.jinja_env.globals["send_state_words"] = outbox.STATE_WORDS
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -93,11 +93,11 @@ def _sync_due(runtime: Runtime, now: dt.datetime, steps: SyncSteps) -> object:
 
 def lead_panels() -> tuple[LeadPanel, ...]:
     """What the domains above leads show on the lead page, in order."""
-    from inboxcrm.outbox.panel import suppression_panel, tracking_panel
+    from inboxcrm.outbox.panel import email_panel, suppression_panel, tracking_panel
     from inboxcrm.scoring.panel import score_panel
     from inboxcrm.sequences.views import sequences_panel
 
-    return (score_panel, suppression_panel, tracking_panel, sequences_panel)
+    return (score_panel, email_panel, suppression_panel, tracking_panel, sequences_panel)
 
 
 def api_blueprints() -> tuple[Blueprint, ...]:

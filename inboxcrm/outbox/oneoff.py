@@ -38,6 +38,17 @@ def own_mailbox(scope: Scope, member: Member) -> Mailbox:
     return found
 
 
+def own_thread(scope: Scope, mailbox: Mailbox, thread_id: int) -> Thread | None:
+    """The thread of that id in this mailbox: a one-off reply goes only in one's own copy."""
+    return scope.session.scalar(
+        select(Thread).where(
+            Thread.id == thread_id,
+            Thread.workspace_id == scope.workspace_id,
+            Thread.mailbox_id == mailbox.id,
+        )
+    )
+
+
 def reply_subject(subject: str) -> str:
     return subject if subject[:3].lower() == "re:" else f"Re: {subject}"
 
@@ -71,13 +82,7 @@ def email_lead(
     mailbox = own_mailbox(scope, member)
     thread = None
     if thread_id is not None:
-        thread = scope.session.scalar(
-            select(Thread).where(
-                Thread.id == thread_id,
-                Thread.workspace_id == scope.workspace_id,
-                Thread.mailbox_id == mailbox.id,
-            )
-        )
+        thread = own_thread(scope, mailbox, thread_id)
         if thread is None:
             raise NotFound("no such thread in your Gmail")
         subject = reply_subject(subject or thread.subject)

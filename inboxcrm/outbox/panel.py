@@ -1,18 +1,24 @@
-"""The outbox's panels on the lead page: whether and why the lead is suppressed (with
-"Do not email" and, for admins, lifting a manual one), and its tracked opens and clicks,
-people's apart from machines'."""
+"""The outbox's panels on the lead page: writing to the lead from one's own Gmail with the
+lead's sends below, whether and why the lead is suppressed (with "Do not email" and, for
+admins, lifting a manual one), and its tracked opens and clicks, people's apart from
+machines'."""
 
 from __future__ import annotations
 
-from flask import render_template
+import secrets
+
+from flask import render_template, request
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from inboxcrm.accounts.permissions import Action, may
+from inboxcrm.errors import DomainError
 from inboxcrm.leads.blocklist import display_pattern
 from inboxcrm.leads.models import Lead
-from inboxcrm.outbox.models import HitKind, TrackingHit, Verdict
+from inboxcrm.outbox.models import HitKind, Send, TrackingHit, Verdict
+from inboxcrm.outbox.oneoff import own_mailbox, own_thread
 from inboxcrm.outbox.suppression import describe, lead_suppressions
+from inboxcrm.tenancy import Scope
 from inboxcrm.web import current_member, db_session
 
 MACHINE_WORDS = {
@@ -21,6 +27,47 @@ MACHINE_WORDS = {
     Verdict.gmail_prefetch: "Gmail prefetching",
     Verdict.scanner: "security scanners",
 }
+
+STATE_WORDS = {
+    "planned": "queued",
+    "claimed": "sending",
+    "committed": "sending",
+    "sent": "sent",
+    "skipped": "not sent",
+    "failed": "failed",
+}
+SHOWN_SENDS = 20
+
+
+def email_panel(lead: Lead) -> Markup | None:
+    """The compose form (a reply in the viewer's own thread when the page asks for one)
+    and the lead's newest sends with their state."""
+    viewer = current_member()
+    if viewer is None:
+        return None
+    scope = Scope(db_session(), lead.workspace_id)
+    reply_to = None
+    if replying := request.args.get("reply", 0, type=int):
+        try:
+            reply_to = own_thread(scope, own_mailbox(scope, viewer), replying)
+        except DomainError:
+            reply_to = None  # no connected Gmail: the form says so when sent
+    sends = scope.session.scalars(
+        scope.select(Send, Send.lead_id == lead.id)
+        .order_by(Send.created_at.desc(), Send.id.desc())
+        .limit(SHOWN_SENDS)
+    ).all()
+    return Markup(  # noqa: S704 - a template's output, autoescaped by Jinja
+        render_template(
+            "outbox/_email.html",
+            lead=lead,
+            reply_to=reply_to,
+            sends=sends,
+            words=STATE_WORDS,
+            # A fresh key per form: submitting it twice is one email.
+            key=secrets.token_urlsafe(24),
+        )
+    )
 
 
 def suppression_panel(lead: Lead) -> Markup | None:

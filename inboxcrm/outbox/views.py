@@ -5,8 +5,6 @@ are in `public.py`."""
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -17,7 +15,7 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Forbidden, Invalid
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox.meter import Meter, meter
-from inboxcrm.outbox.models import MailboxSending, Send
+from inboxcrm.outbox.models import MailboxSending
 from inboxcrm.outbox.oneoff import email_lead
 from inboxcrm.outbox.service import sending_of
 from inboxcrm.outbox.settings import outbox_settings, save_settings
@@ -25,15 +23,6 @@ from inboxcrm.outbox.suppression import do_not_email, lift
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("outbox", __name__)
-
-STATE_WORDS = {
-    "planned": "queued",
-    "claimed": "sending",
-    "committed": "sending",
-    "sent": "sent",
-    "skipped": "not sent",
-    "failed": "failed",
-}
 
 
 @bp.post("/leads/<int:lead_id>/email")
@@ -65,18 +54,6 @@ def email(lead_id: int) -> Response:
     return redirect(url_for("leads.show", lead_id=lead.id, _anchor="email"))
 
 
-def lead_sends(lead_id: int) -> list[Send]:
-    """The lead's sends, newest first (the lead page's list)."""
-    s = scope()
-    return list(
-        s.session.scalars(
-            s.select(Send, Send.lead_id == lead_id)
-            .order_by(Send.created_at.desc(), Send.id.desc())
-            .limit(20)
-        )
-    )
-
-
 def sending_meter(mailbox: Mailbox) -> Meter:
     return meter(db_session(), mailbox, utcnow())
 
@@ -104,11 +81,6 @@ def campaign_consent(mailbox_id: int) -> Response:
         f"Campaigns by other members {'may' if allow else 'may no longer'} go from {mailbox.email}."
     )
     return redirect(url_for("accounts.mailboxes"))
-
-
-def send_key() -> str:
-    """A fresh key for one compose form: submitting it twice is one email."""
-    return secrets.token_urlsafe(24)
 
 
 @bp.post("/leads/<int:lead_id>/suppress")
