@@ -12,14 +12,18 @@ clears its rows with `release`, unless someone queued them again meanwhile.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from inboxcrm.db import Database
+
 Queue = InstrumentedAttribute[dt.datetime | None]
+TICK_SECONDS = 10.0  # a draining tick yields after this long; the next goes on from the queue
 
 
 def due(queue: Queue, now: dt.datetime, *, null_is_due: bool = False) -> ColumnElement[bool]:
@@ -160,3 +164,32 @@ def release(
         ),
     )
     return result.rowcount
+
+
+def drain(
+    database: Database,
+    queue: Queue,
+    now: dt.datetime,
+    work: Callable[[Session, list[int]], object],
+    *,
+    lease: dt.timedelta,
+    step: int,
+    seconds: float | None = TICK_SECONDS,
+) -> int:
+    """Claim due rows of `queue` `step` at a time, `work` them and release them (unless
+    queued again meanwhile, as the work itself may do), each step in its own transaction;
+    returns how many rows. Stops after `seconds`, or (None) once nothing due at `now` is
+    left: every claim moves its rows past `now`, so that comes, and a tick that takes
+    longer holds back only its own next run (the scheduler runs one at a time)."""
+    done = 0
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
+        with database.session() as session:
+            ids = claim(session, queue, now, lease, limit=step)
+        if not ids:
+            break
+        with database.session() as session:
+            work(session, ids)
+            release(session, queue, ids, now + lease)
+        done += len(ids)
+    return done

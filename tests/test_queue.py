@@ -116,3 +116,37 @@ def test_a_worker_that_waited_takes_its_row_with_one_update_unless_it_was_taken(
     assert not queue.claim_row(session, Mailbox.next_poll_at, boxes[1].id, then, LEASE)  # not due
     assert queue.claim_row(session, Mailbox.next_poll_at, boxes[0].id, then, LEASE)
     assert not queue.claim_row(session, Mailbox.next_poll_at, boxes[0].id, then, LEASE)  # taken
+
+
+def test_draining_works_each_due_row_once_a_step_at_a_time_and_a_failed_step_waits_its_lease(
+    db: Database, session: Session
+) -> None:
+    boxes = _mailboxes(5)
+    session.commit()
+    steps: list[list[int]] = []
+
+    def work(step_session: Session, ids: list[int]) -> None:
+        steps.append(ids)
+        if boxes[0].id in ids:  # the work queues this row again: its new time stands
+            step_session.get_one(Mailbox, boxes[0].id).next_poll_at = NOW + LEASE * 3
+
+    assert queue.drain(db, Mailbox.next_poll_at, NOW, work, lease=LEASE, step=2) == 5
+    assert [len(ids) for ids in steps] == [2, 2, 1]
+    assert sorted(i for ids in steps for i in ids) == sorted(b.id for b in boxes)
+    session.expire_all()
+    polls = {b.id: session.get_one(Mailbox, b.id).next_poll_at for b in boxes}
+    assert polls.pop(boxes[0].id) == NOW + LEASE * 3
+    assert set(polls.values()) == {None}
+
+    # A step that fails rolls back; its rows stay leased and come due when the lease ends.
+    session.get_one(Mailbox, boxes[1].id).next_poll_at = NOW
+    session.commit()
+
+    def broken(step_session: Session, ids: list[int]) -> None:
+        raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError):
+        queue.drain(db, Mailbox.next_poll_at, NOW, broken, lease=LEASE, step=2)
+    assert queue.drain(db, Mailbox.next_poll_at, NOW, work, lease=LEASE, step=2) == 0
+    later = NOW + LEASE
+    assert queue.drain(db, Mailbox.next_poll_at, later, work, lease=LEASE, step=2) == 1

@@ -12,7 +12,8 @@ from inboxcrm.accounts.models import Workspace
 from inboxcrm.db import Database
 from inboxcrm.leads.capture.backfill import link_existing_mail, recapture_step
 from inboxcrm.leads.models import Lead
-from inboxcrm.leads.queues import TICK_SECONDS, drain_leads
+from inboxcrm.leads.queues import drain_leads
+from inboxcrm.queue import TICK_SECONDS
 from inboxcrm.runtime import Runtime
 
 LINK_LEASE = dt.timedelta(minutes=5)  # a process that dies mid-link frees its leads then

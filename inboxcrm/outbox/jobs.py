@@ -27,7 +27,6 @@ DISPATCH_TICK = dt.timedelta(seconds=5)  # a gap of 30 s is kept to within a few
 DISPATCH_SECONDS = 4.0
 LEASE = dt.timedelta(minutes=2)  # a hit's classification
 STEP = 1000  # hits classified in one transaction
-TICK_SECONDS = 10.0
 ENGAGEMENT = {HitKind.open: ActivityKind.open, HitKind.click: ActivityKind.click}
 
 
@@ -51,18 +50,14 @@ def classify_due(runtime: Runtime, now: dt.datetime) -> int:
 
 def classify_hits(database: Database, now: dt.datetime) -> int:
     """Classify the hits written so far, a step at a time; returns how many."""
-    done = 0
-    deadline = time.monotonic() + TICK_SECONDS
-    while time.monotonic() < deadline:
-        with database.session() as session:
-            ids = queue.claim(session, TrackingHit.classify_at, now, LEASE, limit=STEP)
-        if not ids:
-            break
-        with database.session() as session:
-            _classify(session, ids, now)
-            queue.release(session, TrackingHit.classify_at, ids, now + LEASE)
-        done += len(ids)
-    return done
+    return queue.drain(
+        database,
+        TrackingHit.classify_at,
+        now,
+        lambda session, ids: _classify(session, ids, now),
+        lease=LEASE,
+        step=STEP,
+    )
 
 
 def _key(hit: TrackingHit) -> tuple[int, str, HitKind, str | None]:

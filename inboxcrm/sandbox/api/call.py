@@ -7,6 +7,7 @@ from typing import Any
 from werkzeug.datastructures import Headers, MultiDict
 
 from inboxcrm.sandbox.errors import ApiError, bad_request, not_found
+from inboxcrm.sandbox.mime import split_multipart
 from inboxcrm.sandbox.quota import Quota
 from inboxcrm.sandbox.state import Account, Mailbox, State, StoredMessage
 
@@ -97,3 +98,20 @@ def label_ids(call: Call, ids: Any) -> set[str]:
 
 def modify_labels(call: Call, body: dict[str, Any]) -> tuple[set[str], set[str]]:
     return label_ids(call, body.get("addLabelIds")), label_ids(call, body.get("removeLabelIds"))
+
+
+def uploaded(call: Call) -> tuple[bytes, dict[str, Any]] | None:
+    """The RFC 822 bytes and JSON metadata of a media or multipart upload (`/upload/...`),
+    or None when the call carries its message as JSON."""
+    req = call.request
+    upload = req.args.get("uploadType")
+    if not req.path.startswith("/upload/") or upload not in ("media", "multipart"):
+        return None
+    if upload == "media":
+        return req.body, {}
+    parts = split_multipart(req.headers.get("Content-Type", ""), req.body)
+    if not parts or len(parts) != 2:
+        raise bad_request("Invalid multipart request")
+    (_, meta_bytes), (_, raw) = parts
+    call.request = ApiRequest(req.method, req.path, req.args, req.headers, meta_bytes)
+    return raw, call.json_body()

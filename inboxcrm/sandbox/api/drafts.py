@@ -8,26 +8,18 @@ id answers 404, which is what makes a lost answer safe to retry.
 from typing import Any
 
 from inboxcrm.sandbox import delivery, resources
-from inboxcrm.sandbox.api.call import ApiRequest, Call
+from inboxcrm.sandbox.api.call import Call, uploaded
 from inboxcrm.sandbox.api.listing import matching, paginate
 from inboxcrm.sandbox.errors import bad_request, not_found
-from inboxcrm.sandbox.mime import decode_b64url, split_multipart
+from inboxcrm.sandbox.mime import decode_b64url
 from inboxcrm.sandbox.state import StoredMessage
 
 
 def _draft_body(call: Call) -> tuple[bytes, dict[str, Any]]:
     """The draft's RFC 822 bytes and its message metadata (threadId), from JSON or upload."""
-    req = call.request
-    upload = req.args.get("uploadType")
-    if req.path.startswith("/upload/") and upload in ("media", "multipart"):
-        if upload == "media":
-            return req.body, {}
-        parts = split_multipart(req.headers.get("Content-Type", ""), req.body)
-        if not parts or len(parts) != 2:
-            raise bad_request("Invalid multipart request")
-        (_, meta_bytes), (_, raw) = parts
-        call.request = ApiRequest(req.method, req.path, req.args, req.headers, meta_bytes)
-        return raw, dict(call.json_body().get("message") or {})
+    if (found := uploaded(call)) is not None:
+        raw, meta = found
+        return raw, dict(meta.get("message") or {})
     message = call.json_body().get("message")
     if not isinstance(message, dict) or not isinstance(message.get("raw"), str):
         raise bad_request("Missing draft message")

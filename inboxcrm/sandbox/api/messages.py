@@ -5,10 +5,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from inboxcrm.sandbox import delivery, resources
-from inboxcrm.sandbox.api.call import ApiRequest, Call, label_ids, modify_labels
+from inboxcrm.sandbox.api.call import Call, label_ids, modify_labels, uploaded
 from inboxcrm.sandbox.api.listing import matching, paginate
 from inboxcrm.sandbox.errors import bad_request, not_found
-from inboxcrm.sandbox.mime import decode_b64url, parse, split_multipart
+from inboxcrm.sandbox.mime import decode_b64url, parse
 
 
 def messages_list(call: Call) -> dict[str, Any]:
@@ -31,17 +31,8 @@ def attachments_get(call: Call, message_id: str, id: str) -> dict[str, Any]:
 
 def _raw_and_meta(call: Call) -> tuple[bytes, dict[str, Any]]:
     """The RFC 822 bytes and JSON metadata, from a JSON body or a media/multipart upload."""
-    req = call.request
-    upload = req.args.get("uploadType")
-    if req.path.startswith("/upload/") and upload in ("media", "multipart"):
-        if upload == "media":
-            return req.body, {}
-        parts = split_multipart(req.headers.get("Content-Type", ""), req.body)
-        if not parts or len(parts) != 2:
-            raise bad_request("Invalid multipart request")
-        (_, meta_bytes), (_, raw) = parts
-        call.request = ApiRequest(req.method, req.path, req.args, req.headers, meta_bytes)
-        return raw, call.json_body()
+    if (found := uploaded(call)) is not None:
+        return found
     body = call.json_body()
     raw_text = body.get("raw")
     if not raw_text or not isinstance(raw_text, str):

@@ -8,10 +8,10 @@ once."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from itertools import groupby
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from inboxcrm import queue
 from inboxcrm.db import Database, chunks
@@ -25,7 +25,6 @@ from inboxcrm.tenancy import Scope
 
 WAIT_LEASE = dt.timedelta(minutes=5)
 WAIT_STEP = 500
-TICK_SECONDS = 10.0
 
 
 def check_waits_due(runtime: Runtime, now: dt.datetime) -> int:
@@ -34,28 +33,20 @@ def check_waits_due(runtime: Runtime, now: dt.datetime) -> int:
 
 def check_waits(database: Database, now: dt.datetime) -> int:
     """Check the inquiries due; returns how many were checked."""
-    done = 0
-    deadline = time.monotonic() + TICK_SECONDS
-    while time.monotonic() < deadline:
-        with database.session() as session:
-            ids = queue.claim(session, InboundWait.check_at, now, WAIT_LEASE, limit=WAIT_STEP)
-            session.commit()
-        if not ids:
-            break
-        with database.session() as session:
-            waits = session.execute(
-                select(InboundWait.workspace_id, Activity.lead_id, InboundWait.activity_id,
-                       InboundWait.since)
-                .join(Activity, Activity.id == InboundWait.activity_id)
-                .where(InboundWait.id.in_(ids))
-                .order_by(InboundWait.workspace_id, InboundWait.id)
-            ).tuples().all()  # fmt: skip
-            for workspace_id, rows in groupby(waits, key=lambda row: row[0]):
-                _check(Scope(session, workspace_id), [r[1:] for r in rows], now)
-            session.execute(delete(InboundWait).where(InboundWait.id.in_(ids)))
-            session.commit()
-        done += len(ids)
-    return done
+
+    def check(session: Session, ids: list[int]) -> None:
+        waits = session.execute(
+            select(InboundWait.workspace_id, Activity.lead_id, InboundWait.activity_id,
+                   InboundWait.since)
+            .join(Activity, Activity.id == InboundWait.activity_id)
+            .where(InboundWait.id.in_(ids))
+            .order_by(InboundWait.workspace_id, InboundWait.id)
+        ).tuples().all()  # fmt: skip
+        for workspace_id, rows in groupby(waits, key=lambda row: row[0]):
+            _check(Scope(session, workspace_id), [r[1:] for r in rows], now)
+        session.execute(delete(InboundWait).where(InboundWait.id.in_(ids)))
+
+    return queue.drain(database, InboundWait.check_at, now, check, lease=WAIT_LEASE, step=WAIT_STEP)
 
 
 def _check(scope: Scope, waits: list[tuple[int, int, dt.datetime]], now: dt.datetime) -> None:
