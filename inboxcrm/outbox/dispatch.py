@@ -3,7 +3,9 @@
 The mechanism is Gmail's draft two-phase (docs/architecture.md, "Sending exactly once"):
 
 1. claim: the mailbox's send slot (one send at a time per mailbox, gaps between), then
-   one due Send, each a lease through `queue.claim`;
+   one due Send, each a lease through `queue.claim` (a rep's one-off first; when the cap
+   left cannot take all that is due, the workspace's choice of sequences or campaigns
+   before the other: `pacing.ranks`);
 2. commit: checks at send time, the window, the composed MIME with its own Message-ID
    and token header, committed before Gmail is called;
 3. drafts.create with that MIME; the draft id committed;
@@ -50,7 +52,14 @@ from inboxcrm.outbox import pacing, windows
 from inboxcrm.outbox.checks import CHECKS, Check, Due
 from inboxcrm.outbox.compose import ComposeError, Outgoing, compose, new_identity
 from inboxcrm.outbox.marketing import Marked, Sender, is_marketing, mark
-from inboxcrm.outbox.models import ACTIVE, MailboxSending, Send, SendState, SkipReason
+from inboxcrm.outbox.models import (
+    ACTIVE,
+    MailboxSending,
+    Send,
+    SendState,
+    SkipReason,
+    SourceKind,
+)
 from inboxcrm.outbox.reconcile import Sought, find_draft, find_sent
 from inboxcrm.outbox.settings import outbox_settings
 from inboxcrm.outbox.unsubscribe import Recipient
@@ -198,6 +207,9 @@ def _dispatch_mailbox(dispatch: Dispatch, slot_id: int, now: dt.datetime) -> Non
             sending.gap_max_seconds if sending.gap_max_seconds is not None else pacing.MAX_GAP
         )
         counted, oldest = _counted(session, mailbox.id, now)
+        first = outbox_settings(session, mailbox.workspace_id).cap_first
+        short = _due_beyond(session, mailbox.id, now, cap - counted)
+    order = _order(pacing.ranks(first, short))
     if mailbox.status is not MailboxStatus.connected:
         free(now + RECONNECT)
         return
@@ -213,7 +225,7 @@ def _dispatch_mailbox(dispatch: Dispatch, slot_id: int, now: dt.datetime) -> Non
     then: dt.datetime | None = None
     extra: dict[str, Any] = {"paused_until": None, "pause_reason": None}
     for _ in range(SKIPS_PER_SLOT):
-        outcome = _next_send(dispatch, calls, mailbox, now)
+        outcome = _next_send(dispatch, calls, mailbox, now, order)
         if outcome is None:  # nothing more due
             break
         if outcome.called:  # Gmail sent (or may have): the gap before the next
@@ -238,11 +250,36 @@ class Outcome:
 _COMMITTED_FIRST = case((Send.state == SendState.committed, 0), else_=1)
 
 
+def _due_beyond(session: Session, mailbox_id: int, now: dt.datetime, left: int) -> bool:
+    """Whether more sends of the mailbox are due than the `left` of its cap can take
+    (counting no further than one past it)."""
+    if left <= 0:
+        return True
+    due = (
+        select(Send.id)
+        .where(Send.mailbox_id == mailbox_id, Send.due_at <= now, Send.state.in_(ACTIVE))
+        .limit(left + 1)
+        .subquery()
+    )
+    return int(session.scalar(select(func.count()).select_from(due)) or 0) > left
+
+
+def _order(ranks: dict[SourceKind, int]) -> tuple[Any, ...]:
+    """The claim's order: a Send left committed first (it may have gone: reconcile it),
+    then by the kind's rank (`pacing.ranks`), then the oldest due."""
+    rank = case(*((Send.source_kind == kind, n) for kind, n in ranks.items()), else_=len(ranks))
+    return (_COMMITTED_FIRST, rank, Send.due_at, Send.id)
+
+
 def _next_send(
-    dispatch: Dispatch, calls: GmailCalls, mailbox: Mailbox, now: dt.datetime
+    dispatch: Dispatch,
+    calls: GmailCalls,
+    mailbox: Mailbox,
+    now: dt.datetime,
+    order: tuple[Any, ...],
 ) -> Outcome | None:
-    """Claim the mailbox's next due Send (one left committed first) and take it as far as
-    it goes; None when none is due."""
+    """Claim the mailbox's next due Send in `order` (one left committed first) and take it
+    as far as it goes; None when none is due."""
     database = dispatch.runtime.database
     lease = now + SEND_LEASE
     with database.session() as session:
@@ -254,7 +291,7 @@ def _next_send(
             Send.mailbox_id == mailbox.id,
             Send.state.in_(ACTIVE),
             limit=1,
-            order_by=(_COMMITTED_FIRST, Send.due_at, Send.id),
+            order_by=order,
         )
         if ids:
             session.execute(

@@ -1,7 +1,7 @@
 """The outbox's tables: Send (one outgoing email, the queue that makes delivery exactly
 once), MailboxSending (a mailbox's pacing: its send slot, cap and pause), the suppression
 list, the raw tracking hits and the workspace's sending settings (postal address, tracking
-on or off)."""
+on or off, which of campaigns and sequences goes first within a mailbox's cap)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,15 @@ class SkipReason(enum.StrEnum):
     lead_removed = "lead_removed"
     exited = "exited"  # the lead left the sequence of this step (a reply synced meanwhile)
     cancelled = "cancelled"  # its campaign was cancelled before it went
+
+
+class CapFirst(enum.StrEnum):
+    """Which marketing mail a mailbox sends first when its daily cap cannot take all that
+    is due: a follow-up in a live conversation, or a broadcast. A rep's one-off email
+    always goes before both."""
+
+    sequences = "sequences"
+    campaigns = "campaigns"
 
 
 # States a dispatcher still has work for; `due_at` is set for exactly these.
@@ -224,6 +233,10 @@ class OutboxSettings(InWorkspace, Base):
     tracking: Mapped[bool] = mapped_column(default=False, server_default=false())
     # At most this many campaign emails per lead over 7 days (the frequency cap).
     frequency_cap: Mapped[int] = mapped_column(default=3, server_default="3")
+    # Within a mailbox's shared daily cap, which goes first when it cannot take all due.
+    cap_first: Mapped[CapFirst] = mapped_column(
+        enum_column(CapFirst), default=CapFirst.sequences, server_default=CapFirst.sequences.value
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (UniqueConstraint("workspace_id"),)

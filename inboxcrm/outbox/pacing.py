@@ -1,7 +1,10 @@
-"""A mailbox's sending pace (pure): its daily cap and the gaps between its sends.
+"""A mailbox's sending pace (pure): its daily cap, the gaps between its sends, and which
+due send goes first.
 
 Gmail counts sent mail over a rolling 24 hours and, past its limit, accepts for a while
-and then bounces (DESIGN.md): our cap stays below it, at 80 % by default.
+and then bounces (DESIGN.md): our cap stays below it, at 80 % by default. Campaigns and
+sequence steps share that cap: a rep's own email goes first, and when the cap left cannot
+take all that is due, the kind the workspace chose (`CapFirst`) goes before the other.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from inboxcrm.addresses import ascii_domain
+from inboxcrm.outbox.models import CapFirst, SourceKind
 
 DAY = dt.timedelta(hours=24)
 WORKSPACE_LIMIT = 2000  # Google Workspace, messages a day
@@ -40,3 +44,15 @@ def gap(
     needed = DAY.total_seconds() / max(cap, 1) * 0.95  # the mean gap that reaches the cap
     longest = max(shortest, min(longest, 2 * needed - shortest))
     return dt.timedelta(seconds=shortest + (longest - shortest) * random())
+
+
+def ranks(first: CapFirst, short: bool) -> dict[SourceKind, int]:
+    """The order due sends of a mailbox go in, by kind (lower first; within a rank the
+    oldest due first). A rep's one-off email (and a marketer's test to herself) always
+    leads. When the cap left is `short` of what is due, the chosen kind of marketing mail
+    goes before the other; otherwise both go as they fell due."""
+    ranked = {SourceKind.oneoff: 0, SourceKind.test: 0, SourceKind.step: 1, SourceKind.campaign: 1}
+    if short:
+        later = SourceKind.campaign if first is CapFirst.sequences else SourceKind.step
+        ranked[later] = 2
+    return ranked

@@ -1,5 +1,7 @@
-"""A workspace's sending settings: the postal address every campaign footer carries, and
-whether opens and clicks are tracked. And the check a campaign launch makes of them."""
+"""A workspace's sending settings: the postal address every campaign footer carries,
+whether opens and clicks are tracked, the frequency cap, and which of sequences and
+campaigns goes first within a mailbox's daily cap. And the check a campaign launch makes
+of them."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import require_admin
 from inboxcrm.errors import Invalid
-from inboxcrm.outbox.models import OutboxSettings
+from inboxcrm.outbox.models import CapFirst, OutboxSettings
 
 POSTAL_MAX = 500
 FREQUENCY_MAX = 50
@@ -22,7 +24,11 @@ def outbox_settings(session: Session, workspace_id: int) -> OutboxSettings:
         select(OutboxSettings).where(OutboxSettings.workspace_id == workspace_id)
     ).first()
     return found or OutboxSettings(
-        workspace_id=workspace_id, postal_address="", tracking=False, frequency_cap=FREQUENCY_CAP
+        workspace_id=workspace_id,
+        postal_address="",
+        tracking=False,
+        frequency_cap=FREQUENCY_CAP,
+        cap_first=CapFirst.sequences,
     )
 
 
@@ -32,7 +38,9 @@ def save_settings(
     postal_address: str,
     tracking: bool,
     frequency_cap: int | None = None,
+    cap_first: str | None = None,
 ) -> OutboxSettings:
+    """Save what is given (a frequency cap or a `cap_first` of None keeps the saved one)."""
     require_admin(actor, "change the sending settings")
     address = "\n".join(line.strip() for line in postal_address.strip().splitlines())
     if len(address) > POSTAL_MAX:
@@ -45,10 +53,21 @@ def save_settings(
             f"the frequency cap is 0 to {FREQUENCY_MAX} campaign emails a week",
             {"frequency_cap": "out of range"},
         )
+    first = None
+    if cap_first is not None:
+        try:
+            first = CapFirst(cap_first)
+        except ValueError:
+            raise Invalid(
+                "first within a mailbox's cap: sequences or campaigns",
+                {"cap_first": "not sequences or campaigns"},
+            ) from None
     row = outbox_settings(session, actor.workspace_id)
     row.postal_address, row.tracking = address, tracking
     if frequency_cap is not None:
         row.frequency_cap = frequency_cap
+    if first is not None:
+        row.cap_first = first
     session.add(row)
     session.flush()
     return row

@@ -125,6 +125,7 @@ def sending_settings() -> str | Response:
             request.form.get("postal_address", ""),
             request.form.get("tracking") == "1",
             _frequency(request.form.get("frequency_cap")),
+            request.form.get("cap_first") or None,
         )
         db_session().commit()
         flash("Sending settings saved.")

@@ -1,6 +1,6 @@
 """The clock's advance of due enrollments, set-based: a claim of up to BATCH due rows,
-then a few queries for all of them (their leads, last sends, opens and clicks,
-suppressions, senders), the pure `plan.advance` for each, and one statement per kind of
+then a few queries for all of them (their leads, last sends, the tracking hits of those
+sends, suppressions, senders), the pure `plan.advance` for each, and one statement per kind of
 write (the Sends planned through the outbox, tasks, history, the enrollments themselves).
 
 Each email step is one Send of source `step` and source id "enrollment:step", so a
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -32,7 +32,15 @@ from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.notifications.models import NoticeKind
 from inboxcrm.notifications.notify import Notice, notify
-from inboxcrm.outbox.models import ACTIVE, Send, SourceKind, SuppressionReason
+from inboxcrm.outbox.models import (
+    ACTIVE,
+    HitKind,
+    Send,
+    SourceKind,
+    SuppressionReason,
+    TrackingHit,
+    Verdict,
+)
 from inboxcrm.outbox.service import Planned, plan_many
 from inboxcrm.outbox.suppression import suppressed
 from inboxcrm.outbox.windows import WORKING_HOURS, Window, zone
@@ -257,37 +265,73 @@ def _last_sends(session: Session, ids: set[int]) -> dict[int, SendFacts]:
     return found
 
 
+@dataclass(frozen=True)
+class Engaged:
+    """What the lead did to one sent email, as its conditions read it."""
+
+    opened: bool = False
+    clicked: bool = False
+    replied: bool = False
+
+
 def _engaged(
     session: Session,
     rows: list[Row],
     sequences: dict[int, SequenceRow],
     lasts: dict[int, SendFacts],
-) -> dict[int, set[ActivityKind]]:
-    """For enrollments in sequences with conditions: what the lead did since its last email
-    was sent (a person's open or click; a reply)."""
-    wanted: dict[int, dt.datetime] = {}
+) -> dict[int, Engaged]:
+    """For enrollments in sequences with conditions, by their last Send: whether a person
+    opened or clicked that very email (its own tracking hits with a person's verdict: the
+    fetches of Apple's and Gmail's proxies and of scanners do not count, nor opens of any
+    other mail; a click is an open too, images may be off), and whether the lead replied
+    since it was sent (any reply, as a reply ends an enrollment whatever its thread)."""
+    wanted: dict[int, tuple[int, int, dt.datetime]] = {}  # send: workspace, lead, sent
     for r in rows:
         sequence = sequences.get(r.sequence_id)
         if sequence is None or not any(s.condition is not None for s in sequence.live_steps):
             continue
         last = lasts.get(r.last_send_id) if r.last_send_id is not None else None
         if last is not None and last.sent_at is not None and r.lead_id is not None:
-            wanted[r.lead_id] = min(wanted.get(r.lead_id, last.sent_at), last.sent_at)
-    found: dict[int, set[ActivityKind]] = defaultdict(set)
+            assert r.last_send_id is not None
+            wanted[r.last_send_id] = (r.workspace_id, r.lead_id, last.sent_at)
     if not wanted:
-        return found
-    since = min(wanted.values())
-    kinds = (ActivityKind.open, ActivityKind.click, ActivityKind.reply)
-    for chunk in chunks(sorted(wanted)):
-        for lead_id, kind, at in session.execute(
-            select(Activity.lead_id, Activity.kind, func.max(Activity.occurred_at))
+        return {}
+    hits: dict[int, set[HitKind]] = defaultdict(set)
+    refs = sorted((workspace, str(send)) for send, (workspace, _l, _s) in wanted.items())
+    for pairs in chunks(refs):
+        for ref, kind in session.execute(
+            select(TrackingHit.send_ref, TrackingHit.kind)
             .where(
-                Activity.lead_id.in_(chunk), Activity.kind.in_(kinds), Activity.occurred_at >= since
+                tuple_(TrackingHit.workspace_id, TrackingHit.send_ref).in_(pairs),
+                TrackingHit.verdict == Verdict.person,
+                TrackingHit.kind.in_((HitKind.open, HitKind.click)),
             )
-            .group_by(Activity.lead_id, Activity.kind)
+            .distinct()
         ).tuples():
-            if at is not None and at >= wanted[lead_id]:
-                found[lead_id].add(kind)
+            hits[int(ref)].add(kind)
+    replied: dict[int, dt.datetime] = {}
+    since = min(sent for _w, _l, sent in wanted.values())
+    for leads in chunks(sorted({lead for _w, lead, _s in wanted.values()})):
+        for lead_id, at in session.execute(
+            select(Activity.lead_id, func.max(Activity.occurred_at))
+            .where(
+                Activity.lead_id.in_(leads),
+                Activity.kind == ActivityKind.reply,
+                Activity.occurred_at >= since,
+            )
+            .group_by(Activity.lead_id)
+        ).tuples():
+            if at is not None and lead_id is not None:
+                replied[lead_id] = at
+    found: dict[int, Engaged] = {}
+    for send_id, (_workspace, lead_id, sent_at) in wanted.items():
+        did = hits.get(send_id, set())
+        answer = replied.get(lead_id)
+        found[send_id] = Engaged(
+            opened=bool(did),
+            clicked=HitKind.click in did,
+            replied=answer is not None and answer >= sent_at,
+        )
     return found
 
 
@@ -298,7 +342,7 @@ def _workspace(
     sequences: dict[int, SequenceRow],
     leads: dict[int, Lead],
     lasts: dict[int, SendFacts],
-    engaged: dict[int, set[ActivityKind]],
+    engaged: dict[int, Engaged],
     writes: Writes,
     now: dt.datetime,
     done: Advanced,
@@ -349,7 +393,7 @@ def _workspace(
             continue
         steps = tuple(plan_of(s) for s in sequence.live_steps)
         last = lasts.get(r.last_send_id) if r.last_send_id is not None else None
-        did = engaged.get(lead.id, set())
+        did = engaged.get(r.last_send_id or 0, Engaged())
         facts = Facts(
             r.step_id,
             r.step_at,
@@ -358,9 +402,9 @@ def _workspace(
                 last.pending,
                 last.sent_at,
                 last.due_at,
-                ActivityKind.open in did,
-                ActivityKind.click in did,
-                ActivityKind.reply in did,
+                did.opened,
+                did.clicked,
+                did.replied,
             )
             if last is not None
             else None,

@@ -45,9 +45,9 @@ class LastEmail:
     pending: bool  # planned, claimed or committed: not gone yet
     sent_at: dt.datetime | None  # None and not pending: skipped or failed
     due_at: dt.datetime | None = None
-    opened: bool = False  # a person opened it (since it was sent)
-    clicked: bool = False
-    replied: bool = False
+    opened: bool = False  # a person opened (or clicked) this email: its own tracking hits
+    clicked: bool = False  # a person clicked a link of this email
+    replied: bool = False  # the lead replied since it was sent (any thread, as exits read)
 
 
 @dataclass(frozen=True)

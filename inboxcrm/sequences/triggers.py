@@ -11,7 +11,12 @@ Each tick, per workspace:
   (won, lost, unqualified by default) leaves it;
 - each trigger: event triggers (enters a stage, turns cold, new inbound lead) read their
   table past their own cursor; state triggers (in a segment, score at or above a line)
-  ask who is in now, and the preview keeps out who is in or went through already.
+  ask who is in now, leaving out who is in the sequence or went through it and may not
+  come again yet (the sequence's re-enroll setting), a page of leads a tick: their
+  cursor is the last lead looked at, back to the start after the last page, so leads
+  refused for a while (suppressed, in another sequence) hold up nobody behind them.
+  The preview says why a lead is refused; a segment whose filter no longer compiles
+  enrolls nobody and stops no other trigger.
 
 Cursors move in the same transaction as the enrollments, so a tick run twice enrolls
 nobody twice (and the unique live enrollment holds against two triggers at once)."""
@@ -22,7 +27,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Workspace
@@ -31,9 +36,9 @@ from inboxcrm.db import Database, chunks
 from inboxcrm.leads.models import Activity, ActivityKind, Lead, Temperature
 from inboxcrm.runtime import Runtime
 from inboxcrm.scoring.models import TemperatureChange
-from inboxcrm.segments.filters import parse
+from inboxcrm.segments.filters import FilterProblem, parse
 from inboxcrm.segments.models import Segment
-from inboxcrm.segments.service import lead_ids as segment_lead_ids
+from inboxcrm.segments.service import compiler
 from inboxcrm.sequences.exits import Exit, exit_enrollments
 from inboxcrm.sequences.models import (
     Enrollment,
@@ -96,18 +101,21 @@ def triggers_due(runtime: Runtime, now: dt.datetime) -> int:
     return run_triggers(runtime.database, now)
 
 
-def run_triggers(database: Database, now: dt.datetime) -> int:
-    """One look per workspace; returns how many leads were enrolled."""
+def run_triggers(database: Database, now: dt.datetime, limit: int = STATE_LIMIT) -> int:
+    """One look per workspace (state triggers at `limit` leads each); returns how many
+    leads were enrolled."""
     with database.session() as session:
         workspaces = list(session.scalars(select(Workspace.id).order_by(Workspace.id)))
     enrolled = 0
     for workspace_id in workspaces:
         with database.session() as session:
-            enrolled += run_workspace(session, workspace_id, now)
+            enrolled += run_workspace(session, workspace_id, now, limit)
     return enrolled
 
 
-def run_workspace(session: Session, workspace_id: int, now: dt.datetime) -> int:
+def run_workspace(
+    session: Session, workspace_id: int, now: dt.datetime, limit: int = STATE_LIMIT
+) -> int:
     scope = Scope(session, workspace_id)
     policy = policy_of(scope, now)
     enrolled = _temperatures(scope, policy, now)
@@ -118,7 +126,7 @@ def run_workspace(session: Session, workspace_id: int, now: dt.datetime) -> int:
         .where(Trigger.workspace_id == workspace_id)
         .order_by(Trigger.id)
     ):
-        enrolled += _run(scope, trigger, now)
+        enrolled += _run(scope, trigger, now, limit)
     session.flush()
     return enrolled
 
@@ -286,7 +294,7 @@ def _stage_exits(scope: Scope, policy: Reengagement) -> None:
     exit_enrollments(scope.session, scope.workspace_id, exits, max(a for *_, a in rows))
 
 
-def _run(scope: Scope, trigger: Trigger, now: dt.datetime) -> int:
+def _run(scope: Scope, trigger: Trigger, now: dt.datetime, limit: int) -> int:
     sequence = scope.session.get_one(SequenceRow, trigger.sequence_id)
     if sequence.state is not SequenceState.active:
         return 0
@@ -312,29 +320,50 @@ def _run(scope: Scope, trigger: Trigger, now: dt.datetime) -> int:
             session, Activity, ws, trigger.cursor, Activity.kind == ActivityKind.inquiry
         )
     elif trigger.kind is TriggerKind.score:
-        leads = list(
-            session.scalars(
-                select(Lead.id)
-                .where(Lead.workspace_id == ws, Lead.score >= (trigger.score or 0))
-                .where(
-                    ~Lead.id.in_(
-                        select(Enrollment.lead_id).where(
-                            Enrollment.sequence_id == sequence.id, Enrollment.lead_id.is_not(None)
-                        )
-                    )
-                )
-                .order_by(Lead.id)
-                .limit(STATE_LIMIT)
-            )
-        )
+        leads = _page(scope, trigger, sequence, Lead.score >= (trigger.score or 0), now, limit)
     elif trigger.kind is TriggerKind.segment:
         segment = scope.find(Segment, trigger.segment_id or 0)
         if segment is None:
             return 0
-        leads = segment_lead_ids(scope, parse(segment.filter), now, STATE_LIMIT)
+        try:
+            node = parse(segment.filter)
+            inside = compiler(scope, node, now).where(node)
+        except FilterProblem:  # edited into something that no longer compiles
+            return 0
+        leads = _page(scope, trigger, sequence, inside, now, limit)
     if not leads:
         return 0
     return len(enroll(scope, sequence, list(dict.fromkeys(leads)), now, by=by).enrolled)
+
+
+def _page(
+    scope: Scope,
+    trigger: Trigger,
+    sequence: SequenceRow,
+    inside: ColumnElement[bool],
+    now: dt.datetime,
+    limit: int,
+) -> list[int]:
+    """A state trigger's next page of leads that are `inside` now, past its cursor (the
+    last lead it looked at), but for those the sequence would not take again: live in it,
+    or through it and not yet due again. After the last page the cursor goes back to 0."""
+    taken = select(Enrollment.lead_id).where(
+        Enrollment.sequence_id == sequence.id, Enrollment.lead_id.is_not(None)
+    )
+    if (days := sequence.reenroll_after_days) is not None:
+        since = now - dt.timedelta(days=days)
+        taken = taken.where(or_(Enrollment.ended_at.is_(None), Enrollment.ended_at > since))
+    leads = list(
+        scope.session.scalars(
+            select(Lead.id)
+            .where(Lead.workspace_id == scope.workspace_id, Lead.id > trigger.cursor, inside)
+            .where(~Lead.id.in_(taken))
+            .order_by(Lead.id)
+            .limit(limit)
+        )
+    )
+    trigger.cursor = leads[-1] if len(leads) == limit else 0
+    return leads
 
 
 def describe(trigger: Trigger) -> str:
