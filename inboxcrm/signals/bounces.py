@@ -183,6 +183,17 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "notaccept",
+        _words(
+            r"returned null mx",  # gmail: the domain publishes a null MX (RFC 7505)
+            r"doesn't receive email according to the administrator",
+        ),
+    ),
+    (
+        "networkerror",
+        _words(r"wasn't able to establish an smtp connection"),  # qmail, whatever follows
+    ),
+    (
         "expired",
         _words(
             r"retry timeout exceeded",
@@ -604,6 +615,9 @@ _LATER: dict[str, re.Pattern[str]] = {
         r"certificate",
         r"security (policy|error)",
     ),
+    "syntaxerror": _words(
+        r"malformed (recipient )?address", r"syntax error", r"syntactically invalid"
+    ),
     "mailererror": _words(
         r"mailer error", r"command (died|failed|output)", r"procmail", r"exit code"
     ),
@@ -677,6 +691,8 @@ def _reason(status: str, text: str, action: str, command: str) -> str:
     elif coded == "hostunknown":
         if not _matches("networkerror", text) or _matches("hostunknown", text):
             return "hostunknown"
+    elif coded == "exceedlimit" and _matches("mesgtoobig", text):
+        return "mesgtoobig"  # x.2.3 is "too long" and sisimai names a message too large so
     elif coded in ("mailboxfull", "hasmoved", "suspend", "mesgtoobig", "exceedlimit"):
         return coded
     for reason, pattern in _REASONS.items():
