@@ -475,17 +475,17 @@ def mail_classify(files: tuple[str, ...]) -> None:
     import json
     from pathlib import Path
 
-    from inboxcrm.mail.parse import parse_raw
-    from inboxcrm.signals.classify import read_signals
+    from inboxcrm.signals.classify import classify_raw
 
     now = utcnow()
     logging.getLogger("inboxcrm.mail.parse").setLevel(logging.ERROR)  # notes are for syncs
     for name in files:
         try:
-            parsed = parse_raw(Path(name).read_bytes())
-            line: dict[str, Any] = {"file": name, **read_signals(parsed, now).as_json()}
-        except Exception as exc:  # one bad file: its line says so, the run goes on
-            line = {"file": name, "error": f"{exc.__class__.__name__}: {exc}"}
+            raw = Path(name).read_bytes()
+        except OSError as exc:
+            line: dict[str, Any] = {"file": name, "error": f"{exc.__class__.__name__}: {exc}"}
+        else:
+            line = {"file": name, **classify_raw(raw, now)}
         click.echo(json.dumps(line, ensure_ascii=False))
 
 

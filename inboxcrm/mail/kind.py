@@ -113,6 +113,7 @@ def is_bounce(parsed: ParsedMessage) -> bool:
 _AUTO_REPLY_PREFIXES = (
     "automatic reply",  # Outlook, English
     "out of office autoreply",  # Exchange 2003
+    "out of (the )?office",  # Exchange and Zimbra rules ("Out of Office: <subject>")
     "auto[- ]?reply",
     "automatische antwort",  # de
     "réponse automatique",  # fr

@@ -183,6 +183,17 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "notaccept",
+        _words(
+            r"returned null mx",  # gmail: the domain publishes a null MX (RFC 7505)
+            r"doesn't receive email according to the administrator",
+        ),
+    ),
+    (
+        "networkerror",
+        _words(r"wasn't able to establish an smtp connection"),  # qmail, whatever follows
+    ),
+    (
         "expired",
         _words(
             r"retry timeout exceeded",
@@ -604,6 +615,9 @@ _LATER: dict[str, re.Pattern[str]] = {
         r"certificate",
         r"security (policy|error)",
     ),
+    "syntaxerror": _words(
+        r"malformed (recipient )?address", r"syntax error", r"syntactically invalid"
+    ),
     "mailererror": _words(
         r"mailer error", r"command (died|failed|output)", r"procmail", r"exit code"
     ),
@@ -643,6 +657,7 @@ _CODE_REASON |= {f"5.7.{n}": "securityerror" for n in (14, 15, 19)}
 
 # A code's own reading, unless the text says one of these instead.
 _CONTRADICTS_UNKNOWN = ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected")
+_ADDRESS_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept", "onhold"})
 _VAGUE = frozenset({"", "undefined", "onhold", "systemerror", "securityerror", "expired"})
 
 
@@ -656,7 +671,15 @@ def reason_for(status: str, diagnostic: str, action: str = "", command: str = ""
     the report's Action and the SMTP command refused (both optional)."""
     text = " ".join(diagnostic.lower().split())
     command = command or find_command(text)
-    status = status or find_status(text)
+    reason = _reason(status or find_status(text), text, action, command)
+    if command == "MAIL" and reason in _ADDRESS_REASONS:
+        # Refused at MAIL FROM: the words are about our sender address (an unknown
+        # sender, a sender domain that does not resolve), not the recipient's.
+        return "rejected"
+    return reason
+
+
+def _reason(status: str, text: str, action: str, command: str) -> str:
     coded = _CODE_REASON.get(status, "")
     for reason, pattern in _EXPLICIT:
         if pattern.search(text):
@@ -668,6 +691,8 @@ def reason_for(status: str, diagnostic: str, action: str = "", command: str = ""
     elif coded == "hostunknown":
         if not _matches("networkerror", text) or _matches("hostunknown", text):
             return "hostunknown"
+    elif coded == "exceedlimit" and _matches("mesgtoobig", text):
+        return "mesgtoobig"  # x.2.3 is "too long" and sisimai names a message too large so
     elif coded in ("mailboxfull", "hasmoved", "suspend", "mesgtoobig", "exceedlimit"):
         return coded
     for reason, pattern in _REASONS.items():
@@ -741,14 +766,17 @@ def _diagnostic(value: str) -> str:
 
 
 def _one(
-    recipient: str, status: str, diagnostic: str, action: str, fallback: str
+    recipient: str, status: str, diagnostic: str, action: str, fallback: str, context: str = ""
 ) -> RecipientBounce:
+    """One recipient's bounce; `context` is the report's own words about this recipient
+    (Postfix and Exim say there which SMTP command was refused; the status part may not)."""
     diagnostic = _diagnostic(diagnostic)
     found = status if status and status[2:] != "0.0" else find_status(diagnostic) or status
-    reason = reason_for(found, diagnostic, action)
+    command = find_command(" ".join(diagnostic.split())) or find_command(context)
+    reason = reason_for(found, diagnostic, action, command)
     if reason in ("onhold", "undefined") and fallback:
         # The status part said too little: the report's own words may say more.
-        better = reason_for(found, f"{diagnostic} {fallback}", action)
+        better = reason_for(found, f"{diagnostic} {fallback}", action, command)
         if better not in ("onhold", "undefined"):
             reason = better
         found = found or find_status(fallback)
@@ -783,7 +811,8 @@ def classify_bounce(parsed: ParsedMessage) -> Bounce | None:
     recipients: list[RecipientBounce] = []
     seen: set[str] = set()
     for s in statuses:
-        one = _one(s.recipient, s.status, s.diagnostic, s.action, fallback)
+        context = _near(text, s.recipient) if s.recipient else ""
+        one = _one(s.recipient, s.status, s.diagnostic, s.action, fallback, context)
         if s.recipient in seen:
             continue
         seen.add(s.recipient)

@@ -11,7 +11,7 @@ from typing import Any
 
 from inboxcrm.mail.kind import message_kind
 from inboxcrm.mail.models import MessageKind
-from inboxcrm.mail.parse import ParsedMessage
+from inboxcrm.mail.parse import ParsedMessage, parse_raw
 from inboxcrm.signals.autoreply import AutoReply, read_auto_reply
 from inboxcrm.signals.bounces import Bounce, classify_bounce, summary
 from inboxcrm.signals.meetings import Meeting, accepted_meeting
@@ -65,3 +65,12 @@ def read_signals(
     if kind is MessageKind.person:
         return Signals(kind, meeting=meeting, unsubscribe_request=asks_to_unsubscribe(text))
     return Signals(kind, meeting=meeting)
+
+
+def classify_raw(raw: bytes, now: dt.datetime) -> dict[str, Any]:
+    """What `inboxcrm mail classify` prints for one .eml file's bytes (without "file"):
+    its kind and signals, or {"error": ...} for bytes nothing can be read from."""
+    try:
+        return read_signals(parse_raw(raw), now).as_json()
+    except Exception as exc:  # one bad file: its line says so, the run goes on
+        return {"error": f"{exc.__class__.__name__}: {exc}"}
