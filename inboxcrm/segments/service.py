@@ -24,12 +24,14 @@ from inboxcrm.segments.filters import (
     Group,
     Node,
     Not,
+    Of,
     dump,
     parse,
     segment_refs,
     walk,
 )
 from inboxcrm.segments.models import Segment
+from inboxcrm.segments.sources import VERBS, Source, resolve
 from inboxcrm.tenancy import Scope
 
 MAX_NAME = 120
@@ -67,8 +69,29 @@ def _loader(scope: Scope) -> Any:
 
 
 def compiler(scope: Scope, node: Node, now: dt.datetime) -> Compiler:
-    """A compiler that knows every segment `node` refers to, directly or not."""
-    return Compiler(scope.workspace_id, now, refs_closure(node, _loader(scope)))
+    """A compiler that knows every segment `node` refers to, directly or not, and every
+    campaign and sequence they name; Invalid when one of those does not exist."""
+    return _compiled(scope, node, now)[0]
+
+
+def _compiled(scope: Scope, node: Node, now: dt.datetime) -> tuple[Compiler, dict[Of, Source]]:
+    segments = refs_closure(node, _loader(scope))
+    found = _sources(scope, node, segments)
+    sends = {of: source.sends for of, source in found.items()}
+    return Compiler(scope.workspace_id, now, segments, sends), found
+
+
+def _sources(scope: Scope, node: Node, segments: Mapping[int, Node]) -> dict[Of, Source]:
+    """The campaigns and sequences the filter names (or the segments it refers to)."""
+    wanted: dict[Of, str] = {}
+    for root in (node, *segments.values()):
+        for n in walk(root):
+            if isinstance(n, Condition) and n.of:
+                wanted.setdefault(n.of, n.where or "filter")
+    try:
+        return resolve(scope.session, scope.workspace_id, wanted)
+    except FilterProblem as exc:
+        raise Invalid(f"the filter is not valid: {exc.message}", {"filter": exc.message}) from None
 
 
 def _check_refs(scope: Scope, segment: Segment | None, node: Node) -> None:
@@ -83,6 +106,7 @@ def _check_refs(scope: Scope, segment: Segment | None, node: Node) -> None:
         check_no_cycle(segment.id if segment else None, node, others)
     except FilterProblem as exc:
         raise Invalid(exc.message, {"filter": exc.message}) from None
+    _sources(scope, node, others)  # the campaigns and sequences it names exist
 
 
 def create_segment(scope: Scope, actor: Member, name: str, raw: Any) -> Segment:
@@ -183,7 +207,7 @@ def counts(scope: Scope, segments: list[Segment], now: dt.datetime) -> dict[int,
     for segment in segments:
         try:
             out[segment.id] = count(scope, parse(segment.filter), now)
-        except FilterProblem:
+        except (FilterProblem, Invalid):  # a campaign it named was deleted, say
             out[segment.id] = None
     return out
 
@@ -202,7 +226,7 @@ class Verdict:
 def explain(scope: Scope, node: Node, lead: Lead, now: dt.datetime) -> tuple[bool, list[Verdict]]:
     """Whether `lead` is in the filter's leads, and each condition and group evaluated for
     it: one query, every node a column of it."""
-    comp = compiler(scope, node, now)
+    comp, sources = _compiled(scope, node, now)
     nodes = list(walk(node))
     columns = [comp.where(n).label(f"n{i}") for i, n in enumerate(nodes)]
     row = scope.session.execute(
@@ -212,6 +236,7 @@ def explain(scope: Scope, node: Node, lead: Lead, now: dt.datetime) -> tuple[boo
     ).one()
     held = [bool(v) for v in row[1:]]
     names = _names(scope, node)
+    names.update({("of", of): source.text for of, source in sources.items()})
     depths = _depths(node)
     verdicts = [
         Verdict(
@@ -233,7 +258,7 @@ def _depths(node: Node, depth: int = 0, out: dict[int, int] | None = None) -> di
     return out
 
 
-def _names(scope: Scope, node: Node) -> dict[tuple[str, int], str]:
+def _names(scope: Scope, node: Node) -> dict[tuple[str, Any], str]:
     """Names for the ids a filter holds (stages, owners, segments), for `describe`."""
     from inboxcrm.stages.models import Stage
 
@@ -241,7 +266,7 @@ def _names(scope: Scope, node: Node) -> dict[tuple[str, int], str]:
     for n in walk(node):
         if isinstance(n, Condition) and n.field in ids and n.value is not None:
             ids[n.field].update(n.value if isinstance(n.value, tuple) else (n.value,))
-    out: dict[tuple[str, int], str] = {}
+    out: dict[tuple[str, Any], str] = {}
     if ids["stage"]:
         for stage in scope.session.scalars(scope.select(Stage, Stage.id.in_(ids["stage"]))):
             out[("stage", stage.id)] = stage.name
@@ -281,7 +306,7 @@ _OPS = {
 }
 
 
-def describe(node: Node, names: Mapping[tuple[str, int], str] | None = None) -> str:
+def describe(node: Node, names: Mapping[tuple[str, Any], str] | None = None) -> str:
     """A node in words: "Score ≥ 40", "a reply in the last 30 days", "any of 3"."""
     names = names or {}
     if isinstance(node, Not):
@@ -297,6 +322,15 @@ def describe(node: Node, names: Mapping[tuple[str, int], str] | None = None) -> 
             return names.get((node.field, value), f"#{value}")
         return str(value)
 
+    if node.field == "activity" and node.of:
+        verb = VERBS[str(node.kind)]
+        source = names.get(("of", node.of)) or " ".join(f"{k} {v}" for k, v in node.of)
+        return {
+            "ever": f"{verb} {source}",
+            "never": f"never {verb} {source}",
+            "within_days": f"{verb} {source} in the last {node.value} days",
+            "not_within_days": f"not {verb} {source} in the last {node.value} days",
+        }[node.op]
     if node.field == "activity":
         kind = str(node.kind).replace("_", " ")
         phrase = {
@@ -305,7 +339,7 @@ def describe(node: Node, names: Mapping[tuple[str, int], str] | None = None) -> 
             "within_days": f"a {kind} in the last {node.value} days",
             "not_within_days": f"no {kind} for {node.value} days",
         }[node.op]
-        return phrase + "".join(f" of {k} {v}" for k, v in node.of)
+        return phrase
     if node.field == "segment":
         return f"{'in' if node.op == 'in' else 'not in'} segment {shown(node.value)}"
     if node.op in ("within_days", "older_than_days"):
