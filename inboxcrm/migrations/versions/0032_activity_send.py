@@ -1,8 +1,8 @@
 """activities carry the Send they came from or answer (a person's open or click, a reply
 on its thread), so a segment's "opened / clicked / replied to campaign X" is an index
 probe; the opens and clicks stored before keep their send in `detail`, copied here, and
-the replies stored before get the latest Send of their thread sent before them; sends are
-found by (mailbox, Gmail thread)
+the replies stored before get the Send their In-Reply-To names, else the latest of their
+thread sent before them; sends are found by (mailbox, Gmail thread)
 
 Revision ID: 0032
 Revises: 0031
@@ -50,20 +50,23 @@ def upgrade() -> None:
             )
 
 
-    # Replies: the latest Send to the lead on the reply's thread, sent before it.
+    # Replies: the Send their In-Reply-To names, else the latest Send to the lead on the
+    # reply's thread sent before it.
     op.execute(
-        "UPDATE activity SET send_id = ("
+        "UPDATE activity SET send_id = COALESCE(("
+        " SELECT send.id FROM send JOIN message ON message.in_reply_to = send.message_id"
+        " WHERE message.id = activity.message_id AND send.lead_id = activity.lead_id"
+        " AND send.workspace_id = activity.workspace_id), ("
         " SELECT send.id FROM send"
         " JOIN thread ON thread.gmail_id = send.gmail_thread_id"
         " AND thread.mailbox_id = send.mailbox_id"
         " JOIN message ON message.thread_id = thread.id"
         " WHERE message.id = activity.message_id AND send.lead_id = activity.lead_id"
         " AND send.state = 'sent' AND send.sent_at <= activity.occurred_at"
-        " ORDER BY send.sent_at DESC, send.id DESC LIMIT 1)"
+        " ORDER BY send.sent_at DESC, send.id DESC LIMIT 1))"
         " WHERE activity.kind = 'reply' AND activity.message_id IS NOT NULL"
         " AND activity.send_id IS NULL"
     )
-
 
 def downgrade() -> None:
     with op.batch_alter_table('activity', schema=None) as batch_op:
