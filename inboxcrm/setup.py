@@ -39,9 +39,10 @@ from inboxcrm.webhooks.jobs import webhooks_due
 # scoring reads the activities the signals stored; stage labels on the same threads find
 # their primary leads. What the signals set off follows them: their unsubscribes and hard
 # bounces (and a mailed unsubscribe) suppress their addresses before anything is sent
-# again, and a reply on the thread of one of our Sends is marked as answering it; a lead
-# asking to stop receiving email, or a new inbound lead's wait, notifies its owner. A reply, meeting, hard bounce or unsubscribe ends the lead's sequences in the
-# same transaction (an out-of-office postpones them), before anything is sent again.
+# again, and a reply to one of our Sends is marked as answering it; a lead asking to stop
+# receiving email, or a new inbound lead's wait, notifies its owner. A reply, meeting, hard
+# bounce or unsubscribe ends the lead's sequences in the same transaction (an
+# out-of-office postpones them), before anything is sent again.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
     batch=(

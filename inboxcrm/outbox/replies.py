@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 
@@ -30,61 +31,94 @@ def replies_to_sends(batch: Batch) -> None:
     """The step as `setup.SYNC_STEPS` lists it, after the signals stored the replies."""
     if not batch.messages:
         return
+    replies = _replies(batch)
+    if not replies:
+        return
+    ours = _ours(batch, {name for reply in replies for name in reply.named})
+    on_thread = _on_threads(batch, {reply.thread for reply in replies if reply.thread})
+    answered = []
+    for reply in replies:
+        found = [ours[(n, reply.lead_id)] for n in reply.named if (n, reply.lead_id) in ours]
+        sends = on_thread.get((reply.thread or "", reply.lead_id))
+        if found:
+            answered.append({"id": reply.activity_id, "send_id": found[0]})
+        elif sends:
+            answered.append({"id": reply.activity_id, "send_id": _latest_before(sends, reply.at)})
+    if answered:  # an UPDATE by primary key, many rows at once
+        batch.session.execute(update(Activity), answered)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    activity_id: int
+    lead_id: int
+    at: dt.datetime
+    named: tuple[str, ...]  # the Message-IDs it answers, In-Reply-To first, then References
+    thread: str | None  # its Gmail thread in this mailbox
+
+
+def _replies(batch: Batch) -> list[_Reply]:
+    """The batch's reply activities that name no Send yet (stored on any copy)."""
     session, mailbox = batch.session, batch.mailbox
     stored: dict[int, tuple[str | None, str]] = {}  # message -> (RFC id, Gmail thread)
     for ids in chunks([m.id for m in batch.messages]):
-        for mid, rfc, thread in session.execute(
+        rows = session.execute(
             select(Message.id, Message.rfc_message_id, Thread.gmail_id)
             .join(Thread, Thread.id == Message.thread_id)
             .where(Message.id.in_(ids), Thread.mailbox_id == mailbox.id)
-        ).tuples():
-            stored[mid] = (rfc, thread)
+        ).tuples()
+        stored.update((mid, (rfc, thread)) for mid, rfc, thread in rows)
     thread_of_rfc = {rfc: thread for rfc, thread in stored.values() if rfc}
-    replies = []  # (activity, lead, at, the Send ids it names, newest first, its thread)
+    out: list[_Reply] = []
     for part in chunks(list(stored)):
         rfcs = [r for r in (stored[mid][0] for mid in part) if r]
-        for activity_id, lead_id, at, mid, rfc, parent, refs in session.execute(
+        found = session.execute(
             select(Activity.id, Activity.lead_id, Activity.occurred_at, Activity.message_id,
                    Message.rfc_message_id, Message.in_reply_to, Message.references)
             .join(Message, Message.id == Activity.message_id)
             .where(Activity.workspace_id == mailbox.workspace_id,
                    Activity.kind == ActivityKind.reply, Activity.send_id.is_(None),
                    or_(Activity.message_id.in_(part), Message.rfc_message_id.in_(rfcs)))
-        ).tuples():  # fmt: skip
-            named = [p for p in (parent, *reversed(refs or [])) if p]
+        ).tuples()  # fmt: skip
+        for activity_id, lead_id, at, mid, rfc, parent, refs in found:
+            named = dict.fromkeys(p for p in (parent, *reversed(refs or [])) if p)
             thread = stored[mid][1] if mid in stored else thread_of_rfc.get(rfc or "")
-            replies.append((activity_id, lead_id, at, list(dict.fromkeys(named)), thread))
-    if not replies:
-        return
-    ours: dict[tuple[str, int], int] = {}  # (Message-ID, lead) -> Send
-    for ids in chunks(sorted({n for r in replies for n in r[3]})):
-        for send_id, message_id, lead_id in session.execute(
+            out.append(_Reply(activity_id, lead_id, at, tuple(named), thread))
+    return out
+
+
+def _ours(batch: Batch, names: set[str]) -> dict[tuple[str, int], int]:
+    """(Message-ID, lead) -> the Send that carried it."""
+    out: dict[tuple[str, int], int] = {}
+    for ids in chunks(sorted(names)):
+        rows = batch.session.execute(
             select(Send.id, Send.message_id, Send.lead_id).where(
-                Send.workspace_id == mailbox.workspace_id, Send.message_id.in_(ids)
+                Send.workspace_id == batch.mailbox.workspace_id, Send.message_id.in_(ids)
             )
-        ).tuples():
+        ).tuples()
+        for send_id, message_id, lead_id in rows:
             if message_id is not None and lead_id is not None:
-                ours[(message_id, lead_id)] = send_id
-    on_thread: dict[tuple[str, int], list[tuple[dt.datetime, int]]] = defaultdict(list)
-    for ids in chunks(sorted({r[4] for r in replies if r[4]})):
-        for send_id, lead_id, thread, sent_at in session.execute(
+                out[(message_id, lead_id)] = send_id
+    return out
+
+
+def _on_threads(
+    batch: Batch, threads: set[str]
+) -> dict[tuple[str, int], list[tuple[dt.datetime, int]]]:
+    """(Gmail thread, lead) -> the Sends sent on it from this mailbox, with their times."""
+    out: dict[tuple[str, int], list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for ids in chunks(sorted(threads)):
+        rows = batch.session.execute(
             select(Send.id, Send.lead_id, Send.gmail_thread_id, Send.sent_at).where(
-                Send.mailbox_id == mailbox.id,
+                Send.mailbox_id == batch.mailbox.id,
                 Send.gmail_thread_id.in_(ids),
                 Send.state == SendState.sent,
             )
-        ).tuples():
+        ).tuples()
+        for send_id, lead_id, thread, sent_at in rows:
             if lead_id is not None and thread is not None and sent_at is not None:
-                on_thread[(thread, lead_id)].append((sent_at, send_id))
-    answered = []
-    for activity_id, lead_id, at, named, thread in replies:
-        send_id = next((ours[(n, lead_id)] for n in named if (n, lead_id) in ours), None)
-        if send_id is None and thread and on_thread.get((thread, lead_id)):
-            send_id = _latest_before(on_thread[(thread, lead_id)], at)
-        if send_id is not None:
-            answered.append({"id": activity_id, "send_id": send_id})
-    if answered:  # an UPDATE by primary key, many rows at once
-        session.execute(update(Activity), answered)
+                out[(thread, lead_id)].append((sent_at, send_id))
+    return out
 
 
 def _latest_before(sends: list[tuple[dt.datetime, int]], at: dt.datetime) -> int:

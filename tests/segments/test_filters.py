@@ -53,7 +53,8 @@ def test_an_activity_names_its_campaign_or_sequence_step() -> None:
     node = parse(raw)
     assert isinstance(node, Group)
     opened, received = node.items
-    assert isinstance(opened, Condition) and isinstance(received, Condition)
+    assert isinstance(opened, Condition)
+    assert isinstance(received, Condition)
     assert opened.of == (("campaign", 3),)
     assert received.of == (("sequence", 5), ("step", 2))
     assert dump(node) == raw
