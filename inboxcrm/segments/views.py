@@ -178,8 +178,7 @@ def preview() -> tuple[Response, int] | Response:
     s, now = scope(), utcnow()
     try:
         node = service.checked(raw)
-        count = service.count(s, node, now)
-        leads = service.first_leads(s, node, now)
+        count, leads = service.counted_leads(s, node, now)
     except DomainError as exc:
         db_session().rollback()
         return jsonify(error={"status": exc.status, "message": exc.message}), exc.status

@@ -202,3 +202,21 @@ def test_why_a_lead_is_in_or_out_names_each_condition(
     held, verdicts = service.explain(scope, node, people["cid"], NOW)
     assert not held
     assert [v.held for v in verdicts] == [False, True, False, True]
+
+
+def test_the_count_and_a_page_come_from_one_pass_over_the_filter(
+    scope: Scope, people: dict[str, Lead], session: Session
+) -> None:
+    node = parse({"field": "activity", "kind": "reply", "op": "ever"})
+    sent = statements(session.get_bind(), lambda: service.counted_leads(scope, node, NOW, 1))
+    # One SELECT of the filter (the count a window over it), then the page's lead rows.
+    segment_queries = [sql for sql, _ in sent if "EXISTS" in sql]
+    assert len(segment_queries) == 1
+    total, page = service.counted_leads(scope, node, NOW, limit=1)
+    assert total == 2
+    assert [lead.name for lead in page] == ["Bob Baker"]  # newest first
+    total, page = service.counted_leads(scope, node, NOW, limit=1, offset=1)
+    assert (total, [lead.name for lead in page]) == (2, ["Ann Archer"])
+    assert service.counted_leads(scope, node, NOW, limit=1, offset=5) == (2, [])
+    nobody = parse({"field": "activity", "kind": "meeting", "op": "ever"})
+    assert service.counted_leads(scope, nobody, NOW) == (0, [])
