@@ -1,13 +1,14 @@
-"""The demo's marketing: the postal address and tracking, two segments, a template, a
-campaign sent last week with the results the sandbox audience gives (people and machines
-opening, a few clicks, replies on the leads' threads, a hard and a soft bounce, an
-unsubscribe), and a draft ready to launch from Ava's Gmail once she connects it.
+"""The demo's marketing: the postal address and tracking, three segments (one of them who
+opened the sent campaign without replying), a template, a campaign sent last week with the
+results the sandbox audience gives (people and machines opening, a few clicks, replies on
+the leads' threads, a hard and a soft bounce, an unsubscribe), and a draft ready to launch
+from Ava's Gmail once she connects it.
 
 The finished campaign is written as the outbox and the sync write their rows (Sends, the
-tracking hits with their verdicts, activities, suppressions, the replies' threads), so
-the campaign page, the lead pages and the scores show it before any mail is sent. What
-the demo sends from then on (the draft, launched) goes through the real outbox to the
-sandbox's audience."""
+tracking hits with their verdicts, activities naming their Sends, suppressions, the
+replies' threads), so the campaign page, the lead pages, the scores and the segments over
+it show it before any mail is sent. What the demo sends from then on (the draft, launched)
+goes through the real outbox to the sandbox's audience."""
 
 from __future__ import annotations
 
@@ -114,8 +115,16 @@ def seed_campaigns(session: Session, workspace: Workspace, admin: Member, now: d
             planned=0, created_by_id=admin.id, created_at=now, updated_at=now,
         )
     )  # fmt: skip
-    _finished(session, rng, scope, admin, mailbox, update.current.id, open_pipeline.id, now)
+    finished = _finished(session, rng, scope, admin, mailbox, update.current.id,
+                         open_pipeline.id, now)  # fmt: skip
     session.flush()
+    # Who to follow up: read the update, said nothing.
+    of = {"campaign": finished.id}
+    create_segment(
+        scope, admin, "Opened the November update, no reply",
+        {"and": [{"field": "activity", "kind": "open", "op": "ever", "of": of},
+                 {"field": "activity", "kind": "reply", "op": "never", "of": of}]},
+    )  # fmt: skip
 
 
 def _finished(
@@ -127,7 +136,7 @@ def _finished(
     version_id: int,
     segment_id: int,
     now: dt.datetime,
-) -> None:
+) -> Campaign:
     launched = now - dt.timedelta(days=6, hours=3)
     segment = session.get_one(Segment, segment_id)
     ids = lead_ids(scope, parse(segment.filter), now, 1000)
@@ -180,6 +189,7 @@ def _finished(
             ))  # fmt: skip
         if lead.id in replied:
             _reply(session, mailbox, send, lead, REPLIES[replied.index(lead.id)], at)
+    return campaign
 
 
 def _hits(session: Session, rng: random.Random, send: Send, lead: Lead, at: dt.datetime) -> None:
@@ -205,7 +215,7 @@ def _hits(session: Session, rng: random.Random, send: Send, lead: Lead, at: dt.d
         opened = at + dt.timedelta(hours=1, minutes=rng.randint(0, 600))
         hit(HitKind.open, Verdict.person, opened - at, CHROME, "73.12.4.1")
         session.add(Activity(workspace_id=send.workspace_id, lead_id=lead.id,
-                             kind=ActivityKind.open, occurred_at=opened,
+                             kind=ActivityKind.open, occurred_at=opened, send_id=send.id,
                              detail={"send": ref, "url": None}))  # fmt: skip
         if rng.random() < 0.4:
             url = "https://northwind.example/tour"
@@ -213,7 +223,7 @@ def _hits(session: Session, rng: random.Random, send: Send, lead: Lead, at: dt.d
             hit(HitKind.click, Verdict.person, clicked - at, CHROME, "73.12.4.1", url=url)
             session.add(Activity(workspace_id=send.workspace_id, lead_id=lead.id,
                                  kind=ActivityKind.click, occurred_at=clicked,
-                                 detail={"send": ref, "url": url}))  # fmt: skip
+                                 send_id=send.id, detail={"send": ref, "url": url}))  # fmt: skip
     lead.rescore_at = at
 
 
@@ -265,7 +275,7 @@ def _reply(
     session.flush()
     session.add(Activity(
         workspace_id=send.workspace_id, lead_id=lead.id, kind=ActivityKind.reply,
-        occurred_at=answered, message_id=theirs.id,
+        occurred_at=answered, message_id=theirs.id, send_id=send.id,
         detail={"latency_seconds": int((answered - at).total_seconds()),
                 "answered_at": at.isoformat()},
     ))  # fmt: skip

@@ -21,6 +21,7 @@ from inboxcrm.mail.jobs import SYNC_TICK, sync_due
 from inboxcrm.mail.steps import SyncSteps
 from inboxcrm.outbox.checks import CHECKS
 from inboxcrm.outbox.jobs import DISPATCH_TICK, classify_due, dispatch_sends
+from inboxcrm.outbox.replies import replies_to_sends
 from inboxcrm.outbox.steps import suppress_from_mail, with_secret
 from inboxcrm.runtime import Job, Runtime, heartbeat
 from inboxcrm.scoring.actions.steps import act_on_signals
@@ -38,9 +39,10 @@ from inboxcrm.webhooks.jobs import webhooks_due
 # scoring reads the activities the signals stored; stage labels on the same threads find
 # their primary leads. What the signals set off follows them: their unsubscribes and hard
 # bounces (and a mailed unsubscribe) suppress their addresses before anything is sent
-# again; a lead asking to stop receiving email, or a new inbound lead's wait, notifies its
-# owner. A reply, meeting, hard bounce or unsubscribe ends the lead's sequences in the
-# same transaction (an out-of-office postpones them), before anything is sent again.
+# again, and a reply to one of our Sends is marked as answering it; a lead asking to stop
+# receiving email, or a new inbound lead's wait, notifies its owner. A reply, meeting, hard
+# bounce or unsubscribe ends the lead's sequences in the same transaction (an
+# out-of-office postpones them), before anything is sent again.
 SYNC_STEPS = SyncSteps(
     prepare=(ensure_stage_labels,),
     batch=(
@@ -48,6 +50,7 @@ SYNC_STEPS = SyncSteps(
         detect_signals,
         sequence_exits,
         suppress_from_mail,
+        replies_to_sends,
         score_leads,
         act_on_signals,
         stages_from_labels,

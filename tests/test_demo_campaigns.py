@@ -14,6 +14,8 @@ from inboxcrm.campaigns.models import Campaign, CampaignState
 from inboxcrm.campaigns.stats import stats
 from inboxcrm.demo import seed, team
 from inboxcrm.demo_campaigns import seed_campaigns
+from inboxcrm.segments import service
+from inboxcrm.segments.filters import parse
 from inboxcrm.segments.models import Segment
 from inboxcrm.tenancy import Scope
 from tests.support.web import sign_in
@@ -30,7 +32,7 @@ def test_the_demo_has_a_finished_campaign_with_results_and_a_draft(
     seed_campaigns(session, workspace, admin, NOW)  # a restart changes nothing
     session.commit()
     scope = Scope(session, workspace.id)
-    assert session.scalar(select(func.count()).select_from(Segment)) == 2
+    assert session.scalar(select(func.count()).select_from(Segment)) == 3
     done, draft = sorted(session.scalars(select(Campaign)), key=lambda c: c.state.value)
     assert (done.state, draft.state) == (CampaignState.done, CampaignState.draft)
     found = stats(scope, done, NOW)
@@ -40,6 +42,14 @@ def test_the_demo_has_a_finished_campaign_with_results_and_a_draft(
     assert found.machine_opens > found.opens  # most opens are machines'
     assert (found.replies, found.bounced_hard, found.bounced_soft) == (2, 1, 1)
     assert found.unsubscribes == 1
+    # Who opened it and said nothing: the opens and replies name their Sends.
+    follow_up = session.scalars(select(Segment).where(Segment.name.startswith("Opened"))).one()
+    node = parse(follow_up.filter)
+    assert 0 < service.count(scope, node, NOW) <= found.opens
+    replied = parse(
+        {"field": "activity", "kind": "reply", "op": "ever", "of": {"campaign": done.id}}
+    )
+    assert service.count(scope, replied, NOW) == 2
     sign_in(client, admin)
     page = client.get(f"/campaigns/{done.id}")
     assert page.status_code == 200

@@ -155,3 +155,44 @@ def test_0021_fills_each_leads_last_engagement_from_its_awards(empty_url: str) -
     assert "last_engaged_at" not in {c["name"] for c in inspect(engine).get_columns("lead")}
     engine.dispose()
     upgrade(empty_url)
+
+
+def test_0033_names_the_send_of_each_open_click_and_reply(empty_url: str) -> None:
+    upgrade(empty_url, "0032")
+    engine = create_engine(empty_url)
+    ws = add(engine, "workspace", name="Acme", lead_policy="conversations")
+    member = add(engine, "member", workspace_id=ws, email="ava@team.example", role="admin")
+    box = add(engine, "mailbox", workspace_id=ws, member_id=member, email="ava@team.example")
+    stage = add(engine, "stage", workspace_id=ws, name="New", kind="open", position=0)
+    lead = add(engine, "lead", workspace_id=ws, email="nina@client.example", stage_id=stage)
+    hour = dt.timedelta(hours=1)
+    sent = {"workspace_id": ws, "lead_id": lead, "mailbox_id": box, "state": "sent",
+            "gmail_thread_id": "t1", "source_kind": "step"}  # fmt: skip
+    first = add(engine, "send", **sent, source_id="1:1", message_id="<a@team>", sent_at=WHEN)
+    follow = add(engine, "send", **sent, source_id="1:3", message_id="<b@team>",
+                 sent_at=WHEN + 2 * hour)  # fmt: skip
+    thread = add(engine, "thread", workspace_id=ws, mailbox_id=box, gmail_id="t1")
+    mail = {"workspace_id": ws, "mailbox_id": box, "thread_id": thread, "direction": "in"}
+    answers_first = add(engine, "message", **mail, gmail_id="m1", in_reply_to="<a@team>",
+                        sent_at=WHEN + 3 * hour)  # fmt: skip
+    no_header = add(engine, "message", **mail, gmail_id="m2", sent_at=WHEN + 4 * hour)
+    acts = {"workspace_id": ws, "lead_id": lead}
+    opened = add(engine, "activity", **acts, kind="open", occurred_at=WHEN + hour,
+                 detail={"send": str(first), "url": None})  # fmt: skip
+    clicked = add(engine, "activity", **acts, kind="click", occurred_at=WHEN + hour,
+                  detail={"send": "not-a-send"})  # fmt: skip
+    reply = add(engine, "activity", **acts, kind="reply", message_id=answers_first,
+                occurred_at=WHEN + 3 * hour)  # fmt: skip
+    later = add(engine, "activity", **acts, kind="reply", message_id=no_header,
+                occurred_at=WHEN + 4 * hour)  # fmt: skip
+
+    upgrade(empty_url, "0033")
+    with engine.connect() as conn:
+        sends = dict(conn.execute(text("SELECT id, send_id FROM activity")).tuples().all())
+    # Its In-Reply-To names the first email; the other reply is the thread's latest Send.
+    assert sends == {opened: first, clicked: None, reply: first, later: follow}
+    engine.dispose()
+    command.downgrade(alembic_config(empty_url), "0032")
+    assert "send_id" not in {c["name"] for c in inspect(engine).get_columns("activity")}
+    engine.dispose()
+    upgrade(empty_url)

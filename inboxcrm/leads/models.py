@@ -249,6 +249,10 @@ class Activity(InWorkspace, Base):
     occurred_at: Mapped[dt.datetime]
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The Send it answers or came from: a person's open or click of it, a reply on its
+    # thread (the outbox fills it; no foreign key, the outbox sits above leads). A
+    # segment's "opened campaign X" probes the campaign's Sends' activities by it.
+    send_id: Mapped[int | None]
 
     # A segment's "replied in the last N days": SQLite probes (lead, kind, when) once per
     # lead; PostgreSQL hashes the leads of (workspace, kind, when) from the index alone.
@@ -259,4 +263,5 @@ class Activity(InWorkspace, Base):
         Index(None, "workspace_id", "kind"),
         Index(None, "lead_id", "kind", "occurred_at"),
         Index(None, "workspace_id", "kind", "occurred_at", "lead_id"),
+        Index(None, "send_id"),
     )

@@ -115,7 +115,7 @@ def _engage(session: Session, hits: list[TrackingHit], now: dt.datetime) -> None
         )
         rows = [
             {"workspace_id": workspace_id, "lead_id": h.lead_id, "kind": ENGAGEMENT[h.kind],
-             "occurred_at": h.at, "message_id": None,
+             "occurred_at": h.at, "message_id": None, "send_id": _send_id(h.send_ref),
              "detail": {"send": h.send_ref, "url": h.url, "hit": h.id}}
             for h in mine if h.lead_id in leads
         ]  # fmt: skip
@@ -128,3 +128,8 @@ def _engage(session: Session, hits: list[TrackingHit], now: dt.datetime) -> None
             .values(rescore_at=now),
             execution_options={"synchronize_session": False},
         )
+
+
+def _send_id(ref: str) -> int | None:
+    """The Send a hit's token names (its id as text), for "opened campaign X"."""
+    return int(ref) if ref.isdigit() else None

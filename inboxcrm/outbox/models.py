@@ -120,6 +120,7 @@ class Send(InWorkspace, Base):
         Index(None, "due_at"),
         Index(None, "mailbox_id", "committed_at"),
         Index(None, "lead_id"),
+        Index(None, "mailbox_id", "gmail_thread_id"),  # the Send a reply on a thread answers
     )
 
 

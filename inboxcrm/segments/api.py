@@ -95,9 +95,9 @@ def delete(segment_id: int) -> tuple[str, int]:
 def _evaluated(node: Any) -> dict[str, Any]:
     page, per_page = _page_args()
     s, now = scope(), utcnow()
-    leads = service.first_leads(s, node, now, per_page, (page - 1) * per_page)
+    count, leads = service.counted_leads(s, node, now, per_page, (page - 1) * per_page)
     return {
-        "count": service.count(s, node, now),
+        "count": count,
         "page": page,
         "per_page": per_page,
         "leads": [lead_json(lead) for lead in leads],

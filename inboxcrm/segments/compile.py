@@ -5,6 +5,9 @@ comparisons, tags, domains and activities are EXISTS subqueries correlated on th
 (no N+1, and each can use its index), and every condition is two-valued (`col IS NOT
 NULL AND ...`), so `not` selects exactly the other leads. "In segment S" is one CTE per
 segment, however often it is referred to: compiled once, never copied into every place.
+An activity narrowed to a campaign or sequence (`of`) is the set of leads the source's Sends
+reached, found from those Sends (by the unique (workspace, source) index, then the
+activities by `send_id`): an IN over a set computed once, not a probe per lead.
 """
 
 from __future__ import annotations
@@ -27,13 +30,23 @@ from sqlalchemy import (
     true,
 )
 
-from inboxcrm.leads.models import Activity, Company, CompanyDomain, Lead, Tag, lead_tag
+from inboxcrm.leads.models import (
+    Activity,
+    ActivityKind,
+    Company,
+    CompanyDomain,
+    Lead,
+    Tag,
+    lead_tag,
+)
+from inboxcrm.outbox.models import Send, SendState
 from inboxcrm.segments.filters import (
     Condition,
     FilterProblem,
     Group,
     Node,
     Not,
+    Of,
     find_cycle,
     segment_refs,
 )
@@ -73,14 +86,20 @@ _NEGATIONS = {
 
 class Compiler:
     """Compiles filters of one workspace, `now` fixed for "in the last N days"; `segments`
-    holds the parsed filters of the segments they may refer to (`refs_closure` finds them)."""
+    holds the parsed filters of the segments they may refer to (`refs_closure` finds them),
+    `sources` each `of` they name as a criterion over Send (`sources.resolve`)."""
 
     def __init__(
-        self, workspace_id: int, now: dt.datetime, segments: Mapping[int, Node] | None = None
+        self,
+        workspace_id: int,
+        now: dt.datetime,
+        segments: Mapping[int, Node] | None = None,
+        sources: Mapping[Of, ColumnElement[bool]] | None = None,
     ) -> None:
         self.workspace_id = workspace_id
         self.now = now
         self.segments = dict(segments or {})
+        self.sources = dict(sources or {})
         self._ctes: dict[int, CTE] = {}
         self._compiling: list[int] = []
 
@@ -155,13 +174,36 @@ class Compiler:
         return exists().where(Company.id == Lead.company_id, criterion)
 
     def _activity(self, c: Condition) -> ColumnElement[bool]:
+        if c.of:
+            return self._sourced(c)
         # Served by the (lead_id, kind, occurred_at) index: one probe per lead.
         criteria: list[ColumnElement[bool]] = [Activity.lead_id == Lead.id, Activity.kind == c.kind]
         if c.op == "within_days":
             criteria.append(Activity.occurred_at >= self.now - dt.timedelta(days=c.value))
-        for source, value in c.of:  # campaigns and sequences add their columns here
-            criteria.append(ACTIVITY_SOURCE_COLUMNS[source](value))
         return exists().where(*criteria)
+
+    def _sourced(self, c: Condition) -> ColumnElement[bool]:
+        """The leads a campaign's or sequence's email reached this way: received (its Send
+        sent), or opened, clicked in or replied to (an activity naming the Send)."""
+        sends = self.sources.get(c.of)
+        if sends is None:
+            raise FilterProblem(c.where, "the campaign or sequence of this activity is unknown")
+        mine = and_(Send.workspace_id == self.workspace_id, sends)
+        line = self.now - dt.timedelta(days=c.value) if c.op == "within_days" else None
+        criteria: list[ColumnElement[bool]]
+        if c.kind == ActivityKind.message_out:
+            criteria = [mine, Send.state == SendState.sent, Send.lead_id.is_not(None)]
+            if line is not None:
+                criteria.append(Send.sent_at >= line)
+            return Lead.id.in_(select(Send.lead_id).where(*criteria))
+        criteria = [
+            Activity.workspace_id == self.workspace_id,
+            Activity.kind == c.kind,
+            Activity.send_id.in_(select(Send.id).where(mine)),
+        ]
+        if line is not None:
+            criteria.append(Activity.occurred_at >= line)
+        return Lead.id.in_(select(Activity.lead_id).where(*criteria))
 
     def _segment(self, segment_id: int, where: str) -> CTE:
         found = self._ctes.get(segment_id)
@@ -180,11 +222,6 @@ class Compiler:
         cte = inner.cte(f"segment_{segment_id}")
         self._ctes[segment_id] = cte
         return cte
-
-
-# What `of` narrows an activity by, as campaigns and sequences record it (filters.py
-# ACTIVITY_SOURCES names them): source name -> the criterion for a value.
-ACTIVITY_SOURCE_COLUMNS: dict[str, Callable[[Any], ColumnElement[bool]]] = {}
 
 
 def _cost(node: Node) -> int:

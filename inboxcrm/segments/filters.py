@@ -15,9 +15,11 @@ and (for most operators) a value:
     ]}
 
 An activity condition names an activity `kind` (`leads.models.ActivityKind`) and may narrow
-it with `of` (what the activity came from: `{"campaign": 3}`, `{"sequence": 2, "step": 1}`);
-the sources are listed in `ACTIVITY_SOURCES`, empty until campaigns and sequences record
-them on activities, so those conditions plug in without a change to the language.
+it with `of` (what the activity came from: `{"campaign": 3}`, `{"sequence": 2}`,
+`{"sequence": 2, "step": 1}`), for the kinds an email of the outbox has (`SOURCED`): opened,
+clicked in, replied to, and received (`message_out`: the Send itself was sent). The sources
+are listed in `ACTIVITY_SOURCES`; whether what they name exists is asked of the database
+when the filter is compiled (`segments/sources.py`).
 
 `parse` turns the JSON into frozen nodes or raises `FilterProblem`, whose message says
 what is wrong and where (`and[2].or[0]: ...`). Every condition is two-valued when compiled
@@ -141,9 +143,14 @@ FIELDS: dict[str, Field] = {
     "segment": Field(Kind.segment, "Segment"),
 }
 
-# What an activity came from, for `of`: filled in as campaigns and sequences record it.
-# Each name maps to what its value is ("id", "number").
-ACTIVITY_SOURCES: dict[str, str] = {}
+# What an activity came from, for `of`: a campaign, a sequence, a step of it (by its
+# number, from 1). Each name maps to what its value is.
+ACTIVITY_SOURCES: dict[str, str] = {"campaign": "id", "sequence": "id", "step": "step"}
+# The activity kinds that carry their email's source: received (the Send sent), a person's
+# open or click of it, a reply on its thread.
+SOURCED = ("message_out", "open", "click", "reply")
+
+Of = tuple[tuple[str, Any], ...]  # an `of`, its pairs sorted by name
 
 
 class FilterProblem(ValueError):
@@ -159,7 +166,7 @@ class Condition:
     op: str
     value: Any = None  # str, int, Decimal, date, or a tuple of them; None for no value
     kind: str | None = None  # activities: the activity kind
-    of: tuple[tuple[str, Any], ...] = ()  # activities: what they came from
+    of: Of = ()  # activities: what they came from
     where: str = ""  # its place in the tree, for messages and "why"
 
 
@@ -250,21 +257,34 @@ def _condition(raw: Mapping[str, Any], where: str) -> Condition:
             raise FilterProblem(
                 at, f"activity needs a kind, one of {', '.join(ActivityKind)}; got {kind!r}"
             )
-        of = _sources(raw.get("of"), at)
+        of = _sources(raw.get("of"), kind, at)
     return Condition(name, op, value, kind, of, where)
 
 
-def _sources(raw: Any, at: str) -> tuple[tuple[str, Any], ...]:
+def _sources(raw: Any, kind: str, at: str) -> Of:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
         raise FilterProblem(at, 'activity "of" must be an object such as {"campaign": 3}')
+    if kind not in SOURCED:
+        raise FilterProblem(
+            at,
+            f"a {kind} activity records no campaign or sequence; these do: {', '.join(SOURCED)}",
+        )
     out = []
     for key, value in sorted(raw.items()):
         if key not in ACTIVITY_SOURCES:
-            known = ", ".join(ACTIVITY_SOURCES) or "none yet"
+            known = ", ".join(ACTIVITY_SOURCES)
             raise FilterProblem(at, f"activities do not record {key!r} (known sources: {known})")
-        out.append((key, _value(value, ACTIVITY_SOURCES[key], FIELDS["activity"], at)))
+        what = f"{at}: of {key}"
+        out.append((key, _value(value, ACTIVITY_SOURCES[key], FIELDS["activity"], what)))
+    keys = {key for key, _ in out}
+    if keys == {"step"}:
+        raise FilterProblem(at, 'of "step" needs its "sequence"')
+    if len(keys & {"campaign", "sequence"}) != 1 or keys - {"campaign", "sequence", "step"}:
+        raise FilterProblem(at, "of names one campaign, or one sequence (and maybe a step)")
+    if "campaign" in keys and "step" in keys:
+        raise FilterProblem(at, "a campaign has no steps: name a sequence for a step")
     return tuple(out)
 
 
@@ -288,6 +308,13 @@ def _value(raw: Any, takes: str, spec: Field, what: str) -> Any:
         if not number.is_finite() or abs(number) >= Decimal(10) ** 12:
             raise FilterProblem("", f"{what} takes a number below a trillion, got {raw!r}")
         return number
+    if takes == "step":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            got = _type(raw)
+            raise FilterProblem("", f"{what} takes a step number (1 for the first), got {got}")
+        if not 1 <= raw <= MAX_LIST:
+            raise FilterProblem("", f"{what}: steps are numbered from 1, got {raw}")
+        return raw
     if takes in ("id", "days"):
         if isinstance(raw, bool) or not isinstance(raw, int):
             kind = "a whole number of days" if takes == "days" else "an id (a whole number)"

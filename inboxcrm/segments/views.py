@@ -16,8 +16,8 @@ from inboxcrm.db import utcnow
 from inboxcrm.errors import DomainError, Invalid
 from inboxcrm.leads.models import ActivityKind, Lead, LeadEmail, Tag, Temperature
 from inboxcrm.leads.params import parse_filter
-from inboxcrm.segments import service
-from inboxcrm.segments.filters import EVERYONE, FIELDS, OPERATORS, dump, parse
+from inboxcrm.segments import service, sources
+from inboxcrm.segments.filters import EVERYONE, FIELDS, OPERATORS, SOURCED, dump, parse
 from inboxcrm.segments.from_leads import from_lead_filter
 from inboxcrm.segments.models import Segment
 from inboxcrm.stages.models import StageKind
@@ -25,6 +25,7 @@ from inboxcrm.stages.service import list_stages
 from inboxcrm.web import db_session, login_required, member, scope
 
 bp = Blueprint("segments", __name__)
+_ACTIVITY_WORDS = {ActivityKind.message_out: "email to them (received)"}
 
 
 def _vocabulary() -> dict[str, Any]:
@@ -44,9 +45,13 @@ def _vocabulary() -> dict[str, Any]:
             "segment": [[sg.id, sg.name] for sg in service.segments_of(s)],
             "stage_kind": [[k.value, k.value] for k in StageKind],
             "temperature": [[t.value, t.value] for t in Temperature],
-            "activity": [[k.value, k.value.replace("_", " ")] for k in ActivityKind],
+            "activity": [
+                [k.value, _ACTIVITY_WORDS.get(k, k.value.replace("_", " "))] for k in ActivityKind
+            ],
             "tag": [[t.name, t.name] for t in s.session.scalars(s.select(Tag).order_by(Tag.name))],
         },
+        # What an activity may come from: campaigns, sequences with their steps' numbers.
+        "sources": {"kinds": list(SOURCED), **sources.choices(s.session, s.workspace_id)},
     }
 
 
@@ -173,8 +178,7 @@ def preview() -> tuple[Response, int] | Response:
     s, now = scope(), utcnow()
     try:
         node = service.checked(raw)
-        count = service.count(s, node, now)
-        leads = service.first_leads(s, node, now)
+        count, leads = service.counted_leads(s, node, now)
     except DomainError as exc:
         db_session().rollback()
         return jsonify(error={"status": exc.status, "message": exc.message}), exc.status

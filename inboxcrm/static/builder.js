@@ -40,6 +40,7 @@ document.addEventListener("DOMContentLoaded", () => {
     else {
       out = { field: node.raw.field, op: node.raw.op };
       if (node.raw.kind !== undefined) out.kind = node.raw.kind;
+      if (node.raw.of && Object.keys(node.raw.of).length) out.of = { ...node.raw.of };
       if (node.raw.value !== undefined && node.raw.value !== "") out.value = node.raw.value;
     }
     return node.negate ? { not: out } : out;
@@ -109,6 +110,29 @@ document.addEventListener("DOMContentLoaded", () => {
     return box;
   };
 
+  // "of": which campaign's or sequence's email (and which step of it), or any email.
+  const sourceControls = (raw) => {
+    const of = raw.of || {};
+    const chosen = of.campaign ? `campaign:${of.campaign}` : of.sequence ? `sequence:${of.sequence}` : "";
+    const options = [["", "any email"],
+      ...vocab.sources.campaign.map(([id, name]) => [`campaign:${id}`, `campaign ${name}`]),
+      ...vocab.sources.sequence.map(([id, name]) => [`sequence:${id}`, `sequence ${name}`])];
+    const out = [select("From", options, chosen, (v) => {
+      const [kind, id] = v.split(":");
+      if (!kind) delete raw.of; else raw.of = { [kind]: Number(id) };
+      changed(); render();
+    })];
+    if (of.sequence) {
+      const found = vocab.sources.sequence.find(([id]) => id === of.sequence);
+      const steps = found ? found[2].filter((st) => st[2]).map(([n, label]) => [n, label]) : [];
+      out.push(select("Step", [["", "any step"], ...steps], of.step ?? "", (v) => {
+        if (v === "") delete raw.of.step; else raw.of.step = Number(v);
+        changed();
+      }));
+    }
+    return out;
+  };
+
   const negateBox = (node) => {
     const box = el("input", { type: "checkbox", onchange: (e) => { node.negate = e.target.checked; changed(); render(); } });
     box.checked = node.negate;
@@ -129,7 +153,12 @@ document.addEventListener("DOMContentLoaded", () => {
       changed(); render();
     }));
     if (vocab.fields[raw.field].kind === "activity") {
-      row.append(select("Activity", vocab.choices.activity, raw.kind, (v) => { raw.kind = v; changed(); }));
+      row.append(select("Activity", vocab.choices.activity, raw.kind, (v) => {
+        raw.kind = v;
+        if (!vocab.sources.kinds.includes(v)) delete raw.of;
+        changed(); render();
+      }));
+      if (vocab.sources.kinds.includes(raw.kind)) row.append(...sourceControls(raw));
     }
     const ops = Object.keys(vocab.fields[raw.field].ops).map((op) => [op, (raw.field === "segment" ? SEGMENT_OPS[op] : OP_WORDS[op]) || op]);
     row.append(select("Operator", ops, raw.op, (v) => {

@@ -62,6 +62,41 @@ def test_the_api_refuses_a_bad_filter_saying_what_is_wrong(
         ({"field": "favourite_colour", "op": "is", "value": "red"}, "unknown field"),
         ({"and": [{"field": "score", "op": "gte", "value": "high"}]}, "and[0]: score gte"),
         ({"field": "segment", "op": "in", "value": 4242}, "does not exist"),
+        # What an activity came from: a campaign or sequence that exists, a step from 1.
+        (
+            {
+                "and": [
+                    {"field": "activity", "kind": "open", "op": "ever", "of": {"campaign": 4242}}
+                ]
+            },
+            "and[0]: there is no campaign 4242 in this workspace",
+        ),
+        (
+            {"field": "activity", "kind": "reply", "op": "ever", "of": {"sequence": 4242}},
+            "there is no sequence 4242",
+        ),
+        (
+            {"field": "activity", "kind": "open", "op": "ever", "of": {"campaign": "Spring"}},
+            "of campaign takes an id (a whole number), got text",
+        ),
+        (
+            {
+                "field": "activity",
+                "kind": "message_out",
+                "op": "ever",
+                "of": {"sequence": 1, "step": 0},
+            },
+            "steps are numbered from 1, got 0",
+        ),
+        (
+            {
+                "field": "activity",
+                "kind": "message_out",
+                "op": "ever",
+                "of": {"sequence": 1, "step": "2"},
+            },
+            "of step takes a step number",
+        ),
     ]
     for raw, said in cases:
         answer = client.post("/api/v1/segments", json={"name": "Bad", "filter": raw}, headers=auth)
@@ -115,6 +150,14 @@ def test_the_builder_counts_saves_and_explains(
     )
     assert wrong.status_code == 422
     assert "score gte takes a number" in wrong.json["error"]["message"]
+    unknown = client.post(
+        "/segments/preview",
+        json={"filter": {"field": "activity", "kind": "open", "op": "ever",
+                         "of": {"campaign": 4242}}},
+        headers={"X-CSRFToken": token},
+    )  # fmt: skip
+    assert unknown.status_code == 422
+    assert "there is no campaign 4242" in unknown.json["error"]["message"]
 
     saved = client.post(
         "/segments",

@@ -44,6 +44,22 @@ def test_a_nested_filter_parses_and_dumps_back_the_same() -> None:
     assert segment_refs(node) == {7}
 
 
+def test_an_activity_names_its_campaign_or_sequence_step() -> None:
+    raw = {"or": [
+        {"field": "activity", "kind": "open", "op": "ever", "of": {"campaign": 3}},
+        {"field": "activity", "kind": "message_out", "op": "within_days", "value": 7,
+         "of": {"step": 2, "sequence": 5}},
+    ]}  # fmt: skip
+    node = parse(raw)
+    assert isinstance(node, Group)
+    opened, received = node.items
+    assert isinstance(opened, Condition)
+    assert isinstance(received, Condition)
+    assert opened.of == (("campaign", 3),)
+    assert received.of == (("sequence", 5), ("step", 2))
+    assert dump(node) == raw
+
+
 @pytest.mark.parametrize(
     ("raw", "said"),
     [
@@ -57,7 +73,54 @@ def test_a_nested_filter_parses_and_dumps_back_the_same() -> None:
         ({"field": "title", "op": "is_set", "value": "x"}, "takes no value"),
         ({"field": "activity", "op": "ever"}, "activity needs a kind"),
         ({"field": "activity", "kind": "replied", "op": "ever"}, "activity needs a kind"),
-        ({"field": "activity", "kind": "open", "op": "ever", "of": {"campaign": 3}}, "campaign"),
+        (
+            {"field": "activity", "kind": "open", "op": "ever", "of": {"mailing": 3}},
+            "do not record 'mailing' (known sources: campaign, sequence, step)",
+        ),
+        (
+            {"field": "activity", "kind": "open", "op": "ever", "of": {"campaign": "3"}},
+            "of campaign takes an id (a whole number), got text",
+        ),
+        ({"field": "activity", "kind": "open", "op": "ever", "of": 3}, "must be an object"),
+        (
+            {
+                "field": "activity",
+                "kind": "message_out",
+                "op": "ever",
+                "of": {"sequence": 2, "step": 0},
+            },
+            "of step: steps are numbered from 1, got 0",
+        ),
+        (
+            {
+                "field": "activity",
+                "kind": "message_out",
+                "op": "ever",
+                "of": {"sequence": 2, "step": "two"},
+            },
+            "of step takes a step number (1 for the first)",
+        ),
+        (
+            {"field": "activity", "kind": "message_out", "op": "ever", "of": {"step": 1}},
+            'of "step" needs its "sequence"',
+        ),
+        (
+            {"field": "activity", "kind": "reply", "op": "ever", "of": {"campaign": 1, "step": 1}},
+            "a campaign has no steps",
+        ),
+        (
+            {
+                "field": "activity",
+                "kind": "reply",
+                "op": "ever",
+                "of": {"campaign": 1, "sequence": 1},
+            },
+            "one campaign, or one sequence",
+        ),
+        (
+            {"field": "activity", "kind": "bounce", "op": "ever", "of": {"campaign": 1}},
+            "a bounce activity records no campaign or sequence; these do: message_out, open",
+        ),
         ({"field": "activity", "kind": "reply", "op": "within_days", "value": -1}, "out of range"),
         ({"field": "score", "op": "gt", "value": True}, "takes a number, got true/false"),
         ({"field": "score", "op": "gt", "value": "NaN"}, "below a trillion"),

@@ -202,3 +202,27 @@ def test_why_a_lead_is_in_or_out_names_each_condition(
     held, verdicts = service.explain(scope, node, people["cid"], NOW)
     assert not held
     assert [v.held for v in verdicts] == [False, True, False, True]
+
+
+def test_the_count_and_a_page_of_a_filter_of_subqueries_come_from_one_pass(
+    scope: Scope, people: dict[str, Lead], session: Session
+) -> None:
+    node = parse({"or": [{"field": "activity", "kind": "reply", "op": "ever"},
+                         {"field": "tag", "op": "has", "value": "nobody-has-it"}]})  # fmt: skip
+    sent = statements(session.get_bind(), lambda: service.counted_leads(scope, node, NOW, 1))
+    # One SELECT of the filter (the count a window over it), then the page's lead rows.
+    segment_queries = [sql for sql, _ in sent if "EXISTS" in sql]
+    assert len(segment_queries) == 1
+    total, page = service.counted_leads(scope, node, NOW, limit=1)
+    assert total == 2
+    assert [lead.name for lead in page] == ["Bob Baker"]  # newest first
+    total, page = service.counted_leads(scope, node, NOW, limit=1, offset=1)
+    assert (total, [lead.name for lead in page]) == (2, ["Ann Archer"])
+    assert service.counted_leads(scope, node, NOW, limit=1, offset=5) == (2, [])
+    nobody = parse({"and": [{"field": "activity", "kind": "meeting", "op": "ever"},
+                            {"field": "tag", "op": "has", "value": "vip"}]})  # fmt: skip
+    assert service.counted_leads(scope, nobody, NOW) == (0, [])
+    # A filter of one subquery at most is counted and paged apart, with the same answer.
+    simple = parse({"field": "activity", "kind": "reply", "op": "ever"})
+    total, page = service.counted_leads(scope, simple, NOW, limit=1)
+    assert (total, [lead.name for lead in page]) == (2, ["Bob Baker"])
