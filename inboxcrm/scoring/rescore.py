@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from inboxcrm.db import (
+    IN_LIST,
     chunks,
     driver_insert,
     driver_member,
@@ -226,6 +227,30 @@ def _rescore(
     return Rescored(len(leads), len(changed), tuple(out.moved))
 
 
+SPAN = 5000  # leads of consecutive ids read in one query, as a range (a workspace's step)
+
+
+def _spans(ids: Iterable[int]) -> Iterator[list[int]]:
+    """The ids in order, a list per query: up to SPAN consecutive ids (asked for as a
+    range, see `_among`), or else IN_LIST of them. A workspace rescore's steps are runs of
+    ids: a range costs one query for the step and no parameter per lead."""
+    ordered = sorted(ids)
+    start = 0
+    while start < len(ordered):
+        end = min(start + SPAN, len(ordered))
+        if ordered[end - 1] - ordered[start] != end - 1 - start:
+            end = min(start + IN_LIST, len(ordered))
+        yield ordered[start:end]
+        start = end
+
+
+def _among(column: Any, chunk: list[int]) -> ColumnElement[bool]:
+    """`column` is one of the chunk's ids, sorted: a range when they run without a gap."""
+    if chunk[-1] - chunk[0] == len(chunk) - 1:
+        return column.between(chunk[0], chunk[-1])  # type: ignore[no-any-return]
+    return column.in_(chunk)  # type: ignore[no-any-return]
+
+
 def _scored_with(lead: _Lead) -> tuple[str, str, str]:
     """What the lead's events were awarded from: the rules' digest, its scored activities
     (their count and last id), the fit rules it met."""
@@ -365,11 +390,11 @@ def _latest(
     if not kinds:
         return latest
     by_kind = {k.value: t for k, t in TRIGGERS.items()}
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         top = max(scored[i][1] for i in chunk)
         rows = driver_rows(session,
             select(Activity.lead_id, Activity.id, Activity.kind, Activity.occurred_at)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds), Activity.id <= top)
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds), Activity.id <= top)
         )  # fmt: skip
         for lead_id, activity_id, kind, raw_at in rows:
             if activity_id <= scored[lead_id][1]:
@@ -392,10 +417,10 @@ def _capped_before(
     if not capped or not starts:
         return found
     since = min(starts.values()) - dt.timedelta(days=max(capped.values()))
-    for chunk in chunks(sorted(starts)):
+    for chunk in _spans(starts):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.awarded_at, ScoreEvent.points)
-            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+            .where(_among(ScoreEvent.lead_id, chunk), ScoreEvent.part == Part.engagement,
                    ScoreEvent.rule.in_(sorted(capped)), ScoreEvent.awarded_at > since)
         )  # fmt: skip
         for lead_id, rule, raw_at, points in rows:
@@ -421,10 +446,13 @@ def _refit_and_settle(
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
+    met: dict[Profile, str] = {}  # leads share a few profiles (`_heads`): fit once for each
     for lead in leads.values():
-        lead.fits_now = _fits_digest(
-            tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
-        )
+        fits_now = met.get(lead.profile)
+        if fits_now is None:
+            keys_met = tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
+            fits_now = met[lead.profile] = _fits_digest(keys_met)
+        lead.fits_now = fits_now
         if fit_changed or lead.fits_now != lead.fits:
             refit[lead.id] = lead
     fits = _stored(session, refit, part=Part.fit)
@@ -447,12 +475,12 @@ def _events_of(
     """The leads' stored engagement events of these rules, by rule and activity: each its
     id, time as the driver returned it, points, half-life and reason."""
     found: dict[int, dict[tuple[str, int | None], tuple[Any, ...]]] = {}
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.activity_id, ScoreEvent.id,
                    ScoreEvent.awarded_at, ScoreEvent.points, ScoreEvent.half_life_days,
                    ScoreEvent.reason)
-            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+            .where(_among(ScoreEvent.lead_id, chunk), ScoreEvent.part == Part.engagement,
                    ScoreEvent.rule.in_(sorted(rules)))
         )  # fmt: skip
         for lead_id, rule, source, *stored in rows:
@@ -538,25 +566,29 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
     last id now. Read as the driver returns rows: at a hundred thousand leads
     SQLAlchemy's conversion of each value would cost more than the scoring."""
     leads: dict[int, _Lead] = {}
-    for chunk in chunks(sorted(ids)):
+    profiles: dict[tuple[Any, ...], Profile] = {}  # one object per distinct profile
+    for chunk in _spans(ids):
         rows = driver_rows(session,
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
                    Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
                    Lead.temperature_changed_at, Lead.last_engaged_at, Lead.scored_with)
             .outerjoin(Company, Company.id == Lead.company_id)
-            .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
+            .where(Lead.workspace_id == workspace_id, _among(Lead.id, chunk))
         )  # fmt: skip
         for r in rows:
-            profile = Profile(*(_text(value) for value in r[1:8]))
+            fields = r[1:8]
+            profile = profiles.get(fields)
+            if profile is None:
+                profile = profiles[fields] = Profile(*(_text(value) for value in fields))
             hot = None if r[9] is None else Temperature(r[9])
             at = None if r[10] is None else driver_time(r[10])
             engaged = None if r[12] is None else driver_time(r[12])
             leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None,
                                 engaged, scored_with=r[13])  # fmt: skip
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         counts = driver_rows(session,
             select(Activity.lead_id, func.count(), func.max(Activity.id))
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS))
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(SCORED_KINDS))
             .group_by(Activity.lead_id)
         )  # fmt: skip
         for lead_id, count, last in counts:
@@ -582,12 +614,12 @@ def _happenings(
         latency_of = nothing
     if ActivityKind.bounce not in kinds:
         type_of = nothing
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
                    latency_of, type_of, Message.subject)
             .outerjoin(Message, Message.id == Activity.message_id)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds),
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds),
                    *(() if after is None else
                      (Activity.id > min(after.get(i, 0) for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)
@@ -647,7 +679,7 @@ def _sums(
         skip = (
             ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
         )
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, half_life,
                    func.sum(case((given, worth), else_=0.0)),
@@ -655,7 +687,7 @@ def _sums(
                    func.max(case((engaged, ScoreEvent.awarded_at))),
                    func.max(case((given, 0), else_=1)),
                    func.min(case((given, ScoreEvent.points))))
-            .where(ScoreEvent.lead_id.in_(chunk), *skip)
+            .where(_among(ScoreEvent.lead_id, chunk), *skip)
             .group_by(ScoreEvent.lead_id, half_life)
         )  # fmt: skip
         for lead_id, days_to_half, total, points, last, later, least in rows:
@@ -664,9 +696,8 @@ def _sums(
                 s = sums[lead_id] = _Sum()
             s.scale += points or 0
             s.later = s.later or bool(later)
-            if last is not None:
-                at = driver_time(last)
-                s.last = at if s.last is None or at > s.last else s.last
+            if last is not None and (s.last_raw is None or last > s.last_raw):
+                s.last_raw = last  # as the driver gives it: one form, so it compares alike
             if least is None:
                 continue  # none given by now
             if days_to_half:
@@ -674,6 +705,9 @@ def _sums(
                 s.rising = s.rising or least < 0
             else:
                 s.steady += float(total)
+    for s in sums.values():
+        if s.last_raw is not None:
+            s.last = driver_time(s.last_raw)
     for lead_id, given_now in (fresh or {}).items():
         if given_now:
             s = sums.get(lead_id)
@@ -710,6 +744,7 @@ class _Sum:
     later: bool = False
     rising: bool = False
     last: dt.datetime | None = None
+    last_raw: Any = None  # `last` as the driver returned it, while the rows are read
 
     def add(self, awards: Iterable[Award], now: dt.datetime) -> None:
         """Awards added up as the SQL does (and `standing`, award by award)."""
@@ -742,12 +777,12 @@ def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int
     """The leads' stored events as awards, in the order a full rescore gives them (by
     time, then activity, then rule, fit last), so they add up to the same floats."""
     awards: dict[int, list[Award]] = {}
-    for chunk in chunks(sorted(ids)):
+    for chunk in _spans(ids):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points,
                    ScoreEvent.awarded_at, ScoreEvent.half_life_days, ScoreEvent.reason,
                    ScoreEvent.activity_id)
-            .where(ScoreEvent.lead_id.in_(chunk))
+            .where(_among(ScoreEvent.lead_id, chunk))
         )  # fmt: skip
         for lead_id, rule, part, points, at, half_life, why, source in rows:
             awards.setdefault(lead_id, []).append(
@@ -815,12 +850,12 @@ def _stored(
 ) -> dict[int, _Stored]:
     """The leads' stored events (of one part, or all)."""
     stored: dict[int, _Stored] = {}
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.id, ScoreEvent.rule, ScoreEvent.part,
                    ScoreEvent.points, ScoreEvent.awarded_at, ScoreEvent.half_life_days,
                    ScoreEvent.reason, ScoreEvent.activity_id)
-            .where(ScoreEvent.lead_id.in_(chunk),
+            .where(_among(ScoreEvent.lead_id, chunk),
                    *(() if part is None else (ScoreEvent.part == part,)))
             .order_by(ScoreEvent.lead_id, ScoreEvent.id)
         )  # fmt: skip
