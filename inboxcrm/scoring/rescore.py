@@ -346,10 +346,10 @@ def _rescore_appended(
     its period before; the rest as `_rescore_known`. Returns the leads this cannot do
     (an activity gone, or one of a capped rule's trigger earlier than one scored), for a
     full rescore."""
-    scored = {}
+    scored: dict[int, tuple[int, int]] = {}
     for lead in leads.values():
-        then, _, last = _scored_with(lead)[1].partition(":")
-        scored[lead.id] = (int(then), int(last))
+        then, _, top = _scored_with(lead)[1].partition(":")
+        scored[lead.id] = (int(then), int(top))
     # All their activities, not only those since: a lead refused has what a full rescore
     # reads, and the scored ones tell whether a capped rule's awards could change.
     _happenings(session, leads, SCORED_KINDS, after={i: last for i, (_, last) in scored.items()})

@@ -242,3 +242,23 @@ def test_a_score_too_close_to_call_is_added_up_award_by_award(session: Session) 
                                                                           "UPDATE"))]  # fmt: skip
     session.commit()
     assert stored(session, ids) == first
+
+
+def test_a_run_of_ids_rescores_as_ids_with_gaps_and_only_the_workspaces_own(
+    session: Session,
+) -> None:
+    """A workspace rescore asks for runs of ids, read as ranges; ids with gaps are read as
+    lists. A run that takes in another workspace's leads leaves them alone."""
+    ranged, ranged_ids = populate(session, "ranged", seed=7)
+    other, other_ids = populate(session, "other", seed=7)
+    listed, listed_ids = populate(session, "listed", seed=7)
+    assert ranged_ids[-1] + 1 == other_ids[0]  # one run of ids over both workspaces
+    rescore(session, ranged.id, [*ranged_ids, *other_ids], NOW)
+    for half in (listed_ids[::2], listed_ids[1::2]):
+        rescore(session, listed.id, half, NOW)
+    session.commit()
+    assert stored(session, ranged_ids) == stored(session, listed_ids)
+    assert stored(session, ranged_ids)["events"]
+    assert stored(session, other_ids) == {"events": [], "leads": stored(session, other_ids)["leads"],
+                                          "history": []}  # fmt: skip
+    assert {score for _, score, *_ in stored(session, other_ids)["leads"]} == {0}
