@@ -112,8 +112,7 @@ class _Lead:
     activities: str = "0:0"  # its scored activities now: their count and last id
     fits: str = ""  # the fit rules it met when last scored (`_fits_digest`)
     fits_now: str = ""  # and now
-    added: list[Any] = field(default_factory=list)  # activities since: their times, raw
-    read: bool = False  # `happenings` holds all its scored activities already
+    added: list[int] = field(default_factory=list)  # activities since: their ids
 
 
 @dataclass(frozen=True)
@@ -279,7 +278,7 @@ def _rescore_full(
     when: Callable[[Any], Any],
 ) -> None:
     """Every rule recomputed from all the leads' activities, diffed with what is stored."""
-    _happenings(session, {i: lead for i, lead in leads.items() if not lead.read}, SCORED_KINDS)
+    _happenings(session, leads, SCORED_KINDS)
     stored = _stored(session, leads)
     steps = plan(rules)
     for lead in leads.values():
@@ -346,32 +345,27 @@ def _rescore_appended(
     its period before; the rest as `_rescore_known`. Returns the leads this cannot do
     (an activity gone, or one of a capped rule's trigger earlier than one scored), for a
     full rescore."""
-    scored: dict[int, tuple[int, int]] = {}
+    scored = {}
     for lead in leads.values():
-        then, _, top = _scored_with(lead)[1].partition(":")
-        scored[lead.id] = (int(then), int(top))
-    # All their activities, not only those since: a lead refused has what a full rescore
-    # reads, and the scored ones tell whether a capped rule's awards could change.
+        then, _, last = _scored_with(lead)[1].partition(":")
+        scored[lead.id] = (int(then), int(last))
     _happenings(session, leads, SCORED_KINDS, after={i: last for i, (_, last) in scored.items()})
     capped = {r.trigger for r in rules if r.cap is not None and r.period_days}
+    latest = _latest(session, leads, scored, capped)
     refused: dict[int, _Lead] = {}
     for lead in leads.values():
-        count, last = scored[lead.id]
+        count, _ = scored[lead.id]
         now_count = int(lead.activities.partition(":")[0])
-        new = [h for h in lead.happenings if h.source is not None and h.source > last]
-        last_scored: dict[Trigger, dt.datetime] = {}
-        for h in lead.happenings:
-            if h.trigger in capped and (h.source is None or h.source <= last):
-                last_scored[h.trigger] = h.at  # oldest first: the last is the latest
+        last_scored = latest.get(lead.id, {})
         if (
             now_count - len(lead.added) != count
             or not lead.added
-            or any(h.trigger in last_scored and h.at < last_scored[h.trigger] for h in new)
+            or any(
+                h.trigger in last_scored and h.at < last_scored[h.trigger] for h in lead.happenings
+            )
         ):
-            lead.read = True  # every happening: the full rescore need not read them again
+            lead.happenings, lead.stored_at, lead.added = [], {}, []
             refused[lead.id] = lead
-        else:
-            lead.happenings = new
     doing = {i: lead for i, lead in leads.items() if i not in refused}
     steps = plan(rules)
     earlier = _capped_before(session, doing, rules)
@@ -381,6 +375,37 @@ def _rescore_appended(
     if doing:
         _refit_and_settle(session, doing, frozenset(), rules, ideal, out, when, {})
     return refused
+
+
+def _latest(
+    session: Session,
+    leads: dict[int, _Lead],
+    scored: dict[int, tuple[int, int]],
+    triggers: set[Trigger],
+) -> dict[int, dict[Trigger, dt.datetime]]:
+    """When each lead's latest scored activity of each of these triggers happened (an
+    activity added earlier than that could change what a capped rule gave since)."""
+    latest: dict[int, dict[Trigger, dt.datetime]] = {}
+    kinds = [k for k, t in TRIGGERS.items() if t in triggers]
+    if not kinds:
+        return latest
+    by_kind = {k.value: t for k, t in TRIGGERS.items()}
+    for chunk in _spans(leads):
+        top = max(scored[i][1] for i in chunk)
+        # Added ones below another lead's last scored id: rare, named to be left out.
+        since = [a for i in chunk for a in leads[i].added if a <= top]
+        rows = driver_rows(session,
+            select(Activity.lead_id, Activity.kind, func.max(Activity.occurred_at))
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds), Activity.id <= top,
+                   *((Activity.id.not_in(since),) if since else ()))
+            .group_by(Activity.lead_id, Activity.kind)
+        )  # fmt: skip
+        for lead_id, kind, raw_at in rows:
+            mine = latest.setdefault(lead_id, {})
+            trigger, at = by_kind[kind], driver_time(raw_at)
+            if trigger not in mine or at > mine[trigger]:  # two kinds of one trigger
+                mine[trigger] = at
+    return latest
 
 
 def _capped_before(
@@ -580,7 +605,7 @@ def _happenings(
     after: dict[int, int] | None = None,
 ) -> None:
     """The leads' activities of these kinds, as happenings, oldest first; with `after`,
-    those with a higher id than the lead's there counted too (`_Lead.added`)."""
+    only those with a higher id than the lead's there, each counted (`_Lead.added`)."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
@@ -596,12 +621,16 @@ def _happenings(
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
                    latency_of, type_of, Message.subject)
             .outerjoin(Message, Message.id == Activity.message_id)
-            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds))
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds),
+                   *(() if after is None else
+                     (Activity.id > min(after.get(i, 0) for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)
         )  # fmt: skip
         for activity_id, lead_id, kind, raw_at, latency, bounce, subject in rows:
-            if after is not None and activity_id > after.get(lead_id, 0):
-                leads[lead_id].added.append(raw_at)
+            if after is not None:
+                if activity_id <= after.get(lead_id, 0):
+                    continue
+                leads[lead_id].added.append(activity_id)
             # as `happening` reads an activity, without a dict per row
             if kind == BOUNCE and bounce != "hard":
                 continue
