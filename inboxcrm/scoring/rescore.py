@@ -211,11 +211,13 @@ def _rescore(
         else:
             full[lead.id] = lead
     when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
+    redone: dict[frozenset[str], dict[int, _Lead]] = {}
     if appended:
-        full.update(_rescore_appended(session, appended, rules, ideal, out, when))
+        refused, redone = _rescore_appended(session, appended, rules, ideal, out, when)
+        full.update(refused)
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
-    for keys, group in known.items():
+    for keys, group in [*known.items(), *redone.items()]:
         _rescore_known(session, group, keys, rules, ideal, out, when)
     if out.changes:
         session.execute(insert(core_table(TemperatureChange)), out.changes)
@@ -339,12 +341,14 @@ def _rescore_appended(
     ideal: IdealCustomer,
     out: _Out,
     when: Callable[[Any], Any],
-) -> dict[int, _Lead]:
+) -> tuple[dict[int, _Lead], dict[frozenset[str], dict[int, _Lead]]]:
     """Leads scored by the same rules that have gained activities since (a sync batch's
     replies): those happenings awarded, each capped rule counting what it gave within
     its period before; the rest as `_rescore_known`. Returns the leads this cannot do
-    (an activity gone, or one of a capped rule's trigger earlier than one scored), for a
-    full rescore."""
+    (an activity gone), for a full rescore; and, by the rules' keys, those with one of a
+    capped rule's trigger earlier than one scored (what the rule gave since may change):
+    their other new happenings are awarded here, and the rules of those triggers are for
+    `_rescore_known` to redo from all their activities."""
     scored = {}
     for lead in leads.values():
         then, _, last = _scored_with(lead)[1].partition(":")
@@ -353,28 +357,37 @@ def _rescore_appended(
     capped = {r.trigger for r in rules if r.cap is not None and r.period_days}
     latest = _latest(session, leads, scored, capped)
     refused: dict[int, _Lead] = {}
+    redone: dict[frozenset[str], dict[int, _Lead]] = {}
     for lead in leads.values():
         count, _ = scored[lead.id]
         now_count = int(lead.activities.partition(":")[0])
-        last_scored = latest.get(lead.id, {})
-        if (
-            now_count - len(lead.added) != count
-            or not lead.added
-            or any(
-                h.trigger in last_scored and h.at < last_scored[h.trigger] for h in lead.happenings
-            )
-        ):
+        if now_count - len(lead.added) != count or not lead.added:
             lead.happenings, lead.stored_at, lead.added = [], {}, []
             refused[lead.id] = lead
+            continue
+        last_scored = latest.get(lead.id, {})
+        early = {
+            h.trigger
+            for h in lead.happenings
+            if h.trigger in last_scored and h.at < last_scored[h.trigger]
+        }
+        if early:
+            keys = frozenset(r.key for r in rules if r.trigger in early)
+            lead.happenings = [h for h in lead.happenings if h.trigger not in early]
+            redone.setdefault(keys, {})[lead.id] = lead
     doing = {i: lead for i, lead in leads.items() if i not in refused}
     steps = plan(rules)
     earlier = _capped_before(session, doing, rules)
     for lead in doing.values():
         given = award_by(steps, lead.happenings, earlier.get(lead.id))
         out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
-    if doing:
-        _refit_and_settle(session, doing, frozenset(), rules, ideal, out, when, {})
-    return refused
+    later = {i for group in redone.values() for i in group}
+    for i in later:
+        doing[i].happenings, doing[i].stored_at = [], {}  # `_rescore_known` reads its own
+    settled = {i: lead for i, lead in doing.items() if i not in later}
+    if settled:
+        _refit_and_settle(session, settled, frozenset(), rules, ideal, out, when, {})
+    return refused, redone
 
 
 def _latest(
