@@ -113,6 +113,7 @@ class _Lead:
     fits: str = ""  # the fit rules it met when last scored (`_fits_digest`)
     fits_now: str = ""  # and now
     added: list[int] = field(default_factory=list)  # activities since: their ids
+    redo_from: dt.datetime | None = None  # the earliest new happening older than one scored
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,10 @@ def _rescore(
         full.update(refused)
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
-    for keys, group in [*known.items(), *redone.items()]:
+    for keys, group in known.items():
         _rescore_known(session, group, keys, rules, ideal, out, when)
+    for keys, group in redone.items():
+        _rescore_tail(session, group, keys, rules, ideal, out, when)
     if out.changes:
         session.execute(insert(core_table(TemperatureChange)), out.changes)
     _update(session, out.updates)
@@ -318,20 +321,63 @@ def _rescore_known(
         changing: list[tuple[Any, ...]] = []
         for lead in leads.values():
             given = fresh[lead.id] = award_by(steps, lead.happenings) if redo else []
-            was = old.get(lead.id, {})
-            for a in given:
-                row = _row(out.workspace_id, lead, a, when)
-                stored = was.pop((a.rule, a.source), None)
-                if stored is None or stored[1] != row[6]:  # new, or dated otherwise
-                    out.adding.append(row)
-                    if stored is not None:
-                        out.dropping.append(stored[0])
-                elif stored[2:] != (row[4], row[5], row[7]):
-                    changing.append((row[4], row[5], row[7], stored[0]))
-            out.dropping += [stored[0] for stored in was.values()]  # no award now
+            _replace(lead, given, old.get(lead.id, {}), out, when, changing)
         driver_update(session, core_table(ScoreEvent),
                       ("points", "half_life_days", "reason"), changing)  # fmt: skip
     _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh)
+
+
+def _replace(
+    lead: _Lead,
+    given: list[Award],
+    was: dict[tuple[str, int | None], tuple[Any, ...]],
+    out: _Out,
+    when: Callable[[Any], Any],
+    changing: list[tuple[Any, ...]],
+) -> None:
+    """A lead's stored events (`was`, by rule and activity, see `_events_of`) replaced by
+    the awards `given`: one alike stays, one that changed in points or reason only is
+    updated in place (`changing`), others are added or dropped."""
+    for a in given:
+        row = _row(out.workspace_id, lead, a, when)
+        stored = was.pop((a.rule, a.source), None)
+        if stored is None or stored[1] != row[6]:  # new, or dated otherwise
+            out.adding.append(row)
+            if stored is not None:
+                out.dropping.append(stored[0])
+        elif stored[2:] != (row[4], row[5], row[7]):
+            changing.append((row[4], row[5], row[7], stored[0]))
+    out.dropping += [stored[0] for stored in was.values()]  # no award now
+
+
+def _rescore_tail(
+    session: Session,
+    leads: dict[int, _Lead],
+    keys: frozenset[str],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+) -> None:
+    """Leads that gained a happening of a capped rule's trigger older than one scored
+    (`_rescore_appended`; their other new happenings awarded there): the awards of the
+    rules in `keys` redone from that happening on (`_Lead.redo_from`), each capped rule
+    counting what it gave in its period before. What they gave before stays: an award
+    depends on nothing later. The score from the stored events."""
+    redo = [r for r in rules if r.key in keys and r.part is Part.engagement]
+    since = {i: lead.redo_from for i, lead in leads.items() if lead.redo_from is not None}
+    kinds = tuple(k for k, t in TRIGGERS.items() if t in {r.trigger for r in redo})
+    _happenings(session, leads, kinds, since=since)
+    old = _events_of(session, leads, keys, since=since)
+    earlier = _capped_before(session, leads, redo, until=since)
+    steps = plan(redo)
+    changing: list[tuple[Any, ...]] = []
+    for lead in leads.values():
+        given = award_by(steps, lead.happenings, earlier.get(lead.id))
+        _replace(lead, given, old.get(lead.id, {}), out, when, changing)
+    driver_update(session, core_table(ScoreEvent),
+                  ("points", "half_life_days", "reason"), changing)  # fmt: skip
+    _refit_and_settle(session, leads, frozenset(), rules, ideal, out, when, {})
 
 
 def _rescore_appended(
@@ -348,7 +394,7 @@ def _rescore_appended(
     (an activity gone), for a full rescore; and, by the rules' keys, those with one of a
     capped rule's trigger earlier than one scored (what the rule gave since may change):
     their other new happenings are awarded here, and the rules of those triggers are for
-    `_rescore_known` to redo from all their activities."""
+    `_rescore_tail` to redo from that happening on."""
     scored = {}
     for lead in leads.values():
         then, _, last = _scored_with(lead)[1].partition(":")
@@ -373,6 +419,7 @@ def _rescore_appended(
         }
         if early:
             keys = frozenset(r.key for r in rules if r.trigger in early)
+            lead.redo_from = min(h.at for h in lead.happenings if h.trigger in early)
             lead.happenings = [h for h in lead.happenings if h.trigger not in early]
             redone.setdefault(keys, {})[lead.id] = lead
     doing = {i: lead for i, lead in leads.items() if i not in refused}
@@ -383,7 +430,7 @@ def _rescore_appended(
         out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
     later = {i for group in redone.values() for i in group}
     for i in later:
-        doing[i].happenings, doing[i].stored_at = [], {}  # `_rescore_known` reads its own
+        doing[i].happenings, doing[i].stored_at = [], {}  # `_rescore_tail` reads its own
     settled = {i: lead for i, lead in doing.items() if i not in later}
     if settled:
         _refit_and_settle(session, settled, frozenset(), rules, ideal, out, when, {})
@@ -422,10 +469,14 @@ def _latest(
 
 
 def _capped_before(
-    session: Session, leads: dict[int, _Lead], rules: Sequence[Rule]
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: Sequence[Rule],
+    until: dict[int, dt.datetime] | None = None,
 ) -> dict[int, dict[str, list[tuple[dt.datetime, int]]]]:
     """Per lead, what each capped rule gave within its period before the lead's first
-    new happening, oldest first."""
+    new happening, oldest first (with `until`, only what it gave before the lead's time
+    there: later awards are being redone)."""
     capped = {r.key: r.period_days for r in rules if r.cap is not None and r.period_days}
     found: dict[int, dict[str, list[tuple[dt.datetime, int]]]] = {}
     starts = {i: min(h.at for h in lead.happenings) for i, lead in leads.items() if lead.happenings}
@@ -439,7 +490,9 @@ def _capped_before(
                    ScoreEvent.rule.in_(sorted(capped)), ScoreEvent.awarded_at > since)
         )  # fmt: skip
         for lead_id, rule, raw_at, points in rows:
-            found.setdefault(lead_id, {}).setdefault(rule, []).append((driver_time(raw_at), points))
+            at = driver_time(raw_at)
+            if until is None or at < until[lead_id]:
+                found.setdefault(lead_id, {}).setdefault(rule, []).append((at, points))
     for by_rule in found.values():
         for given in by_rule.values():
             given.sort(key=_first)
@@ -485,10 +538,14 @@ def _refit_and_settle(
 
 
 def _events_of(
-    session: Session, leads: dict[int, _Lead], rules: frozenset[str]
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: frozenset[str],
+    since: dict[int, dt.datetime] | None = None,
 ) -> dict[int, dict[tuple[str, int | None], tuple[Any, ...]]]:
-    """The leads' stored engagement events of these rules, by rule and activity: each its
-    id, time as the driver returned it, points, half-life and reason."""
+    """The leads' stored engagement events of these rules (with `since`, those awarded
+    at or after the lead's time there), by rule and activity: each its id, time as the
+    driver returned it, points, half-life and reason."""
     found: dict[int, dict[tuple[str, int | None], tuple[Any, ...]]] = {}
     for chunk in _spans(leads):
         rows = driver_rows(session,
@@ -496,9 +553,13 @@ def _events_of(
                    ScoreEvent.awarded_at, ScoreEvent.points, ScoreEvent.half_life_days,
                    ScoreEvent.reason)
             .where(_among(ScoreEvent.lead_id, chunk), ScoreEvent.part == Part.engagement,
-                   ScoreEvent.rule.in_(sorted(rules)))
+                   ScoreEvent.rule.in_(sorted(rules)),
+                   *(() if since is None else
+                     (ScoreEvent.awarded_at >= min(since[i] for i in chunk),)))
         )  # fmt: skip
         for lead_id, rule, source, *stored in rows:
+            if since is not None and driver_time(stored[1]) < since[lead_id]:
+                continue
             mine = found.setdefault(lead_id, {})
             if (rule, source) in mine:  # a second of a kind: the first is dropped
                 mine[(rule, -len(mine))] = mine.pop((rule, source))
@@ -616,9 +677,11 @@ def _happenings(
     leads: dict[int, _Lead],
     kinds: Sequence[ActivityKind],
     after: dict[int, int] | None = None,
+    since: dict[int, dt.datetime] | None = None,
 ) -> None:
     """The leads' activities of these kinds, as happenings, oldest first; with `after`,
-    only those with a higher id than the lead's there, each counted (`_Lead.added`)."""
+    only those with a higher id than the lead's there, each counted (`_Lead.added`). With
+    `since`, those that happened at or after the lead's time there."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
@@ -636,7 +699,9 @@ def _happenings(
             .outerjoin(Message, Message.id == Activity.message_id)
             .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds),
                    *(() if after is None else
-                     (Activity.id > min(after.get(i, 0) for i in chunk),)))
+                     (Activity.id > min(after.get(i, 0) for i in chunk),)),
+                   *(() if since is None else
+                     (Activity.occurred_at >= min(since[i] for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)
         )  # fmt: skip
         for activity_id, lead_id, kind, raw_at, latency, bounce, subject in rows:
@@ -650,6 +715,8 @@ def _happenings(
             if subject not in subjects:
                 subjects[subject] = _subject(subject)
             at = driver_time(raw_at)
+            if since is not None and at < since[lead_id]:
+                continue
             waited = None
             if kind == REPLY and isinstance(latency, (int, float)):
                 waited = dt.timedelta(seconds=latency)

@@ -266,8 +266,8 @@ def test_a_run_of_ids_rescores_as_ids_with_gaps_and_only_the_workspaces_own(
 
 def test_a_reply_older_than_those_scored_redoes_only_the_reply_rules(session: Session) -> None:
     """Mail older than what was scored (another mailbox's copy synced late): the capped
-    rules of its trigger are redone from all its activities, the lead's other new
-    happenings awarded as in a sync batch; the same rows as a full rescore."""
+    rules of its trigger are redone from its time on, the lead's other new happenings
+    awarded as in a sync batch; the same rows as a full rescore."""
     quick, quick_ids = populate(session, "quick", seed=21)
     full, full_ids = populate(session, "full", seed=21)
     for ws, ids in ((quick, quick_ids), (full, full_ids)):
@@ -277,12 +277,14 @@ def test_a_reply_older_than_those_scored_redoes_only_the_reply_rules(session: Se
         rng = random.Random(5)
         for lead_id in ids:
             ws_id = session.get_one(Lead, lead_id).workspace_id
-            for kind, at, detail in (
-                (ActivityKind.reply, NOW - dt.timedelta(days=rng.randint(1, 60)),
-                 {"latency_seconds": rng.randint(60, 90_000)}),
-                (ActivityKind.meeting, NOW + dt.timedelta(hours=rng.randint(1, 30)),
-                 {"status": "accepted"}),
-            ):  # fmt: skip
+            early = NOW - dt.timedelta(days=rng.randint(1, 60))
+            # Three replies in two days, so the caps bite; and a meeting after all scored.
+            replies = [(ActivityKind.reply, early + dt.timedelta(hours=rng.randint(0, 40)),
+                        {"latency_seconds": rng.randint(60, 90_000)})
+                       for _ in range(3)]  # fmt: skip
+            meeting = (ActivityKind.meeting, NOW + dt.timedelta(hours=rng.randint(1, 30)),
+                       {"status": "accepted"})  # fmt: skip
+            for kind, at, detail in [*replies, meeting]:
                 session.add(Activity(workspace_id=ws_id, lead_id=lead_id, kind=kind,
                                      occurred_at=at, detail=detail))  # fmt: skip
         session.commit()
