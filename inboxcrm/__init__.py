@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import IntegrityError
@@ -286,9 +286,11 @@ def configure_templates(app: Flask, settings: Settings) -> None:
     def inject() -> dict[str, Any]:
         me = current_member()
         # A mailbox whose grant Google refused shows on every page until it is reconnected.
-        reconnect = [
-            m.email
-            for m in (mailboxes_of(db_session(), me) if me else [])
-            if m.status is MailboxStatus.needs_reconnect
-        ]
-        return {"me": me, "reconnect": reconnect}
+        # Looked up once a request: a page renders its panels' templates too.
+        if "reconnect" not in g:
+            g.reconnect = [
+                m.email
+                for m in (mailboxes_of(db_session(), me) if me else [])
+                if m.status is MailboxStatus.needs_reconnect
+            ]
+        return {"me": me, "reconnect": g.reconnect}

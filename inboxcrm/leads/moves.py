@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from inboxcrm.db import chunks
-from inboxcrm.events import EventType, emit
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from inboxcrm.db import chunks, utcnow
+from inboxcrm.events import EventType, emit, emit_many
+from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.serialize import lead_ref
 from inboxcrm.mail.models import Thread
@@ -60,6 +64,67 @@ def move_lead(
     if source is not ChangeSource.label and relabel:
         want_relabel(scope, [lead.id], now)
     return change
+
+
+def move_leads(
+    scope: Scope,
+    lead_ids: Sequence[int],
+    source_stage: Stage,
+    stage: Stage,
+    *,
+    source: ChangeSource,
+    now: dt.datetime,
+    detail: str = "",
+) -> list[int]:
+    """`move_lead` for those of the leads still in `source_stage`, set-based (a workspace
+    rescore moves thousands): the same StageChange rows, events and fields, a few
+    statements per chunk of leads. Their threads are the caller's to relabel
+    (`want_relabel`). Returns the ids moved."""
+    if source_stage.id == stage.id:
+        return []
+    session, workspace_id = scope.session, scope.workspace_id
+    table = core_table(Lead)
+    values: dict[str, object] = {"stage_id": stage.id, "updated_at": utcnow()}
+    if source is not ChangeSource.rule:
+        values["needs_review"] = False
+    if stage.kind is not StageKind.lost:
+        values["lost_reason"] = None
+    was = {"id": source_stage.id, "name": source_stage.name, "kind": source_stage.kind.value}
+    to = {"id": stage.id, "name": stage.name, "kind": stage.kind.value}
+    moved: list[int] = []
+    for chunk in chunks(lead_ids):
+        found = session.execute(
+            select(Lead.id, Lead.email, Lead.name)
+            .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk),
+                   Lead.stage_id == source_stage.id)
+            .order_by(Lead.id)
+        ).tuples().all()  # fmt: skip
+        if not found:
+            continue
+        ids = [lead_id for lead_id, _, _ in found]
+        session.execute(update(table).where(table.c.id.in_(ids)).values(values))
+        session.execute(insert(core_table(StageChange)), [
+            {"workspace_id": workspace_id, "lead_id": lead_id, "from_stage_id": source_stage.id,
+             "to_stage_id": stage.id, "changed_at": now, "source": source,
+             "member_id": None, "detail": detail}
+            for lead_id in ids
+        ])  # fmt: skip
+        emit_many(session, workspace_id, EventType.stage_changed, now, [
+            (lead_id, {"lead": {"id": lead_id, "email": email, "name": name}, "from": was,
+                       "to": to, "source": source.value, "member_id": None})
+            for lead_id, email, name in found
+        ])  # fmt: skip
+        moved += ids
+    _expire(session, moved, list(values))
+    return moved
+
+
+def _expire(session: Session, lead_ids: Sequence[int], fields: list[str]) -> None:
+    """Lead objects the session loaded read the values written past them."""
+    for lead_id in lead_ids:
+        loaded = session.identity_map.get(Session.identity_key(Lead, lead_id))
+        if loaded is not None:
+            session.expire(loaded, [*fields, "stage"])
 
 
 def want_relabel(scope: Scope, lead_ids: Sequence[int], now: dt.datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from inboxcrm.db import utcnow
@@ -18,8 +18,11 @@ bp = Blueprint("notifications", __name__)
 
 @bp.app_context_processor
 def unread() -> dict[str, Any]:
-    me = current_member()
-    return {"unread_notices": unread_count(scope(), me) if me else 0}
+    # Once a request: a page renders its panels' templates too, each asking again.
+    if "unread_notices" not in g:
+        me = current_member()
+        g.unread_notices = unread_count(scope(), me) if me else 0
+    return {"unread_notices": g.unread_notices}
 
 
 @bp.get("/notifications")

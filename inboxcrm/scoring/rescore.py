@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from inboxcrm.db import (
+    IN_LIST,
     chunks,
     driver_insert,
     driver_member,
@@ -111,7 +112,8 @@ class _Lead:
     activities: str = "0:0"  # its scored activities now: their count and last id
     fits: str = ""  # the fit rules it met when last scored (`_fits_digest`)
     fits_now: str = ""  # and now
-    added: list[Any] = field(default_factory=list)  # activities since: their times, raw
+    added: list[int] = field(default_factory=list)  # activities since: their ids
+    redo_from: dt.datetime | None = None  # the earliest new happening older than one scored
 
 
 @dataclass(frozen=True)
@@ -210,12 +212,16 @@ def _rescore(
         else:
             full[lead.id] = lead
     when = driver_value(session, core_table(ScoreEvent).c.awarded_at)
+    redone: dict[frozenset[str], dict[int, _Lead]] = {}
     if appended:
-        full.update(_rescore_appended(session, appended, rules, ideal, out, when))
+        refused, redone = _rescore_appended(session, appended, rules, ideal, out, when)
+        full.update(refused)
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
     for keys, group in known.items():
         _rescore_known(session, group, keys, rules, ideal, out, when)
+    for keys, group in redone.items():
+        _rescore_tail(session, group, keys, rules, ideal, out, when)
     if out.changes:
         session.execute(insert(core_table(TemperatureChange)), out.changes)
     _update(session, out.updates)
@@ -224,6 +230,30 @@ def _rescore(
         u["row"] for u in out.updates if u["score"] != leads[u["row"]].score
     }
     return Rescored(len(leads), len(changed), tuple(out.moved))
+
+
+SPAN = 5000  # leads of consecutive ids read in one query, as a range (a workspace's step)
+
+
+def _spans(ids: Iterable[int]) -> Iterator[list[int]]:
+    """The ids in order, a list per query: up to SPAN consecutive ids (asked for as a
+    range, see `_among`), or else IN_LIST of them. A workspace rescore's steps are runs of
+    ids: a range costs one query for the step and no parameter per lead."""
+    ordered = sorted(ids)
+    start = 0
+    while start < len(ordered):
+        end = min(start + SPAN, len(ordered))
+        if ordered[end - 1] - ordered[start] != end - 1 - start:
+            end = min(start + IN_LIST, len(ordered))
+        yield ordered[start:end]
+        start = end
+
+
+def _among(column: Any, chunk: list[int]) -> ColumnElement[bool]:
+    """`column` is one of the chunk's ids, sorted: a range when they run without a gap."""
+    if chunk[-1] - chunk[0] == len(chunk) - 1:
+        return column.between(chunk[0], chunk[-1])  # type: ignore[no-any-return]
+    return column.in_(chunk)  # type: ignore[no-any-return]
 
 
 def _scored_with(lead: _Lead) -> tuple[str, str, str]:
@@ -291,20 +321,63 @@ def _rescore_known(
         changing: list[tuple[Any, ...]] = []
         for lead in leads.values():
             given = fresh[lead.id] = award_by(steps, lead.happenings) if redo else []
-            was = old.get(lead.id, {})
-            for a in given:
-                row = _row(out.workspace_id, lead, a, when)
-                stored = was.pop((a.rule, a.source), None)
-                if stored is None or stored[1] != row[6]:  # new, or dated otherwise
-                    out.adding.append(row)
-                    if stored is not None:
-                        out.dropping.append(stored[0])
-                elif stored[2:] != (row[4], row[5], row[7]):
-                    changing.append((row[4], row[5], row[7], stored[0]))
-            out.dropping += [stored[0] for stored in was.values()]  # no award now
+            _replace(lead, given, old.get(lead.id, {}), out, when, changing)
         driver_update(session, core_table(ScoreEvent),
                       ("points", "half_life_days", "reason"), changing)  # fmt: skip
     _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh)
+
+
+def _replace(
+    lead: _Lead,
+    given: list[Award],
+    was: dict[tuple[str, int | None], tuple[Any, ...]],
+    out: _Out,
+    when: Callable[[Any], Any],
+    changing: list[tuple[Any, ...]],
+) -> None:
+    """A lead's stored events (`was`, by rule and activity, see `_events_of`) replaced by
+    the awards `given`: one alike stays, one that changed in points or reason only is
+    updated in place (`changing`), others are added or dropped."""
+    for a in given:
+        row = _row(out.workspace_id, lead, a, when)
+        stored = was.pop((a.rule, a.source), None)
+        if stored is None or stored[1] != row[6]:  # new, or dated otherwise
+            out.adding.append(row)
+            if stored is not None:
+                out.dropping.append(stored[0])
+        elif stored[2:] != (row[4], row[5], row[7]):
+            changing.append((row[4], row[5], row[7], stored[0]))
+    out.dropping += [stored[0] for stored in was.values()]  # no award now
+
+
+def _rescore_tail(
+    session: Session,
+    leads: dict[int, _Lead],
+    keys: frozenset[str],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+) -> None:
+    """Leads that gained a happening of a capped rule's trigger older than one scored
+    (`_rescore_appended`; their other new happenings awarded there): the awards of the
+    rules in `keys` redone from that happening on (`_Lead.redo_from`), each capped rule
+    counting what it gave in its period before. What they gave before stays: an award
+    depends on nothing later. The score from the stored events."""
+    redo = [r for r in rules if r.key in keys and r.part is Part.engagement]
+    since = {i: lead.redo_from for i, lead in leads.items() if lead.redo_from is not None}
+    kinds = tuple(k for k, t in TRIGGERS.items() if t in {r.trigger for r in redo})
+    _happenings(session, leads, kinds, since=since)
+    old = _events_of(session, leads, keys, since=since)
+    earlier = _capped_before(session, leads, redo, until=since)
+    steps = plan(redo)
+    changing: list[tuple[Any, ...]] = []
+    for lead in leads.values():
+        given = award_by(steps, lead.happenings, earlier.get(lead.id))
+        _replace(lead, given, old.get(lead.id, {}), out, when, changing)
+    driver_update(session, core_table(ScoreEvent),
+                  ("points", "half_life_days", "reason"), changing)  # fmt: skip
+    _refit_and_settle(session, leads, frozenset(), rules, ideal, out, when, {})
 
 
 def _rescore_appended(
@@ -314,12 +387,14 @@ def _rescore_appended(
     ideal: IdealCustomer,
     out: _Out,
     when: Callable[[Any], Any],
-) -> dict[int, _Lead]:
+) -> tuple[dict[int, _Lead], dict[frozenset[str], dict[int, _Lead]]]:
     """Leads scored by the same rules that have gained activities since (a sync batch's
     replies): those happenings awarded, each capped rule counting what it gave within
     its period before; the rest as `_rescore_known`. Returns the leads this cannot do
-    (an activity gone, or one of a capped rule's trigger earlier than one scored), for a
-    full rescore."""
+    (an activity gone), for a full rescore; and, by the rules' keys, those with one of a
+    capped rule's trigger earlier than one scored (what the rule gave since may change):
+    their other new happenings are awarded here, and the rules of those triggers are for
+    `_rescore_tail` to redo from that happening on."""
     scored = {}
     for lead in leads.values():
         then, _, last = _scored_with(lead)[1].partition(":")
@@ -328,28 +403,38 @@ def _rescore_appended(
     capped = {r.trigger for r in rules if r.cap is not None and r.period_days}
     latest = _latest(session, leads, scored, capped)
     refused: dict[int, _Lead] = {}
+    redone: dict[frozenset[str], dict[int, _Lead]] = {}
     for lead in leads.values():
         count, _ = scored[lead.id]
         now_count = int(lead.activities.partition(":")[0])
-        last_scored = latest.get(lead.id, {})
-        if (
-            now_count - len(lead.added) != count
-            or not lead.added
-            or any(
-                h.trigger in last_scored and h.at < last_scored[h.trigger] for h in lead.happenings
-            )
-        ):
+        if now_count - len(lead.added) != count or not lead.added:
             lead.happenings, lead.stored_at, lead.added = [], {}, []
             refused[lead.id] = lead
+            continue
+        last_scored = latest.get(lead.id, {})
+        early = {
+            h.trigger
+            for h in lead.happenings
+            if h.trigger in last_scored and h.at < last_scored[h.trigger]
+        }
+        if early:
+            keys = frozenset(r.key for r in rules if r.trigger in early)
+            lead.redo_from = min(h.at for h in lead.happenings if h.trigger in early)
+            lead.happenings = [h for h in lead.happenings if h.trigger not in early]
+            redone.setdefault(keys, {})[lead.id] = lead
     doing = {i: lead for i, lead in leads.items() if i not in refused}
     steps = plan(rules)
     earlier = _capped_before(session, doing, rules)
     for lead in doing.values():
         given = award_by(steps, lead.happenings, earlier.get(lead.id))
         out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
-    if doing:
-        _refit_and_settle(session, doing, frozenset(), rules, ideal, out, when, {})
-    return refused
+    later = {i for group in redone.values() for i in group}
+    for i in later:
+        doing[i].happenings, doing[i].stored_at = [], {}  # `_rescore_tail` reads its own
+    settled = {i: lead for i, lead in doing.items() if i not in later}
+    if settled:
+        _refit_and_settle(session, settled, frozenset(), rules, ideal, out, when, {})
+    return refused, redone
 
 
 def _latest(
@@ -365,41 +450,49 @@ def _latest(
     if not kinds:
         return latest
     by_kind = {k.value: t for k, t in TRIGGERS.items()}
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         top = max(scored[i][1] for i in chunk)
+        # Added ones below another lead's last scored id: rare, named to be left out.
+        since = [a for i in chunk for a in leads[i].added if a <= top]
         rows = driver_rows(session,
-            select(Activity.lead_id, Activity.id, Activity.kind, Activity.occurred_at)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds), Activity.id <= top)
+            select(Activity.lead_id, Activity.kind, func.max(Activity.occurred_at))
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds), Activity.id <= top,
+                   *((Activity.id.not_in(since),) if since else ()))
+            .group_by(Activity.lead_id, Activity.kind)
         )  # fmt: skip
-        for lead_id, activity_id, kind, raw_at in rows:
-            if activity_id <= scored[lead_id][1]:
-                at = driver_time(raw_at)
-                mine = latest.setdefault(lead_id, {})
-                trigger = by_kind[kind]
-                if trigger not in mine or at > mine[trigger]:
-                    mine[trigger] = at
+        for lead_id, kind, raw_at in rows:
+            mine = latest.setdefault(lead_id, {})
+            trigger, at = by_kind[kind], driver_time(raw_at)
+            if trigger not in mine or at > mine[trigger]:  # two kinds of one trigger
+                mine[trigger] = at
     return latest
 
 
 def _capped_before(
-    session: Session, leads: dict[int, _Lead], rules: Sequence[Rule]
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: Sequence[Rule],
+    until: dict[int, dt.datetime] | None = None,
 ) -> dict[int, dict[str, list[tuple[dt.datetime, int]]]]:
     """Per lead, what each capped rule gave within its period before the lead's first
-    new happening, oldest first."""
+    new happening, oldest first (with `until`, only what it gave before the lead's time
+    there: later awards are being redone)."""
     capped = {r.key: r.period_days for r in rules if r.cap is not None and r.period_days}
     found: dict[int, dict[str, list[tuple[dt.datetime, int]]]] = {}
     starts = {i: min(h.at for h in lead.happenings) for i, lead in leads.items() if lead.happenings}
     if not capped or not starts:
         return found
     since = min(starts.values()) - dt.timedelta(days=max(capped.values()))
-    for chunk in chunks(sorted(starts)):
+    for chunk in _spans(starts):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.awarded_at, ScoreEvent.points)
-            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
+            .where(_among(ScoreEvent.lead_id, chunk), ScoreEvent.part == Part.engagement,
                    ScoreEvent.rule.in_(sorted(capped)), ScoreEvent.awarded_at > since)
         )  # fmt: skip
         for lead_id, rule, raw_at, points in rows:
-            found.setdefault(lead_id, {}).setdefault(rule, []).append((driver_time(raw_at), points))
+            at = driver_time(raw_at)
+            if until is None or at < until[lead_id]:
+                found.setdefault(lead_id, {}).setdefault(rule, []).append((at, points))
     for by_rule in found.values():
         for given in by_rule.values():
             given.sort(key=_first)
@@ -421,10 +514,13 @@ def _refit_and_settle(
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
+    met: dict[Profile, str] = {}  # leads share a few profiles (`_heads`): fit once for each
     for lead in leads.values():
-        lead.fits_now = _fits_digest(
-            tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
-        )
+        fits_now = met.get(lead.profile)
+        if fits_now is None:
+            keys_met = tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
+            fits_now = met[lead.profile] = _fits_digest(keys_met)
+        lead.fits_now = fits_now
         if fit_changed or lead.fits_now != lead.fits:
             refit[lead.id] = lead
     fits = _stored(session, refit, part=Part.fit)
@@ -442,20 +538,28 @@ def _refit_and_settle(
 
 
 def _events_of(
-    session: Session, leads: dict[int, _Lead], rules: frozenset[str]
+    session: Session,
+    leads: dict[int, _Lead],
+    rules: frozenset[str],
+    since: dict[int, dt.datetime] | None = None,
 ) -> dict[int, dict[tuple[str, int | None], tuple[Any, ...]]]:
-    """The leads' stored engagement events of these rules, by rule and activity: each its
-    id, time as the driver returned it, points, half-life and reason."""
+    """The leads' stored engagement events of these rules (with `since`, those awarded
+    at or after the lead's time there), by rule and activity: each its id, time as the
+    driver returned it, points, half-life and reason."""
     found: dict[int, dict[tuple[str, int | None], tuple[Any, ...]]] = {}
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.activity_id, ScoreEvent.id,
                    ScoreEvent.awarded_at, ScoreEvent.points, ScoreEvent.half_life_days,
                    ScoreEvent.reason)
-            .where(ScoreEvent.lead_id.in_(chunk), ScoreEvent.part == Part.engagement,
-                   ScoreEvent.rule.in_(sorted(rules)))
+            .where(_among(ScoreEvent.lead_id, chunk), ScoreEvent.part == Part.engagement,
+                   ScoreEvent.rule.in_(sorted(rules)),
+                   *(() if since is None else
+                     (ScoreEvent.awarded_at >= min(since[i] for i in chunk),)))
         )  # fmt: skip
         for lead_id, rule, source, *stored in rows:
+            if since is not None and driver_time(stored[1]) < since[lead_id]:
+                continue
             mine = found.setdefault(lead_id, {})
             if (rule, source) in mine:  # a second of a kind: the first is dropped
                 mine[(rule, -len(mine))] = mine.pop((rule, source))
@@ -538,25 +642,29 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
     last id now. Read as the driver returns rows: at a hundred thousand leads
     SQLAlchemy's conversion of each value would cost more than the scoring."""
     leads: dict[int, _Lead] = {}
-    for chunk in chunks(sorted(ids)):
+    profiles: dict[tuple[Any, ...], Profile] = {}  # one object per distinct profile
+    for chunk in _spans(ids):
         rows = driver_rows(session,
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
                    Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
                    Lead.temperature_changed_at, Lead.last_engaged_at, Lead.scored_with)
             .outerjoin(Company, Company.id == Lead.company_id)
-            .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
+            .where(Lead.workspace_id == workspace_id, _among(Lead.id, chunk))
         )  # fmt: skip
         for r in rows:
-            profile = Profile(*(_text(value) for value in r[1:8]))
+            fields = r[1:8]
+            profile = profiles.get(fields)
+            if profile is None:
+                profile = profiles[fields] = Profile(*(_text(value) for value in fields))
             hot = None if r[9] is None else Temperature(r[9])
             at = None if r[10] is None else driver_time(r[10])
             engaged = None if r[12] is None else driver_time(r[12])
             leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None,
                                 engaged, scored_with=r[13])  # fmt: skip
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         counts = driver_rows(session,
             select(Activity.lead_id, func.count(), func.max(Activity.id))
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(SCORED_KINDS))
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(SCORED_KINDS))
             .group_by(Activity.lead_id)
         )  # fmt: skip
         for lead_id, count, last in counts:
@@ -569,9 +677,11 @@ def _happenings(
     leads: dict[int, _Lead],
     kinds: Sequence[ActivityKind],
     after: dict[int, int] | None = None,
+    since: dict[int, dt.datetime] | None = None,
 ) -> None:
     """The leads' activities of these kinds, as happenings, oldest first; with `after`,
-    only those with a higher id than the lead's there, each counted (`_Lead.added`)."""
+    only those with a higher id than the lead's there, each counted (`_Lead.added`). With
+    `since`, those that happened at or after the lead's time there."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
@@ -582,27 +692,31 @@ def _happenings(
         latency_of = nothing
     if ActivityKind.bounce not in kinds:
         type_of = nothing
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(Activity.id, Activity.lead_id, Activity.kind, Activity.occurred_at,
                    latency_of, type_of, Message.subject)
             .outerjoin(Message, Message.id == Activity.message_id)
-            .where(Activity.lead_id.in_(chunk), Activity.kind.in_(kinds),
+            .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds),
                    *(() if after is None else
-                     (Activity.id > min(after.get(i, 0) for i in chunk),)))
+                     (Activity.id > min(after.get(i, 0) for i in chunk),)),
+                   *(() if since is None else
+                     (Activity.occurred_at >= min(since[i] for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)
         )  # fmt: skip
         for activity_id, lead_id, kind, raw_at, latency, bounce, subject in rows:
             if after is not None:
                 if activity_id <= after.get(lead_id, 0):
                     continue
-                leads[lead_id].added.append(raw_at)
+                leads[lead_id].added.append(activity_id)
             # as `happening` reads an activity, without a dict per row
             if kind == BOUNCE and bounce != "hard":
                 continue
             if subject not in subjects:
                 subjects[subject] = _subject(subject)
             at = driver_time(raw_at)
+            if since is not None and at < since[lead_id]:
+                continue
             waited = None
             if kind == REPLY and isinstance(latency, (int, float)):
                 waited = dt.timedelta(seconds=latency)
@@ -647,7 +761,7 @@ def _sums(
         skip = (
             ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
         )
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, half_life,
                    func.sum(case((given, worth), else_=0.0)),
@@ -655,7 +769,7 @@ def _sums(
                    func.max(case((engaged, ScoreEvent.awarded_at))),
                    func.max(case((given, 0), else_=1)),
                    func.min(case((given, ScoreEvent.points))))
-            .where(ScoreEvent.lead_id.in_(chunk), *skip)
+            .where(_among(ScoreEvent.lead_id, chunk), *skip)
             .group_by(ScoreEvent.lead_id, half_life)
         )  # fmt: skip
         for lead_id, days_to_half, total, points, last, later, least in rows:
@@ -664,9 +778,8 @@ def _sums(
                 s = sums[lead_id] = _Sum()
             s.scale += points or 0
             s.later = s.later or bool(later)
-            if last is not None:
-                at = driver_time(last)
-                s.last = at if s.last is None or at > s.last else s.last
+            if last is not None and (s.last_raw is None or last > s.last_raw):
+                s.last_raw = last  # as the driver gives it: one form, so it compares alike
             if least is None:
                 continue  # none given by now
             if days_to_half:
@@ -674,6 +787,9 @@ def _sums(
                 s.rising = s.rising or least < 0
             else:
                 s.steady += float(total)
+    for s in sums.values():
+        if s.last_raw is not None:
+            s.last = driver_time(s.last_raw)
     for lead_id, given_now in (fresh or {}).items():
         if given_now:
             s = sums.get(lead_id)
@@ -710,6 +826,7 @@ class _Sum:
     later: bool = False
     rising: bool = False
     last: dt.datetime | None = None
+    last_raw: Any = None  # `last` as the driver returned it, while the rows are read
 
     def add(self, awards: Iterable[Award], now: dt.datetime) -> None:
         """Awards added up as the SQL does (and `standing`, award by award)."""
@@ -742,12 +859,12 @@ def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int
     """The leads' stored events as awards, in the order a full rescore gives them (by
     time, then activity, then rule, fit last), so they add up to the same floats."""
     awards: dict[int, list[Award]] = {}
-    for chunk in chunks(sorted(ids)):
+    for chunk in _spans(ids):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points,
                    ScoreEvent.awarded_at, ScoreEvent.half_life_days, ScoreEvent.reason,
                    ScoreEvent.activity_id)
-            .where(ScoreEvent.lead_id.in_(chunk))
+            .where(_among(ScoreEvent.lead_id, chunk))
         )  # fmt: skip
         for lead_id, rule, part, points, at, half_life, why, source in rows:
             awards.setdefault(lead_id, []).append(
@@ -815,12 +932,12 @@ def _stored(
 ) -> dict[int, _Stored]:
     """The leads' stored events (of one part, or all)."""
     stored: dict[int, _Stored] = {}
-    for chunk in chunks(sorted(leads)):
+    for chunk in _spans(leads):
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.id, ScoreEvent.rule, ScoreEvent.part,
                    ScoreEvent.points, ScoreEvent.awarded_at, ScoreEvent.half_life_days,
                    ScoreEvent.reason, ScoreEvent.activity_id)
-            .where(ScoreEvent.lead_id.in_(chunk),
+            .where(_among(ScoreEvent.lead_id, chunk),
                    *(() if part is None else (ScoreEvent.part == part,)))
             .order_by(ScoreEvent.lead_id, ScoreEvent.id)
         )  # fmt: skip

@@ -242,3 +242,60 @@ def test_a_score_too_close_to_call_is_added_up_award_by_award(session: Session) 
                                                                           "UPDATE"))]  # fmt: skip
     session.commit()
     assert stored(session, ids) == first
+
+
+def test_a_run_of_ids_rescores_as_ids_with_gaps_and_only_the_workspaces_own(
+    session: Session,
+) -> None:
+    """A workspace rescore asks for runs of ids, read as ranges; ids with gaps are read as
+    lists. A run that takes in another workspace's leads leaves them alone."""
+    ranged, ranged_ids = populate(session, "ranged", seed=7)
+    _, other_ids = populate(session, "other", seed=7)
+    listed, listed_ids = populate(session, "listed", seed=7)
+    assert ranged_ids[-1] + 1 == other_ids[0]  # one run of ids over both workspaces
+    rescore(session, ranged.id, [*ranged_ids, *other_ids], NOW)
+    for half in (listed_ids[::2], listed_ids[1::2]):
+        rescore(session, listed.id, half, NOW)
+    session.commit()
+    assert stored(session, ranged_ids) == stored(session, listed_ids)
+    assert stored(session, ranged_ids)["events"]
+    untouched = stored(session, other_ids)
+    assert (untouched["events"], untouched["history"]) == ([], [])
+    assert {score for _, score, *_ in untouched["leads"]} == {0}
+
+
+def test_a_reply_older_than_those_scored_redoes_only_the_reply_rules(session: Session) -> None:
+    """Mail older than what was scored (another mailbox's copy synced late): the capped
+    rules of its trigger are redone from its time on, the lead's other new happenings
+    awarded as in a sync batch; the same rows as a full rescore."""
+    quick, quick_ids = populate(session, "quick", seed=21)
+    full, full_ids = populate(session, "full", seed=21)
+    for ws, ids in ((quick, quick_ids), (full, full_ids)):
+        rescore(session, ws.id, ids, NOW)
+        session.commit()
+    for ids in (quick_ids, full_ids):
+        rng = random.Random(5)
+        for lead_id in ids:
+            ws_id = session.get_one(Lead, lead_id).workspace_id
+            early = NOW - dt.timedelta(days=rng.randint(1, 60))
+            # Three replies in two days, so the caps bite; and a meeting after all scored.
+            replies = [(ActivityKind.reply, early + dt.timedelta(hours=rng.randint(0, 40)),
+                        {"latency_seconds": rng.randint(60, 90_000)})
+                       for _ in range(3)]  # fmt: skip
+            meeting = (ActivityKind.meeting, NOW + dt.timedelta(hours=rng.randint(1, 30)),
+                       {"status": "accepted"})  # fmt: skip
+            for kind, at, detail in [*replies, meeting]:
+                session.add(Activity(workspace_id=ws_id, lead_id=lead_id, kind=kind,
+                                     occurred_at=at, detail=detail))  # fmt: skip
+        session.commit()
+    later = NOW + dt.timedelta(days=2)
+    sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later))
+    session.commit()
+    # A full rescore reads every stored event of its leads (their fit is unchanged here).
+    every_event = "SELECT score_event.lead_id, score_event.id, score_event.rule"
+    assert not any(sql.startswith(every_event) for sql, _ in sent)
+    assert any("power(" in sql.lower() for sql, _ in sent)
+    forget(session, full_ids)
+    rescore(session, full.id, full_ids, later)
+    session.commit()
+    assert stored(session, quick_ids) == stored(session, full_ids)

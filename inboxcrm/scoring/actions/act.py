@@ -20,10 +20,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from inboxcrm.db import chunks
 from inboxcrm.events import EventType, emit_many
-from inboxcrm.leads.models import Lead, Temperature
-from inboxcrm.leads.moves import move_lead, want_relabel
+from inboxcrm.leads.models import Temperature
+from inboxcrm.leads.moves import move_leads, want_relabel
 from inboxcrm.leads.serialize import lead_refs
 from inboxcrm.notifications.models import NoticeKind
 from inboxcrm.notifications.notify import Notice, notify
@@ -117,14 +116,7 @@ def _move(scope: Scope, actions: Actions, changes: Sequence[Change], now: dt.dat
         return  # the stages were reordered since: the rule would move leads backwards
     if source.kind in CLOSED or target.kind in CLOSED:
         return
-    moved: list[int] = []
-    for chunk in chunks(reached):
-        leads = scope.session.scalars(
-            scope.select(Lead, Lead.id.in_(chunk), Lead.stage_id == source.id)
-        ).unique()
-        for lead in leads:
-            if move_lead(scope, lead, target, source=ChangeSource.rule, now=now,
-                         detail=actions.rule_name(), relabel=False):  # fmt: skip
-                moved.append(lead.id)
+    moved = move_leads(scope, reached, source, target, source=ChangeSource.rule, now=now,
+                       detail=actions.rule_name())  # fmt: skip
     want_relabel(scope, moved, now)  # all at once: a workspace rescore moves thousands
     scope.session.flush()
