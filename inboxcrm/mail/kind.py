@@ -73,7 +73,15 @@ def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
 
 # Plain-text bounces (qmail, old Exim) say it only in words, from the daemon's address.
 _DAEMON = re.compile(
-    r"^(mailer[-_.]?daemon|postmaster|mail[-_.]?delivery[-_.]?(subsystem|system)?)$"
+    r"^(mailer[-_.]?daemon|post[-_.]?master|mail[-_.]?delivery[-_.]?(subsystem|system)?)$"
+)
+# What a daemon's report says in its first lines when its subject says nothing (Exchange
+# 2003 "did not reach", Apache James, Lotus Domino and Notes).
+_FAILED_OPENING = re.compile(
+    r"""did\ not\ reach\ the\ following\ recipient | was\ not\ delivered\ to
+      | error\ message\ below | failure\ reasons | could\ not\ be\ delivered
+      | permanent\ (fatal\ )?error | undeliverable""",
+    re.IGNORECASE | re.VERBOSE,
 )
 _FAILED_SUBJECT = re.compile(
     r"""undeliver(able|ed) | failure\ notice | returned\ mail | returned\ to\ sender
@@ -103,7 +111,11 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         # Every recipient delayed, delivered or relayed: a notice. None listed: the subject.
         return not parsed.delivery_status and not _NOT_FAILED_SUBJECT.search(parsed.subject)
     daemon = parsed.from_ is not None and bool(_DAEMON.match(parsed.from_.local_part))
-    return daemon and bool(_FAILED_SUBJECT.search(parsed.subject))
+    if not daemon:
+        return False
+    if _FAILED_SUBJECT.search(parsed.subject):
+        return True
+    return bool(_FAILED_OPENING.search((parsed.text_body or "")[:600]))
 
 
 # --- auto-replies ----------------------------------------------------------------------

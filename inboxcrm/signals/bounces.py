@@ -168,6 +168,8 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"sorry, no mailbox here by that name",  # qmail
             r"user unknown in (local|virtual|relay) (recipient|mailbox|alias) table",  # postfix
             r"this user doesn't have a .* account",  # yahoo
+            r"not listed in (the )?(domino directory|public name & address book)",  # domino
+            r"the recipient name is not recognized",  # exchange 2003
         ),
     ),
     (
