@@ -189,6 +189,7 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
         _words(
             r"returned null mx",  # gmail: the domain publishes a null MX (RFC 7505)
             r"doesn't receive email according to the administrator",
+            r"malformed or unexpected name server reply",  # postfix: a broken MX lookup
         ),
     ),
     (
@@ -703,7 +704,9 @@ def _reason(status: str, text: str, action: str, command: str) -> str:
         if reason == "userunknown":
             if coded == "suspend" or _REASONS["rejected"].search(text):
                 continue  # it is the sender that was refused
-            if coded == "filtered" or (command == "DATA" and coded != "userunknown"):
+            if (coded == "filtered" and command != "RCPT") or (
+                command == "DATA" and coded != "userunknown"
+            ):
                 # The mailbox's status code (x.2.x), or refused after the content was read:
                 # a filter's doing, not a missing mailbox.
                 return "filtered"
