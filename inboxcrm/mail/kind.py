@@ -80,15 +80,18 @@ _DAEMON = re.compile(
 _FAILED_OPENING = re.compile(
     r"""did\ not\ reach\ the\ following\ recipient | was\ not\ delivered\ to
       | error\ message\ below | failure\ reasons | could\ not\ be\ delivered
-      | permanent\ (fatal\ )?error | undeliverable""",
+      | permanent\ (fatal\ )?error | undeliverable | failed\ permanently
+      | trouble\ delivering\ your\ message""",
     re.IGNORECASE | re.VERBOSE,
 )
 _FAILED_SUBJECT = re.compile(
     r"""undeliver(able|ed) | failure\ notice | returned\ mail | returned\ to\ sender
       | (delivery|mail)\ (status\ notification\ \(failure\)|has\ failed|failed|failure)
-      | could\ not\ be\ delivered | non[-\ ]?delivery""",
+      | could\ not\ be\ delivered | non[-\ ]?delivery
+      | error\ sending\ your\ (mail|message) | メールエラー | 配信エラー""",
     re.IGNORECASE | re.VERBOSE,
 )
+_REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|vs|rv|enc|antw)\s*[:\uff1a]", re.IGNORECASE)
 # A report that lists no recipient (Google Workspace can send an empty status part) is a
 # failure unless its subject says it is a delay or a success notice.
 _NOT_FAILED_SUBJECT = re.compile(
@@ -111,11 +114,13 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         # Every recipient delayed, delivered or relayed: a notice. None listed: the subject.
         return not parsed.delivery_status and not _NOT_FAILED_SUBJECT.search(parsed.subject)
     daemon = parsed.from_ is not None and bool(_DAEMON.match(parsed.from_.local_part))
-    if not daemon:
-        return False
-    if _FAILED_SUBJECT.search(parsed.subject):
-        return True
-    return bool(_FAILED_OPENING.search((parsed.text_body or "")[:600]))
+    failed_subject = bool(_FAILED_SUBJECT.search(parsed.subject))
+    opening = bool(_FAILED_OPENING.search((parsed.text_body or "")[:600]))
+    if daemon:
+        return failed_subject or opening
+    # Gateways that sign as someone else (Verizon's `sysadmin@`, KDDI's `no-reply@`) say
+    # it in the subject and again in the first lines; a person's "Re:"/"Fwd:" is no report.
+    return failed_subject and opening and not _REPLY_PREFIX.match(parsed.subject)
 
 
 # --- auto-replies ----------------------------------------------------------------------
