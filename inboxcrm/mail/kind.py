@@ -81,12 +81,12 @@ _FAILED_OPENING = re.compile(
     r"""did\ not\ reach\ the\ following\ recipient | was\ not\ delivered\ to
       | error\ message\ below | failure\ reasons | could\ not\ be\ delivered
       | permanent\ (fatal\ )?error | undeliverable | failed\ permanently
-      | trouble\ delivering\ your\ message""",
+      | trouble\ delivering\ your\ message | error\ has\ occurred\ while\ attempting\ to\ deliver""",
     re.IGNORECASE | re.VERBOSE,
 )
 _FAILED_SUBJECT = re.compile(
     r"""undeliver(able|ed) | failure\ notice | returned\ mail | returned\ to\ sender
-      | (delivery|mail)\ (status\ notification\ \(failure\)|has\ failed|failed|failure)
+      | (delivery|mail)\ (status\ notification(\ \(failure\)|:\ error)|has\ failed|failed|failure)
       | could\ not\ be\ delivered | non[-\ ]?delivery
       | error\ sending\ your\ (mail|message) | メールエラー | 配信エラー""",
     re.IGNORECASE | re.VERBOSE,
