@@ -131,6 +131,8 @@ def _words(*phrases: str) -> re.Pattern[str]:
 
 # What particular systems say, naming the reason outright.
 _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # au (KDDI, ezweb.ne.jp) answers a recipient's own filter with this bare line.
+    ("filtered", _words(r"^550 : user unknown$")),
     (
         "suspend",
         _words(
