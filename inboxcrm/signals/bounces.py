@@ -173,6 +173,7 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"this user doesn't have a .* account",  # yahoo
             r"not listed in (the )?(domino directory|public name & address book)",  # domino
             r"the recipient name is not recognized",  # exchange 2003
+            r"unknown user: \S+@",  # imail
         ),
     ),
     (
@@ -667,6 +668,9 @@ _ADDRESS_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notacce
 _VAGUE = frozenset({"", "undefined", "onhold", "systemerror", "securityerror", "expired"})
 
 
+_BARE_UNKNOWN = re.compile(r"\b(user unknown|unknown user)\b")
+
+
 def _matches(reason: str, text: str) -> bool:
     pattern = _REASONS.get(reason) or _LATER.get(reason)
     return bool(text) and pattern is not None and pattern.search(text) is not None
@@ -715,6 +719,11 @@ def _reason(status: str, text: str, action: str, command: str) -> str:
                 return "filtered"
             if command == "MAIL":
                 return "rejected"
+            if not command and (not status or status[2:3] == "7") and _BARE_UNKNOWN.search(text):
+                # A bare "user unknown" with no code of its own (or a security one) and no
+                # command: a gateway's filter speaking, as sisimai reads X1, McAfee and
+                # Messaging Server reports.
+                return "filtered"
         if reason == "rejected" and command not in ("", "MAIL", "DATA") and coded not in _VAGUE:
             continue
         if reason == "norelaying" and command in ("CONN", "EHLO"):
