@@ -174,6 +174,7 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"not listed in (the )?(domino directory|public name & address book)",  # domino
             r"the recipient name is not recognized",  # exchange 2003
             r"unknown user: \S+@",  # imail
+            r"ディレクトリのリストにありません",  # lotus notes, ja: not in the directory
         ),
     ),
     (
