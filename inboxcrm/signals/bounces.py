@@ -202,6 +202,10 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
         _words(r"wasn't able to establish an smtp connection"),  # qmail, whatever follows
     ),
     (
+        "failedstarttls",
+        _words(r"does not support tls", r"tls (negotiation|handshake) failed"),
+    ),
+    (
         "expired",
         _words(
             r"retry timeout exceeded",
@@ -850,10 +854,18 @@ def classify_bounce(parsed: ParsedMessage) -> Bounce | None:
     return Bounce(tuple(recipients))
 
 
+_NEXT_ADDRESS_LINE = re.compile(r"\n[ \t]*<?[\w.+'=-]+@[\w.-]+\.\w+>?[ :]")
+
+
 def _near(text: str, address: str, window: int = 600) -> str:
     """The words about one address in a plain-text bounce (qmail, Exim): from it on."""
     at = text.lower().find(address.lower())
-    return " ".join(text[at : at + window].split()) if at >= 0 else ""
+    if at < 0:
+        return ""
+    words = text[at : at + window]
+    # Up to the next recipient's line: its words are about that one.
+    after = _NEXT_ADDRESS_LINE.search(words, len(address))
+    return " ".join((words[: after.start()] if after else words).split())
 
 
 def summary(bounce: Bounce | None) -> dict[str, object] | None:
