@@ -175,6 +175,8 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"the recipient name is not recognized",  # exchange 2003
             r"unknown user: \S+@",  # imail
             r"ディレクトリのリストにありません",  # lotus notes, ja: not in the directory
+            r"domino ディレクトリ\s*には見つかりません",  # domino, ja: not in the directory
+            r"invalid final delivery userid",  # imail
         ),
     ),
     (
