@@ -81,6 +81,7 @@ _FAILED_OPENING = re.compile(
     r"""did\ not\ reach\ the\ following\ recipient | was\ not\ delivered\ to
       | error\ message\ below | failure\ reasons | could\ not\ be\ delivered
       | permanent\ (fatal\ )?error | undeliverable | failed\ permanently | was\ aborted\ after
+      | addresses\ had\ (delivery\ (errors|problems)|permanent\ fatal\ errors)
       | trouble\ delivering\ your\ message | error\ has\ occurred\ while\ attempting\ to\ deliver""",
     re.IGNORECASE | re.VERBOSE,
 )
