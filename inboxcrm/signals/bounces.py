@@ -676,6 +676,7 @@ _VAGUE = frozenset({"", "undefined", "onhold", "systemerror", "securityerror", "
 
 
 _BARE_UNKNOWN = re.compile(r"\b(user unknown|unknown user)\b")
+_NOT_ADDRESS_CLASS = frozenset({"", "2", "3", "4", "6", "7"})
 
 
 def _matches(reason: str, text: str) -> bool:
@@ -726,9 +727,10 @@ def _reason(status: str, text: str, action: str, command: str) -> str:
                 return "filtered"
             if command == "MAIL":
                 return "rejected"
-            if not command and (not status or status[2:3] == "7") and _BARE_UNKNOWN.search(text):
-                # A bare "user unknown" with no code of its own (or a security one) and no
-                # command: a gateway's filter speaking, as sisimai reads X1, McAfee and
+            if not command and status[2:3] in _NOT_ADDRESS_CLASS and _BARE_UNKNOWN.search(text):
+                # A bare "user unknown" under no code, or under one that is not about the
+                # address (x.2 mailbox, x.3 system, x.6 content, x.7 policy), and no command:
+                # a gateway's filter speaking, as sisimai reads X1, McAfee, SES and
                 # Messaging Server reports.
                 return "filtered"
         if reason == "rejected" and command not in ("", "MAIL", "DATA") and coded not in _VAGUE:
