@@ -219,6 +219,7 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"maximum time in queue",
             r"could not be delivered for \d+ (day|hour)",
             r"message timed out",
+            r"recipient server did not accept our requests to connect",  # gmail, still retried
         ),
     ),
 )
