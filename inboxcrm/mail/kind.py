@@ -92,6 +92,8 @@ _FAILED_SUBJECT = re.compile(
       | error\ sending\ your\ (mail|message) | メールエラー | 配信エラー""",
     re.IGNORECASE | re.VERBOSE,
 )
+# A gateway's own line that no person types (au/KDDI's, signed as the sender's address).
+_GATEWAY_OPENING = re.compile(r"^\s*could not be delivered to: <[^>\s]+@", re.IGNORECASE | re.MULTILINE)
 _REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|vs|rv|enc|antw)\s*[:\uff1a]", re.IGNORECASE)
 # A report that lists no recipient (Google Workspace can send an empty status part) is a
 # failure unless its subject says it is a delay or a success notice.
@@ -119,6 +121,8 @@ def is_bounce(parsed: ParsedMessage) -> bool:
     opening = bool(_FAILED_OPENING.search((parsed.text_body or "")[:600]))
     if daemon:
         return failed_subject or opening
+    if _GATEWAY_OPENING.search((parsed.text_body or "")[:600]):
+        return True
     # Gateways that sign as someone else (Verizon's `sysadmin@`, KDDI's `no-reply@`) say
     # it in the subject and again in the first lines; a person's "Re:"/"Fwd:" is no report.
     return failed_subject and opening and not _REPLY_PREFIX.match(parsed.subject)

@@ -676,7 +676,7 @@ _ADDRESS_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notacce
 _VAGUE = frozenset({"", "undefined", "onhold", "systemerror", "securityerror", "expired"})
 
 
-_BARE_UNKNOWN = re.compile(r"\b(user unknown|unknown user)\b")
+_BARE_UNKNOWN = re.compile(r"\b(user unknown|unknown user|mailbox unavailable)\b")
 _NOT_ADDRESS_CLASS = frozenset({"", "2", "3", "4", "6", "7"})
 
 
@@ -867,9 +867,11 @@ def _near(text: str, address: str, window: int = 600) -> str:
     at = text.lower().find(address.lower())
     if at < 0:
         return ""
-    words = text[at : at + window]
-    # Up to the next recipient's line: its words are about that one.
-    after = _NEXT_ADDRESS_LINE.search(words, len(address))
+    # From the start of its line (">>> RCPT To:<address>" says which command was refused)
+    # up to the next recipient's line: those words are about that one.
+    start = text.rfind("\n", 0, at) + 1
+    words = text[start : at + window]
+    after = _NEXT_ADDRESS_LINE.search(words, at - start + len(address))
     return " ".join((words[: after.start()] if after else words).split())
 
 
