@@ -75,14 +75,16 @@ def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
 _DAEMON = re.compile(
     r"^(mailer[-_.]?daemon|post[-_.]?master|mail[-_.]?delivery[-_.]?(subsystem|system)?)$"
 )
-# What a daemon's report says in its first lines when its subject says nothing (Exchange
-# 2003 "did not reach", Apache James, Lotus Domino and Notes).
+# What a report says in its first lines: a daemon's when its subject says nothing (Exchange
+# 2003 "did not reach", Apache James, Domino, Notes), and a gateway's that signs as someone
+# else (Verizon, KDDI, X6), said there as well as in its subject.
 _FAILED_OPENING = re.compile(
     r"""did\ not\ reach\ the\ following\ recipient | was\ not\ delivered\ to
       | error\ message\ below | failure\ reasons | could\ not\ be\ delivered
       | permanent\ (fatal\ )?error | undeliverable | failed\ permanently | was\ aborted\ after
       | addresses\ had\ (delivery\ (errors|problems)|permanent\ fatal\ errors)
-      | trouble\ delivering\ your\ message | error\ has\ occurred\ while\ attempting\ to\ deliver""",
+      | trouble\ delivering\ your\ message
+      | error\ has\ occurred\ while\ attempting\ to\ deliver""",
     re.IGNORECASE | re.VERBOSE,
 )
 _FAILED_SUBJECT = re.compile(
@@ -93,7 +95,9 @@ _FAILED_SUBJECT = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 # A gateway's own line that no person types (au/KDDI's, signed as the sender's address).
-_GATEWAY_OPENING = re.compile(r"^\s*could not be delivered to: <[^>\s]+@", re.IGNORECASE | re.MULTILINE)
+_GATEWAY_OPENING = re.compile(
+    r"^\s*could not be delivered to: <[^>\s]+@", re.IGNORECASE | re.MULTILINE
+)
 _REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|vs|rv|enc|antw)\s*[:\uff1a]", re.IGNORECASE)
 # A report that lists no recipient (Google Workspace can send an empty status part) is a
 # failure unless its subject says it is a delay or a success notice.

@@ -82,7 +82,10 @@ _DIAG_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|x400|x\.400)\s*;\s*", re.IGNORECASE
 _COMMAND = (
     (re.compile(r"rcpt to|recipient|after rcpt|\brcpt\b", re.I), "RCPT"),
     (re.compile(r"mail from|after mail\b|\bmail\b command", re.I), "MAIL"),
-    (re.compile(r"end of data|\bdata\b command|after data|after end of data|>>> data", re.I), "DATA"),
+    (
+        re.compile(r"end of data|\bdata\b command|after data|after end of data|>>> data", re.I),
+        "DATA",
+    ),
     (re.compile(r"\b(helo|ehlo)\b", re.I), "EHLO"),
     (re.compile(r"initial connection|connect(ion)? (to|refused)|greeting", re.I), "CONN"),
 )
