@@ -73,14 +73,32 @@ def is_bulk(parsed: ParsedMessage, own_lists: Collection[str] = ()) -> bool:
 
 # Plain-text bounces (qmail, old Exim) say it only in words, from the daemon's address.
 _DAEMON = re.compile(
-    r"^(mailer[-_.]?daemon|postmaster|mail[-_.]?delivery[-_.]?(subsystem|system)?)$"
+    r"^(mailer[-_.]?daemon|post[-_.]?master|mail[-_.]?delivery[-_.]?(subsystem|system)?)$"
+)
+# What a report says in its first lines: a daemon's when its subject says nothing (Exchange
+# 2003 "did not reach", Apache James, Domino, Notes), and a gateway's that signs as someone
+# else (Verizon, KDDI, X6), said there as well as in its subject.
+_FAILED_OPENING = re.compile(
+    r"""did\ not\ reach\ the\ following\ recipient | was\ not\ delivered\ to
+      | error\ message\ below | failure\ reasons | could\ not\ be\ delivered
+      | permanent\ (fatal\ )?error | undeliverable | failed\ permanently | was\ aborted\ after
+      | addresses\ had\ (delivery\ (errors|problems)|permanent\ fatal\ errors)
+      | trouble\ delivering\ your\ message
+      | error\ has\ occurred\ while\ attempting\ to\ deliver""",
+    re.IGNORECASE | re.VERBOSE,
 )
 _FAILED_SUBJECT = re.compile(
     r"""undeliver(able|ed) | failure\ notice | returned\ mail | returned\ to\ sender
-      | (delivery|mail)\ (status\ notification\ \(failure\)|has\ failed|failed|failure)
-      | could\ not\ be\ delivered | non[-\ ]?delivery""",
+      | (delivery|mail)\ (status\ notification(\ \(failure\)|:\ error)|has\ failed|failed|failure)
+      | could\ not\ be\ delivered | non[-\ ]?delivery
+      | error\ sending\ your\ (mail|message) | メールエラー | 配信エラー""",
     re.IGNORECASE | re.VERBOSE,
 )
+# A gateway's own line that no person types (au/KDDI's, signed as the sender's address).
+_GATEWAY_OPENING = re.compile(
+    r"^\s*could not be delivered to: <[^>\s]+@", re.IGNORECASE | re.MULTILINE
+)
+_REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|vs|rv|enc|antw)\s*[:\uff1a]", re.IGNORECASE)
 # A report that lists no recipient (Google Workspace can send an empty status part) is a
 # failure unless its subject says it is a delay or a success notice.
 _NOT_FAILED_SUBJECT = re.compile(
@@ -103,7 +121,15 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         # Every recipient delayed, delivered or relayed: a notice. None listed: the subject.
         return not parsed.delivery_status and not _NOT_FAILED_SUBJECT.search(parsed.subject)
     daemon = parsed.from_ is not None and bool(_DAEMON.match(parsed.from_.local_part))
-    return daemon and bool(_FAILED_SUBJECT.search(parsed.subject))
+    failed_subject = bool(_FAILED_SUBJECT.search(parsed.subject))
+    opening = bool(_FAILED_OPENING.search((parsed.text_body or "")[:600]))
+    if daemon:
+        return failed_subject or opening
+    if _GATEWAY_OPENING.search((parsed.text_body or "")[:600]):
+        return True
+    # Gateways that sign as someone else (Verizon's `sysadmin@`, KDDI's `no-reply@`) say
+    # it in the subject and again in the first lines; a person's "Re:"/"Fwd:" is no report.
+    return failed_subject and opening and not _REPLY_PREFIX.match(parsed.subject)
 
 
 # --- auto-replies ----------------------------------------------------------------------

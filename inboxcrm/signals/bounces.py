@@ -82,14 +82,18 @@ _DIAG_TYPE = re.compile(r"^\s*(smtp|x-[\w-]+|x400|x\.400)\s*;\s*", re.IGNORECASE
 _COMMAND = (
     (re.compile(r"rcpt to|recipient|after rcpt|\brcpt\b", re.I), "RCPT"),
     (re.compile(r"mail from|after mail\b|\bmail\b command", re.I), "MAIL"),
-    (re.compile(r"end of data|\bdata\b command|after data|after end of data", re.I), "DATA"),
+    (
+        re.compile(r"end of data|\bdata\b command|after data|after end of data|>>> data", re.I),
+        "DATA",
+    ),
     (re.compile(r"\b(helo|ehlo)\b", re.I), "EHLO"),
     (re.compile(r"initial connection|connect(ion)? (to|refused)|greeting", re.I), "CONN"),
 )
 _IN_REPLY_TO = re.compile(
     r"in reply to (rcpt to|mail from|end of data|data|helo|ehlo)|"
     r"after (rcpt to|mail from|end of data|data|initial connection|helo|ehlo)|"
-    r"(rcpt|mail|data|helo|ehlo) command",
+    r"(rcpt|mail|data|helo|ehlo) command|"
+    r">>> ?(rcpt to|mail from|data|helo|ehlo)\b",  # a Sendmail or Courier transcript
     re.I,
 )
 
@@ -131,6 +135,8 @@ def _words(*phrases: str) -> re.Pattern[str]:
 
 # What particular systems say, naming the reason outright.
 _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # au (KDDI, ezweb.ne.jp) answers a recipient's own filter with this bare line.
+    ("filtered", _words(r"^550 : user unknown$")),
     (
         "suspend",
         _words(
@@ -168,6 +174,12 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"sorry, no mailbox here by that name",  # qmail
             r"user unknown in (local|virtual|relay) (recipient|mailbox|alias) table",  # postfix
             r"this user doesn't have a .* account",  # yahoo
+            r"not listed in (the )?(domino directory|public name & address book)",  # domino
+            r"the recipient name is not recognized",  # exchange 2003
+            r"unknown user: \S+@",  # imail
+            r"ディレクトリのリストにありません",  # lotus notes, ja: not in the directory
+            r"domino ディレクトリ\s*には見つかりません",  # domino, ja: not in the directory
+            r"invalid final delivery userid",  # imail
         ),
     ),
     (
@@ -187,11 +199,16 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
         _words(
             r"returned null mx",  # gmail: the domain publishes a null MX (RFC 7505)
             r"doesn't receive email according to the administrator",
+            r"malformed or unexpected name server reply",  # postfix: a broken MX lookup
         ),
     ),
     (
         "networkerror",
         _words(r"wasn't able to establish an smtp connection"),  # qmail, whatever follows
+    ),
+    (
+        "failedstarttls",
+        _words(r"does not support tls", r"tls (negotiation|handshake) failed"),
     ),
     (
         "expired",
@@ -205,6 +222,7 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"maximum time in queue",
             r"could not be delivered for \d+ (day|hour)",
             r"message timed out",
+            r"recipient server did not accept our requests to connect",  # gmail, still retried
         ),
     ),
 )
@@ -661,6 +679,10 @@ _ADDRESS_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notacce
 _VAGUE = frozenset({"", "undefined", "onhold", "systemerror", "securityerror", "expired"})
 
 
+_BARE_UNKNOWN = re.compile(r"\b(user unknown|unknown user|mailbox unavailable)\b")
+_NOT_ADDRESS_CLASS = frozenset({"", "2", "3", "4", "6", "7"})
+
+
 def _matches(reason: str, text: str) -> bool:
     pattern = _REASONS.get(reason) or _LATER.get(reason)
     return bool(text) and pattern is not None and pattern.search(text) is not None
@@ -701,12 +723,20 @@ def _reason(status: str, text: str, action: str, command: str) -> str:
         if reason == "userunknown":
             if coded == "suspend" or _REASONS["rejected"].search(text):
                 continue  # it is the sender that was refused
-            if coded == "filtered" or (command == "DATA" and coded != "userunknown"):
+            if (coded == "filtered" and command != "RCPT") or (
+                command == "DATA" and coded != "userunknown"
+            ):
                 # The mailbox's status code (x.2.x), or refused after the content was read:
                 # a filter's doing, not a missing mailbox.
                 return "filtered"
             if command == "MAIL":
                 return "rejected"
+            if not command and status[2:3] in _NOT_ADDRESS_CLASS and _BARE_UNKNOWN.search(text):
+                # A bare "user unknown" under no code, or under one that is not about the
+                # address (x.2 mailbox, x.3 system, x.6 content, x.7 policy), and no command:
+                # a gateway's filter speaking, as sisimai reads X1, McAfee, SES and
+                # Messaging Server reports.
+                return "filtered"
         if reason == "rejected" and command not in ("", "MAIL", "DATA") and coded not in _VAGUE:
             continue
         if reason == "norelaying" and command in ("CONN", "EHLO"):
@@ -832,10 +862,20 @@ def classify_bounce(parsed: ParsedMessage) -> Bounce | None:
     return Bounce(tuple(recipients))
 
 
+_NEXT_ADDRESS_LINE = re.compile(r"\n[ \t]*<?[\w.+'=-]+@[\w.-]+\.\w+>?[ :]")
+
+
 def _near(text: str, address: str, window: int = 600) -> str:
     """The words about one address in a plain-text bounce (qmail, Exim): from it on."""
     at = text.lower().find(address.lower())
-    return " ".join(text[at : at + window].split()) if at >= 0 else ""
+    if at < 0:
+        return ""
+    # From the start of its line (">>> RCPT To:<address>" says which command was refused)
+    # up to the next recipient's line: those words are about that one.
+    start = text.rfind("\n", 0, at) + 1
+    words = text[start : at + window]
+    after = _NEXT_ADDRESS_LINE.search(words, at - start + len(address))
+    return " ".join((words[: after.start()] if after else words).split())
 
 
 def summary(bounce: Bounce | None) -> dict[str, object] | None:

@@ -391,6 +391,51 @@ Subject: Postmaster notify: see transcript for details of the queue
     assert kind(notice) is MessageKind.bulk
 
 
+def test_a_daemons_report_with_a_silent_subject_is_read_by_its_first_lines() -> None:
+    # Exchange 2003 sends "Subject: <the original subject>"; Apache James answers "Re:".
+    exchange = message(
+        """\
+From: System Administrator <postmaster@mail.client.example>
+To: rita@team.example
+Subject: Pricing
+""",
+        "Your message\n\n  To: nina@client.example\n\ndid not reach the following recipient(s):\n",
+    )
+    james = message(
+        """\
+From: post_master@gateway.client.example
+To: rita@team.example
+Subject: Re:Pricing
+""",
+        "Error: Invalid user address\n\nError message below:\n550 no such user here\n",
+    )
+    assert kind(exchange) is MessageKind.bounce
+    assert kind(james) is MessageKind.bounce
+
+
+def test_a_gateway_signing_as_someone_else_says_it_twice() -> None:
+    # Verizon's MMS gateway signs as sysadmin@: a failure subject and a failure opening.
+    gateway = message(
+        """\
+From: MMSC NDR Administrator <sysadmin@mms.client.example>
+To: rita@team.example
+Subject: Undeliverable Message
+""",
+        "Message could not be delivered to mobile.\nError: No valid recipients for this MM\n",
+    )
+    assert kind(gateway) is MessageKind.bounce
+    # A person's reply or forward with the same words is their mail, and so is a subject
+    # alone or an opening alone.
+    for subject, body in (
+        ("Re: Undeliverable Message", "Message could not be delivered to mobile, you said?\n"),
+        ("Fwd: Undeliverable Message", "Message could not be delivered to mobile.\n"),
+        ("Undeliverable Message", "Can you check why this keeps happening?\n"),
+        ("Quick question", "Your parcel could not be delivered to the office.\n"),
+    ):
+        person = message(f"From: Nina Berg <nina@client.example>\nSubject: {subject}\n", body)
+        assert kind(person) is MessageKind.person, subject
+
+
 def test_a_bounce_forwarded_by_a_person_is_their_mail() -> None:
     forwarded = crlf(
         """\

@@ -202,6 +202,30 @@ def test_reasons_from_words_alone(diagnostic: str, kind: str) -> None:
     assert bounce_type(reason, "", diagnostic) == kind, reason
 
 
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "command", "reason"),
+    [
+        # A bare "user unknown" a gateway gives under no code, or a code not about the
+        # address, and no command: its filter speaking (sisimai's X1, McAfee, SES samples).
+        ("", "550 Unknown user nina@client.example", "", "filtered"),
+        ("5.7.1", "550 5.7.1 550 User Unknown: nina@client.example", "", "filtered"),
+        # Refused at RCPT, or under the address's own code, the mailbox does not exist.
+        ("5.2.1", "550 5.2.1 <nina@client.example>... User Unknown", "RCPT", "userunknown"),
+        ("5.1.1", "550 5.1.1 <nina@client.example>... User Unknown", "", "userunknown"),
+        ("", "Unknown user: nina@client.example", "", "userunknown"),  # IMail
+        ("5.0.0", "User Neko (nina@client.example) not listed in Domino Directory", "",
+         "userunknown"),
+        ("5.4.4", "Name service error for name=client.example type=MX: Malformed or "
+         "unexpected name server reply", "", "notaccept"),
+        ("", "500 Remote server does not support TLS (state 6).", "", "failedstarttls"),
+    ],
+)  # fmt: skip
+def test_reasons_as_the_reference_parser_reads_them(
+    status: str, diagnostic: str, command: str, reason: str
+) -> None:
+    assert reason_for(status, diagnostic, "failed", command) == reason
+
+
 # --- auto-replies -----------------------------------------------------------------------
 
 
