@@ -478,15 +478,20 @@ def mail_classify(files: tuple[str, ...]) -> None:
     from inboxcrm.signals.classify import classify_raw
 
     now = utcnow()
-    logging.getLogger("inboxcrm.mail.parse").setLevel(logging.ERROR)  # notes are for syncs
-    for name in files:
-        try:
-            raw = Path(name).read_bytes()
-        except OSError as exc:
-            line: dict[str, Any] = {"file": name, "error": f"{exc.__class__.__name__}: {exc}"}
-        else:
-            line = {"file": name, **classify_raw(raw, now)}
-        click.echo(json.dumps(line, ensure_ascii=False))
+    parse_log = logging.getLogger("inboxcrm.mail.parse")
+    level = parse_log.level
+    parse_log.setLevel(logging.ERROR)  # its notes are for syncs, not for this listing
+    try:
+        for name in files:
+            try:
+                raw = Path(name).read_bytes()
+            except OSError as exc:
+                line: dict[str, Any] = {"file": name, "error": f"{exc.__class__.__name__}: {exc}"}
+            else:
+                line = {"file": name, **classify_raw(raw, now)}
+            click.echo(json.dumps(line, ensure_ascii=False))
+    finally:
+        parse_log.setLevel(level)  # run in-process (tests, a shell), it leaves logging as it was
 
 
 @main.group("scores")
