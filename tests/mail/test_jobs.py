@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from concurrent.futures import wait
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -172,6 +174,38 @@ def test_one_tick_keeps_a_single_worker_polling_every_due_mailbox(
         session.refresh(box)
     assert [b.sync_state for b in boxes] == [SyncState.idle] * 3
     assert all(b.last_synced_at is not None for b in boxes)
+
+
+def test_workers_go_on_polling_while_mailboxes_come_due_and_stop_ends_them_idle(
+    client: FlaskClient, session: Session, db: Database, google_settings: Settings
+) -> None:
+    # Polled every second, each mailbox is due again within a tick of its pass: the
+    # workers never run out of work, as in a team whose first syncs outlast half a poll
+    # interval. Their futures do not end on their own; stopping the runtime ends them.
+    for person in (AVA, BEN, MIA):
+        google_signin(client, person)
+    runtime = Runtime(db, replace(google_settings, poll_seconds=1), workers=2)
+    futures = sync_due(runtime, utcnow(), SYNC_STEPS)
+    polled = select(func.count()).where(Mailbox.last_synced_at.is_not(None))
+    again = select(func.min(Mailbox.last_synced_at)).select_from(Mailbox)
+    first: dt.datetime | None = None
+    for _ in range(600):  # every mailbox synced, then each polled once more
+        with db.session() as s:
+            if s.scalar(polled.select_from(Mailbox)) == 3:
+                latest = s.scalar(again)
+                first = first or latest
+                if latest is not None and latest > first:
+                    break
+        wait(futures, timeout=0.05)
+    assert not all(f.done() for f in futures)  # still polling (or waiting for the next)
+    runtime.stop()
+    assert all(f.done() for f in futures)
+    boxes = session.scalars(select(Mailbox)).all()
+    for box in boxes:
+        session.refresh(box)
+    # No mailbox left claimed: each pass under way ended, none began after the stop.
+    assert [b.sync_state for b in boxes] == [SyncState.idle] * 3
+    assert all(b.next_poll_at is not None and b.next_poll_at < utcnow() + LEASE for b in boxes)
 
 
 def test_an_idle_poll_reads_its_mailbox_once_writes_it_once_and_asks_gmail_once(
