@@ -239,9 +239,10 @@ def clock_process(config_path: str) -> None:
     httplib2.Http.request = counted_request
     real_sync_claimed = mail_jobs.sync_claimed
 
-    def traced_sync_claimed(runtime: Runtime, mailbox_id: int, *args: Any, **kw: Any) -> Any:
+    def traced_sync_claimed(runtime: Runtime, mailbox: int | Mailbox, *args: Any, **kw: Any) -> Any:
+        mailbox_id = mailbox if isinstance(mailbox, int) else mailbox.id
         with probe.traced("pass", keep_sql=len(probe.passes) % 50 == 0) as record:
-            state = real_sync_claimed(runtime, mailbox_id, *args, **kw)
+            state = real_sync_claimed(runtime, mailbox, *args, **kw)
         record.update(mailbox=mailbox_id, state=str(state), pid=os.getpid())
         probe.passes.append(record)
         return state
