@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
@@ -66,21 +66,22 @@ def _take(
     ready: Any,
     until: dt.datetime,
     also: Mapping[str, Any] | None = None,
-) -> set[int]:
+    load: bool = False,
+) -> dict[int, Any]:
     """Lease the rows that are still ready (and set `also` on them, in the same UPDATE):
-    on SQLite the SELECT before held no lock, and this UPDATE decides."""
+    on SQLite the SELECT before held no lock, and this UPDATE decides. Returns the ids
+    leased, each with its row as the UPDATE left it when asked to `load` (else None)."""
     if not ids:
-        return set()
+        return {}
     model = queue.class_
-    return set(
-        session.scalars(
-            update(model)
-            .where(model.id.in_(ids), ready)
-            .values({**(also or {}), queue.key: until})
-            .returning(model.id),
-            execution_options={"synchronize_session": False},
-        )
+    statement = (
+        update(model).where(model.id.in_(ids), ready).values({**(also or {}), queue.key: until})
     )
+    options = {"synchronize_session": False}
+    if load:
+        rows = session.scalars(statement.returning(model), execution_options=options)
+        return {row.id: row for row in rows}
+    return dict.fromkeys(session.scalars(statement.returning(model.id), execution_options=options))
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Claimed:
     # later, that is when; None, the queue holds nothing else. `next_id` is that row.
     next_due: dt.datetime | None
     next_id: int | None = None
+    rows: list[Any] = field(default_factory=list)  # the rows claimed, when asked to `load`
 
 
 def claim_next(
@@ -101,10 +103,12 @@ def claim_next(
     limit: int,
     null_is_due: bool = False,
     also: Mapping[str, Any] | None = None,
+    load: bool = False,
 ) -> Claimed:
     """`claim` for a worker that waits when nothing is due: the same claim, oldest first,
     and in the same SELECT a look at the row after, so it knows how long to wait without
-    asking again."""
+    asking again. With `load`, the claim's UPDATE also reads the rows it claimed, so the
+    worker need not read them again."""
     model = queue.class_
     order = queue.nulls_first() if null_is_due else queue
     pick = select(model.id, queue).where(*where).order_by(order, model.id).limit(limit + 1)
@@ -121,10 +125,11 @@ def claim_next(
     left = [(i, at) for i, at in rows if i not in candidates]
     next_id = left[0][0] if left else None
     next_due = (now if left[0][1] is None else left[0][1]) if left else None
-    taken = _take(session, queue, candidates, ready, now + lease, also)
+    taken = _take(session, queue, candidates, ready, now + lease, also, load)
     if len(taken) < len(candidates):  # lost a race for some: more may be due
         next_due, next_id = now, None
-    return Claimed([i for i in candidates if i in taken], next_due, next_id)
+    ids = [i for i in candidates if i in taken]
+    return Claimed(ids, next_due, next_id, [taken[i] for i in ids] if load else [])
 
 
 def claim_row(
@@ -136,11 +141,14 @@ def claim_row(
     *where: Any,
     null_is_due: bool = False,
     also: Mapping[str, Any] | None = None,
-) -> bool:
+    load: bool = False,
+) -> Any:
     """Claim one known row if it is due and matches `where` (a worker that waited for
-    it): one UPDATE."""
+    it): one UPDATE. Whether it was claimed; with `load`, the row (read by the UPDATE)
+    or None."""
     ready = and_(due(queue, now, null_is_due=null_is_due), *where)
-    return bool(_take(session, queue, [row_id], ready, now + lease, also))
+    taken = _take(session, queue, [row_id], ready, now + lease, also, load)
+    return taken.get(row_id) if load else bool(taken)
 
 
 def release(

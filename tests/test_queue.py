@@ -150,3 +150,31 @@ def test_draining_works_each_due_row_once_a_step_at_a_time_and_a_failed_step_wai
     assert queue.drain(db, Mailbox.next_poll_at, NOW, work, lease=LEASE, step=2) == 0
     later = NOW + LEASE
     assert queue.drain(db, Mailbox.next_poll_at, later, work, lease=LEASE, step=2) == 1
+
+
+def test_a_claim_asked_to_load_reads_the_rows_it_claimed_in_its_update(
+    db: Database, session: Session
+) -> None:
+    boxes = _mailboxes(3)
+    boxes[2].next_poll_at = NOW + dt.timedelta(minutes=1)
+    session.commit()
+    with db.session() as s:
+        claimed = queue.claim_next(
+            s, Mailbox.next_poll_at, NOW, LEASE, limit=5, also={"last_error": "x"}, load=True
+        )
+    # The rows as the UPDATE left them, usable after their session ended.
+    assert [r.id for r in claimed.rows] == claimed.ids == [boxes[1].id, boxes[0].id]
+    assert {(r.email, r.next_poll_at, r.last_error) for r in claimed.rows} == {
+        (boxes[0].email, NOW + LEASE, "x"),
+        (boxes[1].email, NOW + LEASE, "x"),
+    }
+    assert claimed.next_id == boxes[2].id
+    with db.session() as s:
+        later = NOW + dt.timedelta(minutes=1)
+        row = queue.claim_row(s, Mailbox.next_poll_at, boxes[2].id, later, LEASE, load=True)
+        again = queue.claim_row(s, Mailbox.next_poll_at, boxes[2].id, later, LEASE, load=True)
+    assert row is not None
+    assert (row.id, row.next_poll_at) == (boxes[2].id, later + LEASE)
+    assert again is None  # taken
+    with db.session() as s:  # nothing due: no rows
+        assert queue.claim_next(s, Mailbox.next_poll_at, NOW, LEASE, limit=5, load=True).rows == []

@@ -75,9 +75,30 @@ def authorized_http(credentials: Any) -> Any:
     return google_auth_httplib2.AuthorizedHttp(credentials, http=_thread_http())
 
 
+class Built:
+    """A resource whose nested resources (`users.history()`, `users.messages()`...) are
+    built once and reused: building one makes each of its methods and their docstrings
+    again, which cost an idle poll as much as its own call. Methods and everything else
+    are the resource's own. Per service, so per thread, as the service is."""
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+        self._nested = set(resource._resourceDesc.get("resources", {}))
+        self._built: dict[str, Built] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._nested:
+            return getattr(self._resource, name)
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = Built(getattr(self._resource, name)())
+        return lambda: built
+
+
 def users_of(service: Any) -> Any:
-    """`service.users()`, built once per service: resources are costly to build."""
+    """`service.users()`, built once per service (with its nested resources): resources
+    are costly to build."""
     users = _users.get(service)
     if users is None:
-        users = _users[service] = service.users()
+        users = _users[service] = Built(service.users())
     return users

@@ -46,6 +46,8 @@ _SYNCING = {"sync_state": SyncState.syncing}
 
 
 def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
+    """Due mailboxes, claimed with their rows: the claim's UPDATE reads them for the
+    pass (`rows`), which then reads nothing more before it asks Gmail."""
     with database.session() as session:
         return queue.claim_next(
             session,
@@ -56,12 +58,13 @@ def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
             limit=limit,
             null_is_due=True,  # a mailbox just connected
             also=_SYNCING,
+            load=True,
         )
 
 
-def _claim_one(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
+def _claim_one(database: Database, mailbox_id: int, now: dt.datetime) -> Mailbox | None:
     with database.session() as session:
-        return queue.claim_row(
+        row: Mailbox | None = queue.claim_row(
             session,
             Mailbox.next_poll_at,
             mailbox_id,
@@ -70,7 +73,9 @@ def _claim_one(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
             Mailbox.status == MailboxStatus.connected,
             null_is_due=True,
             also=_SYNCING,
+            load=True,
         )
+        return row
 
 
 def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
@@ -117,23 +122,31 @@ def claim(database: Database, mailbox_id: int, now: dt.datetime) -> bool:
 
 def sync_claimed(
     runtime: Runtime,
-    mailbox_id: int,
+    mailbox: int | Mailbox,
     steps: SyncSteps,
     stop: Callable[[], bool],
     progress: Progress | None = None,
 ) -> SyncState:
-    """Sync a mailbox this process has claimed, then plan its next poll. The row is read
-    once, here, and written once by the pass (more when there is mail to store)."""
+    """Sync a mailbox this process has claimed, then plan its next poll. `mailbox` is
+    its id, or its row as the claim read it; the pass writes it once (more when there is
+    mail to store)."""
     database = runtime.database
-    with database.session() as session:
-        mailbox = session.get_one(Mailbox, mailbox_id)
-        try:
-            gmail = connect(runtime, mailbox)
-        except Exception as exc:  # unreadable tokens and the like: show it, retry later
-            log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
-            mailbox.sync_state, mailbox.last_error = SyncState.failed, str(exc)[:1000]
-            mailbox.next_poll_at = utcnow() + POLL_EVERY
-            return SyncState.failed
+    if isinstance(mailbox, int):
+        with database.session() as session:
+            mailbox = session.get_one(Mailbox, mailbox)
+    mailbox_id = mailbox.id
+    try:
+        gmail = connect(runtime, mailbox)
+    except Exception as exc:  # unreadable tokens and the like: show it, retry later
+        log.warning("mailbox %s cannot sync: %s", mailbox_id, exc)
+        failed = {"sync_state": SyncState.failed, "last_error": str(exc)[:1000]}
+        with database.session() as session:
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == mailbox_id)
+                .values(**failed, next_poll_at=utcnow() + POLL_EVERY)
+            )
+        return SyncState.failed
 
     def renew(stored: int, estimate: int | None) -> None:
         with database.session() as session:
@@ -157,26 +170,26 @@ def sync_claimed(
     return state
 
 
-def _pass(runtime: Runtime, mailbox_id: int, steps: SyncSteps) -> SyncState:
+def _pass(runtime: Runtime, mailbox: Mailbox, steps: SyncSteps) -> SyncState:
     deadline = utcnow() + PASS_TIME
     return sync_claimed(
-        runtime, mailbox_id, steps, stop=lambda: runtime.stopping.is_set() or utcnow() >= deadline
+        runtime, mailbox, steps, stop=lambda: runtime.stopping.is_set() or utcnow() >= deadline
     )
 
 
-def _work(runtime: Runtime, steps: SyncSteps, mailbox_id: int | None) -> SyncState | None:
+def _work(runtime: Runtime, steps: SyncSteps, mailbox: Mailbox | None) -> SyncState | None:
     """A worker: sync the claimed mailbox, then claim the next due one, and so on. With
     none due, one worker waits for the next due within a tick; the others stop."""
     state = None
     awaited: int | None = None  # the mailbox this worker waited for
     while not runtime.stopping.is_set():
-        if mailbox_id is None and awaited is not None:
-            mailbox_id = awaited if _claim_one(runtime.database, awaited, utcnow()) else None
+        if mailbox is None and awaited is not None:
+            mailbox = _claim_one(runtime.database, awaited, utcnow())
             awaited = None
-        if mailbox_id is None:
+        if mailbox is None:
             now = utcnow()
             claimed = _claim(runtime.database, now, limit=1)
-            if not claimed.ids:
+            if not claimed.rows:
                 wait = (claimed.next_due - now).total_seconds() if claimed.next_due else None
                 if wait is None or wait > SYNC_TICK.total_seconds():
                     return state
@@ -188,22 +201,22 @@ def _work(runtime: Runtime, steps: SyncSteps, mailbox_id: int | None) -> SyncSta
                     runtime.waiting.release()
                 awaited = claimed.next_id  # one UPDATE takes it, unless another clock did
                 continue
-            mailbox_id = claimed.ids[0]
+            mailbox = claimed.rows[0]
             if claimed.next_due is not None and claimed.next_due <= now:
                 _start(runtime, steps, None)  # more is due: bring in a free worker
-        state = _pass(runtime, mailbox_id, steps)
-        mailbox_id = None
+        state = _pass(runtime, mailbox, steps)
+        mailbox = None
     return state
 
 
 def _start(
-    runtime: Runtime, steps: SyncSteps, mailbox_id: int | None
+    runtime: Runtime, steps: SyncSteps, mailbox: Mailbox | None
 ) -> Future[SyncState | None] | None:
     with runtime.lock:
         runtime.running[:] = [f for f in runtime.running if not f.done()]
         if len(runtime.running) >= runtime.workers or runtime.stopping.is_set():
             return None
-        future = runtime.pool.submit(_work, runtime, steps, mailbox_id)
+        future = runtime.pool.submit(_work, runtime, steps, mailbox)
         runtime.running.append(future)
         return future
 
@@ -220,11 +233,11 @@ def sync_due(
         return []
     claimed = _claim(runtime.database, now, limit=free)
     started = []
-    for mailbox_id in claimed.ids:
-        future = _start(runtime, steps, mailbox_id)
+    for mailbox in claimed.rows:
+        future = _start(runtime, steps, mailbox)
         if future is None:  # the workers took the room meanwhile: due again at once
             with runtime.database.session() as session:
-                queue.release(session, Mailbox.next_poll_at, [mailbox_id], now + LEASE, now)
+                queue.release(session, Mailbox.next_poll_at, [mailbox.id], now + LEASE, now)
             continue
         started.append(future)
     soon = claimed.next_due is not None and claimed.next_due - now <= SYNC_TICK

@@ -8,12 +8,13 @@ stored are never fetched again, and storing is idempotent: nothing is lost or do
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspace
@@ -87,6 +88,18 @@ class _Fetched:
     cursor: dict[str, Any]
 
 
+@functools.cache
+def _marking(columns: frozenset[str]) -> Update:
+    """The UPDATE of these mailbox columns, built once: every poll writes the same few, and
+    building the statement (and its cache key) each time cost more than running it."""
+    table = cast(Table, Mailbox.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("mailbox_id"))
+        .values({name: bindparam(f"new_{name}") for name in sorted(columns)})
+    )
+
+
 @dataclass
 class _Pass:
     """One pass over a mailbox: what every part of it works with. `mailbox` is the row as
@@ -113,7 +126,8 @@ class _Pass:
         if not fields:
             return
         with self.db.session() as session:
-            session.execute(update(Mailbox).where(Mailbox.id == self.mailbox_id).values(fields))
+            values = {f"new_{name}": value for name, value in fields.items()}
+            session.execute(_marking(frozenset(fields)), {**values, "mailbox_id": self.mailbox_id})
 
     def syncing(self) -> None:
         """Show the pass as under way: only a pass with mail to store pays for it."""

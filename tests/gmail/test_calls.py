@@ -393,3 +393,19 @@ def test_calls_wait_for_the_bucket_before_calling(
     gmail.get_messages(ids)  # 50 units: 20 at once, then 5 s per call
     assert clock.sleeps == [5.0] * 6
     assert gmail.stats.units == 50
+
+
+def test_a_services_nested_resources_are_built_once_and_serve_every_call(
+    calls: Calls, control: Control
+) -> None:
+    ids = deliver(control, 2)
+    gmail = calls()
+    # An idle poll builds nothing: the resources of the first call serve the next ones.
+    assert gmail.users.history() is gmail.users.history()
+    assert gmail.users.messages() is gmail.users.messages()
+    assert gmail.users.messages().attachments() is gmail.users.messages().attachments()
+    for _ in range(2):
+        assert sorted(gmail.list_message_ids().ids) == sorted(ids)
+        assert sorted(gmail.get_messages(ids).messages) == sorted(ids)
+        start = gmail.profile()["historyId"]
+        assert gmail.history(start).get("history", []) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from concurrent.futures import wait
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -174,6 +176,38 @@ def test_one_tick_keeps_a_single_worker_polling_every_due_mailbox(
     assert all(b.last_synced_at is not None for b in boxes)
 
 
+def test_workers_go_on_polling_while_mailboxes_come_due_and_stop_ends_them_idle(
+    client: FlaskClient, session: Session, db: Database, google_settings: Settings
+) -> None:
+    # Polled every second, each mailbox is due again within a tick of its pass: the
+    # workers never run out of work, as in a team whose first syncs outlast half a poll
+    # interval. Their futures do not end on their own; stopping the runtime ends them.
+    for person in (AVA, BEN, MIA):
+        google_signin(client, person)
+    runtime = Runtime(db, replace(google_settings, poll_seconds=1), workers=2)
+    futures = sync_due(runtime, utcnow(), SYNC_STEPS)
+    polled = select(func.count()).where(Mailbox.last_synced_at.is_not(None))
+    again = select(func.min(Mailbox.last_synced_at)).select_from(Mailbox)
+    first: dt.datetime | None = None
+    for _ in range(600):  # every mailbox synced, then each polled once more
+        with db.session() as s:
+            if s.scalar(polled.select_from(Mailbox)) == 3:
+                latest = s.scalar(again)
+                first = first or latest
+                if latest is not None and latest > first:
+                    break
+        wait(futures, timeout=0.05)
+    assert not all(f.done() for f in futures)  # still polling (or waiting for the next)
+    runtime.stop()
+    assert all(f.done() for f in futures)
+    boxes = session.scalars(select(Mailbox)).all()
+    for box in boxes:
+        session.refresh(box)
+    # No mailbox left claimed: each pass under way ended, none began after the stop.
+    assert [b.sync_state for b in boxes] == [SyncState.idle] * 3
+    assert all(b.next_poll_at is not None and b.next_poll_at < utcnow() + LEASE for b in boxes)
+
+
 def test_an_idle_poll_reads_its_mailbox_once_writes_it_once_and_asks_gmail_once(
     client: FlaskClient,
     session: Session,
@@ -205,9 +239,9 @@ def test_an_idle_poll_reads_its_mailbox_once_writes_it_once_and_asks_gmail_once(
         event.remove(db.engine, "before_cursor_execute", count)
     after = requests.get(f"{sandbox.url}/_sandbox/quota", params={"user": AVA}, timeout=10)
     assert after.json()["used"] - before.json()["used"] == 2  # one history.list, 2 units
-    # The claim (a SELECT and an UPDATE), the row read once, written once; then the worker's
-    # look for more work, which in a busy clock is the next poll's claim.
-    assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "SELECT"]
+    # The claim (a SELECT, and an UPDATE that reads the row back), the row written once;
+    # then the worker's look for more work, which in a busy clock is the next poll's claim.
+    assert statements == ["SELECT", "UPDATE", "UPDATE", "SELECT"]
     session.refresh(mailbox)
     assert mailbox.sync_state is SyncState.idle
     assert mailbox.history_id == history_id

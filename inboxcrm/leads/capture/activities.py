@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.db import chunks
-from inboxcrm.leads.capture.bulk import core_table, update_by_id
+from inboxcrm.leads.capture.bulk import insert_rows, update_by_id
 from inboxcrm.leads.capture.messages import Mail
 from inboxcrm.leads.models import Activity, ActivityKind, Lead
 from inboxcrm.mail.models import Message, MessageKind
@@ -68,7 +68,7 @@ def add_activities(
         )  # fmt: skip
         given.setdefault(key[0], []).append((kind, m.sent_at))
     if adding:
-        session.execute(insert(core_table(Activity)), adding)
+        insert_rows(session, Activity, adding)
     return given
 
 

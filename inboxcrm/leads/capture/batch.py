@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from inboxcrm.leads.capture.links import existing_leads, label_new_primaries, li
 from inboxcrm.leads.capture.messages import Mail, read_mail
 from inboxcrm.leads.capture.new_leads import create_leads
 from inboxcrm.leads.capture.policy import CaptureRules, candidates
+from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.store import Added
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,12 @@ def _capture(
     now: dt.datetime,
     create: bool,
     policy: LeadPolicy | None = None,
+    parsed: Mapping[int, ParsedMessage] | None = None,
 ) -> Captured:
     workspace = session.get_one(Workspace, workspace_id)
     insiders = Insiders.load(session, workspace)
     rules = CaptureRules.load(session, workspace, policy)
-    mails = read_mail(session, insiders, thread_ids, new)
+    mails = read_mail(session, insiders, thread_ids, new, parsed)
     threads: dict[int, list[Mail]] = {}
     for m in mails:
         threads.setdefault(m.thread_id, []).append(m)
@@ -80,22 +82,24 @@ def capture_threads(
     new: set[int] | None = None,
     create: bool = True,
     policy: LeadPolicy | None = None,
+    parsed: Mapping[int, ParsedMessage] | None = None,
 ) -> Captured:
     """Capture these threads: `new` names the messages just stored (None: all of them
     are, as in a backfill); `create=False` only links existing leads; `policy` overrides
-    the workspace's (a stage label on a thread makes its people leads). Flushes, never
-    commits; a savepoint keeps a lost race with another sync from undoing the caller's work."""
+    the workspace's (a stage label on a thread makes its people leads); `parsed` holds the
+    new messages as parsed, by id. Flushes, never commits; a savepoint keeps a lost race
+    with another sync from undoing the caller's work."""
     ids = list(dict.fromkeys(thread_ids))
     if not ids:
         return Captured()
     if session.get_bind().dialect.name == "sqlite":
         # SQLite runs one writer at a time (a lost race fails the batch, retried at the
         # next poll), and a savepoint opened before any write would commit on release.
-        return _capture(session, workspace_id, ids, new, now, create, policy)
+        return _capture(session, workspace_id, ids, new, now, create, policy, parsed)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with session.begin_nested():
-                return _capture(session, workspace_id, ids, new, now, create, policy)
+                return _capture(session, workspace_id, ids, new, now, create, policy, parsed)
         except IntegrityError:
             if attempt == ATTEMPTS:
                 raise
@@ -113,4 +117,5 @@ def capture_messages(
         [m.thread_id for m in messages],
         now,
         new={m.id for m in messages},
+        parsed={m.id: m.parsed for m in messages if m.parsed is not None},
     )

@@ -8,11 +8,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.db import chunks
-from inboxcrm.leads.capture.bulk import core_table, update_by_id
+from inboxcrm.leads.capture.bulk import insert_rows, update_by_id
 from inboxcrm.leads.capture.messages import Mail
 from inboxcrm.leads.models import Lead, LeadEmail, LinkSource, ThreadLead
 from inboxcrm.mail.models import Thread
@@ -78,7 +78,7 @@ def link(
         if current != primary:
             primaries.append({"row": thread_id, "lead": primary})
     if new_links:
-        session.execute(insert(core_table(ThreadLead)), new_links)
+        insert_rows(session, ThreadLead, new_links)
     if primaries:
         update_by_id(session, Thread, primaries, {"primary_lead_id": "lead"})
     return len(new_links), [p["row"] for p in primaries if p["lead"] is not None]

@@ -4,7 +4,7 @@ threads, its people parsed once, the team's (the insiders) told apart from every
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.db import chunks
 from inboxcrm.leads.capture.insiders import Insiders
 from inboxcrm.mail.models import Direction, Message, MessageKind
+from inboxcrm.mail.parse import ParsedMessage
 from inboxcrm.mail.participants import Address, parse_addresses
 
 
@@ -48,10 +49,16 @@ BATCH_MAIL = "leads.batch_mail"
 
 
 def read_mail(
-    session: Session, insiders: Insiders, thread_ids: Sequence[int], new: set[int] | None
+    session: Session,
+    insiders: Insiders,
+    thread_ids: Sequence[int],
+    new: set[int] | None,
+    parsed: Mapping[int, ParsedMessage] | None = None,
 ) -> list[Mail]:
     """Every message of these threads, oldest first per thread; `new` names the messages
-    just stored (None: all of them are)."""
+    just stored (None: all of them are). `parsed` holds messages as the sync parsed them,
+    by id: their people are taken from there, not read again from the stored headers."""
+    parsed = parsed or {}
     columns = (
         Message.id, Message.thread_id, Message.mailbox_id, Message.direction, Message.from_addr,
         Message.to_addrs, Message.cc_addrs, Message.kind, Message.sent_at, Message.rfc_message_id,
@@ -60,9 +67,13 @@ def read_mail(
     for chunk in chunks(thread_ids):
         rows = session.execute(select(*columns).where(Message.thread_id.in_(chunk))).all()
         for row in rows:
-            found = parse_addresses(row.from_addr)
-            sender = found[0] if found else None
-            recipients = parse_addresses(row.to_addrs) + parse_addresses(row.cc_addrs)
+            known = parsed.get(row.id)
+            if known is not None:  # what was stored, without parsing it back
+                sender, recipients = known.from_, [*known.to, *known.cc]
+            else:
+                found = parse_addresses(row.from_addr)
+                sender = found[0] if found else None
+                recipients = parse_addresses(row.to_addrs) + parse_addresses(row.cc_addrs)
             external: dict[str, Address] = {}
             for address in [sender, *recipients] if sender else recipients:
                 if not insiders.is_insider(address.email) and address.email not in external:

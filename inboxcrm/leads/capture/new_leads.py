@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from inboxcrm.addresses import company_domain
 from inboxcrm.db import chunks
 from inboxcrm.events import EventType, emit_many
-from inboxcrm.leads.capture.bulk import core_table
+from inboxcrm.leads.capture.bulk import insert_rows
 from inboxcrm.leads.capture.messages import Mail
 from inboxcrm.leads.models import Company, CompanyDomain, Lead, LeadEmail
 from inboxcrm.leads.service import company_name, search_text
@@ -99,15 +99,16 @@ def create_leads(
                 "updated_at": now,
             }
         )
-    session.execute(insert(core_table(Lead)), rows)  # no RETURNING: SQLite goes row by row
+    insert_rows(session, Lead, rows)  # no RETURNING: SQLite goes row by row
     made_ids: dict[str, int] = {}
     for chunk in chunks(people):
         found_ids = session.execute(
             select(Lead.email, Lead.id).where(Lead.workspace_id == ws, Lead.email.in_(chunk))
         )
         made_ids.update(found_ids.tuples().all())
-    session.execute(
-        insert(core_table(LeadEmail)),
+    insert_rows(
+        session,
+        LeadEmail,
         [{"workspace_id": ws, "lead_id": i, "email": e} for e, i in made_ids.items()],
     )
     by_email = {row["email"]: row for row in rows}
