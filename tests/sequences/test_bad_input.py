@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Member, Role
+from inboxcrm.accounts.models import Member
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.merge import merge_leads
@@ -35,7 +35,7 @@ from inboxcrm.sequences.models import (
 )
 from inboxcrm.sequences.triggers import run_triggers
 from inboxcrm.tenancy import Scope
-from tests.factories import ActivityFactory, LeadFactory, MailboxFactory, MemberFactory
+from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.db
 
@@ -43,18 +43,6 @@ T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 MINUTE, DAY = dt.timedelta(minutes=1), dt.timedelta(days=1)
 ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
 _names = itertools.count(1)
-
-
-@pytest.fixture
-def admin(session: Session) -> Member:
-    member = MemberFactory(role=Role.admin, name="Ada Admin")
-    MailboxFactory(member=member)
-    return member
-
-
-@pytest.fixture
-def scope(session: Session, admin: Member) -> Scope:
-    return Scope(session, admin.workspace_id)
 
 
 def _version(scope: Scope, admin: Member, subject: str, body: str = "Hi") -> int:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Mailbox, Member, Role
+from inboxcrm.accounts.models import Mailbox, Member
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
@@ -24,7 +24,7 @@ from inboxcrm.sequences import service
 from inboxcrm.sequences.advance import advance_enrollments
 from inboxcrm.sequences.models import Enrollment, EnrollmentEvent, EnrollmentState, Sequence
 from inboxcrm.tenancy import Scope
-from tests.factories import LeadFactory, MailboxFactory, MemberFactory
+from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.db
 
@@ -36,18 +36,6 @@ GMAIL_PROXY = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
 _names = itertools.count(1)
-
-
-@pytest.fixture
-def admin(session: Session) -> Member:
-    member = MemberFactory(role=Role.admin, name="Ada Admin")
-    MailboxFactory(member=member)
-    return member
-
-
-@pytest.fixture
-def scope(session: Session, admin: Member) -> Scope:
-    return Scope(session, admin.workspace_id)
 
 
 def _sequence(scope: Scope, admin: Member, condition: str) -> Sequence:

@@ -10,11 +10,10 @@ import datetime as dt
 import itertools
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.accounts.models import Member, Role
+from inboxcrm.accounts.models import Member
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.junk import remove_leads
@@ -40,24 +39,12 @@ from inboxcrm.sequences.stats import reengagement_report
 from inboxcrm.sequences.triggers import DEFAULT_NAME, run_triggers
 from inboxcrm.stages.models import ChangeSource, Stage, StageKind
 from inboxcrm.tenancy import Scope
-from tests.factories import ActivityFactory, LeadFactory, MailboxFactory, MemberFactory
+from tests.factories import ActivityFactory, LeadFactory
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # a Monday
 DAY = dt.timedelta(days=1)
 _names = itertools.count(1)
 ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
-
-
-@pytest.fixture
-def admin(session: Session) -> Member:
-    member = MemberFactory(role=Role.admin, name="Ada Admin")
-    MailboxFactory(member=member)
-    return member
-
-
-@pytest.fixture
-def scope(session: Session, admin: Member) -> Scope:
-    return Scope(session, admin.workspace_id)
 
 
 def _version(scope: Scope, admin: Member, subject: str, body: str = "Hi") -> int:

@@ -46,11 +46,6 @@ def admin(session: Session, db: Database) -> Member:
     return member
 
 
-@pytest.fixture
-def scope(session: Session, admin: Member) -> Scope:
-    return Scope(session, admin.workspace_id)
-
-
 def _sequence(scope: Scope, admin: Member, **settings: Any) -> Sequence:
     version = create_template(scope, admin, f"t{next(_names)}", "Hello", "Hi", T0).current.id
     made = service.create_sequence(
