@@ -132,6 +132,7 @@ class Rescored:
     leads: int  # leads looked at
     changed: int  # leads whose score or temperature changed
     changes: tuple[Change, ...] = ()  # those leads, before and after
+    thresholds: Thresholds | None = None  # the temperature lines it used (for the actions)
 
 
 @dataclass
@@ -198,7 +199,9 @@ def _rescore(
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
     out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules))
     digests = {_rules_of(lead) for lead in leads.values()}
-    before = {out.scored_with: frozenset()} if out.scored_with in digests else {}
+    before: dict[str, frozenset[str]] = (
+        {out.scored_with: frozenset()} if out.scored_with in digests else {}
+    )
     before.update(  # the set stored under today's digest is today's: no need to read it
         (key, changed_rules(was, rules))
         for key, was in recall(session, workspace_id, digests - {out.scored_with}).items()
@@ -235,7 +238,7 @@ def _rescore(
     changed = {c["lead_id"] for c in out.changes} | {
         u["row"] for u in out.updates if u["score"] != leads[u["row"]].score
     }
-    return Rescored(len(leads), len(changed), tuple(out.moved))
+    return Rescored(len(leads), len(changed), tuple(out.moved), thresholds)
 
 
 SPAN = 5000  # leads of consecutive ids read in one query, as a range (a workspace's step)
@@ -787,10 +790,7 @@ def _sums(
     for _, _, fresh in groups:
         for lead_id, given_now in fresh.items():
             if given_now:
-                s = sums.get(lead_id)
-                if s is None:
-                    s = sums[lead_id] = _Sum()
-                s.add(given_now, now)
+                sums.setdefault(lead_id, _Sum()).add(given_now, now)
     quiet = dt.timedelta(days=thresholds.cold_after_days)
     seen: dict[int, Standing] = {}
     exact: list[int] = []
