@@ -315,14 +315,17 @@ def test_leads_on_every_quick_way_at_once_settle_together_as_in_full(session: Se
         rng = random.Random(9)
         for n, lead_id in enumerate(ids):
             ws_id = session.get_one(Lead, lead_id).workspace_id
-            at = {
-                0: NOW + dt.timedelta(hours=rng.randint(1, 20)),  # new mail
-                1: NOW - dt.timedelta(days=rng.randint(1, 20)),
-            }.get(n % 3)  # older mail
-            if at is not None:
-                session.add(Activity(workspace_id=ws_id, lead_id=lead_id,
-                                     kind=ActivityKind.reply, occurred_at=at,
-                                     detail={"latency_seconds": rng.randint(60, 90_000)}))  # fmt: skip
+            if n % 3 == 2:
+                continue  # unchanged
+            new = n % 3 == 0  # else older than what was scored
+            at = (
+                NOW + dt.timedelta(hours=rng.randint(1, 20))
+                if new
+                else NOW - dt.timedelta(days=rng.randint(1, 20))
+            )
+            waited = {"latency_seconds": rng.randint(60, 90_000)}
+            session.add(Activity(workspace_id=ws_id, lead_id=lead_id, kind=ActivityKind.reply,
+                                 occurred_at=at, detail=waited))  # fmt: skip
         session.commit()
     later = NOW + dt.timedelta(days=1)
     sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later))
