@@ -272,8 +272,10 @@ def configure_templates(app: Flask, settings: Settings) -> None:
     @app.template_filter("localtime")
     def localtime(when: dt.datetime | None, timezone: str | None = None) -> str:
         """In the zone named, else the signed-in member's own, else UTC."""
-        me = current_member()
-        return formatting.localtime(when, timezone or (me.timezone if me else None))
+        if not timezone:  # the member only when needed: a page may show hundreds of times
+            me = current_member()
+            timezone = me.timezone if me else None
+        return formatting.localtime(when, timezone)
 
     app.add_template_filter(formatting.duration)
     app.add_template_filter(formatting.filesize)

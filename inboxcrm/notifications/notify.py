@@ -7,7 +7,7 @@ Set-based: three queries for any number of notices. Flushes, never commits."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +30,22 @@ class Notice:
     key: str  # the event, e.g. "hot:12:2026-03-02T09:00:00+00:00"
 
 
-def notify(session: Session, workspace_id: int, notices: Sequence[Notice], now: dt.datetime) -> int:
+def notify(
+    session: Session,
+    workspace_id: int,
+    notices: Sequence[Notice],
+    now: dt.datetime,
+    known: Mapping[int, tuple[str, int | None]] | None = None,
+) -> int:
     """Store each notice for whoever it is for, unless they have it already; returns how
-    many notifications were written."""
+    many notifications were written. `known`: the leads' names and owners, when the
+    caller has read them (of this workspace); the others are read."""
     if not notices:
         return 0
     leads: dict[int, tuple[str, int | None]] = {}
-    for chunk in chunks(sorted({n.lead_id for n in notices})):
+    if known:
+        leads.update((n.lead_id, known[n.lead_id]) for n in notices if n.lead_id in known)
+    for chunk in chunks(sorted({n.lead_id for n in notices} - leads.keys())):
         rows = session.execute(
             select(Lead.id, Lead.name, Lead.email, Lead.owner_id).where(
                 Lead.workspace_id == workspace_id, Lead.id.in_(chunk)

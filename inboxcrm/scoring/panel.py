@@ -8,11 +8,12 @@ from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import select
 
-from inboxcrm.db import utcnow
+from inboxcrm.db import driver_rows, driver_time, utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.awards import Award
 from inboxcrm.scoring.chart import chart
 from inboxcrm.scoring.models import ScoreEvent
+from inboxcrm.scoring.rules import Part
 from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.tenancy import Scope
 from inboxcrm.web import member, scope
@@ -22,17 +23,19 @@ SHOWN = 5  # awards on the lead page; the score page has them all
 
 
 def awards_of(s: Scope, lead_id: int) -> list[Award]:
-    """The lead's stored awards, oldest first, read as plain rows (a lead may hold
-    hundreds)."""
+    """The lead's stored awards, oldest first, read as the driver returns rows (a lead may
+    hold hundreds: SQLAlchemy's conversion of each value would be most of the read)."""
+    rows = driver_rows(s.session,
+        select(ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points, ScoreEvent.awarded_at,
+               ScoreEvent.half_life_days, ScoreEvent.reason, ScoreEvent.activity_id)
+        .where(ScoreEvent.workspace_id == s.workspace_id, ScoreEvent.lead_id == lead_id)
+        .order_by(ScoreEvent.id)
+    )  # fmt: skip
+    parts = {p.value: p for p in Part}
     return [
-        Award(*row)
-        for row in s.session.execute(
-            select(ScoreEvent.rule, ScoreEvent.part, ScoreEvent.points, ScoreEvent.awarded_at,
-                   ScoreEvent.half_life_days, ScoreEvent.reason, ScoreEvent.activity_id)
-            .where(ScoreEvent.workspace_id == s.workspace_id, ScoreEvent.lead_id == lead_id)
-            .order_by(ScoreEvent.id)
-        )
-    ]  # fmt: skip
+        Award(rule, parts[part], points, driver_time(at), half_life, reason, source)
+        for rule, part, points, at, half_life, reason, source in rows
+    ]
 
 
 def score_panel(lead: Lead) -> Markup:

@@ -132,6 +132,7 @@ class Rescored:
     leads: int  # leads looked at
     changed: int  # leads whose score or temperature changed
     changes: tuple[Change, ...] = ()  # those leads, before and after
+    thresholds: Thresholds | None = None  # the temperature lines it used (for the actions)
 
 
 @dataclass
@@ -147,6 +148,11 @@ class _Out:
     updates: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
+    # leads whose score is summed from their stored events once all are written: by the
+    # rules whose events were just awarded (not summed in SQL), with those awards
+    settling: dict[frozenset[str], tuple[dict[int, _Lead], dict[int, list[Award]]]] = field(
+        default_factory=dict
+    )
 
 
 def rescore(
@@ -192,12 +198,14 @@ def _rescore(
         return Rescored(0, 0)
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
     out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules))
-    before = {
-        key: changed_rules(was, rules)
-        for key, was in recall(
-            session, workspace_id, {_rules_of(lead) for lead in leads.values()}
-        ).items()
-    }
+    digests = {_rules_of(lead) for lead in leads.values()}
+    before: dict[str, frozenset[str]] = (
+        {out.scored_with: frozenset()} if out.scored_with in digests else {}
+    )
+    before.update(  # the set stored under today's digest is today's: no need to read it
+        (key, changed_rules(was, rules))
+        for key, was in recall(session, workspace_id, digests - {out.scored_with}).items()
+    )
     full: dict[int, _Lead] = {}
     known: dict[frozenset[str], dict[int, _Lead]] = {}
     appended: dict[int, _Lead] = {}  # the same rules, activities added since
@@ -222,6 +230,7 @@ def _rescore(
         _rescore_known(session, group, keys, rules, ideal, out, when)
     for keys, group in redone.items():
         _rescore_tail(session, group, keys, rules, ideal, out, when)
+    _settle_all(session, rules, out)
     if out.changes:
         session.execute(insert(core_table(TemperatureChange)), out.changes)
     _update(session, out.updates)
@@ -229,7 +238,7 @@ def _rescore(
     changed = {c["lead_id"] for c in out.changes} | {
         u["row"] for u in out.updates if u["score"] != leads[u["row"]].score
     }
-    return Rescored(len(leads), len(changed), tuple(out.moved))
+    return Rescored(len(leads), len(changed), tuple(out.moved), thresholds)
 
 
 SPAN = 5000  # leads of consecutive ids read in one query, as a range (a workspace's step)
@@ -509,8 +518,9 @@ def _refit_and_settle(
     when: Callable[[Any], Any],
     fresh: dict[int, list[Award]],
 ) -> None:
-    """The fit events diffed where they may have changed, the events written, the score
-    summed from the stored events (and `fresh`, the awards of the rules in `keys`)."""
+    """The fit events diffed where they may have changed; the leads left to settle once
+    every event is written (`_settle_all`: the score summed from the stored events and
+    `fresh`, the awards of the rules in `keys`)."""
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
@@ -530,11 +540,22 @@ def _refit_and_settle(
         add, drop = _diff(awards, _keys(lead, awards, have), have)
         out.dropping += drop
         out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+    leaving, given = out.settling.setdefault(keys, ({}, {}))  # settled together at the end
+    leaving.update(leads)
+    given.update(fresh)
+
+
+def _settle_all(session: Session, rules: Sequence[Rule], out: _Out) -> None:
+    """The events gathered written, then the scores of the leads left to settle summed
+    from them: a query per set of redone rules, however many ways the leads came by."""
     _write(session, out)
     order = {r.key: i for i, r in enumerate(rules)}
-    seen = _sums(session, leads, out.now, out.thresholds, order, keys, fresh)
-    for lead in leads.values():
-        _settle(lead, seen[lead.id], out)
+    groups = [(keys, leads, fresh) for keys, (leads, fresh) in out.settling.items()]
+    seen = _sums(session, out.now, out.thresholds, order, groups)
+    for _, leads, _ in groups:
+        for lead in leads.values():
+            _settle(lead, seen[lead.id], out)
+    out.settling.clear()
 
 
 def _events_of(
@@ -737,18 +758,18 @@ def _seconds(session: Session, column: Any) -> ColumnElement[float]:
 
 def _sums(
     session: Session,
-    leads: dict[int, _Lead],
     now: dt.datetime,
     thresholds: Thresholds,
     order: dict[str, int],
-    fresh_rules: frozenset[str] = frozenset(),
-    fresh: dict[int, list[Award]] | None = None,
+    groups: Sequence[tuple[frozenset[str], dict[int, _Lead], dict[int, list[Award]]]],
 ) -> dict[int, Standing]:
     """The leads' standings from their stored events, added up in SQL per half-life, as
     `standing` adds them up award by award. Where the sum is too close to a half point
     to round for sure, awards are dated later, or a lead seen first needs its score when
-    it last engaged, its events are read and added up award by award instead. The
-    engagement events of `fresh_rules` were just awarded: `fresh` has them, added here."""
+    it last engaged, its events are read and added up award by award instead. Each group
+    names the rules whose engagement events were just awarded (`fresh_rules`), its
+    leads, and those awards (`fresh`): added here, not summed in SQL. A query per group
+    (one, for a sync batch), and one for all the leads read award by award."""
     given = ScoreEvent.awarded_at <= now
     half_life = ScoreEvent.half_life_days
     days = (literal(now.timestamp(), Float) - _seconds(session, ScoreEvent.awarded_at)) / 86400.0
@@ -756,21 +777,63 @@ def _sums(
     worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
     engaged = and_(given, ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
     sums: dict[int, _Sum] = {}
-    skip: tuple[ColumnElement[bool], ...] = ()
-    if fresh_rules:
-        skip = (
-            ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
-        )
+    for fresh_rules, leads, _ in groups:
+        skip: tuple[ColumnElement[bool], ...] = ()
+        if fresh_rules:
+            skip = (
+                ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
+            )
+        _sum_rows(session, leads, skip, given, worth, engaged, sums)
+    for s in sums.values():
+        if s.last_raw is not None:
+            s.last = driver_time(s.last_raw)
+    for _, _, fresh in groups:
+        for lead_id, given_now in fresh.items():
+            if given_now:
+                sums.setdefault(lead_id, _Sum()).add(given_now, now)
+    quiet = dt.timedelta(days=thresholds.cold_after_days)
+    seen: dict[int, Standing] = {}
+    exact: list[int] = []
+    for _, leads, _ in groups:
+        for lead in leads.values():
+            s = sums.get(lead.id, _NO_SUM)
+            total = s.steady + sum(s.fading.values())
+            if (
+                s.later
+                or abs(total - math.floor(total) - 0.5) <= TOLERANCE * s.scale
+                or (lead.first_look and s.last is not None and now - s.last >= quiet)
+            ):
+                exact.append(lead.id)
+                continue
+            awards = _Unread(functools.partial(_newest_first, session, lead.id, now, order))
+            seen[lead.id] = Standing(now, max(0, round(total)), s.last, awards, s.steady,
+                                     s.fading, s.scale, False, s.rising)  # fmt: skip
+    awards_of = _events(session, exact, order)
+    for lead_id in exact:
+        seen[lead_id] = standing(awards_of.get(lead_id, []), now)
+    return seen
+
+
+def _sum_rows(
+    session: Session,
+    leads: dict[int, _Lead],
+    skip: tuple[ColumnElement[bool], ...],
+    given: ColumnElement[bool],
+    worth: ColumnElement[Any],
+    engaged: ColumnElement[bool],
+    sums: dict[int, _Sum],
+) -> None:
+    """The leads' stored events added up per half-life into `sums`."""
     for chunk in _spans(leads):
         rows = driver_rows(session,
-            select(ScoreEvent.lead_id, half_life,
+            select(ScoreEvent.lead_id, ScoreEvent.half_life_days,
                    func.sum(case((given, worth), else_=0.0)),
                    func.sum(case((given, func.abs(ScoreEvent.points)), else_=0)),
                    func.max(case((engaged, ScoreEvent.awarded_at))),
                    func.max(case((given, 0), else_=1)),
                    func.min(case((given, ScoreEvent.points))))
             .where(_among(ScoreEvent.lead_id, chunk), *skip)
-            .group_by(ScoreEvent.lead_id, half_life)
+            .group_by(ScoreEvent.lead_id, ScoreEvent.half_life_days)
         )  # fmt: skip
         for lead_id, days_to_half, total, points, last, later, least in rows:
             s = sums.get(lead_id)
@@ -787,35 +850,6 @@ def _sums(
                 s.rising = s.rising or least < 0
             else:
                 s.steady += float(total)
-    for s in sums.values():
-        if s.last_raw is not None:
-            s.last = driver_time(s.last_raw)
-    for lead_id, given_now in (fresh or {}).items():
-        if given_now:
-            s = sums.get(lead_id)
-            if s is None:
-                s = sums[lead_id] = _Sum()
-            s.add(given_now, now)
-    quiet = dt.timedelta(days=thresholds.cold_after_days)
-    seen: dict[int, Standing] = {}
-    exact: list[int] = []
-    for lead in leads.values():
-        s = sums.get(lead.id, _NO_SUM)
-        total = s.steady + sum(s.fading.values())
-        if (
-            s.later
-            or abs(total - math.floor(total) - 0.5) <= TOLERANCE * s.scale
-            or (lead.first_look and s.last is not None and now - s.last >= quiet)
-        ):
-            exact.append(lead.id)
-            continue
-        awards = _Unread(functools.partial(_newest_first, session, lead.id, now, order))
-        seen[lead.id] = Standing(now, max(0, round(total)), s.last, awards, s.steady,
-                                 s.fading, s.scale, False, s.rising)  # fmt: skip
-    awards_of = _events(session, exact, order)
-    for lead_id in exact:
-        seen[lead_id] = standing(awards_of.get(lead_id, []), now)
-    return seen
 
 
 @dataclass

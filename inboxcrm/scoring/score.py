@@ -59,16 +59,33 @@ def _newest_first(awards: Sequence[Award]) -> list[Award]:
 
 
 def breakdown(awards: Sequence[Award], now: dt.datetime) -> Breakdown:
-    lines = [Line(a, worth(a, now)) for a in _newest_first(awards) if a.at <= now]
-    engagement = sum(x.today for x in lines if x.award.part is Part.engagement)
-    fit = sum(x.today for x in lines if x.award.part is Part.fit)
-    engaged = [x.award.at for x in lines if x.award.part is Part.engagement and x.award.points > 0]
+    lines: list[Line] = []
+    engagement: float = 0
+    fit: float = 0
+    last_engaged_at = None
+    new = tuple.__new__  # a NamedTuple without its Python-level __new__ (a page's hundreds)
+    for a in _newest_first(awards):
+        if a.at > now:
+            continue
+        half_life = a.half_life_days  # `worth`, written out, its floats the same
+        if half_life is None:
+            today = float(a.points)
+        else:
+            days = (now - a.at).total_seconds() / 86400
+            today = float(a.points * 0.5 ** (days / half_life))
+        lines.append(new(Line, (a, today)))
+        if a.part is Part.engagement:
+            engagement += today
+            if a.points > 0 and last_engaged_at is None:
+                last_engaged_at = a.at  # newest first: the first is the latest
+        else:
+            fit += today
     return Breakdown(
         score=max(0, round(engagement + fit)),
         engagement=round(engagement, 1),
         fit=round(fit, 1),
         lines=lines,
-        last_engaged_at=max(engaged, default=None),
+        last_engaged_at=last_engaged_at,
     )
 
 

@@ -299,3 +299,41 @@ def test_a_reply_older_than_those_scored_redoes_only_the_reply_rules(session: Se
     rescore(session, full.id, full_ids, later)
     session.commit()
     assert stored(session, quick_ids) == stored(session, full_ids)
+
+
+def test_leads_on_every_quick_way_at_once_settle_together_as_in_full(session: Session) -> None:
+    """A sync batch's leads: some unchanged (an out-of-office earns nothing), some with
+    new replies, some with one older than those scored. Each way gathers its events, and
+    all the leads' scores are summed in one query after one INSERT: the same rows as a
+    full rescore."""
+    quick, quick_ids = populate(session, "quick", seed=31)
+    full, full_ids = populate(session, "full", seed=31)
+    for ws, ids in ((quick, quick_ids), (full, full_ids)):
+        rescore(session, ws.id, ids, NOW)
+        session.commit()
+    for ids in (quick_ids, full_ids):
+        rng = random.Random(9)
+        for n, lead_id in enumerate(ids):
+            ws_id = session.get_one(Lead, lead_id).workspace_id
+            if n % 3 == 2:
+                continue  # unchanged
+            new = n % 3 == 0  # else older than what was scored
+            at = (
+                NOW + dt.timedelta(hours=rng.randint(1, 20))
+                if new
+                else NOW - dt.timedelta(days=rng.randint(1, 20))
+            )
+            waited = {"latency_seconds": rng.randint(60, 90_000)}
+            session.add(Activity(workspace_id=ws_id, lead_id=lead_id, kind=ActivityKind.reply,
+                                 occurred_at=at, detail=waited))  # fmt: skip
+        session.commit()
+    later = NOW + dt.timedelta(days=1)
+    sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later))
+    session.commit()
+    assert len([sql for sql, _ in sent if "power(" in sql.lower()]) == 1
+    inserts = [sql for sql, _ in sent if sql.lstrip().upper().startswith("INSERT INTO SCORE_EVENT")]
+    assert len(inserts) == 1
+    forget(session, full_ids)
+    rescore(session, full.id, full_ids, later)
+    session.commit()
+    assert stored(session, quick_ids) == stored(session, full_ids)

@@ -180,7 +180,7 @@ def test_a_rescore_of_many_leads_emits_in_a_few_statements(session: Session) -> 
     changes = [Change(i, 0, 25, None, Temperature.warm) for i in ids]
     sent = statements(session, lambda: act(session, admin.workspace_id, changes, utcnow()))
     inserts = [s for s, _ in sent if s.lstrip().upper().startswith("INSERT INTO EVENT")]
-    assert len(inserts) == 2  # one multi-row INSERT per event type
+    assert len(inserts) == 1  # one INSERT for both event types
     assert len(sent) < 20  # chunked reads, not a query per lead
     total = session.scalar(select(func.count()).select_from(Event).where(
         Event.workspace_id == admin.workspace_id))  # fmt: skip

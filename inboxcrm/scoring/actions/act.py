@@ -18,12 +18,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.events import EventType, emit_many
-from inboxcrm.leads.models import Temperature
+from inboxcrm.db import chunks
+from inboxcrm.events import EventType, emit_all
+from inboxcrm.leads.models import Lead, Temperature
 from inboxcrm.leads.moves import move_leads, want_relabel
-from inboxcrm.leads.serialize import lead_refs
 from inboxcrm.notifications.models import NoticeKind
 from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.scoring.actions.settings import CLOSED, Actions, load
@@ -39,25 +40,62 @@ def rescore_and_act(
 ) -> Rescored:
     """`rescore`, then the workspace's actions on what changed."""
     done = rescore(session, workspace_id, lead_ids, now)
-    act(session, workspace_id, done.changes, now)
+    act(session, workspace_id, done.changes, now, done.thresholds)
     return done
 
 
-def act(session: Session, workspace_id: int, changes: Sequence[Change], now: dt.datetime) -> None:
+def act(
+    session: Session,
+    workspace_id: int,
+    changes: Sequence[Change],
+    now: dt.datetime,
+    thresholds: Thresholds | None = None,
+) -> None:
+    """The actions on the changes, by the temperature lines the rescore used (the
+    workspace's, unless given). Nothing is read when no change reaches a line."""
     if not changes:
         return
+    if thresholds is None:
+        thresholds = chosen(session, workspace_id, None, None, None)[2]
     scope = Scope(session, workspace_id)
     actions = load(scope)
-    _emit(session, workspace_id, actions, changes, now)
+    lines = _lines(actions, thresholds)
+    crossed = [
+        (c, [line for line in lines if c.score_before < line["at"] <= c.score]) for c in changes
+    ]
+    crossed = [(c, reached) for c, reached in crossed if reached]
+    turned = [c for c in changes if c.temperature is not c.temperature_before]
+    hot = [
+        c for c in turned
+        if c.temperature is Temperature.hot and c.temperature_before is not Temperature.hot
+    ] if actions.notify_hot else []  # fmt: skip
+    if not crossed and not turned:
+        return  # no line reached: nothing to emit, move or notify
+    who = _leads(
+        session, workspace_id, [c.lead_id for c, _ in crossed] + [c.lead_id for c in turned]
+    )
+    _emit(session, workspace_id, crossed, turned, who, now)
     _move(scope, actions, changes, now)
-    if actions.notify_hot:
-        hot = [
-            Notice(c.lead_id, NoticeKind.hot, f"{{lead}} turned hot (score {c.score})",
-                   f"hot:{c.lead_id}:{now.isoformat()}")
-            for c in changes
-            if c.temperature is Temperature.hot and c.temperature_before is not Temperature.hot
-        ]  # fmt: skip
-        notify(session, workspace_id, hot, now)
+    owners = {i: (ref["name"] or ref["email"], owner) for i, (ref, owner) in who.items()}
+    notify(session, workspace_id, [
+        Notice(c.lead_id, NoticeKind.hot, f"{{lead}} turned hot (score {c.score})",
+               f"hot:{c.lead_id}:{now.isoformat()}")
+        for c in hot
+    ], now, known=owners)  # fmt: skip
+
+
+def _leads(
+    session: Session, workspace_id: int, lead_ids: Iterable[int]
+) -> dict[int, tuple[dict[str, Any], int | None]]:
+    """The leads' references for the events and their owners for the notices, read once."""
+    found: dict[int, tuple[dict[str, Any], int | None]] = {}
+    for chunk in chunks(sorted(set(lead_ids))):
+        rows = session.execute(
+            select(Lead.id, Lead.email, Lead.name, Lead.owner_id)
+            .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
+        ).tuples()  # fmt: skip
+        found.update((i, ({"id": i, "email": e, "name": n}, o)) for i, e, n, o in rows)
+    return found
 
 
 def _lines(actions: Actions, thresholds: Thresholds) -> list[dict[str, Any]]:
@@ -71,35 +109,30 @@ def _lines(actions: Actions, thresholds: Thresholds) -> list[dict[str, Any]]:
 
 
 def _emit(
-    session: Session, workspace_id: int, actions: Actions, changes: Sequence[Change],
+    session: Session,
+    workspace_id: int,
+    crossed: Sequence[tuple[Change, list[dict[str, Any]]]],
+    turned: Sequence[Change],
+    who: dict[int, tuple[dict[str, Any], int | None]],
     now: dt.datetime,
-) -> None:  # fmt: skip
-    """The rescore's events, a multi-row INSERT per type however many leads changed."""
-    lines = _lines(actions, chosen(session, workspace_id, None, None, None)[2])
-    crossed = [
-        (c, [line for line in lines if c.score_before < line["at"] <= c.score]) for c in changes
-    ]
-    crossed = [(c, reached) for c, reached in crossed if reached]
-    turned = [c for c in changes if c.temperature is not c.temperature_before]
-    if not crossed and not turned:
-        return
-    who = lead_refs(session, [c.lead_id for c, _ in crossed] + [c.lead_id for c in turned])
+) -> None:
+    """The rescore's events, one multi-row INSERT however many leads changed."""
 
     def ref(lead_id: int) -> dict[str, Any]:
-        return who.get(lead_id, {"id": lead_id})
+        return who[lead_id][0] if lead_id in who else {"id": lead_id}
 
     def name(t: Temperature | None) -> str | None:
         return t.value if t is not None else None
 
-    emit_many(session, workspace_id, EventType.score_crossed, now, [
-        (c.lead_id, {"lead": ref(c.lead_id), "score_before": c.score_before, "score": c.score,
-                     "lines": reached})
-        for c, reached in crossed
-    ])  # fmt: skip
-    emit_many(session, workspace_id, EventType.temperature_changed, now, [
-        (c.lead_id, {"lead": ref(c.lead_id), "from": name(c.temperature_before),
-                     "to": name(c.temperature), "score": c.score})
-        for c in turned
+    emit_all(session, workspace_id, now, [
+        *((EventType.score_crossed, c.lead_id,
+           {"lead": ref(c.lead_id), "score_before": c.score_before, "score": c.score,
+            "lines": reached})
+          for c, reached in crossed),
+        *((EventType.temperature_changed, c.lead_id,
+           {"lead": ref(c.lead_id), "from": name(c.temperature_before),
+            "to": name(c.temperature), "score": c.score})
+          for c in turned),
     ])  # fmt: skip
 
 
@@ -110,8 +143,13 @@ def _move(scope: Scope, actions: Actions, changes: Sequence[Change], now: dt.dat
     reached = [c.lead_id for c in changes if c.score_before < line <= c.score]
     if not reached:
         return
-    source = scope.find(Stage, actions.move_from_id)
-    target = scope.find(Stage, actions.move_to_id)
+    stages = {  # both in one query
+        s.id: s
+        for s in scope.session.scalars(
+            scope.select(Stage, Stage.id.in_([actions.move_from_id, actions.move_to_id]))
+        )
+    }
+    source, target = stages.get(actions.move_from_id), stages.get(actions.move_to_id)
     if source is None or target is None or target.position <= source.position:
         return  # the stages were reordered since: the rule would move leads backwards
     if source.kind in CLOSED or target.kind in CLOSED:
