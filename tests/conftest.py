@@ -29,7 +29,9 @@ from inboxcrm.gmail import build_gmail
 from inboxcrm.migrate import upgrade
 from inboxcrm.sandbox import RunningSandbox, start_sandbox
 from tests import factories
+from tests.support.campaigns import Campaigns, campaigns_for
 from tests.support.database import POSTGRES_URL
+from tests.support.outbox import Outbox, signed_in_outbox
 from tests.support.sandbox import AVA, IDENTITY, MODIFY, Control, authorize
 
 # oauthlib refuses plain http; the sandbox is loopback only, so allow it for these tests.
@@ -165,3 +167,18 @@ def gmail(sandbox: RunningSandbox, credentials: Callable[..., Any]) -> Callable[
         return build_gmail(credentials(email, scopes), sandbox.url)
 
     return make
+
+
+@pytest.fixture
+def outbox(
+    client: FlaskClient, session: Session, db: Database, google_settings: Settings, control: Control
+) -> Outbox:
+    """Ava's Gmail connected, the sandbox reset, nothing planned."""
+    return signed_in_outbox(client, session, db, google_settings, control)
+
+
+@pytest.fixture
+def campaigns(outbox: Outbox) -> Campaigns:
+    """The outbox's Ava with the workspace's postal address saved, a template and a
+    segment of the sandbox's leads."""
+    return campaigns_for(outbox)

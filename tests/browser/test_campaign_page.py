@@ -7,18 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.config import Settings
-from inboxcrm.db import Database, utcnow
+from inboxcrm.db import utcnow
 from inboxcrm.outbox.models import SuppressionReason
 from inboxcrm.outbox.suppression import Suppress, suppress
-from tests.support.campaigns import campaigns_for, dispatch_all
-from tests.support.outbox import signed_in_outbox
-from tests.support.sandbox import Control
+from tests.support.campaigns import Campaigns, dispatch_all
 
 pytestmark = pytest.mark.google
 
@@ -26,14 +22,11 @@ pytestmark = pytest.mark.google
 def test_build_launch_and_watch_a_campaign_send(
     page: Page,
     live_server: str,
-    client: FlaskClient,
     session: Session,
-    db: Database,
-    google_settings: Settings,
-    control: Control,
+    campaigns: Campaigns,
     sign_in_as: Callable[[Member], None],
 ) -> None:
-    c = campaigns_for(signed_in_outbox(client, session, db, google_settings, control))
+    c = campaigns
     c.outbox.lead(name="Ann Archer")
     c.outbox.lead(name="Bob Baker")
     gone = c.outbox.lead(name="Gil Gone")

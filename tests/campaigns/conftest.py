@@ -1,7 +1,5 @@
-"""Campaigns on the real outbox: Ava (an admin) with her sandbox Gmail connected, the
-workspace's postal address saved, a template and a segment of the sandbox's leads; and,
-for the audience's requests, the app served over HTTP (it must be reachable at the
-absolute URLs the mail carries)."""
+"""For the audience's requests, the app served over HTTP (it must be reachable at the
+absolute URLs the mail carries); the `campaigns` fixture itself is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,23 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from inboxcrm import create_app
 from inboxcrm.config import Settings
-from inboxcrm.db import Database
-from tests.support.campaigns import Campaigns, campaigns_for
-from tests.support.outbox import signed_in_outbox
-from tests.support.sandbox import Control
-
-
-@pytest.fixture
-def campaigns(
-    client: FlaskClient, session: Session, db: Database, google_settings: Settings, control: Control
-) -> Campaigns:
-    return campaigns_for(signed_in_outbox(client, session, db, google_settings, control))
 
 
 @pytest.fixture
