@@ -263,7 +263,6 @@ def clock_process(config_path: str) -> None:
         return worker_claim
 
     mail_jobs._claim = traced_claim(mail_jobs._claim)
-    mail_jobs._claim_one = traced_claim(mail_jobs._claim_one)
 
     def traced_tick(run: Callable[[Runtime, dt.datetime], Any]) -> Any:
         def tick(runtime: Runtime, now: dt.datetime) -> Any:
