@@ -591,7 +591,7 @@ def parse_raw(data: bytes, gmail_id: str = "") -> ParsedMessage:
         except RecursionError:  # the stdlib recurses per MIME level: a bomb, not mail
             notes.add("MIME nesting too deep to parse: body and attachments dropped")
             msg = email.parser.BytesHeaderParser().parsebytes(data)  # the headers, still
-            msg.set_payload(None)  # and no body to split again
+            msg.set_payload("")  # and no body to split again
         fields |= _content(_raw_part(msg, notes), notes)
         text = fields["text_body"] or html_to_text(fields["html_body"][: _SNIPPET_CHARS * 20])
         fields["snippet"] = " ".join(text[: _SNIPPET_CHARS * 4].split())[:_SNIPPET_CHARS]
