@@ -517,6 +517,19 @@ class Unheld(Exception):
     """No cgroup can hold a clock's CPU on this machine."""
 
 
+def _polled(database_url: str, start: dt.datetime, end: dt.datetime) -> int:
+    """Mailboxes whose last poll ended between `start` and `end`."""
+    database = Database(database_url)
+    with database.session() as session:
+        polled = session.scalar(
+            select(func.count())
+            .where(Mailbox.last_synced_at.between(start, end))
+            .select_from(Mailbox)
+        )
+    database.dispose()
+    return polled or 0
+
+
 def measure(
     bench: Bench, processes: int, latency: bool, cores: float | None = None
 ) -> dict[str, Any]:
@@ -564,6 +577,8 @@ def measure(
         time.sleep(WINDOW_S)
         t1 = time.monotonic()
         window_wall_end = utcnow()
+        polled_db = _polled(bench.database_url, window_wall, window_wall_end)  # before the
+        # clocks stop: a mailbox polled in the window and again while they stop still counts
     finally:
         for process, _, _ in clocks:
             process.send_signal(signal.SIGTERM)
@@ -601,14 +616,6 @@ def measure(
     pass_statements = sum(p["statements"] for p in in_window)
     other_statements = sum(r["statements"].get("other", 0) for r in results)
     lifetime = sum(r["samples"][-1][0] - r["samples"][0][0] for r in results) / processes
-    database = Database(bench.database_url)
-    with database.session() as session:
-        polled_db = session.scalar(
-            select(func.count())
-            .where(Mailbox.last_synced_at.between(window_wall, window_wall_end))
-            .select_from(Mailbox)
-        )
-    database.dispose()
     sample_sql: list[str] = next((p["sql"] for p in idle if "sql" in p), [])
     figures.update(
         {
