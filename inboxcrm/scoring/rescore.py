@@ -762,13 +762,18 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
     scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
-    if (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with) != (
-        lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with
-    ):  # fmt: skip
+    values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with)
+    was = (lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with)
+    if values != was:
         out.updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
                             "changed_at": now if hot is not lead.temperature else None,
                             "rescore_at": rescore_at, "engaged_at": seen.last_engaged_at,
-                            "scored_with": scored_with})  # fmt: skip
+                            "scored_with": scored_with,
+                            "columns": tuple(n for n, v, w in zip(_WRITES, values, was, strict=True)
+                                             if v != w)})  # fmt: skip
+
+
+_WRITES = ("score", "temperature", "rescore_at", "engaged_at", "scored_with")  # see `_update`
 
 
 def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
@@ -784,30 +789,38 @@ def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> boo
 
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:
     """The leads' new scores, temperatures and next looks, through the driver (a workspace
-    rescore writes a hundred thousand); `updated_at` as the ORM would set it."""
+    rescore writes a hundred thousand): of each lead only what changed (`columns`, an
+    unchanged column keeps its index as it is), an executemany per set of columns;
+    `updated_at` as the ORM would set it."""
     if not updates:
         return
     table = core_table(Lead)
     time = driver_value(session, table.c.rescore_at)
     hot = driver_value(session, table.c.temperature)
     stamp = time(utcnow())
-    moved = [(u["score"], hot(u["temperature"]), time(u["changed_at"]), time(u["rescore_at"]),
-              time(u["engaged_at"]), u["scored_with"], stamp, u["row"])
-             for u in updates if u["changed_at"] is not None]  # fmt: skip
-    stayed = [(u["score"], time(u["rescore_at"]), time(u["engaged_at"]), u["scored_with"],
-               stamp, u["row"])
-              for u in updates if u["changed_at"] is None]  # fmt: skip
-    driver_update(session, table, ("score", "temperature", "temperature_changed_at",
-                                   "rescore_at", "last_engaged_at", "scored_with",
-                                   "updated_at"), moved)  # fmt: skip
-    driver_update(session, table, ("score", "rescore_at", "last_engaged_at", "scored_with",
-                                   "updated_at"), stayed)  # fmt: skip
+    rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for u in updates:
+        row: list[Any] = []
+        for name in u["columns"]:
+            if name == "temperature":
+                row += (hot(u["temperature"]), time(u["changed_at"]))
+            elif name == "rescore_at" or name == "engaged_at":
+                row.append(time(u[name]))
+            else:
+                row.append(u[name])
+        row += (stamp, u["row"])
+        rows.setdefault(u["columns"], []).append(tuple(row))
+    named = {"temperature": ("temperature", "temperature_changed_at"),
+             "engaged_at": ("last_engaged_at",)}  # fmt: skip
+    for columns, values in rows.items():
+        written = [c for name in columns for c in named.get(name, (name,))]
+        driver_update(session, table, (*written, "updated_at"), values)
     fields = ["score", "temperature", "temperature_changed_at", "rescore_at",
               "last_engaged_at", "scored_with", "updated_at"]  # fmt: skip
-    for u in updates:  # objects the session loaded read the new values
-        loaded = session.identity_map.get(Session.identity_key(Lead, u["row"]))
-        if loaded is not None:
-            session.expire(loaded, fields)
+    ids = {u["row"] for u in updates}
+    for key in list(session.identity_map.keys()):  # objects loaded read the new values
+        if key[0] is Lead and key[1][0] in ids:
+            session.expire(session.identity_map[key], fields)
 
 
 def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
