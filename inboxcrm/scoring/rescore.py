@@ -400,10 +400,9 @@ def _bound(
                 .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds))
                 .subquery()
             )
-            at = _seconds(session, runs.c.at)
             close = [
                 and_(runs.c[f"back{n}"].is_not(None),
-                     at - _seconds(session, runs.c[f"back{n}"]) <= days * 86400 + 1)
+                     _apart(session, runs.c.at, runs.c[f"back{n}"]) <= days * 86400 + 1)
                 for n, days in limits
             ]  # fmt: skip
             rows = driver_rows(session, select(runs.c.lead_id).where(or_(*close)).distinct())
@@ -921,6 +920,15 @@ def _seconds(session: Session, column: Any) -> ColumnElement[float]:
     return cast(func.extract("epoch", column), Float)
 
 
+def _apart(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
+    """The seconds between two stored times, to a millisecond or so (SQLite's julian days
+    parse each text once, where `_seconds` parses it twice): for comparisons with a
+    second to spare."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return _seconds(session, later) - _seconds(session, earlier)
+
+
 def _sums(
     session: Session,
     now: dt.datetime,
@@ -1262,7 +1270,7 @@ def _look(
     now = seen.now
     moments = _days_ahead(now)
     if last_engaged_at is not None:
-        quiet = last_engaged_at + dt.timedelta(days=thresholds.cold_after_days)
+        quiet = last_engaged_at + thresholds.quiet
         if quiet > now:
             moments = sorted([*moments, quiet])
 
@@ -1275,8 +1283,10 @@ def _look(
         found = next((m for m in moments if changes(m)), None)
     elif changes(moments[0]):
         found = moments[0]
+    elif not changes(moments[-1]):
+        found = None  # what falls does not come back: nothing changes in the look ahead
     else:
-        low, high = 1, len(moments)  # the first day it changes is in [low, high]
+        low, high = 1, len(moments) - 1  # the first day it changes is in [low, high]
         while low < high:
             middle = (low + high) // 2
             if changes(moments[middle]):
