@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from inboxcrm.db import Database
+from inboxcrm.db import Database, driver_rows
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.queues import drain_leads
 from inboxcrm.runtime import Runtime
@@ -49,14 +49,16 @@ def rescore_workspace(
     done, after = 0, 0
     while True:
         with database.session() as session:
-            ids = list(
-                session.scalars(
+            ids = [  # as the driver gives them: a hundred thousand ints, no conversion
+                lead_id
+                for (lead_id,) in driver_rows(
+                    session,
                     select(Lead.id)
                     .where(Lead.workspace_id == workspace_id, Lead.id > after)
                     .order_by(Lead.id)
-                    .limit(WORKSPACE_STEP)
+                    .limit(WORKSPACE_STEP),
                 )
-            )
+            ]
             if not ids:
                 break
             rescore_and_act(session, workspace_id, ids, now)

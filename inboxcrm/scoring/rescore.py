@@ -365,6 +365,9 @@ def _rescore_known(
         leads = {i: leads[i] for i in sorted(bound)}
         if not leads:
             return
+        # Summed in SQL with the others, once their events are written: one range a query.
+        _redo(session, leads, keys, keys, rules, ideal, out, when, summed=True)
+        return
     _redo(session, leads, keys, keys, rules, ideal, out, when)
 
 
@@ -464,10 +467,11 @@ def _redo(
     ideal: IdealCustomer,
     out: _Out,
     when: Callable[[Any], Any],
+    summed: bool = False,
 ) -> None:
     """`_rescore_known` in Python: the events of the rules in `redo_keys` replaced by their
     awards from the triggers' activities (those of the other changed rules in `keys` are
-    rewritten already)."""
+    rewritten already). The awards are added up here, unless `summed`: then in SQL."""
     redo = [r for r in rules if r.key in redo_keys and r.part is Part.engagement]
     fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
     if redo_keys:
@@ -482,6 +486,8 @@ def _redo(
             _replace(lead, given, old.get(lead.id, {}), out, when, changing)
         driver_update(session, core_table(ScoreEvent),
                       ("points", "half_life_days", "reason"), changing)  # fmt: skip
+    if summed:
+        fresh, redo_keys = {}, frozenset()
     _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh, redo_keys)
 
 
