@@ -18,8 +18,9 @@ from inboxcrm.scoring.actions.act import rescore_and_act
 RESCORE_LEASE = dt.timedelta(minutes=5)  # a process that dies mid-step frees its leads then
 RESCORE_STEP = 500  # leads rescored in one transaction
 # A whole workspace's rescore, in bigger steps: each commit waits on the disk, and most of
-# a step's work is a few set-based statements whatever its size.
-WORKSPACE_STEP = 5000
+# a step's work is a few set-based statements whatever its size. Not bigger: a step holds
+# SQLite's write lock while it runs (about a second), and a sync batch waits for it.
+WORKSPACE_STEP = 10000
 
 
 def rescore_due(runtime: Runtime, now: dt.datetime) -> int:
