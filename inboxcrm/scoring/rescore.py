@@ -422,7 +422,8 @@ def _rescale(
     """The leads' events of these rules (as they were, as they are) rewritten in SQL,
     leaving out the `bound` leads: each award's new points and half-life, its reason's end
     ("+8, halves every 30 days") as the rule's now. Nothing is written for a rule whose
-    points and half-life stayed."""
+    points and half-life stayed. A reason is never cut at its 300 characters (a name of
+    at most 120, a subject of 80), so its end is the one `award_by` wrote."""
     table = core_table(ScoreEvent)
     for before, now in scaled:
         if (before.points, before.half_life_days) == (now.points, now.half_life_days):
