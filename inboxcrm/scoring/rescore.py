@@ -1295,10 +1295,8 @@ def _look(
         found = next((m for m in moments if changes(m)), None)
     elif changes(moments[0]):
         found = moments[0]
-    elif not changes(moments[-1]):
-        found = None  # what falls does not come back: nothing changes in the look ahead
     else:
-        low, high = 1, len(moments) - 1  # the first day it changes is in [low, high]
+        low, high = 1, len(moments)  # the first day it changes is in [low, high]
         while low < high:
             middle = (low + high) // 2
             if changes(moments[middle]):
