@@ -13,9 +13,11 @@ time (`_cpu_s`, `_cpu_ms`): the machine may be shared, and SQLite's commits wait
   The events are stored by a first rescore under the rules as they were before a change
   (a reply worth 8 points, not 10). Timed: one `rescore_workspace` call with the default
   rules, i.e. what runs after that rule change: every lead loaded, the reply rule's
-  awards recomputed from the replies (the other rules' events kept), each lead's reply
-  events updated (about half of all events), scores summed from the stored events,
-  temperatures and next looks written, a transaction per WORKSPACE_STEP leads.
+  events (about half of all events) rewritten in SQL where its cap of 30 a week held
+  nothing back before and holds nothing back now, and awarded again from the replies for
+  the leads where it may have (the other rules' events kept), scores summed from the
+  stored events, temperatures and next looks written, a transaction per WORKSPACE_STEP
+  leads.
   `rescore_unchanged_s` is the same call once more: nothing changed, nothing written.
 - `scoring_ms_per_batch` (target <= 50 ms): `score_leads` alone, inside a real sync batch
   of 500 messages (our mail and the replies of 200 leads, out-of-office replies and hard

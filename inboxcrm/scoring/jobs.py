@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from inboxcrm.db import Database
+from inboxcrm.db import Database, driver_rows
 from inboxcrm.leads.models import Lead
 from inboxcrm.leads.queues import drain_leads
 from inboxcrm.runtime import Runtime
@@ -18,8 +18,9 @@ from inboxcrm.scoring.actions.act import rescore_and_act
 RESCORE_LEASE = dt.timedelta(minutes=5)  # a process that dies mid-step frees its leads then
 RESCORE_STEP = 500  # leads rescored in one transaction
 # A whole workspace's rescore, in bigger steps: each commit waits on the disk, and most of
-# a step's work is a few set-based statements whatever its size.
-WORKSPACE_STEP = 5000
+# a step's work is a few set-based statements whatever its size. Not bigger: a step holds
+# SQLite's write lock while it runs (about a second), and a sync batch waits for it.
+WORKSPACE_STEP = 10000
 
 
 def rescore_due(runtime: Runtime, now: dt.datetime) -> int:
@@ -49,14 +50,16 @@ def rescore_workspace(
     done, after = 0, 0
     while True:
         with database.session() as session:
-            ids = list(
-                session.scalars(
+            ids = [  # as the driver gives them: a hundred thousand ints, no conversion
+                lead_id
+                for (lead_id,) in driver_rows(
+                    session,
                     select(Lead.id)
                     .where(Lead.workspace_id == workspace_id, Lead.id > after)
                     .order_by(Lead.id)
-                    .limit(WORKSPACE_STEP)
+                    .limit(WORKSPACE_STEP),
                 )
-            )
+            ]
             if not ids:
                 break
             rescore_and_act(session, workspace_id, ids, now)

@@ -26,7 +26,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, delete, func, insert, literal, null, select
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -199,23 +214,21 @@ def _rescore(
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
     out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules))
     digests = {_rules_of(lead) for lead in leads.values()}
-    before: dict[str, frozenset[str]] = (
-        {out.scored_with: frozenset()} if out.scored_with in digests else {}
-    )
+    before: dict[str, _Since] = {out.scored_with: _SAME} if out.scored_with in digests else {}
     before.update(  # the set stored under today's digest is today's: no need to read it
-        (key, changed_rules(was, rules))
+        (key, _since(was, rules))
         for key, was in recall(session, workspace_id, digests - {out.scored_with}).items()
     )
     full: dict[int, _Lead] = {}
-    known: dict[frozenset[str], dict[int, _Lead]] = {}
+    known: dict[_Since, dict[int, _Lead]] = {}
     appended: dict[int, _Lead] = {}  # the same rules, activities added since
     for lead in leads.values():
         rules_digest, activities, fits = _scored_with(lead)
-        keys = before.get(rules_digest)
+        since = before.get(rules_digest)
         lead.fits = fits
-        if keys is not None and activities == lead.activities:
-            known.setdefault(keys, {})[lead.id] = lead
-        elif keys == frozenset() and activities:
+        if since is not None and activities == lead.activities:
+            known.setdefault(since, {})[lead.id] = lead
+        elif since == _SAME and activities:
             appended[lead.id] = lead
         else:
             full[lead.id] = lead
@@ -226,8 +239,8 @@ def _rescore(
         full.update(refused)
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
-    for keys, group in known.items():
-        _rescore_known(session, group, keys, rules, ideal, out, when)
+    for (keys, was), group in known.items():
+        _rescore_known(session, group, keys, was, rules, ideal, out, when)
     for keys, group in redone.items():
         _rescore_tail(session, group, keys, rules, ideal, out, when)
     _settle_all(session, rules, out)
@@ -241,7 +254,22 @@ def _rescore(
     return Rescored(len(leads), len(changed), tuple(out.moved), thresholds)
 
 
-SPAN = 5000  # leads of consecutive ids read in one query, as a range (a workspace's step)
+# What changed since a lead's rule set: the keys of the rules added, removed or changed,
+# and those rules as they were (by key).
+_Since = tuple[frozenset[str], tuple[Rule, ...]]
+_SAME: _Since = (frozenset(), ())
+
+
+def _since(was: Sequence[Rule], rules: Sequence[Rule]) -> _Since:
+    keys = changed_rules(was, rules)
+    return keys, tuple(sorted((r for r in was if r.key in keys), key=_key))
+
+
+def _key(rule: Rule) -> str:
+    return rule.key
+
+
+SPAN = 10000  # leads of consecutive ids read in one query, as a range (a workspace's step)
 
 
 def _spans(ids: Iterable[int]) -> Iterator[list[int]]:
@@ -311,18 +339,144 @@ def _rescore_known(
     session: Session,
     leads: dict[int, _Lead],
     keys: frozenset[str],
+    was: tuple[Rule, ...],
     rules: Sequence[Rule],
     ideal: IdealCustomer,
     out: _Out,
     when: Callable[[Any], Any],
 ) -> None:
     """Leads whose activities are those their events came from: the events of the rules
-    in `keys` (changed since) replaced by those rules' awards from their triggers'
-    activities; the fit events diffed; the score from the stored events."""
-    redo = [r for r in rules if r.key in keys and r.part is Part.engagement]
+    in `keys` (changed since; `was`, as they were) replaced by those rules' awards from
+    their triggers' activities; the fit events diffed; the score from the stored events.
+
+    A rule changed in its points, half-life or cap alone gives an award for the same
+    activities as before wherever its cap binds neither before nor now (`_bound`): those
+    leads' events of it are rewritten in SQL (`_rescale`), with no activity read."""
+    old = {r.key: r for r in was}
+    scaled = [(old[r.key], r) for r in rules
+              if r.key in keys and r.key in old and _rescales(old[r.key], r)]  # fmt: skip
+    if scaled:
+        bound = _bound(session, leads, scaled)
+        free = {i: lead for i, lead in leads.items() if i not in bound}
+        if free:
+            _rescale(session, leads, bound, scaled)
+            done = frozenset(new.key for _, new in scaled)
+            _redo(session, free, keys, keys - done, rules, ideal, out, when)
+        leads = {i: leads[i] for i in sorted(bound)}
+        if not leads:
+            return
+        # Summed in SQL with the others, once their events are written: one range a query.
+        _redo(session, leads, keys, keys, rules, ideal, out, when, summed=True)
+        return
+    _redo(session, leads, keys, keys, rules, ideal, out, when)
+
+
+def _rescales(old: Rule, new: Rule) -> bool:
+    """The rule gives its awards for the same happenings, with the same words before the
+    points: only points, half-life or cap changed."""
+    return new.part is Part.engagement and (old.trigger, old.name, old.within_hours) == (
+        new.trigger, new.name, new.within_hours
+    )  # fmt: skip
+
+
+def _bound(
+    session: Session, leads: dict[int, _Lead], scaled: Sequence[tuple[Rule, Rule]]
+) -> set[int]:
+    """The leads for which one of these rules' caps, before or now, may have held back an
+    award: n = cap / points happenings of its trigger within one period. Counted over all
+    the trigger's activities (a soft bounce, a slow reply too) and with a second to
+    spare: a lead this names needlessly only takes the longer way."""
+    bound: set[int] = set()
+    for before, now in scaled:
+        limits = {(abs(r.cap) // abs(r.points), r.period_days)
+                  for r in (before, now) if r.cap is not None and r.period_days}  # fmt: skip
+        if not limits:
+            continue
+        kinds = [k for k, t in TRIGGERS.items() if t is now.trigger]
+        order = (Activity.occurred_at, Activity.id)
+        backs = {n: func.lag(Activity.occurred_at, n).over(partition_by=Activity.lead_id,
+                                                           order_by=order).label(f"back{n}")
+                 for n, _ in limits}  # fmt: skip
+        for chunk in _spans(leads):
+            runs = (
+                select(Activity.lead_id, Activity.occurred_at.label("at"), *backs.values())
+                .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds))
+                .subquery()
+            )
+            close = [
+                and_(runs.c[f"back{n}"].is_not(None),
+                     _apart(session, runs.c.at, runs.c[f"back{n}"]) <= days * 86400 + 1)
+                for n, days in limits
+            ]  # fmt: skip
+            rows = driver_rows(session, select(runs.c.lead_id).where(or_(*close)).distinct())
+            bound.update(lead_id for (lead_id,) in rows)
+    return bound
+
+
+def _rescale(
+    session: Session,
+    leads: dict[int, _Lead],
+    bound: set[int],
+    scaled: Sequence[tuple[Rule, Rule]],
+) -> None:
+    """The leads' events of these rules (as they were, as they are) rewritten in SQL,
+    leaving out the `bound` leads: each award's new points and half-life, its reason's end
+    ("+8, halves every 30 days") as the rule's now. Nothing is written for a rule whose
+    points and half-life stayed. A reason is never cut at its 300 characters (a name of
+    at most 120, a subject of 80), so its end is the one `award_by` wrote."""
+    table = core_table(ScoreEvent)
+    for before, now in scaled:
+        if (before.points, before.half_life_days) == (now.points, now.half_life_days):
+            continue
+        was, will = _ending(before), _ending(now)
+        reason = func.substr(table.c.reason, 1, func.length(table.c.reason) - len(was),
+                             type_=String) + will  # fmt: skip
+        for chunk in _spans(leads):
+            left = [i for i in chunk if i in bound]
+            wheres: list[ColumnElement[bool]]
+            if len(left) * 2 > len(chunk):  # mostly bound: name the others instead
+                wheres = [
+                    table.c.lead_id.in_(part) for part in chunks(i for i in chunk if i not in bound)
+                ]
+            else:
+                wheres = [
+                    and_(
+                        _among(table.c.lead_id, chunk),
+                        *(table.c.lead_id.not_in(part) for part in chunks(left)),
+                    )
+                ]
+            for where in wheres:
+                session.execute(
+                    update(table)
+                    .where(where, table.c.rule == now.key, table.c.part == Part.engagement.value)
+                    .values(points=now.points, half_life_days=now.half_life_days, reason=reason)
+                )
+
+
+def _ending(rule: Rule) -> str:
+    """What an award of the rule's full points ends its reason with (see `award_by`)."""
+    fade = f", halves every {rule.half_life_days} days" if rule.half_life_days else ""
+    return f" {rule.points:+d}{fade}"
+
+
+def _redo(
+    session: Session,
+    leads: dict[int, _Lead],
+    keys: frozenset[str],
+    redo_keys: frozenset[str],
+    rules: Sequence[Rule],
+    ideal: IdealCustomer,
+    out: _Out,
+    when: Callable[[Any], Any],
+    summed: bool = False,
+) -> None:
+    """`_rescore_known` in Python: the events of the rules in `redo_keys` replaced by their
+    awards from the triggers' activities (those of the other changed rules in `keys` are
+    rewritten already). The awards are added up here, unless `summed`: then in SQL."""
+    redo = [r for r in rules if r.key in redo_keys and r.part is Part.engagement]
     fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
-    if keys:
-        old = _events_of(session, leads, keys)
+    if redo_keys:
+        old = _events_of(session, leads, redo_keys)
         if redo:
             triggers = {r.trigger for r in redo}
             _happenings(session, leads, tuple(k for k, t in TRIGGERS.items() if t in triggers))
@@ -333,7 +487,9 @@ def _rescore_known(
             _replace(lead, given, old.get(lead.id, {}), out, when, changing)
         driver_update(session, core_table(ScoreEvent),
                       ("points", "half_life_days", "reason"), changing)  # fmt: skip
-    _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh)
+    if summed:
+        fresh, redo_keys = {}, frozenset()
+    _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh, redo_keys)
 
 
 def _replace(
@@ -517,10 +673,11 @@ def _refit_and_settle(
     out: _Out,
     when: Callable[[Any], Any],
     fresh: dict[int, list[Award]],
+    fresh_rules: frozenset[str] | None = None,
 ) -> None:
     """The fit events diffed where they may have changed; the leads left to settle once
     every event is written (`_settle_all`: the score summed from the stored events and
-    `fresh`, the awards of the rules in `keys`)."""
+    `fresh`, the awards of the rules in `fresh_rules`, else in `keys`)."""
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
@@ -540,7 +697,8 @@ def _refit_and_settle(
         add, drop = _diff(awards, _keys(lead, awards, have), have)
         out.dropping += drop
         out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
-    leaving, given = out.settling.setdefault(keys, ({}, {}))  # settled together at the end
+    settling = keys if fresh_rules is None else fresh_rules
+    leaving, given = out.settling.setdefault(settling, ({}, {}))  # settled together at the end
     leaving.update(leads)
     given.update(fresh)
 
@@ -610,13 +768,18 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
     scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
-    if (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with) != (
-        lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with
-    ):  # fmt: skip
+    values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with)
+    was = (lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with)
+    if values != was:
         out.updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
                             "changed_at": now if hot is not lead.temperature else None,
                             "rescore_at": rescore_at, "engaged_at": seen.last_engaged_at,
-                            "scored_with": scored_with})  # fmt: skip
+                            "scored_with": scored_with,
+                            "columns": tuple(n for n, v, w in zip(_WRITES, values, was, strict=True)
+                                             if v != w)})  # fmt: skip
+
+
+_WRITES = ("score", "temperature", "rescore_at", "engaged_at", "scored_with")  # see `_update`
 
 
 def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
@@ -632,30 +795,41 @@ def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> boo
 
 def _update(session: Session, updates: list[dict[str, Any]]) -> None:
     """The leads' new scores, temperatures and next looks, through the driver (a workspace
-    rescore writes a hundred thousand); `updated_at` as the ORM would set it."""
+    rescore writes a hundred thousand): of each lead only what changed (`columns`, an
+    unchanged column keeps its index as it is), an executemany per set of columns;
+    `updated_at` as the ORM would set it."""
     if not updates:
         return
     table = core_table(Lead)
     time = driver_value(session, table.c.rescore_at)
     hot = driver_value(session, table.c.temperature)
     stamp = time(utcnow())
-    moved = [(u["score"], hot(u["temperature"]), time(u["changed_at"]), time(u["rescore_at"]),
-              time(u["engaged_at"]), u["scored_with"], stamp, u["row"])
-             for u in updates if u["changed_at"] is not None]  # fmt: skip
-    stayed = [(u["score"], time(u["rescore_at"]), time(u["engaged_at"]), u["scored_with"],
-               stamp, u["row"])
-              for u in updates if u["changed_at"] is None]  # fmt: skip
-    driver_update(session, table, ("score", "temperature", "temperature_changed_at",
-                                   "rescore_at", "last_engaged_at", "scored_with",
-                                   "updated_at"), moved)  # fmt: skip
-    driver_update(session, table, ("score", "rescore_at", "last_engaged_at", "scored_with",
-                                   "updated_at"), stayed)  # fmt: skip
+    rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for u in updates:
+        row: list[Any] = []
+        for name in u["columns"]:
+            if name == "temperature":
+                row += (hot(u["temperature"]), time(u["changed_at"]))
+            elif name == "rescore_at" or name == "engaged_at":
+                row.append(time(u[name]))
+            else:
+                row.append(u[name])
+        row += (stamp, u["row"])
+        rows.setdefault(u["columns"], []).append(tuple(row))
+    named = {"temperature": ("temperature", "temperature_changed_at"),
+             "engaged_at": ("last_engaged_at",)}  # fmt: skip
+    for columns, values in rows.items():
+        written = [c for name in columns for c in named.get(name, (name,))]
+        driver_update(session, table, (*written, "updated_at"), values)
     fields = ["score", "temperature", "temperature_changed_at", "rescore_at",
               "last_engaged_at", "scored_with", "updated_at"]  # fmt: skip
-    for u in updates:  # objects the session loaded read the new values
-        loaded = session.identity_map.get(Session.identity_key(Lead, u["row"]))
-        if loaded is not None:
-            session.expire(loaded, fields)
+    ids = {u["row"] for u in updates}
+    for key in list(session.identity_map.keys()):  # objects loaded read the new values
+        if key[0] is Lead and key[1][0] in ids:
+            session.expire(session.identity_map[key], fields)
+
+
+_TEMPERATURES = {t.value: t for t in Temperature}  # faster than calling the enum
 
 
 def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lead]:
@@ -677,7 +851,7 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
             profile = profiles.get(fields)
             if profile is None:
                 profile = profiles[fields] = Profile(*(_text(value) for value in fields))
-            hot = None if r[9] is None else Temperature(r[9])
+            hot = None if r[9] is None else _TEMPERATURES[r[9]]
             at = None if r[10] is None else driver_time(r[10])
             engaged = None if r[12] is None else driver_time(r[12])
             leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None,
@@ -756,6 +930,15 @@ def _seconds(session: Session, column: Any) -> ColumnElement[float]:
     return cast(func.extract("epoch", column), Float)
 
 
+def _apart(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
+    """The seconds between two stored times, to a millisecond or so (SQLite's julian days
+    parse each text once, where `_seconds` parses it twice): for comparisons with a
+    second to spare."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return _seconds(session, later) - _seconds(session, earlier)
+
+
 def _sums(
     session: Session,
     now: dt.datetime,
@@ -823,33 +1006,35 @@ def _sum_rows(
     engaged: ColumnElement[bool],
     sums: dict[int, _Sum],
 ) -> None:
-    """The leads' stored events added up per half-life into `sums`."""
+    """The leads' stored events given by now added up per half-life into `sums`, and the
+    leads with events dated later marked (a query of the index alone: rare, and asking
+    each event in the sums whether it is given cost a sixth of them)."""
     for chunk in _spans(leads):
+        among = _among(ScoreEvent.lead_id, chunk)
         rows = driver_rows(session,
-            select(ScoreEvent.lead_id, ScoreEvent.half_life_days,
-                   func.sum(case((given, worth), else_=0.0)),
-                   func.sum(case((given, func.abs(ScoreEvent.points)), else_=0)),
+            select(ScoreEvent.lead_id, ScoreEvent.half_life_days, func.sum(worth),
+                   func.sum(func.abs(ScoreEvent.points)),
                    func.max(case((engaged, ScoreEvent.awarded_at))),
-                   func.max(case((given, 0), else_=1)),
-                   func.min(case((given, ScoreEvent.points))))
-            .where(_among(ScoreEvent.lead_id, chunk), *skip)
+                   func.min(ScoreEvent.points))
+            .where(among, given, *skip)
             .group_by(ScoreEvent.lead_id, ScoreEvent.half_life_days)
         )  # fmt: skip
-        for lead_id, days_to_half, total, points, last, later, least in rows:
+        for lead_id, days_to_half, total, points, last, least in rows:
             s = sums.get(lead_id)
             if s is None:
                 s = sums[lead_id] = _Sum()
-            s.scale += points or 0
-            s.later = s.later or bool(later)
+            s.scale += points
             if last is not None and (s.last_raw is None or last > s.last_raw):
                 s.last_raw = last  # as the driver gives it: one form, so it compares alike
-            if least is None:
-                continue  # none given by now
             if days_to_half:
                 s.fading[days_to_half] = float(total)
                 s.rising = s.rising or least < 0
             else:
                 s.steady += float(total)
+        later = driver_rows(session, select(ScoreEvent.lead_id).distinct()
+                            .where(among, ~given, *skip))  # fmt: skip
+        for (lead_id,) in later:
+            sums.setdefault(lead_id, _Sum()).later = True
 
 
 @dataclass
@@ -1097,7 +1282,7 @@ def _look(
     now = seen.now
     moments = _days_ahead(now)
     if last_engaged_at is not None:
-        quiet = last_engaged_at + dt.timedelta(days=thresholds.cold_after_days)
+        quiet = last_engaged_at + thresholds.quiet
         if quiet > now:
             moments = sorted([*moments, quiet])
 

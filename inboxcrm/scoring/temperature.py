@@ -11,6 +11,7 @@ flip every day.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from inboxcrm.errors import Invalid
@@ -23,6 +24,12 @@ class Thresholds:
     warm: int = 20
     margin: int = 5
     cold_after_days: int = 14
+
+    @functools.cached_property
+    def quiet(self) -> dt.timedelta:
+        """How long a lead goes without engaging before it is cold (asked for a million
+        times in a workspace rescore)."""
+        return dt.timedelta(days=self.cold_after_days)
 
     def checked(self) -> Thresholds:
         problems = {}
@@ -46,7 +53,7 @@ def temperature(
 ) -> Temperature | None:
     if last_engaged_at is None:
         return None
-    quiet = now - last_engaged_at >= dt.timedelta(days=thresholds.cold_after_days)
+    quiet = now - last_engaged_at >= thresholds.quiet
     was_warm = previous in (Temperature.hot, Temperature.warm, Temperature.cold)
     if quiet:
         return Temperature.cold if was_warm else None

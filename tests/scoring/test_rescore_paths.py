@@ -21,7 +21,7 @@ from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead
 from inboxcrm.scoring.awards import IdealCustomer
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.rescore import rescore
-from inboxcrm.scoring.rules import DEFAULT_RULES, Rule, Trigger
+from inboxcrm.scoring.rules import DEFAULT_RULES, Part, Rule, Trigger, check_rule
 from inboxcrm.scoring.temperature import Thresholds
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
@@ -48,8 +48,9 @@ CHANGES: dict[str, tuple[Rule, ...]] = {
 }
 
 
-def populate(session: Session, name: str, seed: int) -> tuple[Workspace, list[int]]:
-    """A workspace of LEADS leads with random histories; the lead ids in order."""
+def populate(session: Session, name: str, seed: int, days: int = 90) -> tuple[Workspace, list[int]]:
+    """A workspace of LEADS leads with random histories over `days`; the lead ids in
+    order."""
     rng = random.Random(seed)
     ws = create_workspace(session, name, f"{name}.example")
     owner = add_member(session, ws, f"rep@{name}.example", Role.admin, "Rep")
@@ -68,7 +69,7 @@ def populate(session: Session, name: str, seed: int) -> tuple[Workspace, list[in
         session.add(lead)
         session.flush()
         ids.append(lead.id)
-        add_history(session, lead, rng, rng.randint(0, 14), NOW)
+        add_history(session, lead, rng, rng.randint(0, 14), NOW, days)
     session.commit()
     return ws, ids
 
@@ -337,3 +338,102 @@ def test_leads_on_every_quick_way_at_once_settle_together_as_in_full(session: Se
     rescore(session, full.id, full_ids, later)
     session.commit()
     assert stored(session, quick_ids) == stored(session, full_ids)
+
+
+def tweaked(rng: random.Random) -> tuple[Rule, ...]:
+    """The default rules, some engagement rules with other points, half-lives and caps (what
+    an admin changes most: the awards' happenings stay), the odd one renamed, the
+    decision-maker rule at other points now and then."""
+    rules = []
+    for r in DEFAULT_RULES:
+        if r.part is Part.engagement and rng.random() < 0.7:
+            sign = 1 if r.points > 0 else -1
+            points = sign * rng.choice((1, 3, 8, 10, 25))
+            cap, period = None, None
+            if rng.random() < 0.6:
+                cap, period = points * rng.randint(1, 4), rng.choice((1, 3, 7, 30))
+            r = replace(r, points=points, half_life_days=rng.choice((None, 2, 30, 90)),
+                        cap=cap, period_days=period)  # fmt: skip
+            if rng.random() < 0.1:
+                r = replace(r, name=f"{r.name} (renamed)")
+        elif r.key == "senior_title" and rng.random() < 0.3:
+            r = replace(r, points=rng.choice((5, 20)))
+        rules.append(check_rule(r))
+    return tuple(rules)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_points_half_lives_and_caps_changed_rescore_in_sql_as_in_full(
+    session: Session, seed: int
+) -> None:
+    """Random rules changed in points, half-life or cap: leads whose caps hold nothing
+    back, before or now, have those rules' events rewritten in SQL, the others awarded
+    again; with new mail for some leads and one lead's activities moved to another (a
+    merge) meanwhile. Histories are packed into three weeks, so caps bind for many."""
+    rng = random.Random(seed)
+    before, after = tweaked(rng), tweaked(rng)
+    quick, quick_ids = populate(session, "quick", seed=seed, days=21)
+    full, full_ids = populate(session, "full", seed=seed, days=21)
+    ideal = IdealCustomer(frozenset({"software"}), frozenset())
+    for ws, ids in ((quick, quick_ids), (full, full_ids)):
+        rescore(session, ws.id, ids, NOW, rules=before, ideal=ideal)
+        session.commit()
+    for ids in (quick_ids, full_ids):
+        mail = random.Random(seed + 100)
+        for lead_id in ids[::9]:
+            add_history(session, session.get_one(Lead, lead_id), mail, 2,
+                        NOW + dt.timedelta(days=1), days=1)  # fmt: skip
+        session.execute(update(Activity).where(Activity.lead_id == ids[1])
+                        .values(lead_id=ids[2]))  # fmt: skip
+        session.commit()
+    later = NOW + dt.timedelta(days=2)
+    sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later,
+                                               rules=after, ideal=ideal))  # fmt: skip
+    session.commit()
+    old = {r.key: r for r in before}
+    rescaled = [
+        r for r in after
+        if r.key in old and r.part is Part.engagement and r.name == old[r.key].name
+        and (r.points, r.half_life_days) != (old[r.key].points, old[r.key].half_life_days)
+    ]  # fmt: skip
+    in_sql = [sql for sql, _ in sent if "substr(" in sql and sql.startswith("UPDATE")]
+    assert bool(in_sql) == bool(rescaled)
+    forget(session, full_ids)
+    rescore(session, full.id, full_ids, later, rules=after, ideal=ideal)
+    session.commit()
+    assert stored(session, quick_ids) == stored(session, full_ids)
+
+
+def test_a_rule_whose_cap_binds_for_some_leads_rewrites_the_others_in_sql(
+    session: Session,
+) -> None:
+    """The reply rule from 8 to 10 points (at most 30 a week): a lead with four replies in
+    a week had its fourth cut to 6 points, and now gets none for it; its events are
+    awarded again. A lead with replies a week apart has each event rewritten in SQL."""
+    ws = create_workspace(session, "caps", "caps.example")
+    stage = entry_stage(Scope(session, ws.id))
+    leads = [Lead(workspace_id=ws.id, email=f"p{n}@c.example", name=f"P {n}", stage_id=stage.id)
+             for n in range(2)]  # fmt: skip
+    session.add_all(leads)
+    session.flush()
+    packed, spread = leads[0].id, leads[1].id
+    for lead_id, gap in ((packed, dt.timedelta(days=1)), (spread, dt.timedelta(days=8))):
+        for n in range(4):
+            session.add(Activity(workspace_id=ws.id, lead_id=lead_id, kind=ActivityKind.reply,
+                                 occurred_at=NOW - dt.timedelta(days=40) + n * gap,
+                                 detail={"latency_seconds": 90_000}))  # fmt: skip
+    session.commit()
+    rescore(session, ws.id, [packed, spread], NOW, rules=_with("reply", points=8))
+    session.commit()
+    sent = statements(session, lambda: rescore(session, ws.id, [packed, spread], NOW))
+    session.commit()
+    rewrites = [params for sql, params in sent if "substr(" in sql and sql.startswith("UPDATE")]
+    assert len(rewrites) == 1
+    events = {
+        lead_id: sorted(session.execute(select(ScoreEvent.points, ScoreEvent.reason).where(
+            ScoreEvent.lead_id == lead_id, ScoreEvent.rule == "reply")).tuples())
+        for lead_id in (packed, spread)
+    }  # fmt: skip
+    every_30 = ", halves every 30 days"
+    assert events[spread] == [(10, f"Replied within 25 h +10{every_30}")] * 4
+    assert events[packed] == [(10, f"Replied within 25 h +10{every_30}")] * 3
