@@ -222,8 +222,9 @@ def sequences_panel(lead: Lead) -> Markup | None:
         .scalars(s.select(Refusal, Refusal.lead_id == lead.id).order_by(Refusal.since.desc()))
         .all()
     )
-    shown = {e.sequence_id for e in enrollments} | {r.sequence_id for r in refusals}
-    names = {q.id: q.name for q in db_session().scalars(s.select(Sequence, Sequence.id.in_(shown)))}
+    # Every sequence at once (a workspace has tens): the names shown and those to enroll in.
+    every = db_session().scalars(s.select(Sequence).order_by(Sequence.name)).all()
+    names = {q.id: q.name for q in every}
     tasks = (
         db_session().scalars(s.select(Task, Task.lead_id == lead.id, Task.done_at.is_(None))).all()
     )
@@ -235,6 +236,6 @@ def sequences_panel(lead: Lead) -> Markup | None:
             refusals=refusals,
             names=names,
             tasks=tasks,
-            sequences=_active(),
+            sequences=[q for q in every if q.state is SequenceState.active],
         )
     )
