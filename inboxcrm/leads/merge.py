@@ -53,6 +53,7 @@ HANDLED_REFERENCES = frozenset(
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
     | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
     | {("notification", "lead_id")}  # a notice about the merged lead goes with it
+    | {("enrollment_refusal", "lead_id")}  # why a trigger left it out: the kept lead is news
     | ENDED_WITH_IT
 )
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
