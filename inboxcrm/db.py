@@ -157,9 +157,30 @@ def driver_update(
 def driver_value(session: Session, column: Column[Any]) -> Callable[[Any], Any]:
     """How a value of `column` is given to the driver (a UTC datetime as SQLite's text,
     in the form SQLAlchemy writes it, so stored times compare as text)."""
+    return _converter(session, column) or _as_is
+
+
+def _converter(session: Session, column: Column[Any]) -> Callable[[Any], Any] | None:
+    """`driver_value`, or None for a value the driver takes as it is."""
     dialect = session.get_bind().dialect
     convert = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return convert if convert is not None else _as_is
+    if convert is not None and dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+        return _sqlite_time(convert)
+    return convert
+
+
+def _sqlite_time(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's text for a UTC datetime on SQLite, made in one step rather than its
+    three (a third of a bulk row's cost); anything but a datetime as SQLAlchemy has it."""
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is not dt.datetime or value.tzinfo is None:
+            return slow(value)  # refuses a naive datetime, as it should
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    return convert
 
 
 def _as_is(value: Any) -> Any:
@@ -199,13 +220,20 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     if not (made_here and _plain(session, columns)):
         session.execute(insert(table), rows)
         return
-    convert = [driver_value(session, c) for c in columns]
+    # Only the values the driver cannot take as they are are converted, in place.
+    convert = [(i, c) for i, c in enumerate(_converter(session, col) for col in columns) if c]
+    # A callable default is made per row, as Core makes it (`utcnow` and the like).
+    fixed = [d.arg for d in defaults.values()]
+    per_row = not all(d.is_scalar for d in defaults.values())
 
     def values(row: Mapping[str, Any]) -> list[Any]:
-        # A callable default is made per row, as Core makes it (`utcnow` and the like).
-        made = [d.arg if d.is_scalar else d.arg(None) for d in defaults.values()]
-        raw = [*(row[k] for k in given), *made]
-        return [c(v) for c, v in zip(convert, raw, strict=True)]
+        made = (
+            [d.arg if d.is_scalar else d.arg(None) for d in defaults.values()] if per_row else fixed
+        )
+        raw = [*[row[k] for k in given], *made]
+        for i, c in convert:
+            raw[i] = c(raw[i])
+        return raw
 
     driver_insert(session, table, [c.key for c in columns], [values(r) for r in rows])
 
@@ -233,14 +261,16 @@ def update_by_id(
             rows,
         )
     else:
-        convert = [driver_value(session, c) for c in columns]
-        keys = list(values.values())
-        driver_update(
-            session,
-            table,
-            list(values),
-            [[c(r[k]) for c, k in zip(convert, keys, strict=True)] + [r["row"]] for r in rows],
-        )
+        keys = [*values.values(), "row"]
+        convert = [(i, c) for i, c in enumerate(_converter(session, col) for col in columns) if c]
+
+        def changed(row: Mapping[str, Any]) -> list[Any]:
+            raw = [row[k] for k in keys]
+            for i, c in convert:
+                raw[i] = c(raw[i])
+            return raw
+
+        driver_update(session, table, list(values), [changed(r) for r in rows])
     _expire(session, model, (r["row"] for r in rows), list(values))
 
 
