@@ -164,8 +164,12 @@ def _converter(session: Session, column: Column[Any]) -> Callable[[Any], Any] | 
     """`driver_value`, or None for a value the driver takes as it is."""
     dialect = session.get_bind().dialect
     convert = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if convert is not None and dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+    if convert is None or dialect.name != "sqlite":
+        return convert
+    if isinstance(column.type, UTCDateTime):
         return _sqlite_time(convert)
+    if isinstance(column.type, JSON):
+        return _sqlite_json(convert)
     return convert
 
 
@@ -179,6 +183,18 @@ def _sqlite_time(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if type(value) is not dt.datetime or value.tzinfo is None:
             return slow(value)  # refuses a naive datetime, as it should
         return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    return convert
+
+
+def _sqlite_json(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's JSON text on SQLite, an empty list or object without the encoder (most
+    of a message's JSON values are empty)."""
+
+    def convert(value: Any) -> Any:
+        if not value and type(value) in (list, dict):
+            return "[]" if type(value) is list else "{}"
+        return slow(value)
 
     return convert
 
