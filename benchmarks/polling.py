@@ -2,7 +2,7 @@
 
 Prints one JSON object:
 - mailboxes: connected, synced and idle mailboxes in one workspace (INBOXCRM_BENCH_MAILBOXES,
-  default 1,000), all made due before each measure.
+  default 1,000), each due at its place in the poll interval before each measure.
 - polls_per_min (target >= 1,000): passes completed by ONE clock process, a real
   `run_clock` with `setup.jobs()` (the `sync_mailboxes` job is `sync_due` with SYNC_STEPS on a
   Runtime with its default workers, ticking every SYNC_TICK), over a measured window
@@ -39,6 +39,12 @@ Prints one JSON object:
   after its pass, so the clocks are the limit: polls_per_min for 1 and for 4 processes, the
   speedup, double_polls, and cpu_cores, since four processes cannot do more than the
   machine's cores allow (the sandbox's CPU shares them too).
+- capacity.held: the same with each clock process held to CLOCK_CORES of a core
+  (INBOXCRM_BENCH_CLOCK_CORES, default 0.25) by a cgroup of its own (v1's CPU quota or
+  v2's cpu.max; null where none can be written): four clocks then want no more CPU than
+  one core, so on a small machine too this shows whether four do four times the work of
+  one (speedup_4_processes, target >= 3.5) and whether a poll costs more CPU when several
+  clocks share the queue (cpu_ms_per_poll for 1 and 4 processes).
 
 Wall times (pass_wall_ms_p50/p95, setup_s, window_s) are beside the CPU times: the machine
 may be busy with other work, so the CPU figures are the steadier ones.
@@ -92,7 +98,7 @@ from inboxcrm.config import load_settings
 from inboxcrm.db import Database, utcnow
 from inboxcrm.gmail.auth import SCOPES
 from inboxcrm.leads.models import Lead
-from inboxcrm.mail.jobs import POLL_EVERY, SYNC_TICK, sync_due
+from inboxcrm.mail.jobs import POLL_EVERY, SYNC_TICK, in_phase, sync_due
 from inboxcrm.migrate import upgrade
 from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -110,6 +116,9 @@ POSTGRES_URL = os.environ.get("INBOXCRM_BENCH_DATABASE_URL") or os.environ.get(
 )
 PROCESSES = 4
 CAPACITY_POLL_S = int(os.environ.get("INBOXCRM_BENCH_CAPACITY_POLL_S", "2"))
+# Each clock held to this share of a core for the held capacity (see the docstring).
+CLOCK_CORES = float(os.environ.get("INBOXCRM_BENCH_CLOCK_CORES", "0.25"))
+CGROUPS = (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup"))  # v1's cpu controller, v2
 WARMUP_S = 3.0  # after every clock is up, before the window opens
 SAMPLE_EVERY = 0.25  # seconds between the clock's CPU samples
 LOOK_EVERY = 1.0  # seconds between looks at the lead's stage
@@ -263,7 +272,6 @@ def clock_process(config_path: str) -> None:
         return worker_claim
 
     mail_jobs._claim = traced_claim(mail_jobs._claim)
-    mail_jobs._claim_one = traced_claim(mail_jobs._claim_one)
 
     def traced_tick(run: Callable[[Runtime, dt.datetime], Any]) -> Any:
         def tick(runtime: Runtime, now: dt.datetime) -> Any:
@@ -428,12 +436,19 @@ def set_up(bench: Bench) -> dict[str, Any]:
 # --- measuring -------------------------------------------------------------------------
 
 
-def _make_due(database_url: str, first: str) -> dt.datetime:
-    """Every mailbox due now, the lead's a minute before, so that the first tick polls it."""
+def _make_due(database_url: str, first: str, every: dt.timedelta) -> dt.datetime:
+    """Every mailbox due at its place in the next poll interval, as a running clock leaves
+    them (all due at once, the window would open on the clocks working off that burst, some
+    mailboxes polled twice in it and others not yet); the lead's due a minute ago, so the
+    first tick polls it."""
     now = utcnow()
     database = Database(database_url)
     with database.session() as session:
-        session.execute(update(Mailbox).values(next_poll_at=now))
+        ids = session.scalars(select(Mailbox.id)).all()
+        session.execute(
+            update(Mailbox),
+            [{"id": i, "next_poll_at": in_phase(i, now, every)} for i in ids],
+        )
         session.execute(
             update(Mailbox)
             .where(Mailbox.email == first)
@@ -484,10 +499,52 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def measure(bench: Bench, processes: int, latency: bool) -> dict[str, Any]:
+def _cpu_group(name: str, cores: float) -> Path | None:
+    """A cgroup of its own that holds what joins it to `cores` of CPU time; None where no
+    cgroup's CPU controller can be written to (not root, or no such controller)."""
+    period = 100_000
+    for root in CGROUPS:
+        group = root / f"inboxcrm-bench-{name}"
+        try:
+            if (root / "cpu.cfs_quota_us").exists():  # v1
+                group.mkdir(exist_ok=True)
+                (group / "cpu.cfs_period_us").write_text(str(period))
+                (group / "cpu.cfs_quota_us").write_text(str(int(cores * period)))
+                return group
+            if "cpu" in (root / "cgroup.subtree_control").read_text().split():  # v2
+                group.mkdir(exist_ok=True)
+                (group / "cpu.max").write_text(f"{int(cores * period)} {period}")
+                return group
+        except OSError:
+            continue
+    return None
+
+
+class Unheld(Exception):
+    """No cgroup can hold a clock's CPU on this machine."""
+
+
+def _polled(database_url: str, start: dt.datetime, end: dt.datetime) -> int:
+    """Mailboxes whose last poll ended between `start` and `end`."""
+    database = Database(database_url)
+    with database.session() as session:
+        polled = session.scalar(
+            select(func.count())
+            .where(Mailbox.last_synced_at.between(start, end))
+            .select_from(Mailbox)
+        )
+    database.dispose()
+    return polled or 0
+
+
+def measure(
+    bench: Bench, processes: int, latency: bool, cores: float | None = None
+) -> dict[str, Any]:
     """`processes` clocks polling every mailbox for WINDOW_S; with `latency`, first a stage
-    label put on the lead's thread and the time until the lead shows the stage."""
-    due_at = _make_due(bench.database_url, first=bench.lead_mailbox)
+    label put on the lead's thread and the time until the lead shows the stage. With
+    `cores`, each clock is held to that much CPU (Unheld when it cannot be)."""
+    every = dt.timedelta(seconds=bench.poll_seconds) if bench.poll_seconds else POLL_EVERY
+    due_at = _make_due(bench.database_url, bench.lead_mailbox, every)
     log_offset = bench.sandbox_log.stat().st_size
     clocks = []
     for n in range(processes):
@@ -503,6 +560,17 @@ def measure(bench: Bench, processes: int, latency: bool) -> dict[str, Any]:
                 text=True,
             )
         clocks.append((process, out, log))
+    groups = []
+    if cores is not None:
+        for n, (process, _, _) in enumerate(clocks):
+            group = _cpu_group(f"{processes}-{n}", cores)
+            if group is None:
+                for process, _, _ in clocks:
+                    process.kill()
+                    process.wait()
+                raise Unheld
+            (group / "cgroup.procs").write_text(str(process.pid))
+            groups.append(group)
     figures: dict[str, Any] = {}
     try:
         for process, _, _ in clocks:
@@ -517,6 +585,8 @@ def measure(bench: Bench, processes: int, latency: bool) -> dict[str, Any]:
         time.sleep(WINDOW_S)
         t1 = time.monotonic()
         window_wall_end = utcnow()
+        polled_db = _polled(bench.database_url, window_wall, window_wall_end)  # before the
+        # clocks stop: a mailbox polled in the window and again while they stop still counts
     finally:
         for process, _, _ in clocks:
             process.send_signal(signal.SIGTERM)
@@ -526,6 +596,8 @@ def measure(bench: Bench, processes: int, latency: bool) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for group in groups:
+            group.rmdir()  # empty once its clock ended
     results = [json.loads(out.read_text()) for _, out, _ in clocks]
     sandbox_seen = _sandbox_requests(
         bench.sandbox_log, log_offset, bench.sandbox_log.stat().st_size
@@ -552,14 +624,6 @@ def measure(bench: Bench, processes: int, latency: bool) -> dict[str, Any]:
     pass_statements = sum(p["statements"] for p in in_window)
     other_statements = sum(r["statements"].get("other", 0) for r in results)
     lifetime = sum(r["samples"][-1][0] - r["samples"][0][0] for r in results) / processes
-    database = Database(bench.database_url)
-    with database.session() as session:
-        polled_db = session.scalar(
-            select(func.count())
-            .where(Mailbox.last_synced_at.between(window_wall, window_wall_end))
-            .select_from(Mailbox)
-        )
-    database.dispose()
     sample_sql: list[str] = next((p["sql"] for p in idle if "sql" in p), [])
     figures.update(
         {
@@ -722,16 +786,44 @@ def run(workdir: Path, sandbox_url: str, sandbox_log: Path, database_url: str) -
     return figures
 
 
+def _held(bench: Bench) -> dict[str, Any] | None:
+    """One and four clocks, each held to CLOCK_CORES of CPU, as if each had its own part
+    of a larger machine: whether four do four times the work of one once the machine's
+    cores are not what limits them."""
+    try:
+        one = measure(bench, 1, latency=False, cores=CLOCK_CORES)
+        four = measure(bench, PROCESSES, latency=False, cores=CLOCK_CORES)
+    except Unheld:
+        bench.notes.append("no writable cgroup CPU controller: the held capacity is not measured")
+        return None
+    rate = one["polls_per_min"]
+    return {
+        "cores_per_process": CLOCK_CORES,
+        "polls_per_min_1_process": rate,
+        "polls_per_min_4_processes": four["polls_per_min"],
+        "speedup_4_processes": round(four["polls_per_min"] / rate, 2) if rate else None,
+        "cpu_ms_per_poll_1_process": one["cpu_ms_per_idle_poll"],
+        "cpu_ms_per_poll_4_processes": four["cpu_ms_per_idle_poll"],
+        # the passes' and claims' own threads: without each process's other jobs
+        "pass_cpu_ms_per_poll_1_process": one["pass_cpu_ms_per_idle_poll"],
+        "pass_cpu_ms_per_poll_4_processes": four["pass_cpu_ms_per_idle_poll"],
+        "statements_per_poll_4_processes": four["statements_per_idle_poll"],
+        "double_polls": one["double_polls"] + four["double_polls"],
+    }
+
+
 def capacity(bench: Bench) -> dict[str, Any]:
     """One and four clocks with every mailbox due again CAPACITY_POLL_S after its pass."""
     bench.poll_seconds = CAPACITY_POLL_S
     try:
         one = measure(bench, 1, latency=False)
         four = measure(bench, PROCESSES, latency=False)
+        held = _held(bench)
     finally:
         bench.poll_seconds = None
     rate = one["polls_per_min"]
     return {
+        "held": held,
         "poll_every_s": CAPACITY_POLL_S,
         "cpu_cores": os.cpu_count(),
         "polls_per_min_1_process": rate,

@@ -12,12 +12,13 @@ clears its rows with `release`, unless someone queued them again meanwhile.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from inboxcrm.db import Database
@@ -88,10 +89,14 @@ def _take(
 class Claimed:
     ids: list[int]
     # When the first row left unclaimed is due: at or before now, more work is waiting;
-    # later, that is when; None, the queue holds nothing else. `next_id` is that row.
+    # later, that is when; None, the queue holds nothing else.
     next_due: dt.datetime | None
-    next_id: int | None = None
     rows: list[Any] = field(default_factory=list)  # the rows claimed, when asked to `load`
+    # When each claimed row was due (None: null, due since ever). A row claimed `ahead` of
+    # its time is due after now: the worker holds it and starts it then.
+    due: list[dt.datetime | None] = field(default_factory=list)
+    # Each claimed row's `also` columns as they were, for a `release` that puts them back.
+    was: list[dict[str, Any]] = field(default_factory=list)
 
 
 def claim_next(
@@ -101,54 +106,49 @@ def claim_next(
     lease: dt.timedelta,
     *where: Any,
     limit: int,
+    ahead: dt.timedelta = dt.timedelta(0),
     null_is_due: bool = False,
     also: Mapping[str, Any] | None = None,
     load: bool = False,
 ) -> Claimed:
     """`claim` for a worker that waits when nothing is due: the same claim, oldest first,
-    and in the same SELECT a look at the row after, so it knows how long to wait without
-    asking again. With `load`, the claim's UPDATE also reads the rows it claimed, so the
-    worker need not read them again."""
+    of the rows due by `now + ahead`, and in the same SELECT a look at the row after, so
+    it knows how long to wait without asking again. With `load`, the claim's UPDATE also
+    reads the rows it claimed, so the worker need not read them again.
+
+    Claiming `ahead` is how several processes wait without a herd: a worker that waits
+    holds the row it waits for, so the others' claims pass over it to the next one (on
+    PostgreSQL the SELECT skips it while locked, and after that it is leased)."""
     model = queue.class_
     order = queue.nulls_first() if null_is_due else queue
-    pick = select(model.id, queue).where(*where).order_by(order, model.id).limit(limit + 1)
+    kept = [getattr(model, key) for key in also or {}]
+    pick = select(model.id, queue, *kept).where(*where).order_by(order, model.id).limit(limit + 1)
     if not null_is_due:
         pick = pick.where(queue.is_not(None))
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=model)
-    rows = session.execute(pick).tuples().all()
-    ready = due(queue, now, null_is_due=null_is_due)
-    candidates = [
-        i for i, at in rows if (at is None and null_is_due) or (at is not None and at <= now)
-    ]
-    candidates = candidates[:limit]
-    left = [(i, at) for i, at in rows if i not in candidates]
-    next_id = left[0][0] if left else None
+    rows = session.execute(pick).all()
+    by = now + ahead
+    ready = due(queue, by, null_is_due=null_is_due)
+    candidates = {
+        row[0]: row
+        for row in rows
+        if (row[1] is None and null_is_due) or (row[1] is not None and row[1] <= by)
+    }
+    candidates = dict(itertools.islice(candidates.items(), limit))
+    left = [row for row in rows if row[0] not in candidates]
     next_due = (now if left[0][1] is None else left[0][1]) if left else None
-    taken = _take(session, queue, candidates, ready, now + lease, also, load)
+    taken = _take(session, queue, list(candidates), ready, now + lease, also, load)
     if len(taken) < len(candidates):  # lost a race for some: more may be due
-        next_due, next_id = now, None
+        next_due = now
     ids = [i for i in candidates if i in taken]
-    return Claimed(ids, next_due, next_id, [taken[i] for i in ids] if load else [])
-
-
-def claim_row(
-    session: Session,
-    queue: Queue,
-    row_id: int,
-    now: dt.datetime,
-    lease: dt.timedelta,
-    *where: Any,
-    null_is_due: bool = False,
-    also: Mapping[str, Any] | None = None,
-    load: bool = False,
-) -> Any:
-    """Claim one known row if it is due and matches `where` (a worker that waited for
-    it): one UPDATE. Whether it was claimed; with `load`, the row (read by the UPDATE)
-    or None."""
-    ready = and_(due(queue, now, null_is_due=null_is_due), *where)
-    taken = _take(session, queue, [row_id], ready, now + lease, also, load)
-    return taken.get(row_id) if load else bool(taken)
+    return Claimed(
+        ids,
+        next_due,
+        rows=[taken[i] for i in ids] if load else [],
+        due=[candidates[i][1] for i in ids],
+        was=[dict(zip(also or {}, candidates[i][2:], strict=True)) for i in ids],
+    )
 
 
 def release(
@@ -157,17 +157,20 @@ def release(
     ids: list[int],
     leased_until: dt.datetime,
     then: dt.datetime | None = None,
+    also: Mapping[str, Any] | None = None,
 ) -> int:
     """Done with rows claimed until `leased_until`: set their `queue` to `then` (None:
-    nothing more to do; a time: try again then), except rows queued again meanwhile, whose
-    new due time stands. Returns how many were released."""
+    nothing more to do; a time: try again then) and `also` on them, except rows queued
+    again meanwhile, whose new due time stands. Returns how many were released."""
     model = queue.class_
     if not ids:
         return 0
     result = cast(
         CursorResult[Any],
         session.execute(
-            update(model).where(model.id.in_(ids), queue == leased_until).values({queue.key: then}),
+            update(model)
+            .where(model.id.in_(ids), queue == leased_until)
+            .values({**(also or {}), queue.key: then}),
             execution_options={"synchronize_session": False},
         ),
     )

@@ -19,7 +19,7 @@ from inboxcrm.db import Database
 from inboxcrm.demo import demo_settings, seed, team
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.jobs import rescore_queued
-from inboxcrm.sequences.models import Enrollment, Sequence
+from inboxcrm.sequences.models import Enrollment, Refusal, Sequence
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
@@ -50,6 +50,9 @@ def test_the_demo_runs_a_nurture_sequence_and_re_engages_cold_leads(session: Ses
     assert by_sequence == {"Nurture new leads": 12, "Re-engagement of cold leads": 5}
     at = session.scalars(select(Enrollment.step_id).where(Enrollment.lead_id.is_not(None)))
     assert len(set(at)) >= 3  # enrollees at different steps
+    # A nurture enrollee that went cold too: the policy left it out and says why.
+    (refusal,) = session.scalars(select(Refusal)).all()
+    assert refusal.reason == "in another sequence: Nurture new leads"
 
 
 def test_demo_keys_are_made_once_and_kept_private(tmp_path: Path) -> None:
@@ -68,8 +71,8 @@ def test_the_demo_leads_score_from_what_they_are_not_from_made_up_numbers(
     session.commit()
     leads = session.scalars(select(Lead).where(Lead.workspace_id == workspace.id)).unique().all()
     assert {lead.score for lead in leads} == {0}
-    # no temperature but the five the demo's re-engagement caught as they went cold
-    assert sum(lead.temperature is not None for lead in leads) == 5
+    # no temperature but the six the demo has gone cold (five caught by re-engagement)
+    assert sum(lead.temperature is not None for lead in leads) == 6
     assert rescore_queued(db, NOW) == len(leads)
     session.expire_all()
     scored = session.scalars(select(Lead)).unique().all()

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from sqlalchemy import update
 
@@ -45,9 +46,11 @@ PASS_TIME = dt.timedelta(minutes=5)
 _SYNCING = {"sync_state": SyncState.syncing}
 
 
-def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
-    """Due mailboxes, claimed with their rows: the claim's UPDATE reads them for the
-    pass (`rows`), which then reads nothing more before it asks Gmail."""
+def _claim(
+    database: Database, now: dt.datetime, limit: int, ahead: dt.timedelta = dt.timedelta(0)
+) -> queue.Claimed:
+    """Due mailboxes (or due by `now + ahead`), claimed with their rows: the claim's UPDATE
+    reads them for the pass (`rows`), which then reads nothing more before it asks Gmail."""
     with database.session() as session:
         return queue.claim_next(
             session,
@@ -56,26 +59,11 @@ def _claim(database: Database, now: dt.datetime, limit: int) -> queue.Claimed:
             LEASE,
             Mailbox.status == MailboxStatus.connected,
             limit=limit,
+            ahead=ahead,
             null_is_due=True,  # a mailbox just connected
             also=_SYNCING,
             load=True,
         )
-
-
-def _claim_one(database: Database, mailbox_id: int, now: dt.datetime) -> Mailbox | None:
-    with database.session() as session:
-        row: Mailbox | None = queue.claim_row(
-            session,
-            Mailbox.next_poll_at,
-            mailbox_id,
-            now,
-            LEASE,
-            Mailbox.status == MailboxStatus.connected,
-            null_is_due=True,
-            also=_SYNCING,
-            load=True,
-        )
-        return row
 
 
 def claim_due(database: Database, now: dt.datetime, limit: int = 10) -> list[int]:
@@ -179,34 +167,52 @@ def _pass(runtime: Runtime, mailbox: Mailbox, steps: SyncSteps) -> SyncState:
 
 def _work(runtime: Runtime, steps: SyncSteps, mailbox: Mailbox | None) -> SyncState | None:
     """A worker: sync the claimed mailbox, then claim the next due one, and so on. With
-    none due, one worker waits for the next due within a tick; the others stop."""
+    none due, one worker claims the next due within a tick and waits for its time (so the
+    workers of other clocks pass over it, no herd); the others stop."""
     state = None
-    awaited: int | None = None  # the mailbox this worker waited for
     while not runtime.stopping.is_set():
-        if mailbox is None and awaited is not None:
-            mailbox = _claim_one(runtime.database, awaited, utcnow())
-            awaited = None
         if mailbox is None:
-            now = utcnow()
-            claimed = _claim(runtime.database, now, limit=1)
-            if not claimed.rows:
-                wait = (claimed.next_due - now).total_seconds() if claimed.next_due else None
-                if wait is None or wait > SYNC_TICK.total_seconds():
-                    return state
-                if not runtime.waiting.acquire(blocking=False):
-                    return state  # another worker waits for it
-                try:
-                    runtime.stopping.wait(max(wait, 0.0))
-                finally:
+            waiter = runtime.waiting.acquire(blocking=False)  # one worker a process waits
+            try:
+                mailbox = _next(runtime, steps, SYNC_TICK if waiter else dt.timedelta(0))
+            finally:
+                if waiter:
                     runtime.waiting.release()
-                awaited = claimed.next_id  # one UPDATE takes it, unless another clock did
-                continue
-            mailbox = claimed.rows[0]
-            if claimed.next_due is not None and claimed.next_due <= now:
-                _start(runtime, steps, None)  # more is due: bring in a free worker
+            if mailbox is None:
+                return state
         state = _pass(runtime, mailbox, steps)
         mailbox = None
     return state
+
+
+def _next(runtime: Runtime, steps: SyncSteps, ahead: dt.timedelta) -> Mailbox | None:
+    """The next mailbox due by `ahead` from now, claimed, once it is due; None when there
+    is none, or the clock stops while waiting (the mailbox then goes back as it was)."""
+    now = utcnow()
+    claimed = _claim(runtime.database, now, limit=1, ahead=ahead)
+    if not claimed.rows:
+        return None
+    mailbox: Mailbox = claimed.rows[0]
+    due = claimed.due[0]
+    if claimed.next_due is not None and claimed.next_due <= now:
+        _start(runtime, steps, None)  # more is due: bring in a free worker
+    if due is not None and due > now and runtime.stopping.wait((due - now).total_seconds()):
+        _unclaim(runtime.database, mailbox.id, now, due, claimed.was[0])
+        return None
+    return mailbox
+
+
+def _unclaim(
+    database: Database,
+    mailbox_id: int,
+    claimed_at: dt.datetime,
+    due: dt.datetime | None,
+    was: dict[str, Any],
+) -> None:
+    """A claimed mailbox this process will not poll after all: due as it was, its state
+    as it was, for the next clock."""
+    with database.session() as session:
+        queue.release(session, Mailbox.next_poll_at, [mailbox_id], claimed_at + LEASE, due, was)
 
 
 def _start(
@@ -233,11 +239,10 @@ def sync_due(
         return []
     claimed = _claim(runtime.database, now, limit=free)
     started = []
-    for mailbox in claimed.rows:
+    for mailbox, due, was in zip(claimed.rows, claimed.due, claimed.was, strict=True):
         future = _start(runtime, steps, mailbox)
         if future is None:  # the workers took the room meanwhile: due again at once
-            with runtime.database.session() as session:
-                queue.release(session, Mailbox.next_poll_at, [mailbox.id], now + LEASE, now)
+            _unclaim(runtime.database, mailbox.id, now, due, was)
             continue
         started.append(future)
     soon = claimed.next_due is not None and claimed.next_due - now <= SYNC_TICK

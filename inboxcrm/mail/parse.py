@@ -204,9 +204,36 @@ def _gmail_part(obj: Any, notes: _Notes, depth: int = 0) -> _Part:
     return part
 
 
+# A MIME type at the start of a Content-Type that lost its ";" (`text/plain charset=...`).
+_MIME_TYPE = re.compile(r"\s*([\w.+-]+/[\w.+-]+)")
+# A delimiter line, `--` and a boundary (RFC 2046: up to 70 characters, no quote).
+_DELIMITER = re.compile(rb"^--([^\s\"]{1,70}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
+
+
+def _mime_type(msg: email.message.Message) -> str:
+    """The part's type as the stdlib reads it, or the type that starts a malformed value."""
+    mime_type = msg.get_content_type()
+    if mime_type.count("/") == 1 and not any(c.isspace() or c in ';"=' for c in mime_type):
+        return mime_type
+    found = _MIME_TYPE.match(mime_type)
+    return found.group(1).lower() if found else "text/plain"
+
+
+def _split_again(data: bytes) -> email.message.Message | None:
+    """The parts of a multipart body the stdlib could not split (its boundary parameter
+    missing, or on an unfolded line of its own, or not the one its body uses): split by
+    the first delimiter line the body repeats. None when there is none."""
+    for line in _DELIMITER.finditer(data):
+        boundary = line.group(1)
+        if data.count(b"\n--" + boundary) + data.startswith(b"--" + boundary) >= 2:
+            head = b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
+            return email.message_from_bytes(head + data)
+    return None
+
+
 def _raw_part(msg: email.message.Message, notes: _Notes, depth: int = 0, pid: str = "") -> _Part:
     part = _Part(
-        mime_type=msg.get_content_type(),
+        mime_type=_mime_type(msg),
         headers=_header_dict([(k, _unescape(str(v))) for k, v in msg.raw_items()]),
         part_id=pid,
     )
@@ -231,8 +258,23 @@ def _raw_part(msg: email.message.Message, notes: _Notes, depth: int = 0, pid: st
     else:
         data = msg.get_payload(decode=True)
         part.data = data if isinstance(data, bytes) else None
+        if part.mime_type.startswith("multipart/") and part.data:
+            _unsplit(part, notes, depth)
     part.size = len(part.data) if part.data is not None else 0
     return part
+
+
+def _unsplit(part: _Part, notes: _Notes, depth: int) -> None:
+    """A multipart part the stdlib left whole: its parts split by the delimiter lines the
+    body has, else its body read as text, so a bounce with broken MIME still says why."""
+    assert part.data
+    again = _split_again(part.data) if depth < _MAX_DEPTH else None
+    if again is not None and again.is_multipart():
+        notes.add(f"part {part.part_id or 'root'}: multipart split by its body's delimiters")
+        part.parts = _raw_part(again, notes, depth, part.part_id).parts
+    else:
+        notes.add(f"part {part.part_id or 'root'}: multipart without parts read as text")
+        part.parts = [_Part("text/plain", {}, data=part.data, part_id=part.part_id or "1")]
 
 
 def _filename(msg: email.message.Message, headers: dict[str, list[str]]) -> str:
@@ -549,6 +591,7 @@ def parse_raw(data: bytes, gmail_id: str = "") -> ParsedMessage:
         except RecursionError:  # the stdlib recurses per MIME level: a bomb, not mail
             notes.add("MIME nesting too deep to parse: body and attachments dropped")
             msg = email.parser.BytesHeaderParser().parsebytes(data)  # the headers, still
+            msg.set_payload("")  # and no body to split again
         fields |= _content(_raw_part(msg, notes), notes)
         text = fields["text_body"] or html_to_text(fields["html_body"][: _SNIPPET_CHARS * 20])
         fields["snippet"] = " ".join(text[: _SNIPPET_CHARS * 4].split())[:_SNIPPET_CHARS]

@@ -1,5 +1,6 @@
-"""The outbox under /api/v1: a mailbox's quota meter and cap, a lead's sends, a one-off
-email to a lead, and a lead's suppressions (read them, add a "Do not email", lift one)."""
+"""The outbox under /api/v1: a mailbox's quota meter and cap, the workspace's sending
+settings, a lead's sends, a one-off email to a lead, and a lead's suppressions (read them,
+add a "Do not email", lift one)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from inboxcrm.leads.blocklist import display_pattern
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox import pacing
 from inboxcrm.outbox.meter import meter
-from inboxcrm.outbox.models import Send, Suppression
+from inboxcrm.outbox.models import OutboxSettings, Send, Suppression
 from inboxcrm.outbox.oneoff import email_lead
 from inboxcrm.outbox.service import sending_of
+from inboxcrm.outbox.settings import outbox_settings, save_settings
 from inboxcrm.outbox.suppression import describe, do_not_email, lead_suppressions, lift
 from inboxcrm.web import db_session, member, scope
 
@@ -154,3 +156,50 @@ def remove(lead_id: int, suppression_id: int) -> tuple[str, int]:
     lift(scope(), member(), lead, suppression_id)
     db_session().commit()
     return "", 204
+
+
+def settings_json(row: OutboxSettings) -> dict[str, Any]:
+    return {
+        "postal_address": row.postal_address,
+        "tracking": row.tracking,
+        "frequency_cap": row.frequency_cap,
+        "cap_first": row.cap_first.value,
+    }
+
+
+@bp.get("/settings/sending")
+def sending_settings() -> dict[str, Any]:
+    """The workspace's sending settings: the postal address campaigns carry, open and click
+    tracking, campaign emails a lead gets a week at most, and which kind goes first
+    within a mailbox's daily cap (sequences or campaigns)."""
+    return settings_json(outbox_settings(db_session(), member().workspace_id))
+
+
+_TYPES = {"postal_address": str, "tracking": bool, "frequency_cap": int, "cap_first": str}
+
+
+@bp.patch("/settings/sending")
+def set_sending_settings() -> dict[str, Any]:
+    """Admins change any of the settings; those not given stay as they are."""
+    body = json_object()
+    problems = {
+        key: f"not {kind.__name__}"
+        for key, kind in _TYPES.items()
+        if key in body and (type(body[key]) is not kind)
+    }
+    if unknown := sorted(set(body) - set(_TYPES)):
+        problems |= dict.fromkeys(unknown, "not a sending setting")
+    if problems:
+        raise Invalid("the sending settings could not be read", problems)
+    session = db_session()
+    saved = outbox_settings(session, member().workspace_id)
+    row = save_settings(
+        session,
+        member(),
+        body.get("postal_address", saved.postal_address),
+        body.get("tracking", saved.tracking),
+        body.get("frequency_cap"),
+        body.get("cap_first"),
+    )
+    session.commit()
+    return settings_json(row)

@@ -229,6 +229,22 @@ class Task(InWorkspace, Base):
     )
 
 
+class Refusal(InWorkspace, Base):
+    """Why a trigger did not enroll a lead in a sequence (suppressed, in another sequence,
+    no Gmail to send from), kept so the lead page can say so: one row a sequence and lead,
+    the first time for this reason (`since`), gone once the lead is enrolled there."""
+
+    __tablename__ = "enrollment_refusal"
+
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequence.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(300))
+    by: Mapped[str] = mapped_column(String(200))  # "trigger: turned cold"
+    since: Mapped[dt.datetime]
+
+    __table_args__ = (UniqueConstraint("sequence_id", "lead_id"), Index(None, "lead_id"))
+
+
 class TriggerKind(enum.StrEnum):
     segment = "segment"  # a lead is in the segment
     stage = "stage"  # a lead enters the stage

@@ -76,10 +76,11 @@ def seed_sequences(scope: Scope, marketer: Member, now: dt.datetime) -> None:
             .where(Enrollment.sequence_id == nurture.id, Enrollment.lead_id == lead.id)
             .values(step_id=step.id, step_at=now - dt.timedelta(days=at), next_at=now)
         )
-    # Leads that went cold a few days ago, already caught by the re-engagement policy.
+    # Leads that went cold a few days ago, already caught by the re-engagement policy; one
+    # of them was in the nurture sequence, so the policy left it out, saying why.
     policy = policy_of(scope, now)
     reengage = scope.session.get(type(nurture), policy.sequence_id) if policy.sequence_id else None
-    cold = leads[12:17]
+    cold = [*leads[12:17], chosen[1]]
     for lead in cold:
         lead.temperature = Temperature.cold
         scope.session.add(
@@ -104,5 +105,6 @@ def seed_sequences(scope: Scope, marketer: Member, now: dt.datetime) -> None:
             now,
             by="trigger: turned cold",
             need_sender=False,
+            keep_refused=True,
         )
     scope.session.flush()

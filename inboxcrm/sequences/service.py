@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member
@@ -34,6 +34,7 @@ from inboxcrm.sequences.models import (
     EventKind,
     ExitReason,
     OnTemplateError,
+    Refusal,
     SequenceState,
     Step,
     StepKind,
@@ -433,10 +434,13 @@ def enroll(
     by: str,
     member: Member | None = None,
     need_sender: bool = True,
+    keep_refused: bool = False,
 ) -> Enrolled:
     """Enroll the leads the preview lets in. A member enrolls only leads they may edit
     (a rep: their own and unowned ones) in any sequence of the workspace. Two enrollers
-    at once enroll a lead once: the live enrollment is unique per sequence and lead."""
+    at once enroll a lead once: the live enrollment is unique per sequence and lead.
+    With `keep_refused` (the triggers, which nobody watches), why the others were not
+    enrolled is kept for their pages (`Refusal`); enrolling a lead clears its refusal."""
     lead_ids = list(lead_ids)
     if member is not None:
         for lead in _leads(scope, lead_ids).values():
@@ -444,8 +448,14 @@ def enroll(
     verdicts = preview(scope, sequence, lead_ids, now, need_sender=need_sender)
     ok = [v.lead_id for v in verdicts if v.reason is None]
     refused = [v for v in verdicts if v.reason is not None]
+    if keep_refused:
+        _keep_refusals(scope, sequence, refused, by, now)
     if not ok:
         return Enrolled([], refused)
+    for some in chunks(ok):
+        scope.session.execute(
+            delete(Refusal).where(Refusal.sequence_id == sequence.id, Refusal.lead_id.in_(some))
+        )
     paused = sequence.state is SequenceState.paused
     first = sequence.live_steps[0].id if sequence.live_steps else None
     rows = [
@@ -484,6 +494,41 @@ def enroll(
 
 
 # Changing enrollments ---------------------------------------------------------------------
+
+
+# Not worth keeping: the lead is where the trigger wanted it, or gone.
+_NOT_KEPT = ("already in this sequence", "no such lead")
+
+
+def _keep_refusals(
+    scope: Scope, sequence: SequenceRow, refused: list[Verdict], by: str, now: dt.datetime
+) -> None:
+    """One row a lead, rewritten only when the reason changed: a state trigger refusing
+    the same lead each round writes nothing, and `since` says how long it has been."""
+    rows = [
+        {
+            "workspace_id": scope.workspace_id,
+            "sequence_id": sequence.id,
+            "lead_id": v.lead_id,
+            "reason": (v.reason or "")[:300],
+            "by": by[:200],
+            "since": now,
+        }
+        for v in refused
+        if v.reason not in _NOT_KEPT
+    ]
+    if not rows:
+        return
+    table = core_table(Refusal)
+    dialect = scope.session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["sequence_id", "lead_id"],
+        set_={"reason": insert.excluded.reason, "by": insert.excluded.by, "since": now},
+        where=table.c.reason != insert.excluded.reason,
+    )
+    for chunk in chunks(rows):
+        scope.session.execute(upsert, chunk)
 
 
 def unenroll(scope: Scope, enrollment: Enrollment, actor: Member, now: dt.datetime) -> None:

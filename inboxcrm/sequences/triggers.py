@@ -237,7 +237,8 @@ def _temperatures(scope: Scope, policy: Reengagement, now: dt.datetime) -> int:
     if sequence is None:
         return 0
     cold = _still_cold(scope, {lead for _, lead, to in rows if to is Temperature.cold})
-    return len(enroll(scope, sequence, sorted(cold), now, by="trigger: turned cold").enrolled)
+    done = enroll(scope, sequence, sorted(cold), now, by="trigger: turned cold", keep_refused=True)
+    return len(done.enrolled)
 
 
 def _still_cold(scope: Scope, leads: Iterable[int]) -> set[int]:
@@ -333,7 +334,8 @@ def _run(scope: Scope, trigger: Trigger, now: dt.datetime, limit: int) -> int:
         leads = _page(scope, trigger, sequence, inside, now, limit)
     if not leads:
         return 0
-    return len(enroll(scope, sequence, list(dict.fromkeys(leads)), now, by=by).enrolled)
+    done = enroll(scope, sequence, list(dict.fromkeys(leads)), now, by=by, keep_refused=True)
+    return len(done.enrolled)
 
 
 def _page(

@@ -20,6 +20,7 @@ from inboxcrm.sequences import service, stats
 from inboxcrm.sequences.models import (
     Enrollment,
     EnrollmentEvent,
+    Refusal,
     Sequence,
     SequenceState,
     Task,
@@ -216,12 +217,13 @@ def sequences_panel(lead: Lead) -> Markup | None:
         )
         .all()
     )
-    names = {
-        q.id: q.name
-        for q in db_session().scalars(
-            s.select(Sequence, Sequence.id.in_({e.sequence_id for e in enrollments}))
-        )
-    }
+    refusals = (
+        db_session()
+        .scalars(s.select(Refusal, Refusal.lead_id == lead.id).order_by(Refusal.since.desc()))
+        .all()
+    )
+    shown = {e.sequence_id for e in enrollments} | {r.sequence_id for r in refusals}
+    names = {q.id: q.name for q in db_session().scalars(s.select(Sequence, Sequence.id.in_(shown)))}
     tasks = (
         db_session().scalars(s.select(Task, Task.lead_id == lead.id, Task.done_at.is_(None))).all()
     )
@@ -230,6 +232,7 @@ def sequences_panel(lead: Lead) -> Markup | None:
             "sequences/_panel.html",
             lead=lead,
             enrollments=enrollments,
+            refusals=refusals,
             names=names,
             tasks=tasks,
             sequences=_active(),

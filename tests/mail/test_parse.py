@@ -423,3 +423,34 @@ def test_randomly_damaged_resources_never_raise() -> None:
         resource = copy.deepcopy(base)
         damage(resource)
         assert isinstance(parse_message(resource), ParsedMessage)
+
+
+_BROKEN_HEAD = b"From: postmaster@mx.example\r\nTo: ava@us.example\r\nSubject: Undeliverable\r\n"
+_BROKEN_MIME = {
+    # The boundary parameter unfolded onto a line of its own: the stdlib sees no boundary.
+    "boundary on a line of its own": _BROKEN_HEAD
+    + b'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n--outer\r\n'
+    b'Content-Type: multipart/alternative;\r\nboundary="inner"\r\n\r\n--inner\r\n'
+    b"Content-Type: text/plain\r\n\r\n550 no such user here\r\n--inner--\r\n--outer--\r\n",
+    # A Content-Type that lost its ";": still a text part, not an attachment.
+    "type without its semicolon": _BROKEN_HEAD
+    + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+    b'Content-Type: text/plain\r\n   charset="us-ascii"\r\n\r\n550 no such user here\r\n'
+    b"--b--\r\n",
+    # A boundary declared that the body never uses: the body is the text.
+    "boundary never used": _BROKEN_HEAD
+    + b'Content-Type: multipart/report; boundary="unused"\r\n\r\n550 no such user here\r\n',
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_BROKEN_MIME))
+def test_a_bounce_with_broken_mime_still_gives_its_text(
+    shape: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        parsed = parse_raw(_BROKEN_MIME[shape], gmail_id="broken")
+    assert parsed.text_body.splitlines()[0] == "550 no such user here"
+    assert not parsed.attachments
+    mended = {"boundary on a line of its own": "split by its body's delimiters",
+              "boundary never used": "without parts read as text"}.get(shape, "")  # fmt: skip
+    assert mended in caplog.text  # what was mended is logged with the message

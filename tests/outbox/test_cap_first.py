@@ -19,6 +19,7 @@ from inboxcrm.outbox.dispatch import dispatch_due
 from inboxcrm.outbox.models import CapFirst, Send, SendState, SourceKind
 from inboxcrm.outbox.service import sending_of
 from inboxcrm.outbox.settings import outbox_settings, save_settings
+from tests import factories
 from tests.factories import MemberFactory
 from tests.support.outbox import Outbox
 from tests.support.web import csrf_token, sign_in
@@ -148,3 +149,42 @@ def test_the_sending_page_shows_and_saves_the_rule(client: FlaskClient, session:
         data={"csrf_token": csrf_token(page.text), "postal_address": "", "cap_first": "both"},
     )
     assert bad.status_code in (400, 422)
+
+
+@pytest.mark.db
+def test_the_api_reads_the_settings_and_only_admins_change_them(
+    client: FlaskClient, session: Session
+) -> None:
+    admin = MemberFactory(role=Role.admin)
+    rep = MemberFactory(workspace=admin.workspace)
+    as_admin = {"Authorization": f"Bearer {factories.api_token(admin)}"}
+    as_rep = {"Authorization": f"Bearer {factories.api_token(rep)}"}
+    read = client.get("/api/v1/settings/sending", headers=as_rep)
+    assert read.json == {
+        "postal_address": "",
+        "tracking": False,
+        "frequency_cap": outbox_settings(session, admin.workspace_id).frequency_cap,
+        "cap_first": "sequences",
+    }
+    change = {"cap_first": "campaigns", "postal_address": "1 Harbour St, Leith"}
+    assert client.patch("/api/v1/settings/sending", json=change, headers=as_rep).status_code == 403
+    saved = client.patch("/api/v1/settings/sending", json=change, headers=as_admin)
+    assert saved.status_code == 200
+    assert (saved.json["cap_first"], saved.json["postal_address"]) == (
+        "campaigns",
+        "1 Harbour St, Leith",
+    )
+    assert saved.json["tracking"] is False  # not given: kept
+    # Bad values are refused saying which, and change nothing.
+    for bad, field in (
+        ({"cap_first": "whoever shouts"}, "cap_first"),
+        ({"tracking": "yes"}, "tracking"),
+        ({"frequency_cap": 10_000}, "frequency_cap"),
+        ({"quota": 5}, "quota"),
+    ):
+        refused = client.patch("/api/v1/settings/sending", json=bad, headers=as_admin)
+        assert refused.status_code in (400, 422), bad
+        assert field in refused.text, bad
+    session.expire_all()
+    assert outbox_settings(session, admin.workspace_id).cap_first is CapFirst.campaigns
+    assert client.get("/api/v1/settings/sending", headers=as_rep).json["cap_first"] == "campaigns"

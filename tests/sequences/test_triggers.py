@@ -3,7 +3,7 @@ entering the segment (or arriving with an inquiry) is enrolled once, however oft
 tick runs; leaving and coming back follows the sequence's re-enroll setting; a suppressed
 lead, or one in another sequence, is not enrolled and the preview says why; leads refused
 for a while hold up nobody behind them; a segment whose filter broke stops no other
-trigger."""
+trigger; why a trigger refused a lead shows on its page until it is enrolled."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import itertools
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,10 +24,17 @@ from inboxcrm.outbox.models import Suppression, SuppressionReason
 from inboxcrm.segments.models import Segment
 from inboxcrm.segments.service import create_segment
 from inboxcrm.sequences import service
-from inboxcrm.sequences.models import Enrollment, EnrollmentEvent, Sequence, TriggerKind
+from inboxcrm.sequences.models import (
+    Enrollment,
+    EnrollmentEvent,
+    Refusal,
+    Sequence,
+    TriggerKind,
+)
 from inboxcrm.sequences.triggers import run_triggers
 from inboxcrm.tenancy import Scope
 from tests.factories import ActivityFactory, LeadFactory, MailboxFactory, MemberFactory
+from tests.support.web import sign_in
 
 pytestmark = pytest.mark.db
 
@@ -218,3 +226,33 @@ def test_a_segment_whose_filter_broke_stops_no_other_trigger(
     assert run_triggers(db, T0 + MINUTE) == 1
     assert _enrolled(session, by_segment) == []
     assert _enrolled(session, inbound) == [(lead.id, "trigger: new inbound lead")]
+
+
+def test_a_lead_a_trigger_refused_says_why_on_its_page_until_it_is_enrolled(
+    session: Session, db: Database, scope: Scope, admin: Member, client: FlaskClient
+) -> None:
+    first = _sequence(scope, admin)
+    seq = _sequence(scope, admin)
+    _segment_trigger(scope, admin, seq)
+    busy, gone = (LeadFactory(owner=admin, title="CFO") for _ in range(2))
+    (held,) = service.enroll(scope, first, [busy.id], T0, by="test").enrolled
+    session.commit()
+    _suppress(session, gone)
+    for n in (1, 2, 3):  # refused each round, kept once, since the first
+        assert run_triggers(db, T0 + n * MINUTE) == 0
+    session.expire_all()
+    kept = session.scalars(select(Refusal).order_by(Refusal.lead_id)).all()
+    assert [(r.lead_id, r.reason, r.by, r.since) for r in kept] == [
+        (busy.id, f"in another sequence: {first.name}", "trigger: in a segment", T0 + MINUTE),
+        (gone.id, "suppressed (unsubscribed)", "trigger: in a segment", T0 + MINUTE),
+    ]
+    page = sign_in(client, admin).get(f"/leads/{busy.id}").text
+    assert f"Not enrolled in {seq.name} by its trigger: in a segment" in page
+    assert f"in another sequence: {first.name}" in page
+    # Out of the other sequence, the trigger enrolls it and the refusal is gone.
+    service.unenroll(scope, session.get_one(Enrollment, held), admin, T0 + 4 * MINUTE)
+    session.commit()
+    assert run_triggers(db, T0 + 5 * MINUTE) == 1
+    session.expire_all()
+    assert [r.lead_id for r in session.scalars(select(Refusal))] == [gone.id]
+    assert "Not enrolled in" not in client.get(f"/leads/{busy.id}").text
