@@ -122,14 +122,20 @@ def is_bounce(parsed: ParsedMessage) -> bool:
         return not parsed.delivery_status and not _NOT_FAILED_SUBJECT.search(parsed.subject)
     daemon = parsed.from_ is not None and bool(_DAEMON.match(parsed.from_.local_part))
     failed_subject = bool(_FAILED_SUBJECT.search(parsed.subject))
-    opening = bool(_FAILED_OPENING.search((parsed.text_body or "")[:600]))
+    opening = (parsed.text_body or "")[:600]
+    # The opening's words are looked for last: most mail is from no daemon and says nothing
+    # in its subject, and that search costs more than all the others together.
     if daemon:
-        return failed_subject or opening
-    if _GATEWAY_OPENING.search((parsed.text_body or "")[:600]):
+        return failed_subject or bool(_FAILED_OPENING.search(opening))
+    if _GATEWAY_OPENING.search(opening):
         return True
     # Gateways that sign as someone else (Verizon's `sysadmin@`, KDDI's `no-reply@`) say
     # it in the subject and again in the first lines; a person's "Re:"/"Fwd:" is no report.
-    return failed_subject and opening and not _REPLY_PREFIX.match(parsed.subject)
+    return (
+        failed_subject
+        and not _REPLY_PREFIX.match(parsed.subject)
+        and bool(_FAILED_OPENING.search(opening))
+    )
 
 
 # --- auto-replies ----------------------------------------------------------------------

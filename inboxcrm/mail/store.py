@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Workspace
-from inboxcrm.db import EPOCH
+from inboxcrm.db import EPOCH, chunks, insert_rows, update_by_id
 from inboxcrm.mail.kind import message_kind
 from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from inboxcrm.mail.parse import Attachment, ParsedMessage
@@ -72,18 +72,65 @@ def direction(mailbox: Mailbox, parsed: ParsedMessage) -> Direction:
     return Direction.outbound if mine or "SENT" in parsed.label_ids else Direction.inbound
 
 
-def _threads(session: Session, mailbox: Mailbox, gmail_ids: set[str]) -> dict[str, Thread]:
-    rows = session.scalars(
-        select(Thread).where(Thread.mailbox_id == mailbox.id, Thread.gmail_id.in_(gmail_ids))
+@dataclass(slots=True)
+class _Thread:
+    """A thread of the batch as the store sees it: its row id (None for one not stored
+    yet), and its newest mail, kept up to date as the batch goes through."""
+
+    id: int | None
+    subject: str
+    last_message_at: dt.datetime | None
+    snippet: str
+    moved: bool = False  # its newest mail changed
+
+
+def _threads(session: Session, mailbox: Mailbox, gmail_ids: set[str]) -> dict[str, _Thread]:
+    rows = session.execute(
+        select(Thread.gmail_id, Thread.id, Thread.last_message_at).where(
+            Thread.mailbox_id == mailbox.id, Thread.gmail_id.in_(gmail_ids)
+        )
     )
-    return {t.gmail_id: t for t in rows}
+    return {g: _Thread(i, "", at, "") for g, i, at in rows.tuples()}
+
+
+def _write_threads(session: Session, mailbox: Mailbox, threads: dict[str, _Thread]) -> None:
+    """The batch's new threads in one INSERT (ids read back by the unique key: SQLite runs
+    an ordered INSERT ... RETURNING one row at a time), and the known ones whose newest
+    mail changed in one UPDATE."""
+    moved = [
+        {"row": t.id, "at": t.last_message_at, "snippet": t.snippet}
+        for t in threads.values()
+        if t.moved and t.id is not None
+    ]
+    new = {g: t for g, t in threads.items() if t.id is None}
+    insert_rows(
+        session,
+        Thread,
+        [
+            {"workspace_id": mailbox.workspace_id, "mailbox_id": mailbox.id, "gmail_id": g,
+             "subject": t.subject, "snippet": t.snippet, "last_message_at": t.last_message_at}
+            for g, t in new.items()
+        ],
+    )  # fmt: skip
+    for chunk in chunks(new):
+        made = session.execute(
+            select(Thread.gmail_id, Thread.id).where(
+                Thread.mailbox_id == mailbox.id, Thread.gmail_id.in_(chunk)
+            )
+        )
+        for gmail_id, thread_id in made.tuples():
+            new[gmail_id].id = thread_id
+    update_by_id(session, Thread, moved, {"last_message_at": "at", "snippet": "snippet"})
 
 
 def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMessage]) -> Stored:
-    """Insert new messages and refresh known ones (labels move); flushes, never commits."""
+    """Insert new messages and refresh known ones (labels move); flushes, never commits.
+    Rows, not objects: a batch of hundreds of messages and threads is a handful of
+    statements (building ORM objects cost more than the database did)."""
     result = Stored()
     batch = [p for p in batch if p.gmail_id and p.gmail_thread_id]
     adding: set[str] = set()
+    session.flush()  # the statements below go to the driver, past the session
     inboxes = session.scalar(
         select(Workspace.lead_inboxes).where(Workspace.id == mailbox.workspace_id)
     )
@@ -98,24 +145,17 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
         )
     }
     threads = _threads(session, mailbox, {p.gmail_thread_id for p in batch})
-    # New messages go in as one multi-row INSERT: building ORM objects cost more than the
-    # database did. Threads stay objects (a batch has few), flushed first for their ids.
-    rows: list[tuple[Thread, dict[str, Any]]] = []
+    rows: list[tuple[_Thread, dict[str, Any]]] = []
     for parsed in batch:
         sent_at = parsed.sent_at or EPOCH
         thread = threads.get(parsed.gmail_thread_id)
         if thread is None:
-            thread = Thread(
-                workspace_id=mailbox.workspace_id,
-                mailbox_id=mailbox.id,
-                gmail_id=parsed.gmail_thread_id,
-                subject=parsed.subject[:998],
-            )
-            session.add(thread)
+            thread = _Thread(None, parsed.subject[:998], None, "")
             threads[parsed.gmail_thread_id] = thread
         if thread.last_message_at is None or sent_at >= thread.last_message_at:
             thread.last_message_at = sent_at
             thread.snippet = parsed.snippet[:500]
+            thread.moved = True
         message = known.get(parsed.gmail_id)
         if message is not None:
             message.label_ids = list(parsed.label_ids)
@@ -146,11 +186,9 @@ def store_messages(session: Session, mailbox: Mailbox, batch: Sequence[ParsedMes
             **_facts(parsed, message_kind(parsed, own_lists)),
         )
         rows.append((thread, row))
-    session.flush()
+    _write_threads(session, mailbox, threads)
     if rows:
-        # A plain executemany, ids read back by the unique key: SQLite runs an ordered
-        # INSERT ... RETURNING one row at a time.
-        session.execute(insert(Message), [{**row, "thread_id": thread.id} for thread, row in rows])
+        insert_rows(session, Message, [{**row, "thread_id": thread.id} for thread, row in rows])
         added = session.execute(
             select(Message.id, Message.thread_id, Message.gmail_id).where(
                 Message.mailbox_id == mailbox.id, Message.gmail_id.in_(adding)

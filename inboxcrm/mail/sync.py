@@ -21,9 +21,10 @@ from inboxcrm.accounts.models import Mailbox, MailboxStatus, SyncState, Workspac
 from inboxcrm.db import Database
 from inboxcrm.gmail.calls import GmailCalls, GmailUnavailable, GrantRevoked, HistoryExpired
 from inboxcrm.logs import news
+from inboxcrm.mail import heap
 from inboxcrm.mail.models import Message
 from inboxcrm.mail.parse import ParsedMessage
-from inboxcrm.mail.pool import Parsing, parse_later
+from inboxcrm.mail.pool import POOLED, Parsing, parse_later
 from inboxcrm.mail.steps import Batch, LabelNews, SyncSteps
 from inboxcrm.mail.store import delete_messages, set_labels, store_messages
 
@@ -177,6 +178,8 @@ class _Pass:
     def store(self, batch: _Fetched) -> None:
         """Store a fetched batch and run the sync steps on it in one transaction (no mail is
         ever committed without them), with the cursor that follows it."""
+        if batch.parsing is not None and len(batch.parsing.resources) >= POOLED:
+            heap.settle()  # before the first sizeable batch, never for an idle poll
         with self.db.session() as session:
             mailbox = session.get_one(Mailbox, self.mailbox_id)
             if batch.parsing is not None:

@@ -127,3 +127,26 @@ def test_list_and_automated_mail_is_not_person_mail_and_names_keep_their_commas(
     assert {(a.id, a.thread_id) for a in stored.messages} == {
         (m.id, m.thread_id) for m in rows.values()
     }
+
+
+def test_a_thread_shows_its_newest_mail_whichever_batch_brings_it(session: Session) -> None:
+    box = mailbox(session)
+    store_messages(session, box, [mail("m2", "t1", "ann@acme.example", REP, "Pricing", 5)])
+    thread = session.scalars(select(Thread).where(Thread.gmail_id == "t1")).one()
+    newer = mail("m3", "t1", f"Rita <{REP}>", "ann@acme.example", "Re: Pricing", 9, ("SENT",))
+    older = mail("m1", "t1", "ann@acme.example", REP, "Early question", 1)
+    # A later batch: a newer reply and an older message of the same thread, and a new thread.
+    stored = store_messages(
+        session, box, [newer, older, mail("m4", "t2", "bo@globex.example", REP, "Demo?", 3)]
+    )
+    other = session.scalars(select(Thread).where(Thread.gmail_id == "t2")).one()
+    assert stored.added == 3
+    assert sorted(m.thread_id for m in stored.messages) == sorted([thread.id, thread.id, other.id])
+    assert (thread.subject, thread.snippet) == ("Pricing", newer.snippet[:500])  # loaded: told
+    assert thread.last_message_at == newer.sent_at
+    assert (other.subject, other.last_message_at) == ("Demo?", stored_at(session, "m4"))
+    assert (count(session, Message), count(session, Thread)) == (4, 2)
+
+
+def stored_at(session: Session, gmail_id: str) -> object:
+    return session.scalar(select(Message.sent_at).where(Message.gmail_id == gmail_id))
