@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.base import Executable
@@ -213,6 +214,15 @@ def _as_is(value: Any) -> Any:
 def core_table(model: type[Any]) -> Table:
     """The Core table of a model: bulk rows go through Core, without per-row ORM work."""
     return cast(Table, model.__table__)
+
+
+def conflict_insert(session: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into the model's table that can say what a conflict does
+    (`on_conflict_do_nothing`, `on_conflict_do_update`): each dialect has its own."""
+    table = core_table(model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _plain(session: Session, columns: Iterable[Column[Any]]) -> bool:

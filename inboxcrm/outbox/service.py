@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox
 from inboxcrm.addresses import normalize_email
-from inboxcrm.db import chunks
-from inboxcrm.leads.capture.bulk import core_table
+from inboxcrm.db import chunks, conflict_insert
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox.compose import ComposeError
 from inboxcrm.outbox.models import MailboxSending, Send, SourceKind
@@ -151,10 +149,8 @@ def plan_many(
             "planned_at": p.due_at, "due_at": p.due_at, "gmail_thread_hint": thread_id,
             "in_reply_to": in_reply_to, "references": references,
         })  # fmt: skip
-    table = core_table(Send)
     keys = ["workspace_id", "source_kind", "source_id", "lead_id"]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = conflict_insert(session, Send)
     for chunk in chunks(rows):
         session.execute(insert.on_conflict_do_nothing(index_elements=keys), chunk)
     found: dict[tuple[str, int], int] = {}

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from inboxcrm import queue
@@ -26,8 +25,8 @@ from inboxcrm.accounts.models import Mailbox, Member, Workspace
 from inboxcrm.campaigns.merge import context_for
 from inboxcrm.campaigns.models import TemplateVersion
 from inboxcrm.campaigns.render import Compiled, TemplateProblem, compile_template
-from inboxcrm.db import Database, chunks
-from inboxcrm.leads.capture.bulk import core_table, update_by_id
+from inboxcrm.db import Database, chunks, conflict_insert
+from inboxcrm.leads.capture.bulk import update_by_id
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.notifications.models import NoticeKind
@@ -547,9 +546,7 @@ def _email(
 def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    table = core_table(Task)
-    dialect = session.get_bind().dialect.name
-    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = conflict_insert(session, Task)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["enrollment_id", "step_id"]), rows)
 
 

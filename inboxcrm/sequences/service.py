@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from inboxcrm.accounts.models import Mailbox, MailboxStatus, Member
 from inboxcrm.accounts.permissions import Action, Managed, require, require_manager
 from inboxcrm.campaigns.models import EmailTemplate, TemplateVersion
-from inboxcrm.db import chunks
+from inboxcrm.db import chunks, conflict_insert
 from inboxcrm.errors import Conflict, Invalid, NotFound
-from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Activity, Lead
 from inboxcrm.outbox.models import Send, SendState
 from inboxcrm.outbox.suppression import suppressed
@@ -474,14 +472,12 @@ def enroll(
         }
         for lead_id in ok
     ]
-    table = core_table(Enrollment)
-    dialect = scope.session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = conflict_insert(scope.session, Enrollment)
     made: list[int] = []
     for chunk in chunks(rows):
         made += scope.session.scalars(
             insert.on_conflict_do_nothing(index_elements=["sequence_id", "live_lead_id"]).returning(
-                table.c.id
+                insert.table.c.id
             ),
             chunk,
         ).all()
@@ -519,13 +515,11 @@ def _keep_refusals(
     ]
     if not rows:
         return
-    table = core_table(Refusal)
-    dialect = scope.session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = conflict_insert(scope.session, Refusal)
     upsert = insert.on_conflict_do_update(
         index_elements=["sequence_id", "lead_id"],
         set_={"reason": insert.excluded.reason, "by": insert.excluded.by, "since": now},
-        where=table.c.reason != insert.excluded.reason,
+        where=insert.table.c.reason != insert.excluded.reason,
     )
     for chunk in chunks(rows):
         scope.session.execute(upsert, chunk)
