@@ -42,8 +42,10 @@ def load_member() -> None:
     The cookie is trusted only to carry the session's token; the session row (sign-out,
     "sign out everywhere", idle and absolute lifetimes: accounts/sessions.py) and the member
     row (role, workspace, still a member at all) are read from the database every time. The
-    last-seen time is committed here, before the view runs, so a view's own transaction
-    never carries it. The API authenticates by bearer token only (api.authenticate).
+    last-seen time, when it moves (every few minutes), is committed here, before the view
+    runs, so a view's own transaction never carries it; otherwise the view goes on in the
+    same transaction and connection. The API authenticates by bearer token only
+    (api.authenticate).
     """
     g.member = None
     if request.endpoint == "static" or request.path.startswith("/api/"):
@@ -53,7 +55,8 @@ def load_member() -> None:
         return
     db = db_session()
     found = resume_session(db, token, utcnow())
-    db.commit()
+    if found is None or db.dirty:  # ended, or its last-seen time moved: written now
+        db.commit()
     if found is None:
         session.clear()  # ended or ran out: nothing of it is kept
         return
