@@ -14,11 +14,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def include_object(obj: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
-    """Leave the search index (FTS5 tables, pg_trgm index) and PostgreSQL's NULLS LAST sort
-    indexes out of model comparisons: the migrations own them, the models do not describe
-    them (SQLite has no such index)."""
+    """Leave the search index (FTS5 tables, pg_trgm index) and PostgreSQL's indexes in a
+    NULLS order (the leads' sorts, the clocks' claim) out of model comparisons: the
+    migrations own them, the models do not describe them (SQLite has no such index)."""
     return not (name or "").startswith(
-        ("lead_search", "ix_lead_search_text_trgm", "ix_lead_nulls_last_")
+        ("lead_search", "ix_lead_search_text_trgm", "ix_lead_nulls_last_", "ix_mailbox_poll_order")
     )
 
 
