@@ -50,7 +50,8 @@ def authenticate() -> Response | None:
     found = member_for_token(db_session(), token.strip(), utcnow())
     if found is None:
         return error(401, "invalid or revoked API token")
-    db_session().commit()  # last_used_at
+    if db_session().dirty:  # last_used_at moved (once a minute): written now
+        db_session().commit()
     g.member = found
     return None
 
