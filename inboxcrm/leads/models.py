@@ -77,7 +77,7 @@ lead_tag = Table(
     Base.metadata,
     Column("lead_id", ForeignKey("lead.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
-    Index(None, "tag_id"),
+    Index(None, "tag_id", "lead_id"),  # a tag's leads from the index alone
 )
 
 
@@ -154,10 +154,16 @@ class Lead(InWorkspace, Base):
         UniqueConstraint("workspace_id", "email"),
         # A rep's own leads, last contacted first: the leads table as a rep opens it.
         Index(None, "workspace_id", "owner_id", "last_contacted_at", "id"),
-        # A board column's newest cards, and a rep's board.
-        Index(None, "workspace_id", "stage_id", "id"),
-        Index(None, "workspace_id", "owner_id", "stage_id", "id"),
-        Index(None, "workspace_id", "temperature"),
+        # A board column's newest cards, and a rep's board; the columns' figures (count,
+        # deal values per currency) from the index alone.
+        Index(None, "workspace_id", "stage_id", "id", "currency", "deal_value"),
+        Index(None, "workspace_id", "owner_id", "stage_id", "id", "currency", "deal_value"),
+        # The temperature filter's leads, and its board's figures and pages (a rep's).
+        Index(
+            "ix_lead_temperature_board",
+            *("workspace_id", "temperature", "owner_id", "stage_id", "id", "currency"),
+            "deal_value",
+        ),
         Index(None, "workspace_id", "score", "id"),
         Index(None, "workspace_id", "last_contacted_at", "id"),
         Index(None, "workspace_id", "last_engaged_at", "id"),

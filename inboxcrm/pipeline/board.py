@@ -1,7 +1,9 @@
 """The board: the pipeline as columns of lead cards, and moving a card between them.
 
-A column's figures come from one grouped query over all its leads; its cards are a
-keyset page (newest lead first), so the board costs the same at 10 or 10,000 leads.
+A column's figures come from one grouped query over all its leads, read from an index
+that holds them; its cards are a keyset page (newest lead first), so the board costs
+about the same at 10 or 100,000 leads. A folded column (a closing stage) shows its
+figures only: its cards are fetched when it is opened.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Column:
     cards: list[Card] = field(default_factory=list)
     # The keyset to ask for the next cards with (`after`), None when all are shown.
     more_after: int | None = None
+    # A closing stage starts folded: its cards are not read until it is opened.
+    folded: bool = False
 
 
 def _board_filter(flt: LeadFilter) -> LeadFilter:
@@ -174,22 +178,19 @@ def column_cards(
 
 
 def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
-    """Five queries whatever the size: the figures, the stages, every column's first page
-    of ids (one UNION ALL of keyset pages), those leads, and their days in stage."""
+    """Five queries whatever the size: the figures, the stages, the open columns' first
+    pages of ids (`_first_pages`), those leads, and their days in stage."""
     figures = column_figures(scope, flt)
     stages = list_stages(scope)
-    columns = [Column(stage, *figures.get(stage.id, (0, {}))) for stage in stages]
-    pages = [
-        _page(scope, column.stage, flt, None, CARDS_PER_COLUMN).subquery()
-        for column in columns
-        if column.count
+    columns = [
+        Column(stage, *figures.get(stage.id, (0, {})), folded=stage.kind is not StageKind.open)
+        for stage in stages
     ]
-    if not pages:
+    shown = [column.stage for column in columns if column.count and not column.folded]
+    if not shown:
         return columns
     ids: dict[int, list[int]] = {}
-    for lead_id, stage_id in scope.session.execute(
-        union_all(*(select(page.c.id, page.c.stage_id) for page in pages))
-    ):
+    for lead_id, stage_id in scope.session.execute(_first_pages(scope, shown, flt)):
         ids.setdefault(stage_id, []).append(lead_id)
     cards = _cards(
         scope, [i for page in ids.values() for i in page[:CARDS_PER_COLUMN]], now, stages
@@ -199,6 +200,24 @@ def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
         column.cards = [cards[i] for i in page[:CARDS_PER_COLUMN]]
         column.more_after = page[CARDS_PER_COLUMN - 1] if len(page) > CARDS_PER_COLUMN else None
     return columns
+
+
+def _first_pages(scope: Scope, stages: list[Stage], flt: LeadFilter) -> Select[Any]:
+    """(id, stage id) of each column's first page, one more than shown. A keyset page a
+    column (one UNION ALL), each walking its stage's index; with a search or tag filter,
+    whose leads are a set to probe, one pass over the set ranked by stage instead: a
+    page per column would probe the whole set once per column."""
+    if not (flt.q.strip() or flt.tag):
+        pages = [_page(scope, stage, flt, None, CARDS_PER_COLUMN).subquery() for stage in stages]
+        return union_all(*(select(page.c.id, page.c.stage_id) for page in pages))  # type: ignore[return-value]
+    rank = func.row_number().over(partition_by=Lead.stage_id, order_by=Lead.id.desc())
+    ranked = (
+        filtered(scope, _board_filter(flt))
+        .where(Lead.stage_id.in_([stage.id for stage in stages]))
+        .with_only_columns(Lead.id, Lead.stage_id, rank.label("rank"))
+        .subquery()
+    )
+    return select(ranked.c.id, ranked.c.stage_id).where(ranked.c.rank <= CARDS_PER_COLUMN + 1)
 
 
 def move_card(

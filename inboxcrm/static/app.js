@@ -120,15 +120,21 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
-  // "More" fetches the column's next cards in place.
+  // "More" fetches the column's next cards in place (a folded column's first ones when it
+  // is opened); a card moved into the column since is not shown twice.
   board.addEventListener("click", async (event) => {
     const link = event.target.closest("[data-more]");
-    if (!link) return;
+    if (!link || link.dataset.loading) return;
     event.preventDefault();
+    link.dataset.loading = "1";
     const answer = await fetch(link.href, { headers: { "X-Requested-With": "fetch" } });
-    if (!answer.ok) return;
+    if (!answer.ok) { delete link.dataset.loading; return; }
     const holder = document.createElement("ol");
     holder.innerHTML = await answer.text();
+    const column = link.closest(".column");
+    holder.querySelectorAll("[data-lead]").forEach((card) => {
+      if (column.querySelector(`[data-lead="${card.dataset.lead}"]`)) card.remove();
+    });
     prepare(holder);
     link.closest("li").replaceWith(...holder.children);
   });
@@ -268,6 +274,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const button = column.querySelector("[data-fold]");
     button.setAttribute("aria-expanded", String(shown));
     button.textContent = shown ? "Hide" : "Show";
+    if (shown) column.querySelector("[data-unfold]")?.click();  // its cards, once
   };
   board.querySelectorAll(".column.collapsible").forEach((c) => show(c, open.has(c.dataset.stage)));
   board.addEventListener("click", (event) => {

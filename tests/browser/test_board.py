@@ -86,7 +86,10 @@ def test_move_a_card_with_the_keyboard(
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("status")).to_have_text("Moved to Lost.")
-    expect(column(page, named["Lost"].id).locator(".board-card")).to_contain_text("Cy Young")
+    lost = column(page, named["Lost"].id)
+    expect(lost.locator("[data-count]")).to_have_text("1")
+    lost.get_by_role("button", name="Show or hide Lost").click()  # folded: opened to see
+    expect(lost.locator(".board-card")).to_contain_text("Cy Young")
     session.expire_all()
     lead = session.query(Lead).filter_by(name="Cy Young").one()
     assert lead.stage.name == "Lost"

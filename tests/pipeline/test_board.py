@@ -83,6 +83,47 @@ def test_a_column_shows_25_newest_cards_and_pages_on_by_keyset(session: Session)
     assert more is None
 
 
+@pytest.mark.parametrize("flt", [LeadFilter(tag="vip"), LeadFilter(q="tagged")])
+def test_a_tag_or_search_filter_pages_each_column_as_without(
+    session: Session, flt: LeadFilter
+) -> None:
+    """Tag and search filters rank the whole set in one pass: the same newest cards per
+    column and the same keyset on as a stage's own page."""
+    rep = MemberFactory()
+    named = stages(session, rep)
+    columns = [named["Lead"], named["SQL"]]
+    tagged: dict[int, list[int]] = {stage.id: [] for stage in columns}
+    for i in range(70):
+        stage = columns[i % 2]
+        picked = i % 3 != 0
+        lead = LeadFactory(owner=rep, stage_id=stage.id, at=T0, tags=["vip"] if picked else [],
+                           name=f"{'Tagged' if picked else 'Plain'} {i}")  # fmt: skip
+        if picked:
+            tagged[stage.id].append(lead.id)
+    s = Scope(session, rep.workspace_id)
+
+    shown = {c.stage.id: c for c in board(s, flt, T0)}
+
+    for stage in columns:
+        newest = sorted(tagged[stage.id], reverse=True)
+        column = shown[stage.id]
+        assert column.count == len(newest) == 23
+        assert [c.id for c in column.cards] == newest[:25]
+        assert column.more_after is None  # 23: all shown
+    # Five more in one column: 28, a page and three on.
+    for i in range(5):
+        lead = LeadFactory(owner=rep, stage_id=named["Lead"].id, at=T0, tags=["vip"],
+                           name=f"Tagged late {i}")  # fmt: skip
+        tagged[named["Lead"].id].append(lead.id)
+    first = next(c for c in board(s, flt, T0) if c.stage.id == named["Lead"].id)
+    newest = sorted(tagged[named["Lead"].id], reverse=True)
+    assert [c.id for c in first.cards] == newest[:25]
+    assert first.more_after == newest[24]
+    rest, more = column_cards(s, first.stage, flt, T0, after=first.more_after)
+    assert [c.id for c in rest] == newest[25:]
+    assert more is None
+
+
 def test_the_board_is_five_queries_whatever_the_size(session: Session) -> None:
     rep = MemberFactory()
     named = stages(session, rep)
@@ -107,11 +148,12 @@ def test_days_in_stage_come_from_the_latest_move_and_old_open_cards_are_stale(
     StageChangeFactory(lead=won, stage=named["Won"], at=T0 + dt.timedelta(days=1), by=rep)
     now = T0 + dt.timedelta(days=16, hours=5)
 
-    cards = {
-        card.name: card
-        for col in board(Scope(session, rep.workspace_id), LeadFilter(), now)
-        for card in col.cards
-    }
+    scope = Scope(session, rep.workspace_id)
+    columns = board(scope, LeadFilter(), now)
+    cards = {card.name: card for col in columns for card in col.cards}
+    (folded,) = [col for col in columns if col.stage.name == "Won"]
+    assert (folded.folded, folded.count, folded.cards) == (True, 1, [])  # read when opened
+    cards.update((c.name, c) for c in column_cards(scope, folded.stage, LeadFilter(), now)[0])
 
     assert cards["Never moved"].days_in_stage == 16
     assert cards["Never moved"].stale

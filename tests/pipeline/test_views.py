@@ -202,13 +202,18 @@ def test_lost_cards_say_why_and_a_reps_board_opens_on_their_own_leads(
     LeadFactory(owner=colleague, name="Theirs")
     sign_in(client, rep)
     html = client.get("/board").text
-    assert '<div class="small lost-reason" data-lost>Chose a competitor</div>' in html
+    # Lost is folded: its count shows, its cards come when it is opened.
+    assert "Gone" not in html
+    lost_cards = f"/board/more?stage={named['Lost'].id}"
+    assert f'href="{lost_cards}&amp;owner=me" data-more data-unfold' in html
+    opened = client.get(lost_cards, headers={"X-Requested-With": "fetch"}).text
+    assert '<div class="small lost-reason" data-lost>Chose a competitor</div>' in opened
     assert "Theirs" not in html  # like the leads table: a rep's own first
     assert '<option value="me" selected>My leads</option>' in html
     assert "Theirs" in client.get("/board?owner=any").text
-    admin_board = sign_in(client.application.test_client(), admin).get("/board").text
-    assert "Theirs" in admin_board
-    assert "Gone" in admin_board
+    admin = sign_in(client.application.test_client(), admin)
+    assert "Theirs" in admin.get("/board").text
+    assert "Gone" in admin.get(lost_cards).text
 
 
 def test_the_first_click_on_score_or_deal_value_shows_the_most_first(
