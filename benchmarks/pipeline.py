@@ -45,6 +45,7 @@ from inboxcrm.demo import with_sandbox_google
 from inboxcrm.labels.to_gmail import relabel_due
 from inboxcrm.leads.models import Company, Lead, LeadEmail, Tag, Temperature, lead_tag
 from inboxcrm.mail.jobs import POLL_EVERY, SYNC_TICK, sync_due
+from inboxcrm.pipeline.tally import fold
 from inboxcrm.runtime import Runtime
 from inboxcrm.sandbox import start_sandbox
 from inboxcrm.setup import SYNC_STEPS
@@ -124,6 +125,8 @@ def seed(url: str) -> tuple[int, list[int], list[int], int]:
         conn.execute(insert(LeadEmail), emails)
         conn.execute(insert(lead_tag), tagged)
         conn.execute(insert(StageChange), changes)
+    with db.session() as s:  # as the clock folds the board's tally within a minute
+        fold(s, ws_id)
     finish_seed(db.engine)
     db.dispose()
     return member_ids[0], member_ids, stage_ids, len(changes)
@@ -240,6 +243,7 @@ def main() -> None:
         timing.sign_in(client, member_id)
         urls = [
             "/board",
+            "/board?owner=any",  # a manager's board: every lead of the workspace
             f"/board?owner={member_ids[3]}",
             "/board?temperature=hot",
             "/board?tag=vip",

@@ -26,6 +26,7 @@ from inboxcrm.leads.models import (
 from inboxcrm.mail.models import Message, Thread
 from inboxcrm.notifications.models import Notification
 from inboxcrm.outbox.models import MailboxSending, OutboxSettings, Send, Suppression, TrackingHit
+from inboxcrm.pipeline.models import StageTally
 from inboxcrm.runtime import JobRun
 from inboxcrm.scoring.actions.models import ActionSettings, InboundWait
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
@@ -77,6 +78,7 @@ __all__ = [
     "Stage",
     "StageChange",
     "StageLabel",
+    "StageTally",
     "Step",
     "Suppression",
     "Tag",

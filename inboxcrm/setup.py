@@ -23,6 +23,7 @@ from inboxcrm.outbox.checks import CHECKS
 from inboxcrm.outbox.jobs import DISPATCH_TICK, classify_due, dispatch_sends
 from inboxcrm.outbox.replies import replies_to_sends
 from inboxcrm.outbox.steps import suppress_from_mail, with_secret
+from inboxcrm.pipeline.tally import fold_due
 from inboxcrm.runtime import Job, Runtime, heartbeat
 from inboxcrm.scoring.actions.steps import act_on_signals
 from inboxcrm.scoring.actions.waits import check_waits_due
@@ -81,6 +82,7 @@ def jobs(steps: SyncSteps = SYNC_STEPS) -> tuple[Job, ...]:
         Job("run_imports", dt.timedelta(seconds=5), imports_due),
         Job("deliver_webhooks", dt.timedelta(seconds=5), webhooks_due),
         Job("settle_campaigns", SETTLE_TICK, settle_due),
+        Job("fold_tallies", dt.timedelta(minutes=1), fold_due),
     )
 
 

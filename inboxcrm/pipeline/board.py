@@ -21,6 +21,7 @@ from inboxcrm.errors import Invalid
 from inboxcrm.leads.models import Activity, Company, Lead
 from inboxcrm.leads.moves import move_lead
 from inboxcrm.leads.service import LeadFilter, filtered
+from inboxcrm.pipeline.tally import Figures, tallied
 from inboxcrm.stages.models import ChangeSource, Stage, StageChange, StageKind
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
@@ -73,19 +74,22 @@ def _board_filter(flt: LeadFilter) -> LeadFilter:
     )
 
 
-def column_figures(
-    scope: Scope, flt: LeadFilter
-) -> dict[int, tuple[int, dict[str, decimal.Decimal]]]:
-    """Per stage id: how many leads and their total deal value per currency, in one query."""
+def column_figures(scope: Scope, flt: LeadFilter) -> Figures:
+    """Per stage id: how many leads and their total deal value per currency, in one query:
+    of the tally when it keeps the filter, else of the leads."""
+    flt = _board_filter(flt)
+    kept = tallied(scope, flt)
+    if kept is not None:
+        return kept
     query = (
-        filtered(scope, _board_filter(flt))
+        filtered(scope, flt)
         .with_only_columns(
             Lead.stage_id, Lead.currency, func.count(Lead.id), func.sum(Lead.deal_value)
         )
         .group_by(Lead.stage_id, Lead.currency)
         .order_by(None)
     )
-    figures: dict[int, tuple[int, dict[str, decimal.Decimal]]] = {}
+    figures: Figures = {}
     for stage_id, currency, count, total in scope.session.execute(query):
         seen, totals = figures.get(stage_id, (0, {}))
         if total is not None:
