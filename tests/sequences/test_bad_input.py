@@ -7,7 +7,6 @@ sent twice or after the enrollment ended."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.merge import merge_leads
 from inboxcrm.leads.models import ActivityKind, Lead
@@ -30,33 +28,16 @@ from inboxcrm.sequences.models import (
     EnrollmentEvent,
     EnrollmentState,
     ExitReason,
-    Sequence,
     TriggerKind,
 )
 from inboxcrm.sequences.triggers import run_triggers
 from inboxcrm.tenancy import Scope
 from tests.factories import ActivityFactory, LeadFactory
+from tests.support.sequences import T0, new_sequence, template_version
 
 pytestmark = pytest.mark.db
 
-T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 MINUTE, DAY = dt.timedelta(minutes=1), dt.timedelta(days=1)
-ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
-_names = itertools.count(1)
-
-
-def _version(scope: Scope, admin: Member, subject: str, body: str = "Hi") -> int:
-    return create_template(scope, admin, f"t{next(_names)}", subject, body, T0).current.id
-
-
-def _sequence(
-    scope: Scope, admin: Member, steps: list[dict[str, Any]], **settings: Any
-) -> Sequence:
-    made = service.create_sequence(
-        scope, admin, f"S {next(_names)}", steps, T0, {"window": ALL_DAY, **settings}
-    )
-    scope.session.commit()
-    return made
 
 
 def _history(session: Session, enrollment_id: int) -> list[str]:
@@ -80,8 +61,8 @@ def _step_sends(session: Session) -> list[Send]:
 def test_a_template_failing_for_a_lead_waits_for_a_fix_when_the_sequence_says_so(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
-    version = _version(scope, admin, "For the {{ lead.title }}")
-    seq = _sequence(
+    version = template_version(scope, admin, "For the {{ lead.title }}")
+    seq = new_sequence(
         scope, admin, [{"kind": "email", "template_version_id": version}], on_template_error="wait"
     )
     lead = LeadFactory(owner=admin)
@@ -105,11 +86,11 @@ def test_a_lead_merged_mid_sequence_gets_no_more_of_it(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
     steps = [
-        {"kind": "email", "template_version_id": _version(scope, admin, "One")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "One")},
         {"kind": "wait", "wait_amount": 1, "wait_unit": "days"},
-        {"kind": "email", "template_version_id": _version(scope, admin, "Two")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "Two")},
     ]
-    seq = _sequence(scope, admin, steps)
+    seq = new_sequence(scope, admin, steps)
     keep, other = LeadFactory(owner=admin), LeadFactory(owner=admin)
     (enrollment_id,) = service.enroll(scope, seq, [other.id], T0, by="test").enrolled
     session.commit()
@@ -135,8 +116,10 @@ def test_two_triggers_enrolling_one_lead_in_the_same_tick_enroll_it_once(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
     run_triggers(db, T0 - DAY)
-    seq = _sequence(
-        scope, admin, [{"kind": "email", "template_version_id": _version(scope, admin, "Hi")}]
+    seq = new_sequence(
+        scope,
+        admin,
+        [{"kind": "email", "template_version_id": template_version(scope, admin, "Hi")}],
     )
     segment = create_segment(scope, admin, "CFOs", {"field": "title", "op": "is", "value": "CFO"})
     service.add_trigger(scope, seq, TriggerKind.segment, {"segment_id": segment.id}, T0)
@@ -154,18 +137,18 @@ def test_a_step_edited_while_its_email_waits_to_go_is_sent_once(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
     steps: list[dict[str, Any]] = [
-        {"kind": "email", "template_version_id": _version(scope, admin, "Before the edit")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "Before the edit")},
         {"kind": "wait", "wait_amount": 1, "wait_unit": "days"},
-        {"kind": "email", "template_version_id": _version(scope, admin, "Two")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "Two")},
     ]
-    seq = _sequence(scope, admin, steps)
+    seq = new_sequence(scope, admin, steps)
     lead = LeadFactory(owner=admin)
     service.enroll(scope, seq, [lead.id], T0, by="test")
     session.commit()
     advance_enrollments(db, T0)
     (planned,) = _step_sends(session)
     live = [{"id": s.id, **spec} for s, spec in zip(seq.live_steps, steps, strict=True)]
-    live[0]["template_version_id"] = _version(scope, admin, "After the edit")
+    live[0]["template_version_id"] = template_version(scope, admin, "After the edit")
     service.update_sequence(scope, admin, seq, T0 + MINUTE, steps=live)
     session.commit()
     for minutes in (11, 30, 60):  # the clock comes back while the email is still due

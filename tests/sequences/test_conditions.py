@@ -6,15 +6,12 @@ privacy prefetch, a link scanner), does not."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Mailbox, Member
-from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.models import Lead
 from inboxcrm.outbox.jobs import classify_hits
@@ -25,35 +22,25 @@ from inboxcrm.sequences.advance import advance_enrollments
 from inboxcrm.sequences.models import Enrollment, EnrollmentEvent, EnrollmentState, Sequence
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory
+from tests.support.sequences import T0, new_sequence, template_version
 
 pytestmark = pytest.mark.db
 
-T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
-ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Version/17.1 Safari"
 GMAIL_PROXY = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
-_names = itertools.count(1)
 
 
 def _sequence(scope: Scope, admin: Member, condition: str) -> Sequence:
-    def version(subject: str) -> int:
-        return create_template(
-            scope, admin, f"{subject} {next(_names)}", subject, "Hi", T0
-        ).current.id
-
-    steps: list[dict[str, Any]] = [
-        {"kind": "email", "template_version_id": version("One")},
+    """An email, a day, and a second email on this condition."""
+    return new_sequence(scope, admin, [
+        {"kind": "email", "template_version_id": template_version(scope, admin, "One")},
         {"kind": "wait", "wait_amount": 1, "wait_unit": "days"},
-        {"kind": "email", "template_version_id": version("Two"), "condition": condition},
-    ]
-    made = service.create_sequence(
-        scope, admin, f"Conditional {next(_names)}", steps, T0, {"window": ALL_DAY}
-    )
-    scope.session.commit()
-    return made
+        {"kind": "email", "template_version_id": template_version(scope, admin, "Two"),
+         "condition": condition},
+    ])  # fmt: skip
 
 
 def _send_first(session: Session, db: Database, seq: Sequence, lead: Lead) -> Send:

@@ -7,14 +7,12 @@ default: enrolled when cold, re-warmed on a reply, moved to Nurture on no respon
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
-from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.junk import remove_leads
 from inboxcrm.leads.models import ActivityKind, Lead, Temperature
@@ -40,35 +38,18 @@ from inboxcrm.sequences.triggers import DEFAULT_NAME, run_triggers
 from inboxcrm.stages.models import ChangeSource, Stage, StageKind
 from inboxcrm.tenancy import Scope
 from tests.factories import ActivityFactory, LeadFactory
+from tests.support.sequences import T0, new_sequence, template_version
 
-T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # a Monday
 DAY = dt.timedelta(days=1)
-_names = itertools.count(1)
-ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
-
-
-def _version(scope: Scope, admin: Member, subject: str, body: str = "Hi") -> int:
-    made = create_template(scope, admin, f"{subject} {next(_names)}", subject, body, T0)
-    return made.current.id
-
-
-def _sequence(
-    scope: Scope, admin: Member, steps: list[dict[str, Any]], **settings: Any
-) -> Sequence:
-    made = service.create_sequence(
-        scope, admin, f"S{len(steps)}{id(steps)}", steps, T0, {"window": ALL_DAY, **settings}
-    )
-    scope.session.commit()
-    return made
 
 
 def _three(scope: Scope, admin: Member) -> list[dict[str, Any]]:
     return [
-        {"kind": "email", "template_version_id": _version(scope, admin, "One")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "One")},
         {"kind": "wait", "wait_amount": 1, "wait_unit": "days"},
-        {"kind": "email", "template_version_id": _version(scope, admin, "Two")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "Two")},
         {"kind": "wait", "wait_amount": 1, "wait_unit": "days"},
-        {"kind": "email", "template_version_id": _version(scope, admin, "Three")},
+        {"kind": "email", "template_version_id": template_version(scope, admin, "Three")},
     ]
 
 
@@ -97,7 +78,7 @@ def _events(session: Session, enrollment_id: int) -> list[str]:
 def test_pause_holds_everything_and_resume_spreads_what_fell_due(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
-    seq = _sequence(scope, admin, _three(scope, admin))
+    seq = new_sequence(scope, admin, _three(scope, admin))
     leads = [LeadFactory(owner=admin) for _ in range(10)]
     service.enroll(scope, seq, [lead.id for lead in leads], T0, by="test")
     session.commit()
@@ -123,7 +104,7 @@ def test_a_step_removed_while_live_is_skipped_never_sent(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
     steps = _three(scope, admin)
-    seq = _sequence(scope, admin, steps)
+    seq = new_sequence(scope, admin, steps)
     lead = LeadFactory(owner=admin)
     (enrollment_id,) = service.enroll(scope, seq, [lead.id], T0, by="test").enrolled
     session.commit()
@@ -145,12 +126,15 @@ def test_a_step_removed_while_live_is_skipped_never_sent(
 def test_a_task_holds_the_sequence_until_the_owner_is_done(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
-    seq = _sequence(
+    seq = new_sequence(
         scope,
         admin,
         [
             {"kind": "task", "task": "Call Ana"},
-            {"kind": "email", "template_version_id": _version(scope, admin, "After the call")},
+            {
+                "kind": "email",
+                "template_version_id": template_version(scope, admin, "After the call"),
+            },
         ],
     )
     lead = LeadFactory(owner=admin, name="Ana Lima")
@@ -172,13 +156,13 @@ def test_a_task_holds_the_sequence_until_the_owner_is_done(
 def test_a_template_failing_for_one_lead_skips_its_step_with_the_reason(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
-    seq = _sequence(
+    seq = new_sequence(
         scope,
         admin,
         [
             {
                 "kind": "email",
-                "template_version_id": _version(scope, admin, "T", "As {{ lead.title }}"),
+                "template_version_id": template_version(scope, admin, "T", "As {{ lead.title }}"),
             },
         ],
     )
@@ -197,7 +181,7 @@ def test_a_lead_removed_or_moved_to_won_leaves_with_the_reason(
     session: Session, db: Database, scope: Scope, admin: Member
 ) -> None:
     run_triggers(db, T0)  # the clock has looked before: it reads what happens from now on
-    seq = _sequence(scope, admin, _three(scope, admin))
+    seq = new_sequence(scope, admin, _three(scope, admin))
     junked, won = LeadFactory(owner=admin), LeadFactory(owner=admin)
     made = service.enroll(scope, seq, [junked.id, won.id], T0, by="test").enrolled
     session.commit()
@@ -221,7 +205,7 @@ def test_a_lead_removed_or_moved_to_won_leaves_with_the_reason(
 def test_two_enrollers_at_once_enroll_a_lead_once(
     session: Session, scope: Scope, admin: Member
 ) -> None:
-    seq = _sequence(scope, admin, _three(scope, admin))
+    seq = new_sequence(scope, admin, _three(scope, admin))
     lead = LeadFactory(owner=admin)
     first = service.enroll(scope, seq, [lead.id, lead.id], T0, by="trigger")
     second = service.enroll(scope, seq, [lead.id], T0, by="manual")
@@ -300,8 +284,8 @@ def test_triggers_enroll_on_their_own_once(
         s.name: s
         for s in session.scalars(select(Stage).where(Stage.workspace_id == admin.workspace_id))
     }
-    by_stage = _sequence(scope, admin, _three(scope, admin))
-    by_score = _sequence(scope, admin, _three(scope, admin), exclusive=False)
+    by_stage = new_sequence(scope, admin, _three(scope, admin))
+    by_score = new_sequence(scope, admin, _three(scope, admin), exclusive=False)
     early = LeadFactory(owner=admin)
     move_lead(
         scope, session.get_one(Lead, early.id), stages["SQL"], source=ChangeSource.member, now=T0
@@ -337,7 +321,7 @@ def test_a_reply_from_anyone_at_the_company_ends_it_when_the_sequence_says_so(
 ) -> None:
     from inboxcrm.sequences.exits import _company_exits
 
-    seq = _sequence(scope, admin, _three(scope, admin), exit_on_company_reply=True)
+    seq = new_sequence(scope, admin, _three(scope, admin), exit_on_company_reply=True)
     ana = LeadFactory(owner=admin, company="Acme", email="ana@acme.example")
     bob = LeadFactory(owner=admin, company="Acme", email="bob@acme.example")
     (enrollment_id,) = service.enroll(scope, seq, [ana.id], T0, by="test").enrolled
@@ -355,8 +339,8 @@ def test_a_reply_from_anyone_at_the_company_ends_it_when_the_sequence_says_so(
 def test_going_through_again_follows_the_re_enroll_setting(
     session: Session, scope: Scope, admin: Member
 ) -> None:
-    never = _sequence(scope, admin, _three(scope, admin))
-    weekly = _sequence(scope, admin, _three(scope, admin), reenroll_after_days=7)
+    never = new_sequence(scope, admin, _three(scope, admin))
+    weekly = new_sequence(scope, admin, _three(scope, admin), reenroll_after_days=7)
     lead = LeadFactory(owner=admin)
     for seq in (never, weekly):
         (made,) = service.enroll(scope, seq, [lead.id], T0, by="test").enrolled

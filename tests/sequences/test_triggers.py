@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member, Role
-from inboxcrm.campaigns.templates import create_template
 from inboxcrm.db import Database
 from inboxcrm.leads.models import ActivityKind, Lead
 from inboxcrm.outbox.models import Suppression, SuppressionReason
@@ -34,13 +33,12 @@ from inboxcrm.sequences.models import (
 from inboxcrm.sequences.triggers import run_triggers
 from inboxcrm.tenancy import Scope
 from tests.factories import ActivityFactory, LeadFactory, MailboxFactory, MemberFactory
+from tests.support.sequences import T0, new_sequence, template_version
 from tests.support.web import sign_in
 
 pytestmark = pytest.mark.db
 
-T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 MINUTE, DAY = dt.timedelta(minutes=1), dt.timedelta(days=1)
-ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
 CFOS = {"field": "title", "op": "is", "value": "CFO"}
 _names = itertools.count(1)
 
@@ -55,17 +53,8 @@ def admin(session: Session, db: Database) -> Member:
 
 
 def _sequence(scope: Scope, admin: Member, **settings: Any) -> Sequence:
-    version = create_template(scope, admin, f"t{next(_names)}", "Hello", "Hi", T0).current.id
-    made = service.create_sequence(
-        scope,
-        admin,
-        f"Sequence {next(_names)}",
-        [{"kind": "email", "template_version_id": version}],
-        T0,
-        {"window": ALL_DAY, **settings},
-    )
-    scope.session.commit()
-    return made
+    email = {"kind": "email", "template_version_id": template_version(scope, admin, "Hello")}
+    return new_sequence(scope, admin, [email], **settings)
 
 
 def _segment_trigger(scope: Scope, admin: Member, seq: Sequence) -> Segment:

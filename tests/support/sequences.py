@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from inboxcrm.accounts.models import Role
+from inboxcrm.accounts.models import Member, Role
 from inboxcrm.campaigns.templates import create_template
 from inboxcrm.leads.models import Lead
 from inboxcrm.mail.jobs import sync_claimed
@@ -27,7 +27,24 @@ from tests.support.outbox import Outbox
 from tests.support.sandbox import AVA, deliver
 
 ALL_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}
+T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)  # a Monday: the service tests' clock
 _n = itertools.count(1)
+
+
+def template_version(scope: Scope, admin: Member, subject: str, body: str = "Hi") -> int:
+    """A new template's version, made by the admin at T0."""
+    return create_template(scope, admin, f"t{next(_n)}", subject, body, T0).current.id
+
+
+def new_sequence(
+    scope: Scope, admin: Member, steps: list[dict[str, Any]], **settings: Any
+) -> Sequence:
+    """A sequence of these steps made at T0, its window open all day, committed."""
+    made = create_sequence(
+        scope, admin, f"Sequence {next(_n)}", steps, T0, {"window": ALL_DAY, **settings}
+    )
+    scope.session.commit()
+    return made
 
 
 def scope(outbox: Outbox) -> Scope:
