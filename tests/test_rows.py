@@ -1,5 +1,6 @@
 """Rows a batch at a time (`db.insert_rows`, `db.update_by_id`): what they store reads back
-as what Core stores from the same values, on SQLite and PostgreSQL alike."""
+as what Core stores from the same values, on SQLite and PostgreSQL alike; and rows read
+as the driver returns them (`db.driver_rows`), their times by `db.driver_time`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from inboxcrm.db import insert_rows, update_by_id
+from inboxcrm.db import driver_rows, driver_time, insert_rows, update_by_id
 from inboxcrm.mail.models import Direction, Message, MessageKind, Thread
 from tests.factories import MailboxFactory
 
@@ -95,3 +96,34 @@ def test_a_naive_datetime_is_refused(session: Session) -> None:
     row = _message(mailbox, thread, 1, dt.datetime(2025, 1, 1))  # noqa: DTZ001
     with pytest.raises(Exception, match="naive datetime"):
         insert_rows(session, Message, [row])
+
+
+def test_times_read_through_the_driver_are_the_times_stored(session: Session) -> None:
+    mailbox = MailboxFactory()
+    thread = Thread(workspace_id=mailbox.workspace_id, mailbox_id=mailbox.id, gmail_id="t")
+    session.add(thread)
+    session.flush()
+    insert_rows(session, Message, [_message(mailbox, thread, i, at) for i, at in enumerate(TIMES)])
+    rows = driver_rows(session, select(Message.sent_at).where(Message.thread_id == thread.id))
+    read = [driver_time(at) for (at,) in rows]
+    assert sorted(read) == sorted(TIMES)
+    assert all(at.utcoffset() == dt.timedelta(0) for at in read)
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2025-11-23 10:00:00.000001", dt.datetime(2025, 11, 23, 10, 0, 0, 1, tzinfo=dt.UTC)),
+        ("2025-11-23 10:00:00", dt.datetime(2025, 11, 23, 10, 0, tzinfo=dt.UTC)),  # SQL's own
+        ("2025-11-23T12:00:00+02:00", dt.datetime(2025, 11, 23, 10, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_stored_text_reads_as_its_instant_in_utc(text: str, instant: dt.datetime) -> None:
+    read = driver_time(text)
+    assert read == instant
+    assert read.utcoffset() == dt.timedelta(0)
+
+
+def test_a_stored_text_that_is_no_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="Invalid isoformat"):
+        driver_time("yesterday")

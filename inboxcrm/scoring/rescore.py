@@ -22,6 +22,7 @@ import gc
 import hashlib
 import itertools
 import math
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -925,7 +926,11 @@ def _seconds(session: Session, column: Any) -> ColumnElement[float]:
     """A stored time as seconds since the epoch, to the microsecond (SQLite's text as
     whole seconds and the fraction after them)."""
     if session.get_bind().dialect.name == "sqlite":
-        whole = cast(func.strftime("%s", column), Integer)
+        whole: ColumnElement[int] = (
+            func.unixepoch(column, type_=Integer)  # no text made only to be cast
+            if sqlite3.sqlite_version_info >= (3, 38)
+            else cast(func.strftime("%s", column), Integer)
+        )
         return cast(func.substr(column, 20), Float) + whole
     return cast(func.extract("epoch", column), Float)
 
