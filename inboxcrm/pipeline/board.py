@@ -13,7 +13,7 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, func, select, union_all
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, require, require_some
@@ -99,30 +99,16 @@ def column_figures(scope: Scope, flt: LeadFilter) -> Figures:
 
 
 def _cards(
-    scope: Scope, ids: list[int], now: dt.datetime, stages: list[Stage] | None = None
+    scope: Scope, picked: Select[Any], now: dt.datetime, stages: list[Stage] | None = None
 ) -> dict[int, Card]:
-    """The cards of these leads, in two queries: the leads with company and owner names, and
-    each one's latest stage change for days in stage, or, for a lead that never moved, its
-    first mail: a lead captured from a 70-day-old thread has been in its stage
-    since that thread began, not since the sync found it. `stages` are the workspace's,
-    when the caller has them already."""
-    if not ids:
-        return {}
-    # One query for both: each lead's latest stage change (moved: 1) and its first mail.
-    moves = select(
-        StageChange.lead_id, func.max(StageChange.changed_at), literal(1).label("moved")
-    ).where(StageChange.workspace_id == scope.workspace_id, StageChange.lead_id.in_(ids))
-    mail = select(
-        Activity.lead_id, func.min(Activity.occurred_at), literal(0).label("moved")
-    ).where(Activity.workspace_id == scope.workspace_id, Activity.lead_id.in_(ids))
-    latest: dict[int, dt.datetime] = {}
-    first_mail: dict[int, dt.datetime] = {}
-    for lead_id, at, moved in scope.session.execute(
-        union_all(moves.group_by(StageChange.lead_id), mail.group_by(Activity.lead_id))
-    ):
-        if at is not None:
-            (latest if moved else first_mail)[lead_id] = at
-    kinds = {stage.id: stage.kind for stage in (list_stages(scope) if stages is None else stages)}
+    """The cards of the leads `picked` selects (by `id`), in one query: the leads with
+    company and owner names, each one's latest stage change for days in stage, or, for a
+    lead that never moved, its first mail: a lead captured from a 70-day-old thread has
+    been in its stage since that thread began, not since the sync found it. `stages` are
+    the workspace's, when the caller has them already."""
+    page = picked.subquery()
+    moved = select(func.max(StageChange.changed_at)).where(StageChange.lead_id == Lead.id)
+    mailed = select(func.min(Activity.occurred_at)).where(Activity.lead_id == Lead.id)
     rows = scope.session.execute(
         select(
             Lead.id,
@@ -136,16 +122,20 @@ def _cards(
             Lead.stage_id,
             Lead.created_at,
             Lead.lost_reason,
+            moved.scalar_subquery(),
+            mailed.scalar_subquery(),
         )
+        .join(page, page.c.id == Lead.id)
         .outerjoin(Company, Company.id == Lead.company_id)
         .outerjoin(Member, Member.id == Lead.owner_id)
-        .where(Lead.workspace_id == scope.workspace_id, Lead.id.in_(ids))
+        .where(Lead.workspace_id == scope.workspace_id)
     )
+    kinds = {stage.id: stage.kind for stage in (list_stages(scope) if stages is None else stages)}
     cards = {}
     for (lead_id, name, email, company, value, currency, owner, owner_id, stage_id, created,
-         lost_reason) in rows:  # fmt: skip
+         lost_reason, latest, first_mail) in rows:  # fmt: skip
         # Never moved: in its first stage since its first mail, or since it was made.
-        entered = latest.get(lead_id) or min(created, first_mail.get(lead_id, created))
+        entered = latest or min(created, first_mail or created)
         days = max(0, (now - entered).days)
         stale = kinds.get(stage_id) is StageKind.open and days >= STALE_AFTER_DAYS
         cards[lead_id] = Card(
@@ -175,15 +165,15 @@ def column_cards(
     limit: int = CARDS_PER_COLUMN,
 ) -> tuple[list[Card], int | None]:
     """The cards after `after` in one column (the "More" button), and the next keyset."""
-    ids = list(scope.session.scalars(_page(scope, stage, flt, after, limit)))
+    cards = _cards(scope, _page(scope, stage, flt, after, limit), now)
+    ids = sorted(cards, reverse=True)
     more = ids[limit - 1] if len(ids) > limit else None
-    cards = _cards(scope, ids[:limit], now)
     return [cards[i] for i in ids[:limit]], more
 
 
 def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
-    """Five queries whatever the size: the figures, the stages, the open columns' first
-    pages of ids (`_first_pages`), those leads, and their days in stage."""
+    """Three queries whatever the size: the figures, the stages, and the cards of the open
+    columns' first pages (`first_pages`) with their days in stage."""
     figures = column_figures(scope, flt)
     stages = list_stages(scope)
     columns = [
@@ -193,12 +183,10 @@ def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
     shown = [column.stage for column in columns if column.count and not column.folded]
     if not shown:
         return columns
+    cards = _cards(scope, first_pages(scope, shown, flt), now, stages)
     ids: dict[int, list[int]] = {}
-    for lead_id, stage_id in scope.session.execute(_first_pages(scope, shown, flt)):
-        ids.setdefault(stage_id, []).append(lead_id)
-    cards = _cards(
-        scope, [i for page in ids.values() for i in page[:CARDS_PER_COLUMN]], now, stages
-    )
+    for card in cards.values():
+        ids.setdefault(card.stage_id, []).append(card.id)
     for column in columns:
         page = sorted(ids.get(column.stage.id, []), reverse=True)
         column.cards = [cards[i] for i in page[:CARDS_PER_COLUMN]]
@@ -206,7 +194,7 @@ def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
     return columns
 
 
-def _first_pages(scope: Scope, stages: list[Stage], flt: LeadFilter) -> Select[Any]:
+def first_pages(scope: Scope, stages: list[Stage], flt: LeadFilter) -> Select[Any]:
     """(id, stage id) of each column's first page, one more than shown. A keyset page a
     column (one UNION ALL), each walking its stage's index; with a search or tag filter,
     whose leads are a set to probe, one pass over the set ranked by stage instead: a

@@ -62,13 +62,18 @@ def _choices() -> dict[str, Any]:
 
 def _card_context(stages: list[Stage], args: dict[str, Any]) -> dict[str, Any]:
     """What every card repeats, built once per page: a board shows hundreds of cards."""
-    option = Markup('<option value="{}" data-kind="{}"{}>{}</option>')  # format() escapes
     me = member()
+    # Each option escaped once, in two halves; a stage's list has its own one selected.
+    head, tail, selected = (
+        Markup('<option value="{}" data-kind="{}"'),
+        Markup(">{}</option>"),
+        Markup(" selected"),
+    )
+    each = [(s.id, head.format(s.id, s.kind.value), tail.format(s.name)) for s in stages]
 
     def options(chosen: int) -> Markup:
         return Markup("").join(
-            option.format(s.id, s.kind.value, Markup(" selected") if s.id == chosen else "", s.name)
-            for s in stages
+            part for i, h, t in each for part in ((h, selected, t) if i == chosen else (h, t))
         )
 
     return {
