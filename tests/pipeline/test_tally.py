@@ -6,7 +6,8 @@ from __future__ import annotations
 import decimal
 import random
 
-from sqlalchemy import delete, func, insert, select, update
+import pytest
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
@@ -19,6 +20,7 @@ from inboxcrm.pipeline.tally import FOLD_AFTER, Figures, fold, fold_due, tallied
 from inboxcrm.runtime import Runtime
 from inboxcrm.tenancy import Scope
 from tests.factories import LeadFactory, MemberFactory
+from tests.support.database import POSTGRES_URL
 from tests.support.stages import T0, stages
 
 
@@ -143,3 +145,27 @@ def test_a_group_that_empties_folds_away_and_the_clock_folds_busy_workspaces(
     assert tallied(Scope(session, quiet.workspace_id), mine) == counted(
         session, quiet.workspace_id, mine
     )
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="concurrent writers: PostgreSQL")
+def test_a_fold_beside_an_open_write_neither_waits_nor_loses_it(
+    session: Session, db: Database
+) -> None:
+    """A sync's transaction adds leads while the clock folds: the fold takes only the rows
+    it can see, without waiting for the open transaction, and the count is right after."""
+    rep = MemberFactory()
+    ws = rep.workspace_id
+    stage_id = LeadFactory(owner=rep, deal_value=decimal.Decimal("5")).stage_id
+    row = {"workspace_id": ws, "stage_id": stage_id, "owner_id": rep.id, "currency": "USD",
+           "source": "import", "search_text": "", "created_at": T0, "updated_at": T0}  # fmt: skip
+    committed = session.scalar(select(func.count()).where(StageTally.workspace_id == ws))
+    with db.sessions() as writer, db.sessions() as clock:
+        writer.execute(insert(Lead), [{**row, "email": "open@import.example", "deal_value": 2}])
+        clock.execute(text("SET lock_timeout = '2s'"))  # waiting would fail the test
+        assert fold(clock, ws) == committed  # the committed rows only
+        clock.commit()
+        writer.commit()
+    session.expire_all()
+    assert tallied(Scope(session, ws), LeadFilter()) == {
+        stage_id: (2, {"USD": decimal.Decimal("7")})
+    }
