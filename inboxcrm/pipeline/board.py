@@ -1,9 +1,10 @@
 """The board: the pipeline as columns of lead cards, and moving a card between them.
 
-A column's figures come from one grouped query over all its leads, read from an index
-that holds them; its cards are a keyset page (newest lead first), so the board costs
-about the same at 10 or 100,000 leads. A folded column (a closing stage) shows its
-figures only: its cards are fetched when it is opened.
+A column's figures come from the running tally (`pipeline.tally`) when the board is
+filtered by owner alone, else from one grouped query over the leads the filter selects,
+read from an index that holds them; its cards are a keyset page (newest lead first), so
+the board costs about the same at 10 or 100,000 leads. A folded column (a closing stage)
+shows its figures only: its cards are fetched when it is opened.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select, union_all
+from sqlalchemy import CompoundSelect, Select, func, select, union_all
 
 from inboxcrm.accounts.models import Member
 from inboxcrm.accounts.permissions import Action, require, require_some
@@ -99,7 +100,10 @@ def column_figures(scope: Scope, flt: LeadFilter) -> Figures:
 
 
 def _cards(
-    scope: Scope, picked: Select[Any], now: dt.datetime, stages: list[Stage] | None = None
+    scope: Scope,
+    picked: Select[Any] | CompoundSelect[Any],
+    now: dt.datetime,
+    stages: list[Stage] | None = None,
 ) -> dict[int, Card]:
     """The cards of the leads `picked` selects (by `id`), in one query: the leads with
     company and owner names, each one's latest stage change for days in stage, or, for a
@@ -194,14 +198,16 @@ def board(scope: Scope, flt: LeadFilter, now: dt.datetime) -> list[Column]:
     return columns
 
 
-def first_pages(scope: Scope, stages: list[Stage], flt: LeadFilter) -> Select[Any]:
+def first_pages(
+    scope: Scope, stages: list[Stage], flt: LeadFilter
+) -> Select[Any] | CompoundSelect[Any]:
     """(id, stage id) of each column's first page, one more than shown. A keyset page a
     column (one UNION ALL), each walking its stage's index; with a search or tag filter,
     whose leads are a set to probe, one pass over the set ranked by stage instead: a
     page per column would probe the whole set once per column."""
     if not (flt.q.strip() or flt.tag):
         pages = [_page(scope, stage, flt, None, CARDS_PER_COLUMN).subquery() for stage in stages]
-        return union_all(*(select(page.c.id, page.c.stage_id) for page in pages))  # type: ignore[return-value]
+        return union_all(*(select(page.c.id, page.c.stage_id) for page in pages))
     rank = func.row_number().over(partition_by=Lead.stage_id, order_by=Lead.id.desc())
     ranked = (
         filtered(scope, _board_filter(flt))
