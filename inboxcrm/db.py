@@ -249,8 +249,7 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     if not (made_here and _plain(session, columns)):
         session.execute(insert(table), rows)
         return
-    # Only the values the driver cannot take as they are are converted, in place.
-    convert = [(i, c) for i, c in enumerate(_converter(session, col) for col in columns) if c]
+    convert = _converters(session, columns)
     # A callable default is made per row, as Core makes it (`utcnow` and the like).
     fixed = [d.arg for d in defaults.values()]
     per_row = not all(d.is_scalar for d in defaults.values())
@@ -259,10 +258,7 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
         made = (
             [d.arg if d.is_scalar else d.arg(None) for d in defaults.values()] if per_row else fixed
         )
-        raw = [*[row[k] for k in given], *made]
-        for i, c in convert:
-            raw[i] = c(raw[i])
-        return raw
+        return _converted([*[row[k] for k in given], *made], convert)
 
     driver_insert(session, table, [c.key for c in columns], [values(r) for r in rows])
 
@@ -291,16 +287,24 @@ def update_by_id(
         )
     else:
         keys = [*values.values(), "row"]
-        convert = [(i, c) for i, c in enumerate(_converter(session, col) for col in columns) if c]
-
-        def changed(row: Mapping[str, Any]) -> list[Any]:
-            raw = [row[k] for k in keys]
-            for i, c in convert:
-                raw[i] = c(raw[i])
-            return raw
-
-        driver_update(session, table, list(values), [changed(r) for r in rows])
+        convert = _converters(session, columns)
+        changed = [_converted([r[k] for k in keys], convert) for r in rows]
+        driver_update(session, table, list(values), changed)
     _expire(session, model, (r["row"] for r in rows), list(values))
+
+
+def _converters(
+    session: Session, columns: Sequence[Column[Any]]
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, converter) of the columns whose values the driver cannot take as they are:
+    only those are converted, in place (`_converted`)."""
+    return [(i, c) for i, c in enumerate(_converter(session, col) for col in columns) if c]
+
+
+def _converted(raw: list[Any], convert: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
+    for i, c in convert:
+        raw[i] = c(raw[i])
+    return raw
 
 
 def _expire(session: Session, model: type[Any], ids: Iterable[int], fields: list[str]) -> None:
