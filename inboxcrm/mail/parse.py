@@ -32,6 +32,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from inboxcrm.mail.participants import Address, decode_text, decode_words, parse_addresses
+from inboxcrm.mail.pickling import by_fields
 from inboxcrm.mail.sanitize import html_to_text
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ _SNIPPET_CHARS = 200
 _MAX_CALENDAR = 256_000  # bytes of a text/calendar part kept: a reply is a few hundred
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str
@@ -61,6 +63,7 @@ _FAILED_ACTIONS = frozenset({"failed", "failure", "expired"})  # the RFC's word,
 _OTHER_ACTIONS = frozenset({"delayed", "delivered", "relayed", "expanded"})
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class RecipientStatus:
     """One recipient's fields in a message/delivery-status part (RFC 3464)."""
@@ -81,6 +84,7 @@ class RecipientStatus:
         return self.status.startswith("5")  # no action, or one of no standard: the code says
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
     gmail_id: str = ""

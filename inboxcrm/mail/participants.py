@@ -12,8 +12,10 @@ from typing import Protocol
 
 from inboxcrm.addresses import domain_key, listed, normalize_email
 from inboxcrm.errors import Invalid
+from inboxcrm.mail.pickling import by_fields
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Address:
     """One mailbox in a header: display name (decoded) and normalized email (lower case)."""

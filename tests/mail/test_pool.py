@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 from collections.abc import Iterator
+from dataclasses import fields, is_dataclass
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
-from inboxcrm.mail.parse import parse_message
+from inboxcrm.mail.parse import parse_message, parse_raw
 from inboxcrm.mail.pool import POOLED, parse_later, pool_cpu_seconds, start_pool, stop_pool
+from tests.support.corpus import CORPUS
 from tests.support.gmail_json import to_gmail_json
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: no pool")
@@ -75,3 +78,22 @@ def test_workers_that_died_cost_no_message(pool: None, caplog: pytest.LogCapture
     assert parsed == [parse_message(r) for r in resources]
     # The next batch gets a new pool, or is parsed here while it starts.
     assert parse_later(resources).result() == [parse_message(r) for r in resources]
+
+
+def _fields(value: Any) -> Any:
+    """Every field, nested, including those equality leaves out (a diagnostic code)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, *(_fields(getattr(value, f.name)) for f in fields(value)))
+    if isinstance(value, tuple):
+        return tuple(_fields(v) for v in value)
+    return value
+
+
+def test_every_parsed_message_of_the_corpus_comes_back_from_a_worker_field_for_field() -> None:
+    files = sorted(CORPUS.rglob("*.eml"))
+    assert len(files) > 100
+    for path in files:
+        parsed = parse_raw(path.read_bytes(), gmail_id=path.stem)
+        back = pickle.loads(pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL))  # noqa: S301
+        assert _fields(back) == _fields(parsed), path.name
+        assert type(back.from_) is type(parsed.from_)
