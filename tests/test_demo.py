@@ -90,7 +90,9 @@ def test_the_demo_console_says_where_to_go_and_keeps_the_access_log_in_a_file(
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("INBOXCRM_")}
     env.update(INBOXCRM_ENV="demo", INBOXCRM_INSTANCE_DIR=str(tmp_path))
-    command = [sys.executable, "-c", "from inboxcrm.cli import main; main()", "demo"]
+    # -X faulthandler: a demo that will not stop is made to say where each thread waits.
+    command = [sys.executable, "-X", "faulthandler", "-c", "from inboxcrm.cli import main; main()"]
+    command.append("demo")
     demo = subprocess.Popen(
         [*command, "--port", str(port)],
         env=env,
@@ -114,7 +116,12 @@ def test_the_demo_console_says_where_to_go_and_keeps_the_access_log_in_a_file(
                 time.sleep(0.1)
     finally:
         demo.send_signal(signal.SIGINT)
-        rest, _ = demo.communicate(timeout=30)
+        try:
+            rest, _ = demo.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.send_signal(signal.SIGABRT)
+            rest, _ = demo.communicate(timeout=30)
+            raise AssertionError(f"the demo did not stop within 30 s of Ctrl+C:\n{rest}") from None
     text = "".join(printed) + rest
     assert f"inboxcrm demo running at {base}" in text
     assert '"Sign in with Google"' in text

@@ -2,12 +2,14 @@
 stores the batch before it while worker processes parse this one.
 
 Parsing is pure and CPU-bound, and the database work holds the GIL, so threads would not
-help. One pool per process, a worker per CPU, started on first use and reused; until its
-workers are up, and for batches too small to be worth sending (`POOLED`), messages are
-parsed here. A piece the pool fails to parse (a worker died) is parsed here too: parsing
-never fails a batch. What parse logs in a worker (a message it could not read) is logged
-again here, by the same logger, so it reaches this process's handlers and filters; the
-addresses it normalized are remembered here, where capture reads them back from the rows.
+help. One pool per process, a worker per CPU but one (the storing process keeps a core:
+it is the sync's bottleneck, and two workers on two cores slowed it), started on first
+use and reused; until its workers are up, and for batches too small to be worth sending
+(`POOLED`), messages are parsed here. A piece the pool fails to parse (a worker died) is
+parsed here too: parsing never fails a batch. What parse logs in a worker (a message it
+could not read) is logged again here, by the same logger, so it reaches this process's
+handlers and filters; the addresses it normalized are remembered here, where capture
+reads them back from the rows.
 """
 
 from __future__ import annotations
@@ -108,8 +110,8 @@ class _Pool:
             if self.failed:
                 return None
             if self.executor is None or self.pid != os.getpid():
-                workers = len(os.sched_getaffinity(0))
-                if workers < 2:
+                workers = len(os.sched_getaffinity(0)) - 1
+                if workers < 1:
                     return None
                 try:
                     self.start(workers)
