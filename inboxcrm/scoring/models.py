@@ -44,7 +44,7 @@ class TemperatureChange(InWorkspace, Base):
     changed_at: Mapped[dt.datetime]
 
     __table_args__ = (
-        Index(None, "lead_id", "changed_at"),
+        Index(None, "lead_id", "changed_at", "id"),  # the order its pages read
         Index(None, "workspace_id", "changed_at"),
     )
 

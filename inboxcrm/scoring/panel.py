@@ -12,7 +12,7 @@ from inboxcrm.db import driver_rows, driver_time, utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.awards import Award
 from inboxcrm.scoring.chart import chart
-from inboxcrm.scoring.models import ScoreEvent
+from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.rules import Part
 from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.tenancy import Scope
@@ -36,6 +36,17 @@ def awards_of(s: Scope, lead_id: int) -> list[Award]:
         Award(rule, parts[part], points, driver_time(at), half_life, reason, source)
         for rule, part, points, at, half_life, reason, source in rows
     ]
+
+
+def temperature_changes(s: Scope, lead_id: int, limit: int) -> list[TemperatureChange]:
+    """The lead's newest changes of temperature, newest first (the id breaking ties)."""
+    return list(
+        s.session.scalars(
+            s.select(TemperatureChange, TemperatureChange.lead_id == lead_id)
+            .order_by(TemperatureChange.changed_at.desc(), TemperatureChange.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def score_panel(lead: Lead) -> Markup:

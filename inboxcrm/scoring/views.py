@@ -8,13 +8,13 @@ from flask import Blueprint, render_template
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.chart import chart
-from inboxcrm.scoring.models import TemperatureChange
-from inboxcrm.scoring.panel import CHART_DAYS, awards_of
+from inboxcrm.scoring.panel import CHART_DAYS, awards_of, temperature_changes
 from inboxcrm.scoring.score import breakdown, series
 from inboxcrm.web import login_required, member, scope
 
 bp = Blueprint("scoring", __name__)
 SHOWN_LINES = 100  # the newest awards, one a line; older ones are added up in one
+SHOWN_CHANGES = 10  # the newest changes of temperature
 
 
 @bp.get("/leads/<int:lead_id>/score")
@@ -24,11 +24,7 @@ def why(lead_id: int) -> str:
     lead = s.get(Lead, lead_id)
     now = utcnow()
     awards = awards_of(s, lead.id)
-    changes = s.session.scalars(
-        s.select(TemperatureChange, TemperatureChange.lead_id == lead.id)
-        .order_by(TemperatureChange.changed_at.desc(), TemperatureChange.id.desc())
-        .limit(10)
-    ).all()
+    changes = temperature_changes(s, lead.id, SHOWN_CHANGES)
     seen = breakdown(awards, now)
     older = seen.lines[SHOWN_LINES:]
     return render_template(

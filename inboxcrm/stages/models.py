@@ -61,6 +61,6 @@ class StageChange(InWorkspace, Base):
     to_stage: Mapped[Stage | None] = relationship(foreign_keys=[to_stage_id])
 
     __table_args__ = (
-        Index(None, "lead_id", "changed_at"),
+        Index(None, "lead_id", "changed_at", "id"),  # the order its pages read
         Index(None, "workspace_id", "changed_at"),
     )

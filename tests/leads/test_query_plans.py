@@ -10,13 +10,17 @@ import datetime as dt
 import random
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from inboxcrm.accounts.models import Member
+from inboxcrm.leads.history import stage_history
 from inboxcrm.leads.models import Lead, Temperature
 from inboxcrm.leads.service import DEFAULT_SORT, SORTS, LeadFilter, list_leads
 from inboxcrm.pipeline.board import first_pages
+from inboxcrm.scoring.models import TemperatureChange
+from inboxcrm.scoring.panel import temperature_changes
+from inboxcrm.stages.models import ChangeSource, StageChange
 from inboxcrm.stages.service import list_stages
 from inboxcrm.tenancy import Scope
 from tests.factories import MemberFactory
@@ -116,3 +120,38 @@ def test_each_board_column_walks_an_index_of_its_stage(
     lines = plan(session, *columns)
     assert sorts_and_filters(lines) == []
     assert any("stage_id" in line for line in lines)
+
+
+def test_a_leads_stage_and_temperature_history_walks_the_leads_own_index(
+    session: Session, rep: Member
+) -> None:
+    """Three changes of each kind for every lead, added after the statistics were taken
+    (a history grows between ANALYZEs): one lead's history, newest first, is read from the
+    index of its own changes in order, not from the workspace's changes newest first."""
+    ws = rep.workspace_id
+    scope = Scope(session, ws)
+    lead_ids = list(session.scalars(select(Lead.id).where(Lead.workspace_id == ws)))
+    stage_ids = [s.id for s in list_stages(scope)]
+    hours = [T0 - dt.timedelta(hours=h) for h in (1, 30, 300)]
+    session.execute(insert(StageChange), [
+        {"workspace_id": ws, "lead_id": i, "from_stage_id": stage_ids[0],
+         "to_stage_id": stage_ids[1], "changed_at": at, "source": ChangeSource.label}
+        for i in lead_ids for at in hours
+    ])  # fmt: skip
+    session.execute(insert(TemperatureChange), [
+        {"workspace_id": ws, "lead_id": i, "from_temperature": Temperature.warm,
+         "to_temperature": Temperature.hot, "changed_at": at}
+        for i in lead_ids for at in hours
+    ])  # fmt: skip
+    session.commit()
+    if POSTGRES_URL:  # its autovacuum analyzes a growing table; SQLite never does by itself
+        session.execute(text("ANALYZE"))
+        session.commit()
+    for read in (
+        lambda: stage_history(scope, lead_ids[7]),
+        lambda: temperature_changes(scope, lead_ids[7], 10),
+    ):
+        (statement, params), *_ = statements(session, read)
+        lines = plan(session, statement, params)
+        assert [s for s in sorts_and_filters(lines) if not s.startswith("Filter:")] == [], lines
+        assert any("lead_id_changed_at_id" in line for line in lines), lines
