@@ -28,8 +28,11 @@ from inboxcrm.mail.models import Direction, Message, Thread
 from inboxcrm.mail.privacy import MailAccess
 from inboxcrm.tenancy import Scope
 
-PER_PAGE = 25
+PER_PAGE = 25  # messages a page of the API's list
 MAX_PER_PAGE = 100
+# Conversations on a page of the lead page's timeline: what a rep reads before scrolling
+# on, each with all its messages; older ones a link away.
+CONVERSATIONS = 10
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,7 @@ def timeline(
     access: MailAccess,
     lead_ids: LeadIds,
     older: Cursor | None = None,
-    per_page: int = PER_PAGE,
+    per_page: int = CONVERSATIONS,
 ) -> TimelinePage:
     """One page of conversations with these leads (one lead's page, or a company's)."""
     if isinstance(lead_ids, Sequence) and not lead_ids:
