@@ -442,16 +442,17 @@ class BulkChange:
 
 
 def selected_leads(scope: Scope, lead_ids: Sequence[int]) -> list[Lead]:
-    """The leads a bulk action names: every one of them, or an error (another workspace's
-    id is not found, like a missing one)."""
-    ids = list(dict.fromkeys(lead_ids))
-    if not ids:
+    """The leads a bulk action names, in the order named (what it reports names them so,
+    whatever order the database found them in): every one of them, or an error (another
+    workspace's id is not found, like a missing one)."""
+    order = {lead_id: n for n, lead_id in enumerate(dict.fromkeys(lead_ids))}
+    if not order:
         raise Invalid("select at least one lead")
-    leads = list(scope.session.scalars(scope.select(Lead, Lead.id.in_(ids))).unique())
-    if len(leads) != len(ids):
-        missing = sorted(set(ids) - {lead.id for lead in leads})
+    leads = list(scope.session.scalars(scope.select(Lead, Lead.id.in_(list(order)))).unique())
+    if len(leads) != len(order):
+        missing = sorted(set(order) - {lead.id for lead in leads})
         raise NotFound(f"leads not found: {', '.join(map(str, missing[:10]))}")
-    return leads
+    return sorted(leads, key=lambda lead: order[lead.id])
 
 
 def _tag_name(raw: str | None, what: str) -> str | None:

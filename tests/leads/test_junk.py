@@ -158,6 +158,31 @@ def test_not_a_lead_in_bulk_from_the_leads_table(
     assert emails(session) == {"keep@acme.example"}
 
 
+def test_what_a_bulk_removal_reports_names_the_leads_in_the_order_selected(
+    client: FlaskClient, session: Session, rep: Mailbox
+) -> None:
+    """Whatever order the database finds them in (PostgreSQL's heap order moves with
+    updates): here the later lead is selected first."""
+    conversation(session, rep, "x@spam.example", "y@gmail.com")
+    ids = [lead(session, e).id for e in ("y@gmail.com", "x@spam.example")]  # type: ignore[union-attr]
+    assert ids[0] > ids[1]
+    sign_in(client, rep.member)
+    page = client.get("/leads?owner=any&review=1")
+    answer = client.post(
+        "/leads/bulk",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "lead_ids": [str(i) for i in ids],
+            "action": "not_a_lead",
+            "block": "address",
+            "next": "/leads?owner=any",
+        },
+    )
+    assert (
+        "Removed 2 leads; blocked y@gmail.com, x@spam.example." in client.get(answer.location).text
+    )
+
+
 def test_blocking_a_free_mail_domain_blocks_the_address_instead(
     client: FlaskClient, session: Session, admin: Mailbox
 ) -> None:
