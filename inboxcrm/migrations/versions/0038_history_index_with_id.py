@@ -1,7 +1,8 @@
-"""A lead's temperature and stage history indexed by (lead, time, id), the order its pages
-read it in (newest first, the id breaking ties): with the time alone the rows of a tie
-needed a sort, so SQLite's planner walked the workspace's index instead, every change of
-the workspace newest first (33 ms at 89,000 changes for a page's 10 rows, 0.1 ms now)
+"""A lead's temperature and stage history indexed by (lead, time, id), the whole order its
+pages read it in (newest first, the id breaking ties). With (lead, time) alone and
+statistics older than the history, SQLite's planner walked the workspace's index instead,
+every change of the workspace newest first (33 ms at 89,000 changes for a page's 10 rows,
+0.1 ms now); PostgreSQL's index holds no id unless named
 
 Revision ID: 0038
 Revises: 0037
