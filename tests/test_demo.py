@@ -91,8 +91,8 @@ def test_the_demo_console_says_where_to_go_and_keeps_the_access_log_in_a_file(
     env = {k: v for k, v in os.environ.items() if not k.startswith("INBOXCRM_")}
     env.update(INBOXCRM_ENV="demo", INBOXCRM_INSTANCE_DIR=str(tmp_path))
     # -X faulthandler: a demo that will not stop is made to say where each thread waits.
-    command = [sys.executable, "-X", "faulthandler", "-c", "from inboxcrm.cli import main; main()"]
-    command.append("demo")
+    entry = "from inboxcrm.cli import main; main()"
+    command = [sys.executable, "-X", "faulthandler", "-c", entry, "demo"]
     demo = subprocess.Popen(
         [*command, "--port", str(port)],
         env=env,

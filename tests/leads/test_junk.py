@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from inboxcrm.accounts.models import LeadPolicy, Mailbox, Role, Workspace
 from inboxcrm.config import Settings
@@ -131,6 +132,20 @@ def test_blocking_a_domain_cleans_existing_junk_and_keeps_worked_on_leads(
     assert "new@eu.acme.example" not in emails(session)
 
 
+def _not_leads_in_bulk(client: FlaskClient, page: str, ids: list[int]) -> TestResponse:
+    """The leads table's bulk "not a lead", their addresses blocked, back to the table."""
+    return client.post(
+        "/leads/bulk",
+        data={
+            "csrf_token": csrf_token(page),
+            "lead_ids": [str(i) for i in ids],
+            "action": "not_a_lead",
+            "block": "address",
+            "next": "/leads?owner=any",
+        },
+    )
+
+
 def test_not_a_lead_in_bulk_from_the_leads_table(
     client: FlaskClient, session: Session, rep: Mailbox
 ) -> None:
@@ -139,16 +154,7 @@ def test_not_a_lead_in_bulk_from_the_leads_table(
     sign_in(client, rep.member)
     page = client.get("/leads?owner=any&review=1")
     assert page.text.count("new from mail") == 3
-    answer = client.post(
-        "/leads/bulk",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "lead_ids": [str(i) for i in ids],
-            "action": "not_a_lead",
-            "block": "address",
-            "next": "/leads?owner=any",
-        },
-    )
+    answer = _not_leads_in_bulk(client, page.text, ids)
     assert answer.location == "/leads?owner=any"
     assert (
         "Removed 2 leads; blocked x@spam.example, y@gmail.com." in client.get(answer.location).text
@@ -167,17 +173,7 @@ def test_what_a_bulk_removal_reports_names_the_leads_in_the_order_selected(
     ids = [lead(session, e).id for e in ("y@gmail.com", "x@spam.example")]  # type: ignore[union-attr]
     assert ids[0] > ids[1]
     sign_in(client, rep.member)
-    page = client.get("/leads?owner=any&review=1")
-    answer = client.post(
-        "/leads/bulk",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "lead_ids": [str(i) for i in ids],
-            "action": "not_a_lead",
-            "block": "address",
-            "next": "/leads?owner=any",
-        },
-    )
+    answer = _not_leads_in_bulk(client, client.get("/leads?owner=any&review=1").text, ids)
     assert (
         "Removed 2 leads; blocked y@gmail.com, x@spam.example." in client.get(answer.location).text
     )
