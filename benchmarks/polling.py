@@ -29,9 +29,11 @@ Prints one JSON object:
   is put on the lead's thread in Gmail and the database is looked at every second until the
   lead shows the stage; null when it did not within INBOXCRM_BENCH_LATENCY_TIMEOUT_S
   (default 120 s). The lead's mailbox is made due first, so the clock's first tick polls
-  it, and the label goes on at a random point of the poll interval after that pass (as a rep
-  would, anywhere in the mailbox's cycle); this is measured before the window, so the
-  window's passes stay idle.
+  it; that pass is out of the mailbox's place in the interval, so the next comes at its place
+  (half an interval to one and a half later, see `next_poll`), and from that pass on once a
+  minute. The label goes on at a random point of the poll interval after the pass at its
+  place (as a rep would, anywhere in the mailbox's cycle); this is measured before the
+  window, so the window's passes stay idle.
 - poll_cycle_s: how long the measured rate takes to come round to every mailbox once.
 - capacity (PostgreSQL only): with 1,000 mailboxes polled once a minute, one clock already
   keeps up, so polls_per_min_4_processes cannot exceed the demand of 1,000 a minute. Here
@@ -669,7 +671,8 @@ def measure(
 def label_latency(bench: Bench, due_at: dt.datetime) -> dict[str, Any]:
     """Seconds from a stage label put on the lead's thread in Gmail to the lead's stage in
     the database, while the clock polls every mailbox. The label goes on at a random point
-    of the lead mailbox's poll cycle, which begins with its pass at the clock's first tick."""
+    of the lead mailbox's poll cycle, which begins with its pass at its place in the
+    interval (the one after its pass at the clock's first tick)."""
     database = Database(bench.database_url)
     with database.session() as session:
         box = session.scalars(select(Mailbox).where(Mailbox.email == bench.lead_mailbox)).one()
@@ -684,18 +687,30 @@ def label_latency(bench: Bench, due_at: dt.datetime) -> dict[str, Any]:
     stage = (
         select(Stage.name).join(Lead, Lead.stage_id == Stage.id).where(Lead.email == LEAD).limit(1)
     )
-    polled = select(Mailbox.last_synced_at).where(Mailbox.email == bench.lead_mailbox)
+    polled = select(Mailbox.last_synced_at, Mailbox.next_poll_at).where(
+        Mailbox.email == bench.lead_mailbox
+    )
     waited = time.monotonic()
-    while True:
-        with database.session() as session:
-            last = session.scalar(polled)
-        if last is not None and last >= due_at:
-            break
-        if time.monotonic() - waited > LATENCY_TIMEOUT_S:
-            database.dispose()
-            bench.notes.append(f"the lead's mailbox was not polled within {LATENCY_TIMEOUT_S} s")
-            return {"label_to_stage_latency_s": None, "label_to_stage_timeout_s": LATENCY_TIMEOUT_S}
-        time.sleep(0.1)
+    # Its first pass, made due out of its place; then the pass at its place in the
+    # interval, where its cycle of a pass a minute begins.
+    for since in (due_at, None):
+        while True:
+            with database.session() as session:
+                last, following = session.execute(polled).one()
+            if since is None:
+                since = following
+            if last is not None and last >= since:
+                break
+            if time.monotonic() - waited > LATENCY_TIMEOUT_S:
+                database.dispose()
+                bench.notes.append(
+                    f"the lead's mailbox was not polled within {LATENCY_TIMEOUT_S} s"
+                )
+                return {
+                    "label_to_stage_latency_s": None,
+                    "label_to_stage_timeout_s": LATENCY_TIMEOUT_S,
+                }
+            time.sleep(0.1)
     offset = random.uniform(0, POLL_EVERY.total_seconds())
     time.sleep(offset)
     requests.post(

@@ -22,14 +22,12 @@ import gc
 import hashlib
 import itertools
 import math
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     Float,
-    Integer,
     String,
     and_,
     case,
@@ -922,26 +920,36 @@ def _happenings(
             lead.stored_at[activity_id] = (raw_at, at)
 
 
-def _seconds(session: Session, column: Any) -> ColumnElement[float]:
-    """A stored time as seconds since the epoch, to the microsecond (SQLite's text as
-    whole seconds and the fraction after them)."""
-    if session.get_bind().dialect.name == "sqlite":
-        whole: ColumnElement[int] = (
-            func.unixepoch(column, type_=Integer)  # no text made only to be cast
-            if sqlite3.sqlite_version_info >= (3, 38)
-            else cast(func.strftime("%s", column), Integer)
-        )
-        return cast(func.substr(column, 20), Float) + whole
+def _epoch(column: Any) -> ColumnElement[float]:
+    """A stored time as seconds since the epoch, to the microsecond (PostgreSQL)."""
     return cast(func.extract("epoch", column), Float)
 
 
 def _apart(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
-    """The seconds between two stored times, to a millisecond or so (SQLite's julian days
-    parse each text once, where `_seconds` parses it twice): for comparisons with a
-    second to spare."""
+    """The seconds between two stored times, to a millisecond or so: for comparisons with
+    a second to spare."""
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return _seconds(session, later) - _seconds(session, earlier)
+    return _epoch(later) - _epoch(earlier)
+
+
+# SQLite's julianday reads a time to the millisecond: an award's age in days may be off
+# by half a millisecond (and the double's last bits), which moves its worth by at most
+# ln 2 x 5.8e-9 of a point for a half-life of one day (the shortest a rule may have). A
+# quick sum from SQLite is trusted that much less, per point awarded: its `scale` counts
+# each point JULIAN_STRAY times (TOLERANCE apiece), so a sum that close to a half point is
+# added up award by award instead.
+JULIAN_STRAY = 6
+
+
+def _ages(session: Session, now: dt.datetime, column: Any) -> tuple[ColumnElement[Any], int]:
+    """Days from a stored time to `now`, and how many TOLERANCEs per point a sum of worths
+    at those ages may stray. SQLite's julianday parses the text once (seconds and their
+    fraction took two parses and a fifth of the sums' time), to the millisecond."""
+    if session.get_bind().dialect.name == "sqlite":
+        julian = now.timestamp() / 86400.0 + 2440587.5  # the Unix epoch's julian day
+        return literal(julian, Float) - func.julianday(column), JULIAN_STRAY
+    return (literal(now.timestamp(), Float) - _epoch(column)) / 86400.0, 1
 
 
 def _sums(
@@ -960,7 +968,7 @@ def _sums(
     (one, for a sync batch), and one for all the leads read award by award."""
     given = ScoreEvent.awarded_at <= now
     half_life = ScoreEvent.half_life_days
-    days = (literal(now.timestamp(), Float) - _seconds(session, ScoreEvent.awarded_at)) / 86400.0
+    days, stray = _ages(session, now, ScoreEvent.awarded_at)
     faded = ScoreEvent.points * func.power(literal(0.5, Float), days / half_life)
     worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
     engaged = and_(given, ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
@@ -973,6 +981,7 @@ def _sums(
             )
         _sum_rows(session, leads, skip, given, worth, engaged, sums)
     for s in sums.values():
+        s.scale *= stray
         if s.last_raw is not None:
             s.last = driver_time(s.last_raw)
     for _, _, fresh in groups:

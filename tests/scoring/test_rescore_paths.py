@@ -20,8 +20,9 @@ from inboxcrm.accounts.service import add_member, create_workspace
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead
 from inboxcrm.scoring.awards import IdealCustomer
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
-from inboxcrm.scoring.rescore import rescore
+from inboxcrm.scoring.rescore import as_award, rescore
 from inboxcrm.scoring.rules import DEFAULT_RULES, Part, Rule, Trigger, check_rule
+from inboxcrm.scoring.score import breakdown
 from inboxcrm.scoring.temperature import Thresholds
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
@@ -243,6 +244,36 @@ def test_a_score_too_close_to_call_is_added_up_award_by_award(session: Session) 
                                                                           "UPDATE"))]  # fmt: skip
     session.commit()
     assert stored(session, ids) == first
+
+
+def test_a_quick_sum_that_times_to_the_millisecond_rounds_as_award_by_award(
+    session: Session,
+) -> None:
+    """SQLite reads a stored time to the millisecond: 5 points that halve daily, given
+    0.45 ms past a second and looked at a day and 0.4 ms later, are worth a hair over 2.5
+    (3 points) but, read that way, 8e-9 under it (2). Such a sum is trusted less, so it
+    is added up award by award and the score is the breakdown's."""
+    ws, _ = populate(session, "milli", seed=3)
+    given = dt.datetime(2026, 6, 1, 9, 30, 0, 450, tzinfo=dt.UTC)
+    later = dt.datetime(2026, 6, 2, 9, 30, 0, 400, tzinfo=dt.UTC)
+    owner = session.scalars(select(Lead.owner_id).where(Lead.workspace_id == ws.id)).first()
+    lead = Lead(workspace_id=ws.id, email="milli@c.example", owner_id=owner,
+                stage_id=entry_stage(Scope(session, ws.id)).id)  # fmt: skip
+    session.add(lead)
+    session.flush()
+    session.add(Activity(workspace_id=ws.id, lead_id=lead.id, kind=ActivityKind.meeting,
+                         occurred_at=given, detail={}))  # fmt: skip
+    session.commit()
+    rules = (Rule("meeting", "Met", Trigger.meeting, 5, half_life_days=1),)
+    rescore(session, ws.id, [lead.id], given, rules=rules)
+    session.commit()
+    sent = statements(session, lambda: rescore(session, ws.id, [lead.id], later, rules=rules))
+    session.commit()
+    assert any("power(" in sql.lower() for sql, _ in sent)  # the quick way
+    session.expire_all()
+    events = session.scalars(select(ScoreEvent).where(ScoreEvent.lead_id == lead.id)).all()
+    assert breakdown([as_award(e) for e in events], later).score == 3
+    assert session.get_one(Lead, lead.id).score == 3
 
 
 def test_a_run_of_ids_rescores_as_ids_with_gaps_and_only_the_workspaces_own(
