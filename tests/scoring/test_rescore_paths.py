@@ -253,11 +253,11 @@ def test_a_quick_sum_that_times_to_the_millisecond_rounds_as_award_by_award(
     0.45 ms past a second and looked at a day and 0.4 ms later, are worth a hair over 2.5
     (3 points) but, read that way, 8e-9 under it (2). Such a sum is trusted less, so it
     is added up award by award and the score is the breakdown's."""
-    ws, _ = populate(session, "milli", seed=3)
+    ws = create_workspace(session, "milli", "milli.example")
+    owner = add_member(session, ws, "rep@milli.example", Role.admin, "Rep")
     given = dt.datetime(2026, 6, 1, 9, 30, 0, 450, tzinfo=dt.UTC)
     later = dt.datetime(2026, 6, 2, 9, 30, 0, 400, tzinfo=dt.UTC)
-    owner = session.scalars(select(Lead.owner_id).where(Lead.workspace_id == ws.id)).first()
-    lead = Lead(workspace_id=ws.id, email="milli@c.example", owner_id=owner,
+    lead = Lead(workspace_id=ws.id, email="milli@c.example", owner_id=owner.id,
                 stage_id=entry_stage(Scope(session, ws.id)).id)  # fmt: skip
     session.add(lead)
     session.flush()
