@@ -59,7 +59,7 @@ HANDLED_REFERENCES = frozenset(
 # Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
 # kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it
 # (which `scored_with` no longer matches: it is rescored in full).
-SCORED = ("rescore_at", "temperature_changed_at", "scored_with")
+SCORED = ("rescore_at", "temperature_changed_at", "scored_with", "score_sums")
 
 # What happens to each column of the kept lead. A test checks every column is listed.
 KEPT = frozenset(

@@ -136,6 +136,9 @@ class Lead(InWorkspace, Base):
     # score_rule_set) and the count and last id of its scored activities, "digest:n:id".
     # A rescore that finds the same activities recomputes only the rules that changed.
     scored_with: Mapped[str | None] = mapped_column(String(60))
+    # Its score events added up per rule as of a moment (scoring's `sums`), written with
+    # `scored_with`: a rescore with nothing new reads no events.
+    score_sums: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -65,6 +65,7 @@ from inboxcrm.scoring.rulesets import changed as changed_rules
 from inboxcrm.scoring.rulesets import recall, remember
 from inboxcrm.scoring.score import TOLERANCE, Standing, exact_score, standing
 from inboxcrm.scoring.settings import chosen
+from inboxcrm.scoring.sums import Sums, micros, moment, read
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
 TRIGGERS = {
@@ -128,6 +129,11 @@ class _Lead:
     fits_now: str = ""  # and now
     added: list[int] = field(default_factory=list)  # activities since: their ids
     redo_from: dt.datetime | None = None  # the earliest new happening older than one scored
+    stored_sums: str | None = None  # its events' sums as stored (`Lead.score_sums`)
+    sums: str | None = None  # and as they now are
+    kept: Sums | None = None  # those stored sums, while they sum its stored events
+    touched: bool = False  # `kept` changed here: scaled, or entries dropped
+    extra: list[Award] = field(default_factory=list)  # awards written since `kept`
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ class _Out:
     now: dt.datetime
     thresholds: Thresholds
     scored_with: str  # the rules' digest
+    rules: dict[str, Rule]  # by key
     adding: list[tuple[Any, ...]] = field(default_factory=list)
     dropping: list[int] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -167,6 +174,10 @@ class _Out:
     settling: dict[frozenset[str], tuple[dict[int, _Lead], dict[int, list[Award]]]] = field(
         default_factory=dict
     )
+
+    @functools.cached_property
+    def points(self) -> dict[str, int]:
+        return {key: rule.points for key, rule in self.rules.items()}
 
 
 def rescore(
@@ -211,7 +222,8 @@ def _rescore(
     if not leads:
         return Rescored(0, 0)
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
-    out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules))
+    by_key = {r.key: r for r in rules}
+    out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules), by_key)
     digests = {_rules_of(lead) for lead in leads.values()}
     before: dict[str, _Since] = {out.scored_with: _SAME} if out.scored_with in digests else {}
     before.update(  # the set stored under today's digest is today's: no need to read it
@@ -330,6 +342,9 @@ def _rescore_full(
         add, drop = _diff(awards, _keys(lead, awards, have), have)
         out.dropping += drop
         out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+        sums = Sums(micros(out.now))
+        sums.add(awards, out.points)
+        lead.sums = sums.text()
         _settle(lead, standing(awards, out.now), out)
     _write(session, out)
 
@@ -364,9 +379,6 @@ def _rescore_known(
         leads = {i: leads[i] for i in sorted(bound)}
         if not leads:
             return
-        # Summed in SQL with the others, once their events are written: one range a query.
-        _redo(session, leads, keys, keys, rules, ideal, out, when, summed=True)
-        return
     _redo(session, leads, keys, keys, rules, ideal, out, when)
 
 
@@ -467,11 +479,10 @@ def _redo(
     ideal: IdealCustomer,
     out: _Out,
     when: Callable[[Any], Any],
-    summed: bool = False,
 ) -> None:
     """`_rescore_known` in Python: the events of the rules in `redo_keys` replaced by their
     awards from the triggers' activities (those of the other changed rules in `keys` are
-    rewritten already). The awards are added up here, unless `summed`: then in SQL."""
+    rewritten already). The awards are added up here, with the other events' sums."""
     redo = [r for r in rules if r.key in redo_keys and r.part is Part.engagement]
     fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
     if redo_keys:
@@ -486,8 +497,6 @@ def _redo(
             _replace(lead, given, old.get(lead.id, {}), out, when, changing)
         driver_update(session, core_table(ScoreEvent),
                       ("points", "half_life_days", "reason"), changing)  # fmt: skip
-    if summed:
-        fresh, redo_keys = {}, frozenset()
     _refit_and_settle(session, leads, keys, rules, ideal, out, when, fresh, redo_keys)
 
 
@@ -539,6 +548,7 @@ def _rescore_tail(
     for lead in leads.values():
         given = award_by(steps, lead.happenings, earlier.get(lead.id))
         _replace(lead, given, old.get(lead.id, {}), out, when, changing)
+        lead.kept = None  # its sums had awards that are dropped now: summed again in SQL
     driver_update(session, core_table(ScoreEvent),
                   ("points", "half_life_days", "reason"), changing)  # fmt: skip
     _refit_and_settle(session, leads, frozenset(), rules, ideal, out, when, {})
@@ -592,6 +602,7 @@ def _rescore_appended(
     for lead in doing.values():
         given = award_by(steps, lead.happenings, earlier.get(lead.id))
         out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
+        lead.extra += given
     later = {i for group in redone.values() for i in group}
     for i in later:
         doing[i].happenings, doing[i].stored_at = [], {}  # `_rescore_tail` reads its own
@@ -696,6 +707,10 @@ def _refit_and_settle(
         add, drop = _diff(awards, _keys(lead, awards, have), have)
         out.dropping += drop
         out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+        if lead.kept is not None and (add or drop):  # its fit events are these awards now
+            lead.kept.drop_fit()
+            lead.extra += awards
+            lead.touched = True
     settling = keys if fresh_rules is None else fresh_rules
     leaving, given = out.settling.setdefault(settling, ({}, {}))  # settled together at the end
     leaving.update(leads)
@@ -708,7 +723,7 @@ def _settle_all(session: Session, rules: Sequence[Rule], out: _Out) -> None:
     _write(session, out)
     order = {r.key: i for i, r in enumerate(rules)}
     groups = [(keys, leads, fresh) for keys, (leads, fresh) in out.settling.items()]
-    seen = _sums(session, out.now, out.thresholds, order, groups)
+    seen = _sums(session, out, order, groups)
     for _, leads, _ in groups:
         for lead in leads.values():
             _settle(lead, seen[lead.id], out)
@@ -767,18 +782,25 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
                             "from_temperature": lead.temperature, "to_temperature": hot,
                             "changed_at": now})  # fmt: skip
     scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
-    values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with)
-    was = (lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with)
+    values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with, lead.sums)
+    was = (
+        lead.score,
+        lead.temperature,
+        lead.rescore_at,
+        lead.last_engaged_at,
+        lead.scored_with,
+        lead.stored_sums,
+    )
     if values != was:
         out.updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
                             "changed_at": now if hot is not lead.temperature else None,
                             "rescore_at": rescore_at, "engaged_at": seen.last_engaged_at,
-                            "scored_with": scored_with,
+                            "scored_with": scored_with, "score_sums": lead.sums,
                             "columns": tuple(n for n, v, w in zip(_WRITES, values, was, strict=True)
                                              if v != w)})  # fmt: skip
 
 
-_WRITES = ("score", "temperature", "rescore_at", "engaged_at", "scored_with")  # see `_update`
+_WRITES = ("score", "temperature", "rescore_at", "engaged_at", "scored_with", "score_sums")
 
 
 def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
@@ -821,7 +843,7 @@ def _update(session: Session, updates: list[dict[str, Any]]) -> None:
         written = [c for name in columns for c in named.get(name, (name,))]
         driver_update(session, table, (*written, "updated_at"), values)
     fields = ["score", "temperature", "temperature_changed_at", "rescore_at",
-              "last_engaged_at", "scored_with", "updated_at"]  # fmt: skip
+              "last_engaged_at", "scored_with", "score_sums", "updated_at"]  # fmt: skip
     ids = {u["row"] for u in updates}
     for key in list(session.identity_map.keys()):  # objects loaded read the new values
         if key[0] is Lead and key[1][0] in ids:
@@ -841,7 +863,8 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
         rows = driver_rows(session,
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
                    Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
-                   Lead.temperature_changed_at, Lead.last_engaged_at, Lead.scored_with)
+                   Lead.temperature_changed_at, Lead.last_engaged_at, Lead.scored_with,
+                   Lead.score_sums)
             .outerjoin(Company, Company.id == Lead.company_id)
             .where(Lead.workspace_id == workspace_id, _among(Lead.id, chunk))
         )  # fmt: skip
@@ -854,7 +877,8 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
             at = None if r[10] is None else driver_time(r[10])
             engaged = None if r[12] is None else driver_time(r[12])
             leads[r[0]] = _Lead(r[0], profile, r[8], hot, at, [], hot is None and r[11] is None,
-                                engaged, scored_with=r[13])  # fmt: skip
+                                engaged, scored_with=r[13], stored_sums=r[14], sums=r[14],
+                                kept=None if r[13] is None else read(r[14]))  # fmt: skip
     for chunk in _spans(leads):
         counts = driver_rows(session,
             select(Activity.lead_id, func.count(), func.max(Activity.id))
@@ -954,57 +978,64 @@ def _ages(session: Session, now: dt.datetime, column: Any) -> tuple[ColumnElemen
 
 def _sums(
     session: Session,
-    now: dt.datetime,
-    thresholds: Thresholds,
+    out: _Out,
     order: dict[str, int],
     groups: Sequence[tuple[frozenset[str], dict[int, _Lead], dict[int, list[Award]]]],
 ) -> dict[int, Standing]:
-    """The leads' standings from their stored events, added up in SQL per half-life, as
-    `standing` adds them up award by award. Where the sum is too close to a half point
-    to round for sure, awards are dated later, or a lead seen first needs its score when
-    it last engaged, its events are read and added up award by award instead. Each group
-    names the rules whose engagement events were just awarded (`fresh_rules`), its
-    leads, and those awards (`fresh`): added here, not summed in SQL. A query per group
-    (one, for a sync batch), and one for all the leads read award by award."""
-    given = ScoreEvent.awarded_at <= now
-    half_life = ScoreEvent.half_life_days
-    days, stray = _ages(session, now, ScoreEvent.awarded_at)
-    faded = ScoreEvent.points * func.power(literal(0.5, Float), days / half_life)
-    worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
-    engaged = and_(given, ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
-    sums: dict[int, _Sum] = {}
-    for fresh_rules, leads, _ in groups:
-        skip: tuple[ColumnElement[bool], ...] = ()
-        if fresh_rules:
-            skip = (
-                ~and_(ScoreEvent.part == Part.engagement, ScoreEvent.rule.in_(sorted(fresh_rules))),
-            )
-        _sum_rows(session, leads, skip, given, worth, engaged, sums)
-    for s in sums.values():
-        s.scale *= stray
-        if s.last_raw is not None:
-            s.last = driver_time(s.last_raw)
-    for _, _, fresh in groups:
-        for lead_id, given_now in fresh.items():
-            if given_now:
-                sums.setdefault(lead_id, _Sum()).add(given_now, now)
-    quiet = dt.timedelta(days=thresholds.cold_after_days)
+    """The leads' standings from their stored events, added up per rule, as `standing`
+    adds them up award by award: from the sums kept on the lead row where they are, else
+    in SQL. Where the sum is too close to a half point to round for sure, awards are
+    dated later, or a lead seen first needs its score when it last engaged, its events
+    are read and added up award by award instead. Each group names the rules whose
+    engagement events were just awarded (`fresh_rules`), its leads, and those awards
+    (`fresh`): added here, not summed from what was stored. A query per group summed in
+    SQL (one, for a sync batch), and one for all the leads read award by award. Sets each
+    lead's `sums` as they now are."""
+    now, at = out.now, micros(out.now)
+    sums: dict[int, Sums] = {}
+    for fresh_rules, leads, fresh in groups:
+        summing: dict[int, _Lead] = {}
+        for lead in leads.values():
+            s = lead.kept
+            if s is None:
+                summing[lead.id] = lead
+                continue
+            touched = s.drop(fresh_rules) | lead.touched
+            if not s.moved(at, out.rules):
+                summing[lead.id] = lead
+                continue
+            sums[lead.id] = s
+            for adding in (fresh.get(lead.id), lead.extra):
+                if adding:
+                    s.add(adding, out.points)
+                    touched = True
+            if touched:
+                lead.sums = s.text()
+        if summing:
+            _sum_rows(session, out, summing, fresh_rules, sums)
+            for lead in summing.values():
+                s = sums.setdefault(lead.id, Sums(at))
+                s.add(fresh.get(lead.id, ()), out.points)
+                lead.sums = s.text()
+    quiet = dt.timedelta(days=out.thresholds.cold_after_days)
     seen: dict[int, Standing] = {}
     exact: list[int] = []
     for _, leads, _ in groups:
         for lead in leads.values():
-            s = sums.get(lead.id, _NO_SUM)
-            total = s.steady + sum(s.fading.values())
+            s = sums[lead.id]
+            steady, fading, scale, rising, last_us = s.folded()
+            last = None if last_us is None else moment(last_us)
+            total = steady + sum(fading.values())
             if (
-                s.later
-                or abs(total - math.floor(total) - 0.5) <= TOLERANCE * s.scale
-                or (lead.first_look and s.last is not None and now - s.last >= quiet)
+                s.odd
+                or abs(total - math.floor(total) - 0.5) <= TOLERANCE * scale
+                or (lead.first_look and last is not None and now - last >= quiet)
             ):
                 exact.append(lead.id)
                 continue
             awards = _Unread(functools.partial(_newest_first, session, lead.id, now, order))
-            seen[lead.id] = Standing(now, max(0, round(total)), s.last, awards, s.steady,
-                                     s.fading, s.scale, False, s.rising)  # fmt: skip
+            seen[lead.id] = Standing(now, max(0, round(total)), last, awards, steady, fading,
+                                     scale, False, rising)  # fmt: skip
     awards_of = _events(session, exact, order)
     for lead_id in exact:
         seen[lead_id] = standing(awards_of.get(lead_id, []), now)
@@ -1013,79 +1044,49 @@ def _sums(
 
 def _sum_rows(
     session: Session,
+    out: _Out,
     leads: dict[int, _Lead],
-    skip: tuple[ColumnElement[bool], ...],
-    given: ColumnElement[bool],
-    worth: ColumnElement[Any],
-    engaged: ColumnElement[bool],
-    sums: dict[int, _Sum],
+    fresh_rules: frozenset[str],
+    sums: dict[int, Sums],
 ) -> None:
-    """The leads' stored events given by now added up per half-life into `sums`, and the
-    leads with events dated later marked (a query of the index alone: rare, and asking
-    each event in the sums whether it is given cost a sixth of them)."""
+    """The leads' stored events given by now added up per rule into `sums` (but for the
+    engagement events of `fresh_rules`), and the leads with events dated later marked (a
+    query of the index alone: rare, and asking each event in the sums whether it is
+    given cost a sixth of them)."""
+    now, at = out.now, micros(out.now)
+    given = ScoreEvent.awarded_at <= now
+    half_life = ScoreEvent.half_life_days
+    days, stray = _ages(session, now, ScoreEvent.awarded_at)
+    faded = ScoreEvent.points * func.power(literal(0.5, Float), days / half_life)
+    worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
+    engaged = and_(ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
+    skip: tuple[ColumnElement[bool], ...] = ()
+    if fresh_rules:
+        fresh = ScoreEvent.rule.in_(sorted(fresh_rules))
+        skip = (~and_(ScoreEvent.part == Part.engagement, fresh),)
+    fit = Part.fit.value
     for chunk in _spans(leads):
         among = _among(ScoreEvent.lead_id, chunk)
         rows = driver_rows(session,
-            select(ScoreEvent.lead_id, ScoreEvent.half_life_days, func.sum(worth),
-                   func.sum(func.abs(ScoreEvent.points)),
-                   func.max(case((engaged, ScoreEvent.awarded_at))),
-                   func.min(ScoreEvent.points))
+            select(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule, ScoreEvent.half_life_days,
+                   func.sum(worth), func.sum(func.abs(ScoreEvent.points)),
+                   func.max(case((engaged, ScoreEvent.awarded_at))), func.max(ScoreEvent.points))
             .where(among, given, *skip)
-            .group_by(ScoreEvent.lead_id, ScoreEvent.half_life_days)
+            .group_by(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule,
+                      ScoreEvent.half_life_days)
         )  # fmt: skip
-        for lead_id, days_to_half, total, points, last, least in rows:
+        for lead_id, part, rule, days_to_half, total, points, last, most in rows:
             s = sums.get(lead_id)
             if s is None:
-                s = sums[lead_id] = _Sum()
-            s.scale += points
-            if last is not None and (s.last_raw is None or last > s.last_raw):
-                s.last_raw = last  # as the driver gives it: one form, so it compares alike
-            if days_to_half:
-                s.fading[days_to_half] = float(total)
-                s.rising = s.rising or least < 0
-            else:
-                s.steady += float(total)
+                s = sums[lead_id] = Sums(at)
+            last_us = None if last is None else micros(driver_time(last))
+            entry = [days_to_half or 0, float(total), points * stray, last_us,
+                     out.points.get(rule, most)]  # fmt: skip
+            s.put(("f:" if part == fit else "e:") + rule, entry)
         later = driver_rows(session, select(ScoreEvent.lead_id).distinct()
                             .where(among, ~given, *skip))  # fmt: skip
         for (lead_id,) in later:
-            sums.setdefault(lead_id, _Sum()).later = True
-
-
-@dataclass
-class _Sum:
-    steady: float = 0.0
-    fading: dict[int, float] = field(default_factory=dict)
-    scale: float = 1.0
-    later: bool = False
-    rising: bool = False
-    last: dt.datetime | None = None
-    last_raw: Any = None  # `last` as the driver returned it, while the rows are read
-
-    def add(self, awards: Iterable[Award], now: dt.datetime) -> None:
-        """Awards added up as the SQL does (and `standing`, award by award)."""
-        for a in awards:
-            if a.at > now:
-                self.later = True
-                continue
-            half_life = a.half_life_days
-            if half_life:
-                days = (now - a.at).total_seconds() / 86400
-                self.fading[half_life] = self.fading.get(half_life, 0.0) + float(
-                    a.points * 0.5 ** (days / half_life)
-                )
-                self.rising = self.rising or a.points < 0
-            else:
-                self.steady += float(a.points)
-            self.scale += abs(a.points)
-            if (
-                a.part is Part.engagement
-                and a.points > 0
-                and (self.last is None or a.at > self.last)
-            ):
-                self.last = a.at
-
-
-_NO_SUM = _Sum()
+            sums.setdefault(lead_id, Sums(at)).odd = True
 
 
 def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int, list[Award]]:

@@ -1,0 +1,153 @@
+"""A lead's awards added up per rule as of a moment: what its score at any later moment
+follows from in a few multiplications, kept on the lead row (`Lead.score_sums`) so that a
+rescore with nothing new reads none of its events.
+
+Each rule's awards are one entry: its half-life (0: none), their worth at the moment, how
+far that worth may stray from the award-by-award sum (points awarded, times how coarsely
+their ages were read: see `rescore.JULIAN_STRAY`), the latest award of positive
+engagement, and the rule's points when they were awarded. A rule since changed in its
+points alone, for a lead whose awards of it were never held back by its cap (the only
+leads whose events a rescore rewrites in SQL), is worth its awards times new points over
+old: applied as the sums are read, so that such a change rewrites no sums. A rule's
+awards given again replace its entry. Valid while the lead's `scored_with` is: every
+rescore that writes score events writes both."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from inboxcrm.scoring.awards import Award
+from inboxcrm.scoring.rules import Part, Rule
+
+DAY_MICROS = 86400 * 10**6
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+FIT, ENGAGED = "f:", "e:"  # an entry's name: the part, then the rule's key
+
+# [half-life in days (0: none), worth at `Sums.at`, stray, last positive engagement
+# (microseconds since the epoch, None: none), the rule's points then]
+Entry = list[Any]
+
+
+def micros(at: dt.datetime) -> int:
+    return (at - EPOCH) // MICROSECOND
+
+
+def moment(us: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=us)
+
+
+def name(part: Part | str, rule: str) -> str:
+    return (FIT if part == Part.fit else ENGAGED) + rule
+
+
+@dataclass
+class Sums:
+    at: int  # the moment the worths are as of, in microseconds since the epoch
+    entries: dict[str, Entry] = field(default_factory=dict)
+    # Not to be kept (summed again next time): awards dated after `at`, or a rule's
+    # awards of two half-lives.
+    odd: bool = False
+
+    def add(self, awards: Iterable[Award], points: Mapping[str, int]) -> None:
+        """Awards added up one by one, as the SQL adds up stored events (`rescore._sums`);
+        `points`: the rules' points now, by key."""
+        at = self.at
+        entries = self.entries
+        for a in awards:
+            given = micros(a.at)
+            if given > at:
+                self.odd = True
+                continue
+            half_life = a.half_life_days or 0
+            worth = (
+                float(a.points * 0.5 ** ((at - given) / DAY_MICROS / half_life))
+                if half_life
+                else float(a.points)
+            )
+            key = (FIT if a.part is Part.fit else ENGAGED) + a.rule
+            entry = entries.get(key)
+            if entry is None or entry[0] != half_life:
+                self.odd = self.odd or entry is not None
+                entry = entries[key] = [half_life, 0.0, 0.0, None, points.get(a.rule, a.points)]
+            entry[1] += worth
+            entry[2] += abs(a.points)
+            engaged = a.part is Part.engagement and a.points > 0
+            if engaged and (entry[3] is None or given > entry[3]):
+                entry[3] = given
+
+    def put(self, key: str, entry: Entry) -> None:
+        """An entry summed elsewhere (in SQL)."""
+        self.odd = self.odd or key in self.entries
+        self.entries[key] = entry
+
+    def drop(self, rules: Iterable[str]) -> bool:
+        """The entries of these rules' engagement awards gone; whether there were any."""
+        entries = self.entries
+        return bool([entries.pop(ENGAGED + rule) for rule in rules if ENGAGED + rule in entries])
+
+    def drop_fit(self) -> None:
+        for key in [k for k in self.entries if k.startswith(FIT)]:
+            del self.entries[key]
+
+    def moved(self, now: int, rules: Mapping[str, Rule]) -> bool:
+        """The same awards as of a later moment, by the rules now (see the module's note):
+        each fading entry faded, each scaled to its rule's points. False when an entry
+        does not fit its rule (gone, or of another half-life): the sums cannot say."""
+        days = (now - self.at) / DAY_MICROS
+        for key, entry in self.entries.items():
+            if key[0] == "e":
+                rule = rules.get(key[2:])
+                if rule is None or (rule.half_life_days or 0) != entry[0] or not entry[4]:
+                    return False
+                if rule.points != entry[4]:
+                    factor = rule.points / entry[4]
+                    entry[1] *= factor
+                    entry[2] *= abs(factor)
+                    entry[4] = rule.points
+            if entry[0]:
+                entry[1] *= 0.5 ** (days / entry[0])
+        self.at = now
+        return True
+
+    def folded(self) -> tuple[float, dict[int, float], float, bool, int | None]:
+        """(what never fades, per half-life what fades, the stray of it all, whether it
+        may rise later: fading negative points, the latest positive engagement)."""
+        steady = 0.0
+        fading: dict[int, float] = {}
+        stray = 1.0
+        rising = False
+        last = None
+        for half_life, worth, entry_stray, engaged, _ in self.entries.values():
+            if half_life:
+                fading[half_life] = fading.get(half_life, 0.0) + worth
+                rising = rising or worth < 0
+            else:
+                steady += worth
+            stray += entry_stray
+            if engaged is not None and (last is None or engaged > last):
+                last = engaged
+        return steady, fading, stray, rising, last
+
+    def text(self) -> str | None:
+        """As stored; None when not to be kept."""
+        if self.odd:
+            return None
+        return json.dumps([self.at, self.entries], separators=(",", ":"))
+
+
+def read(text: str | None) -> Sums | None:
+    """Sums as stored, or None for none or a form this cannot read."""
+    if not text:
+        return None
+    try:
+        at, entries = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(at, int) or not isinstance(entries, dict):
+        return None
+    return Sums(at, entries)
