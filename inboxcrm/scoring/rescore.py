@@ -66,6 +66,7 @@ from inboxcrm.scoring.rulesets import recall, remember
 from inboxcrm.scoring.score import TOLERANCE, Standing, exact_score, standing
 from inboxcrm.scoring.settings import chosen
 from inboxcrm.scoring.sums import Sums, micros, moment, read
+from inboxcrm.scoring.sums import name as entry_name
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
 TRIGGERS = {
@@ -132,7 +133,7 @@ class _Lead:
     stored_sums: str | None = None  # its events' sums as stored (`Lead.score_sums`)
     sums: str | None = None  # and as they now are
     kept: Sums | None = None  # those stored sums, while they sum its stored events
-    touched: bool = False  # `kept` changed here: scaled, or entries dropped
+    touched: bool = False  # `kept` lost entries here (its fit awards changed)
     extra: list[Award] = field(default_factory=list)  # awards written since `kept`
 
 
@@ -1064,7 +1065,6 @@ def _sum_rows(
     if fresh_rules:
         fresh = ScoreEvent.rule.in_(sorted(fresh_rules))
         skip = (~and_(ScoreEvent.part == Part.engagement, fresh),)
-    fit = Part.fit.value
     for chunk in _spans(leads):
         among = _among(ScoreEvent.lead_id, chunk)
         rows = driver_rows(session,
@@ -1082,7 +1082,7 @@ def _sum_rows(
             last_us = None if last is None else micros(driver_time(last))
             entry = [days_to_half or 0, float(total), points * stray, last_us,
                      out.points.get(rule, most)]  # fmt: skip
-            s.put(("f:" if part == fit else "e:") + rule, entry)
+            s.put(entry_name(part, rule), entry)
         later = driver_rows(session, select(ScoreEvent.lead_id).distinct()
                             .where(among, ~given, *skip))  # fmt: skip
         for (lead_id,) in later:

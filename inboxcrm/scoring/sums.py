@@ -69,7 +69,7 @@ class Sums:
                 if half_life
                 else float(a.points)
             )
-            key = (FIT if a.part is Part.fit else ENGAGED) + a.rule
+            key = name(a.part, a.rule)
             entry = entries.get(key)
             if entry is None or entry[0] != half_life:
                 self.odd = self.odd or entry is not None
@@ -87,8 +87,10 @@ class Sums:
 
     def drop(self, rules: Iterable[str]) -> bool:
         """The entries of these rules' engagement awards gone; whether there were any."""
-        entries = self.entries
-        return bool([entries.pop(ENGAGED + rule) for rule in rules if ENGAGED + rule in entries])
+        dropped = False
+        for rule in rules:
+            dropped = self.entries.pop(ENGAGED + rule, None) is not None or dropped
+        return dropped
 
     def drop_fit(self) -> None:
         for key in [k for k in self.entries if k.startswith(FIT)]:
@@ -100,7 +102,7 @@ class Sums:
         does not fit its rule (gone, or of another half-life): the sums cannot say."""
         days = (now - self.at) / DAY_MICROS
         for key, entry in self.entries.items():
-            if key[0] == "e":
+            if key[0] == "e":  # ENGAGED, then the rule's key (a hot loop: no startswith)
                 rule = rules.get(key[2:])
                 if rule is None or (rule.half_life_days or 0) != entry[0] or not entry[4]:
                     return False
