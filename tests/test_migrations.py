@@ -196,3 +196,48 @@ def test_0033_names_the_send_of_each_open_click_and_reply(empty_url: str) -> Non
     assert "send_id" not in {c["name"] for c in inspect(engine).get_columns("activity")}
     engine.dispose()
     upgrade(empty_url)
+
+
+def test_0040_stores_full_points_as_the_rules_and_back(empty_url: str) -> None:
+    upgrade(empty_url, "0039")
+    engine = create_engine(empty_url)
+    ws = add(engine, "workspace", name="Acme", lead_policy="conversations")
+    stage = add(engine, "stage", workspace_id=ws, name="New", kind="open", position=0)
+    rules = [
+        {"key": "reply", "name": "Replied", "trigger": "reply", "points": 10,
+         "half_life_days": 30, "cap": 30, "period_days": 7, "within_hours": None},
+        {"key": "bant", "name": "BANT filled", "trigger": "bant", "points": 15,
+         "half_life_days": None, "cap": None, "period_days": None, "within_hours": None},
+    ]  # fmt: skip
+    add(engine, "score_rule_set", workspace_id=ws, digest="d1", rules=rules)
+    lead = add(engine, "lead", workspace_id=ws, email="nina@client.example", stage_id=stage,
+               scored_with="d1:3:9:ab")  # fmt: skip
+    stray = add(engine, "lead", workspace_id=ws, email="otto@client.example", stage_id=stage)
+    event = {"workspace_id": ws, "part": "engagement", "rule": "reply", "awarded_at": WHEN}
+    full = add(engine, "score_event", **event, lead_id=lead, points=10, half_life_days=30,
+               reason="Replied within 2 h to 'Q3' +10, halves every 30 days")  # fmt: skip
+    cut = add(engine, "score_event", **event, lead_id=lead, points=6, half_life_days=30,
+              reason="Replied within 2 h to 'Q3' +6, halves every 30 days")  # fmt: skip
+    fit = add(engine, "score_event", workspace_id=ws, part="fit", rule="bant", awarded_at=WHEN,
+              lead_id=lead, points=15, half_life_days=None, reason="BANT filled +15")  # fmt: skip
+    unset = add(engine, "score_event", **event, lead_id=stray, points=10, half_life_days=30,
+                reason="Replied +10, halves every 30 days")  # fmt: skip
+    before = "SELECT id, points, half_life_days, reason FROM score_event ORDER BY id"
+    with engine.connect() as conn:
+        stored = conn.execute(text(before)).tuples().all()
+
+    upgrade(empty_url, "0040")
+    with engine.connect() as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(text(before)).tuples()}
+    assert rows == {
+        full: (None, None, "Replied within 2 h to 'Q3'"),  # the rule's full points
+        cut: (6, 30, "Replied within 2 h to 'Q3' +6, halves every 30 days"),  # its cap cut it
+        fit: (None, None, "BANT filled"),
+        unset: (10, 30, "Replied +10, halves every 30 days"),  # its lead names no rule set
+    }
+    engine.dispose()
+    command.downgrade(alembic_config(empty_url), "0039")
+    with engine.connect() as conn:
+        assert conn.execute(text(before)).tuples().all() == stored
+    engine.dispose()
+    upgrade(empty_url)

@@ -49,6 +49,11 @@ def _hours(delta: dt.timedelta) -> str:
     return f"{round(hours / 24)} days"
 
 
+def fade(rule: Rule) -> str:
+    """How a reason ends after the points: how fast they fade."""
+    return f", halves every {rule.half_life_days} days" if rule.half_life_days else ""
+
+
 def reason(rule: Rule, happening: Happening, points: int) -> str:
     """The sentence a rep reads next to the points."""
     what = rule.name
@@ -56,8 +61,7 @@ def reason(rule: Rule, happening: Happening, points: int) -> str:
         what = f"Replied within {_hours(happening.latency)}"
     if happening.subject:
         what += f" to '{happening.subject[:80]}'"
-    fade = f", halves every {rule.half_life_days} days" if rule.half_life_days else ""
-    return f"{what} {points:+d}{fade}"
+    return f"{what} {points:+d}{fade(rule)}"
 
 
 def award(rules: Sequence[Rule], happenings: Iterable[Happening]) -> list[Award]:
@@ -88,7 +92,7 @@ def plan(rules: Sequence[Rule]) -> Plan:
             rule, rule.part,
             None if rule.within_hours is None else dt.timedelta(hours=rule.within_hours),
             dt.timedelta(days=rule.period_days or 0) if capped else None,
-            f", halves every {rule.half_life_days} days" if rule.half_life_days else "",
+            fade(rule),
         ))  # fmt: skip
     return steps
 

@@ -17,14 +17,15 @@ from inboxcrm.scoring.rules import Part, Trigger
 
 class ScoreEvent(InWorkspace, Base):
     """One award a rule gave a lead: its points when given, how fast they fade, and the
-    sentence a rep reads. A rescore leaves the rows it would write again untouched."""
+    sentence a rep reads; with no points, the rule's full points (see `stored`). A rescore
+    leaves the rows it would write again untouched."""
 
     __tablename__ = "score_event"
 
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(40))
     part: Mapped[Part] = mapped_column(enum_column(Part))
-    points: Mapped[int]
+    points: Mapped[int | None]  # None: the rule's, with its half-life and reason's end
     half_life_days: Mapped[int | None]
     awarded_at: Mapped[dt.datetime]
     reason: Mapped[str] = mapped_column(String(300))

@@ -22,13 +22,12 @@ import gc
 import hashlib
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     Float,
-    String,
     and_,
     case,
     cast,
@@ -39,7 +38,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -65,6 +63,8 @@ from inboxcrm.scoring.rulesets import changed as changed_rules
 from inboxcrm.scoring.rulesets import recall, remember
 from inboxcrm.scoring.score import TOLERANCE, Standing, exact_score, standing
 from inboxcrm.scoring.settings import chosen
+from inboxcrm.scoring.stored import award as stored_award
+from inboxcrm.scoring.stored import form
 from inboxcrm.scoring.sums import Sums, micros, moment, read
 from inboxcrm.scoring.sums import name as entry_name
 from inboxcrm.scoring.temperature import Thresholds, temperature
@@ -340,9 +340,9 @@ def _rescore_full(
         fits = _fit(rules, lead.profile, ideal, have, out.now)
         lead.fits_now = _fits_digest(tuple(a.rule for a in fits))
         awards = award_by(steps, lead.happenings) + fits
-        add, drop = _diff(awards, _keys(lead, awards, have), have)
+        add, drop = _diff(awards, _keys(lead, awards, have, out.rules), have)
         out.dropping += drop
-        out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+        out.adding += [_row(out, lead, a, when) for a in add]
         sums = Sums(micros(out.now))
         sums.add(awards, out.points)
         lead.sums = sums.text()
@@ -365,8 +365,9 @@ def _rescore_known(
     their triggers' activities; the fit events diffed; the score from the stored events.
 
     A rule changed in its points, half-life or cap alone gives an award for the same
-    activities as before wherever its cap binds neither before nor now (`_bound`): those
-    leads' events of it are rewritten in SQL (`_rescale`), with no activity read."""
+    activities as before wherever its cap binds neither before nor now (`_bound`): each
+    of those leads' awards of it is the rule's full points, stored as that (see `stored`),
+    so nothing of it is read or written."""
     old = {r.key: r for r in was}
     scaled = [(old[r.key], r) for r in rules
               if r.key in keys and r.key in old and _rescales(old[r.key], r)]  # fmt: skip
@@ -374,7 +375,6 @@ def _rescore_known(
         bound = _bound(session, leads, scaled)
         free = {i: lead for i, lead in leads.items() if i not in bound}
         if free:
-            _rescale(session, leads, bound, scaled)
             done = frozenset(new.key for _, new in scaled)
             _redo(session, free, keys, keys - done, rules, ideal, out, when)
         leads = {i: leads[i] for i in sorted(bound)}
@@ -425,52 +425,6 @@ def _bound(
     return bound
 
 
-def _rescale(
-    session: Session,
-    leads: dict[int, _Lead],
-    bound: set[int],
-    scaled: Sequence[tuple[Rule, Rule]],
-) -> None:
-    """The leads' events of these rules (as they were, as they are) rewritten in SQL,
-    leaving out the `bound` leads: each award's new points and half-life, its reason's end
-    ("+8, halves every 30 days") as the rule's now. Nothing is written for a rule whose
-    points and half-life stayed. A reason is never cut at its 300 characters (a name of
-    at most 120, a subject of 80), so its end is the one `award_by` wrote."""
-    table = core_table(ScoreEvent)
-    for before, now in scaled:
-        if (before.points, before.half_life_days) == (now.points, now.half_life_days):
-            continue
-        was, will = _ending(before), _ending(now)
-        reason = func.substr(table.c.reason, 1, func.length(table.c.reason) - len(was),
-                             type_=String) + will  # fmt: skip
-        for chunk in _spans(leads):
-            left = [i for i in chunk if i in bound]
-            wheres: list[ColumnElement[bool]]
-            if len(left) * 2 > len(chunk):  # mostly bound: name the others instead
-                wheres = [
-                    table.c.lead_id.in_(part) for part in chunks(i for i in chunk if i not in bound)
-                ]
-            else:
-                wheres = [
-                    and_(
-                        _among(table.c.lead_id, chunk),
-                        *(table.c.lead_id.not_in(part) for part in chunks(left)),
-                    )
-                ]
-            for where in wheres:
-                session.execute(
-                    update(table)
-                    .where(where, table.c.rule == now.key, table.c.part == Part.engagement.value)
-                    .values(points=now.points, half_life_days=now.half_life_days, reason=reason)
-                )
-
-
-def _ending(rule: Rule) -> str:
-    """What an award of the rule's full points ends its reason with (see `award_by`)."""
-    fade = f", halves every {rule.half_life_days} days" if rule.half_life_days else ""
-    return f" {rule.points:+d}{fade}"
-
-
 def _redo(
     session: Session,
     leads: dict[int, _Lead],
@@ -513,7 +467,7 @@ def _replace(
     the awards `given`: one alike stays, one that changed in points or reason only is
     updated in place (`changing`), others are added or dropped."""
     for a in given:
-        row = _row(out.workspace_id, lead, a, when)
+        row = _row(out, lead, a, when)
         stored = was.pop((a.rule, a.source), None)
         if stored is None or stored[1] != row[6]:  # new, or dated otherwise
             out.adding.append(row)
@@ -602,7 +556,7 @@ def _rescore_appended(
     earlier = _capped_before(session, doing, rules)
     for lead in doing.values():
         given = award_by(steps, lead.happenings, earlier.get(lead.id))
-        out.adding += [_row(out.workspace_id, lead, a, when) for a in given]
+        out.adding += [_row(out, lead, a, when) for a in given]
         lead.extra += given
     later = {i for group in redone.values() for i in group}
     for i in later:
@@ -654,6 +608,7 @@ def _capped_before(
     new happening, oldest first (with `until`, only what it gave before the lead's time
     there: later awards are being redone)."""
     capped = {r.key: r.period_days for r in rules if r.cap is not None and r.period_days}
+    full = {r.key: r.points for r in rules}  # an event's points when stored as none
     found: dict[int, dict[str, list[tuple[dt.datetime, int]]]] = {}
     starts = {i: min(h.at for h in lead.happenings) for i, lead in leads.items() if lead.happenings}
     if not capped or not starts:
@@ -668,7 +623,8 @@ def _capped_before(
         for lead_id, rule, raw_at, points in rows:
             at = driver_time(raw_at)
             if until is None or at < until[lead_id]:
-                found.setdefault(lead_id, {}).setdefault(rule, []).append((at, points))
+                given = full[rule] if points is None else points
+                found.setdefault(lead_id, {}).setdefault(rule, []).append((at, given))
     for by_rule in found.values():
         for given in by_rule.values():
             given.sort(key=_first)
@@ -705,9 +661,9 @@ def _refit_and_settle(
     for lead in refit.values():
         have = fits.get(lead.id, _NOTHING_STORED)
         awards = _fit(rules, lead.profile, ideal, have, out.now)
-        add, drop = _diff(awards, _keys(lead, awards, have), have)
+        add, drop = _diff(awards, _keys(lead, awards, have, out.rules), have)
         out.dropping += drop
-        out.adding += [_row(out.workspace_id, lead, a, when) for a in add]
+        out.adding += [_row(out, lead, a, when) for a in add]
         if lead.kept is not None and (add or drop):  # its fit events are these awards now
             lead.kept.drop_fit()
             lead.extra += awards
@@ -1034,10 +990,10 @@ def _sums(
             ):
                 exact.append(lead.id)
                 continue
-            awards = _Unread(functools.partial(_newest_first, session, lead.id, now, order))
+            awards = _Unread(functools.partial(_newest_first, session, lead.id, now, out, order))
             seen[lead.id] = Standing(now, max(0, round(total)), last, awards, steady, fading,
                                      scale, False, rising)  # fmt: skip
-    awards_of = _events(session, exact, order)
+    awards_of = _events(session, exact, out.rules, order)
     for lead_id in exact:
         seen[lead_id] = standing(awards_of.get(lead_id, []), now)
     return seen
@@ -1056,11 +1012,11 @@ def _sum_rows(
     given cost a sixth of them)."""
     now, at = out.now, micros(out.now)
     given = ScoreEvent.awarded_at <= now
-    half_life = ScoreEvent.half_life_days
+    points, half_life = _as_given(out.rules)
     days, stray = _ages(session, now, ScoreEvent.awarded_at)
-    faded = ScoreEvent.points * func.power(literal(0.5, Float), days / half_life)
-    worth = case((half_life.is_(None), cast(ScoreEvent.points, Float)), else_=faded)
-    engaged = and_(ScoreEvent.part == Part.engagement, ScoreEvent.points > 0)
+    faded = points * func.power(literal(0.5, Float), days / half_life)
+    worth = case((half_life.is_(None), cast(points, Float)), else_=faded)
+    engaged = and_(ScoreEvent.part == Part.engagement, points > 0)
     skip: tuple[ColumnElement[bool], ...] = ()
     if fresh_rules:
         fresh = ScoreEvent.rule.in_(sorted(fresh_rules))
@@ -1068,12 +1024,11 @@ def _sum_rows(
     for chunk in _spans(leads):
         among = _among(ScoreEvent.lead_id, chunk)
         rows = driver_rows(session,
-            select(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule, ScoreEvent.half_life_days,
-                   func.sum(worth), func.sum(func.abs(ScoreEvent.points)),
-                   func.max(case((engaged, ScoreEvent.awarded_at))), func.max(ScoreEvent.points))
+            select(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule, half_life,
+                   func.sum(worth), func.sum(func.abs(points)),
+                   func.max(case((engaged, ScoreEvent.awarded_at))), func.max(points))
             .where(among, given, *skip)
-            .group_by(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule,
-                      ScoreEvent.half_life_days)
+            .group_by(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule, half_life)
         )  # fmt: skip
         for lead_id, part, rule, days_to_half, total, points, last, most in rows:
             s = sums.get(lead_id)
@@ -1089,9 +1044,25 @@ def _sum_rows(
             sums.setdefault(lead_id, Sums(at)).odd = True
 
 
-def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int, list[Award]]:
-    """The leads' stored events as awards, in the order a full rescore gives them (by
-    time, then activity, then rule, fit last), so they add up to the same floats."""
+def _as_given(rules: Mapping[str, Rule]) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """An event's points and half-life in SQL, those stored as none the rule's (`stored`)."""
+    full = ScoreEvent.points.is_(None)
+    points = {key: r.points for key, r in rules.items()}
+    fades = {key: r.half_life_days for key, r in rules.items() if r.half_life_days}
+    rule_points = case(points, value=ScoreEvent.rule, else_=0) if points else literal(0)
+    rule_fade = case(fades, value=ScoreEvent.rule, else_=null()) if fades else null()
+    return (
+        func.coalesce(ScoreEvent.points, rule_points),
+        case((full, rule_fade), else_=ScoreEvent.half_life_days),
+    )
+
+
+def _events(
+    session: Session, ids: list[int], rules: Mapping[str, Rule], order: dict[str, int]
+) -> dict[int, list[Award]]:
+    """The leads' stored events as awards by these rules (by key), in the order a full
+    rescore gives them (by time, then activity, then rule, fit last), so they add up to
+    the same floats."""
     awards: dict[int, list[Award]] = {}
     for chunk in _spans(ids):
         rows = driver_rows(session,
@@ -1102,8 +1073,9 @@ def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int
         )  # fmt: skip
         for lead_id, rule, part, points, at, half_life, why, source in rows:
             awards.setdefault(lead_id, []).append(
-                Award(rule, Part(part), points, driver_time(at), half_life, why, source)
-            )
+                stored_award(rules, rule, Part(part), points, driver_time(at), half_life, why,
+                             source)
+            )  # fmt: skip
     last = len(order)
     for given in awards.values():
         given.sort(key=lambda a: (a.at, a.source is None, a.source or 0, order.get(a.rule, last)))
@@ -1111,9 +1083,10 @@ def _events(session: Session, ids: list[int], order: dict[str, int]) -> dict[int
 
 
 def _newest_first(
-    session: Session, lead_id: int, now: dt.datetime, order: dict[str, int]
+    session: Session, lead_id: int, now: dt.datetime, out: _Out, order: dict[str, int]
 ) -> Sequence[Award]:
-    return standing(_events(session, [lead_id], order).get(lead_id, []), now).newest_first
+    awards = _events(session, [lead_id], out.rules, order).get(lead_id, [])
+    return standing(awards, now).newest_first
 
 
 class _Unread(Sequence[Award]):
@@ -1190,11 +1163,6 @@ def _first(row: Any) -> Any:
     return row[0]
 
 
-def as_award(event: ScoreEvent) -> Award:
-    return Award(event.rule, event.part, event.points, event.awarded_at, event.half_life_days,
-                 event.reason, event.activity_id)  # fmt: skip
-
-
 def _fit(
     rules: Sequence[Rule],
     profile: Profile,
@@ -1211,11 +1179,13 @@ def _fit(
     ]  # fmt: skip
 
 
-def _keys(lead: _Lead, awards: list[Award], have: _Stored) -> list[tuple[Any, ...]]:
-    """Each award as a stored event's key: its fields, with its time as the driver returned
-    the activity's (or the fit award's first) time. Equal texts are equal times, so the
-    stored events need no reading of their times; a time stored in another form only
-    costs a rewrite of its event."""
+def _keys(
+    lead: _Lead, awards: list[Award], have: _Stored, rules: Mapping[str, Rule]
+) -> list[tuple[Any, ...]]:
+    """Each award as a stored event's key: its fields as stored (`stored.form`, by these
+    rules), with its time as the driver returned the activity's (or the fit award's
+    first) time. Equal texts are equal times, so the stored events need no reading of
+    their times; a time stored in another form only costs a rewrite of its event."""
     times = lead.stored_at
     since = have.fit_since
     keys = []
@@ -1226,7 +1196,8 @@ def _keys(lead: _Lead, awards: list[Award], have: _Stored) -> list[tuple[Any, ..
             at = since[a.rule][0]
         else:
             at = a.at  # new: no stored event has it
-        keys.append((a.rule, a.part.value, a.points, at, a.half_life_days, a.reason, a.source))
+        points, half_life, reason = form(rules.get(a.rule), a.points, a.half_life_days, a.reason)
+        keys.append((a.rule, a.part.value, points, at, half_life, reason, a.source))
     return keys
 
 
@@ -1253,13 +1224,14 @@ EVENT_COLUMNS = ("workspace_id", "lead_id", "rule", "part", "points", "half_life
                  "awarded_at", "reason", "activity_id")  # fmt: skip
 
 
-def _row(workspace_id: int, lead: _Lead, a: Award, when: Callable[[Any], Any]) -> tuple[Any, ...]:
-    """An award as EVENT_COLUMNS' values for the driver: its time as the activity's was
-    read, when it is that activity's."""
+def _row(out: _Out, lead: _Lead, a: Award, when: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """An award as EVENT_COLUMNS' values for the driver, as stored (`stored.form`): its
+    time as the activity's was read, when it is that activity's."""
     known = lead.stored_at.get(a.source) if a.source is not None else None
     at = known[0] if known is not None and known[1] == a.at else when(a.at)
-    return (workspace_id, lead.id, a.rule, a.part.value, a.points, a.half_life_days, at,
-            a.reason[:300], a.source)  # fmt: skip
+    points, half_life, reason = form(out.rules.get(a.rule), a.points, a.half_life_days, a.reason)
+    return (out.workspace_id, lead.id, a.rule, a.part.value, points, half_life, at,
+            reason[:300], a.source)  # fmt: skip
 
 
 def next_look(

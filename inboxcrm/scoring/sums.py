@@ -7,8 +7,9 @@ far that worth may stray from the award-by-award sum (points awarded, times how 
 their ages were read: see `rescore.JULIAN_STRAY`), the latest award of positive
 engagement, and the rule's points when they were awarded. A rule since changed in its
 points alone, for a lead whose awards of it were never held back by its cap (the only
-leads whose events a rescore rewrites in SQL), is worth its awards times new points over
-old: applied as the sums are read, so that such a change rewrites no sums. A rule's
+leads whose events of it a rescore leaves as they are: each is worth the rule's full
+points, see `stored`), is worth its awards times new points over old: applied as the
+sums are read, so that such a change rewrites no sums. A rule's
 awards given again replace its entry. Valid while the lead's `scored_with` is: every
 rescore that writes score events writes both."""
 
@@ -102,15 +103,14 @@ class Sums:
         does not fit its rule (gone, or of another half-life): the sums cannot say."""
         days = (now - self.at) / DAY_MICROS
         for key, entry in self.entries.items():
-            if key[0] == "e":  # ENGAGED, then the rule's key (a hot loop: no startswith)
-                rule = rules.get(key[2:])
-                if rule is None or (rule.half_life_days or 0) != entry[0] or not entry[4]:
-                    return False
-                if rule.points != entry[4]:
-                    factor = rule.points / entry[4]
-                    entry[1] *= factor
-                    entry[2] *= abs(factor)
-                    entry[4] = rule.points
+            rule = rules.get(key[2:])
+            if rule is None or (rule.half_life_days or 0) != entry[0] or not entry[4]:
+                return False
+            if rule.points != entry[4]:
+                factor = rule.points / entry[4]
+                entry[1] *= factor
+                entry[2] *= abs(factor)
+                entry[4] = rule.points
             if entry[0]:
                 entry[1] *= 0.5 ** (days / entry[0])
         self.at = now

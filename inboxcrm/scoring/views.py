@@ -8,8 +8,9 @@ from flask import Blueprint, render_template
 from inboxcrm.db import utcnow
 from inboxcrm.leads.models import Lead
 from inboxcrm.scoring.chart import chart
-from inboxcrm.scoring.panel import CHART_DAYS, awards_of, temperature_changes
+from inboxcrm.scoring.panel import CHART_DAYS, temperature_changes
 from inboxcrm.scoring.score import breakdown, series
+from inboxcrm.scoring.stored import awards_of
 from inboxcrm.web import login_required, member, scope
 
 bp = Blueprint("scoring", __name__)
@@ -23,7 +24,7 @@ def why(lead_id: int) -> str:
     s = scope()
     lead = s.get(Lead, lead_id)
     now = utcnow()
-    awards = awards_of(s, lead.id)
+    awards = awards_of(s.session, lead)
     changes = temperature_changes(s, lead.id, SHOWN_CHANGES)
     seen = breakdown(awards, now)
     older = seen.lines[SHOWN_LINES:]

@@ -21,6 +21,7 @@ from inboxcrm.mail.store import Added
 from inboxcrm.scoring.jobs import rescore_queued
 from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.steps import score_leads
+from inboxcrm.scoring.stored import award, rules_of
 from inboxcrm.tenancy import Scope
 from tests.factories import MailboxFactory, MemberFactory, WorkspaceFactory
 from tests.support.signals import fetched, gmail_bounce, message, out_of_office
@@ -59,9 +60,17 @@ def nina(session: Session) -> Lead:
 
 
 def events(session: Session) -> list[tuple[int, str, int, str]]:
+    """Each stored event with its points and reason as read, by its lead's rules."""
     session.expire_all()
     rows = session.scalars(select(ScoreEvent).order_by(ScoreEvent.awarded_at, ScoreEvent.id))
-    return [(e.id, e.rule, e.points, e.reason) for e in rows]
+    read = []
+    for e in rows:
+        lead = session.get_one(Lead, e.lead_id)
+        rules = rules_of(session, lead.workspace_id, lead.scored_with)
+        a = award(rules, e.rule, e.part, e.points, e.awarded_at, e.half_life_days, e.reason,
+                  e.activity_id)  # fmt: skip
+        read.append((e.id, e.rule, a.points, a.reason))
+    return read
 
 
 def two_quick_replies(session: Session, box: Mailbox) -> None:

@@ -18,9 +18,9 @@ from inboxcrm.accounts.models import Member, Role, Workspace
 from inboxcrm.db import Database, utcnow
 from inboxcrm.leads.models import ActivityKind, Lead
 from inboxcrm.scoring.jobs import RESCORE_STEP, rescore_queued
-from inboxcrm.scoring.models import ScoreEvent
 from inboxcrm.scoring.rescore import rescore
 from inboxcrm.scoring.settings import DEFAULTS, progress, replace_settings, scoring_of
+from inboxcrm.scoring.stored import awards_of
 from inboxcrm.stages.service import entry_stage
 from inboxcrm.tenancy import Scope
 from tests.factories import (
@@ -62,13 +62,8 @@ def met(session: Session, owner: Member, days_ago: float = 0, **fields: Any) -> 
 
 def reasons(session: Session, lead: Lead) -> list[tuple[str, int, str]]:
     session.expire_all()
-    return list(
-        session.execute(
-            select(ScoreEvent.rule, ScoreEvent.points, ScoreEvent.reason)
-            .where(ScoreEvent.lead_id == lead.id)
-            .order_by(ScoreEvent.rule)
-        ).tuples()
-    )
+    stored = awards_of(session, session.get_one(Lead, lead.id))
+    return sorted((a.rule, a.points, a.reason) for a in stored)
 
 
 def score(session: Session, lead: Lead) -> int:
