@@ -344,7 +344,7 @@ def _rescore_full(
         out.dropping += drop
         out.adding += [_row(out, lead, a, when) for a in add]
         sums = Sums(micros(out.now))
-        sums.add(awards, out.points)
+        sums.add(awards, out.rules)
         lead.sums = sums.text()
         _settle(lead, standing(awards, out.now), out)
     _write(session, out)
@@ -395,21 +395,29 @@ def _bound(
     session: Session, leads: dict[int, _Lead], scaled: Sequence[tuple[Rule, Rule]]
 ) -> set[int]:
     """The leads for which one of these rules' caps, before or now, may have held back an
-    award: n = cap / points happenings of its trigger within one period. Counted over all
-    the trigger's activities (a soft bounce, a slow reply too) and with a second to
-    spare: a lead this names needlessly only takes the longer way."""
+    award. Told by the lead's kept sums where they can (`Sums.free`), else in SQL: n =
+    cap / points happenings of its trigger within one period, counted over all the
+    trigger's activities (a soft bounce, a slow reply too) and with a second to spare. A
+    lead this names needlessly only takes the longer way."""
     bound: set[int] = set()
     for before, now in scaled:
         limits = {(abs(r.cap) // abs(r.points), r.period_days)
                   for r in (before, now) if r.cap is not None and r.period_days}  # fmt: skip
         if not limits:
             continue
+        unknown = []
+        for lead_id, lead in leads.items():
+            free = None if lead.kept is None else lead.kept.free(before, now)
+            if free is None:
+                unknown.append(lead_id)
+            elif not free:
+                bound.add(lead_id)
         kinds = [k for k, t in TRIGGERS.items() if t is now.trigger]
         order = (Activity.occurred_at, Activity.id)
         backs = {n: func.lag(Activity.occurred_at, n).over(partition_by=Activity.lead_id,
                                                            order_by=order).label(f"back{n}")
                  for n, _ in limits}  # fmt: skip
-        for chunk in _spans(leads):
+        for chunk in _spans(unknown):
             runs = (
                 select(Activity.lead_id, Activity.occurred_at.label("at"), *backs.values())
                 .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds))
@@ -964,7 +972,7 @@ def _sums(
             sums[lead.id] = s
             for adding in (fresh.get(lead.id), lead.extra):
                 if adding:
-                    s.add(adding, out.points)
+                    s.add(adding, out.rules)
                     touched = True
             if touched:
                 lead.sums = s.text()
@@ -972,7 +980,7 @@ def _sums(
             _sum_rows(session, out, summing, fresh_rules, sums)
             for lead in summing.values():
                 s = sums.setdefault(lead.id, Sums(at))
-                s.add(fresh.get(lead.id, ()), out.points)
+                s.add(fresh.get(lead.id, ()), out.rules)
                 lead.sums = s.text()
     quiet = dt.timedelta(days=out.thresholds.cold_after_days)
     seen: dict[int, Standing] = {}
@@ -1036,7 +1044,7 @@ def _sum_rows(
                 s = sums[lead_id] = Sums(at)
             last_us = None if last is None else micros(driver_time(last))
             entry = [days_to_half or 0, float(total), points * stray, last_us,
-                     out.points.get(rule, most)]  # fmt: skip
+                     out.points.get(rule, most), None]  # fmt: skip
             s.put(entry_name(part, rule), entry)
         later = driver_rows(session, select(ScoreEvent.lead_id).distinct()
                             .where(among, ~given, *skip))  # fmt: skip
@@ -1282,15 +1290,17 @@ def _look(
         found = next((m for m in moments if changes(m)), None)
     elif changes(moments[0]):
         found = moments[0]
+    elif not changes(moments[-1]):
+        found = None  # once true it stays true: none of them does
     else:
-        low, high = 1, len(moments)  # the first day it changes is in [low, high]
+        low, high = 1, len(moments) - 1  # the first day it changes is in [low, high]
         while low < high:
             middle = (low + high) // 2
             if changes(moments[middle]):
                 high = middle
             else:
                 low = middle + 1
-        found = moments[low] if low < len(moments) else None
+        found = moments[low]
     if found is not None:
         return found
     return moments[-1] if fading and score > 0 else None

@@ -5,7 +5,9 @@ rescore with nothing new reads none of its events.
 Each rule's awards are one entry: its half-life (0: none), their worth at the moment, how
 far that worth may stray from the award-by-award sum (points awarded, times how coarsely
 their ages were read: see `rescore.JULIAN_STRAY`), the latest award of positive
-engagement, and the rule's points when they were awarded. A rule since changed in its
+engagement, the rule's points when they were awarded, and for a capped rule how many of
+its awards fell in one period at most (what tells, with no activity read, whether its cap
+held any back: see `free`). A rule since changed in its
 points alone, for a lead whose awards of it were never held back by its cap (the only
 leads whose events of it a rescore leaves as they are: each is worth the rule's full
 points, see `stored`), is worth its awards times new points over old: applied as the
@@ -30,7 +32,9 @@ MICROSECOND = dt.timedelta(microseconds=1)
 FIT, ENGAGED = "f:", "e:"  # an entry's name: the part, then the rule's key
 
 # [half-life in days (0: none), worth at `Sums.at`, stray, last positive engagement
-# (microseconds since the epoch, None: none), the rule's points then]
+# (microseconds since the epoch, None: none), the rule's points then, and for a capped
+# rule [its period in days, the most of its awards within one period] (None: not known;
+# an entry kept by an earlier version has no sixth item)]
 Entry = list[Any]
 
 
@@ -54,11 +58,14 @@ class Sums:
     # awards of two half-lives.
     odd: bool = False
 
-    def add(self, awards: Iterable[Award], points: Mapping[str, int]) -> None:
-        """Awards added up one by one, as the SQL adds up stored events (`rescore._sums`);
-        `points`: the rules' points now, by key."""
+    def add(self, awards: Iterable[Award], rules: Mapping[str, Rule]) -> None:
+        """Awards added up one by one, as the SQL adds up stored events (`rescore._sums`),
+        by the rules now (by key). A capped rule's entry made here counts its densest
+        period from these awards; one added to, from what it had and these (at most)."""
         at = self.at
         entries = self.entries
+        capped: dict[str, tuple[int, list[int]]] = {}  # a capped rule's period, times here
+        had: dict[str, Any] = {}  # and what it counted before, for those it had
         for a in awards:
             given = micros(a.at)
             if given > at:
@@ -72,19 +79,54 @@ class Sums:
             )
             key = name(a.part, a.rule)
             entry = entries.get(key)
-            if entry is None or entry[0] != half_life:
+            rule = rules.get(a.rule)
+            made = entry is None or entry[0] != half_life
+            if entry is None or made:
                 self.odd = self.odd or entry is not None
-                entry = entries[key] = [half_life, 0.0, 0.0, None, points.get(a.rule, a.points)]
+                points = a.points if rule is None else rule.points
+                entry = entries[key] = [half_life, 0.0, 0.0, None, points, None]
+            if rule is not None and rule.cap is not None and rule.period_days:
+                if key not in capped:
+                    capped[key] = (rule.period_days, [])
+                    if not made:
+                        had[key] = entry[5] if len(entry) > 5 else None
+                capped[key][1].append(given)
             entry[1] += worth
             entry[2] += abs(a.points)
             engaged = a.part is Part.engagement and a.points > 0
             if engaged and (entry[3] is None or given > entry[3]):
                 entry[3] = given
+        for key, (period, times) in capped.items():
+            if key in had:  # a window may hold what it had and all of these
+                was = had[key]
+                dense = None if was is None or was[0] != period else [period, was[1] + len(times)]
+            else:
+                dense = [period, _densest(sorted(times), period * DAY_MICROS)]
+            entries[key][5:] = [dense]  # (an entry kept by an earlier version has five)
 
     def put(self, key: str, entry: Entry) -> None:
         """An entry summed elsewhere (in SQL)."""
         self.odd = self.odd or key in self.entries
         self.entries[key] = entry
+
+    def free(self, before: Rule, now: Rule) -> bool | None:
+        """Whether the cap of this engagement rule, as it was (`before`) and as it is, holds
+        back none of the lead's awards; None when the entry cannot tell (no count kept, or
+        for another period). Its awards as they were: all of the rule's full points only
+        when fewer than cap / points fell in any one period (at cap / points, one more may
+        have been held back unseen); then they are every happening it rewards, and the
+        rule now holds none back when at most cap / points of them fall in one."""
+        entry = self.entries.get(ENGAGED + now.key)
+        if entry is None:
+            return True  # it gave nothing: no happening of it (the first always earns)
+        dense = entry[5] if len(entry) > 5 else None
+        periods = {r.period_days for r in (before, now) if r.cap is not None}
+        if dense is None or periods != {dense[0]}:
+            return None
+        most = dense[1]
+        was = before.cap is None or most * abs(before.points) < abs(before.cap)
+        will = now.cap is None or most * abs(now.points) <= abs(now.cap)
+        return was and will
 
     def drop(self, rules: Iterable[str]) -> bool:
         """The entries of these rules' engagement awards gone; whether there were any."""
@@ -124,7 +166,7 @@ class Sums:
         stray = 1.0
         rising = False
         last = None
-        for half_life, worth, entry_stray, engaged, _ in self.entries.values():
+        for half_life, worth, entry_stray, engaged, *_ in self.entries.values():
             if half_life:
                 fading[half_life] = fading.get(half_life, 0.0) + worth
                 rising = rising or worth < 0
@@ -153,3 +195,14 @@ def read(text: str | None) -> Sums | None:
     if not isinstance(at, int) or not isinstance(entries, dict):
         return None
     return Sums(at, entries)
+
+
+def _densest(times: list[int], period: int) -> int:
+    """The most of these times (sorted) within one period: after a time less than a
+    period before, as a cap counts (`awards._Window.used`)."""
+    most, first = 0, 0
+    for last, time in enumerate(times):
+        while times[first] <= time - period:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
