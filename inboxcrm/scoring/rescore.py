@@ -67,7 +67,7 @@ from inboxcrm.scoring.stored import award as stored_award
 from inboxcrm.scoring.stored import form
 from inboxcrm.scoring.sums import Sums, micros, moment, read
 from inboxcrm.scoring.sums import name as entry_name
-from inboxcrm.scoring.temperature import Thresholds, temperature
+from inboxcrm.scoring.temperature import Thresholds, temperature, temperature_if
 
 TRIGGERS = {
     ActivityKind.reply: Trigger.reply,
@@ -1267,43 +1267,77 @@ def _look(
     multiplications (see `Standing.later`), and the day is found by halving.
 
     Halving is sound while the score only falls (no points dated later, no fading
-    negative points): going cold, falling DRIFT points or to nothing, or below a line,
-    once true stays true; what holds only while the score is still high (a lead with no
-    temperature, or a warm one, above a line; a cold one not quiet) holds on the first
-    day or never."""
+    negative points): then a moment is a change when its score is at most a line that
+    depends on whether the lead is quiet by then (`_lines`), and once a change, every
+    later moment is."""
     fading = bool(seen.fading)  # an award with a half-life, given by now
     if not fading and current in (None, Temperature.cold):
         return None
     now = seen.now
     moments = _days_ahead(now)
-    if last_engaged_at is not None:
-        quiet = last_engaged_at + thresholds.quiet
-        if quiet > now:
-            moments = sorted([*moments, quiet])
-
-    def changes(moment: dt.datetime) -> bool:
-        later = seen.later(moment)
-        hot = temperature(current, later, last_engaged_at, moment, thresholds)
-        return hot is not current or score - later >= DRIFT or (score > 0 and later == 0)
-
-    if seen.rising:
-        found = next((m for m in moments if changes(m)), None)
-    elif changes(moments[0]):
-        found = moments[0]
-    elif not changes(moments[-1]):
-        found = None  # once true it stays true: none of them does
+    quiet = None if last_engaged_at is None else last_engaged_at + thresholds.quiet
+    if quiet is not None and quiet > now:
+        moments = sorted([*moments, quiet])
+    lines = None
+    if not seen.rising:
+        quiet_now = quiet is not None and quiet <= now
+        lines = _lines(current, score, quiet is not None, quiet_now, thresholds)
+    if lines is None:
+        found = next((m for m in moments if _changes(seen, current, score, last_engaged_at, m,
+                                                      thresholds)), None)  # fmt: skip
     else:
-        low, high = 1, len(moments) - 1  # the first day it changes is in [low, high]
+        low, high = 0, len(moments)  # the first moment that changes is in [low, high]
         while low < high:
             middle = (low + high) // 2
-            if changes(moments[middle]):
+            moment = moments[middle]
+            if seen.later(moment) <= lines[quiet is not None and moment >= quiet]:
                 high = middle
             else:
                 low = middle + 1
-        found = moments[low]
+        found = moments[low] if low < len(moments) else None
     if found is not None:
         return found
     return moments[-1] if fading and score > 0 else None
+
+
+def _changes(
+    seen: Standing,
+    current: Temperature | None,
+    score: int,
+    last_engaged_at: dt.datetime | None,
+    moment: dt.datetime,
+    thresholds: Thresholds,
+) -> bool:
+    """Whether the lead's temperature changes by `moment`, or its score falls DRIFT points
+    (or to nothing)."""
+    later = seen.later(moment)
+    hot = temperature(current, later, last_engaged_at, moment, thresholds)
+    return hot is not current or score - later >= DRIFT or (score > 0 and later == 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _lines(
+    current: Temperature | None, score: int, engaged: bool, quiet_now: bool, thresholds: Thresholds
+) -> tuple[int, int] | None:
+    """For a lead at `score` and `current` now whose score only falls: the highest score
+    a later moment may have and change (`_changes`), while the lead is not quiet yet and
+    once it is (-1: none); every lower score changes too (DRIFT below `score` always
+    does). None when a lower score would not always change, or when being quiet would
+    make a change less likely: then each moment is looked at in turn."""
+    found = []
+    for quiet in (True,) * 2 if quiet_now else (False, True):
+        line = None
+        for later in range(score, max(score - DRIFT, 0) - 1, -1):
+            hot = temperature_if(current, later, quiet, thresholds) if engaged else None
+            changes = hot is not current or score - later >= DRIFT or (score > 0 and later == 0)
+            if changes and line is None:
+                line = later
+            elif not changes and line is not None:
+                return None  # a change at a higher score than one without
+        found.append(-1 if line is None else line)
+    if found[0] > found[1]:
+        return None
+    return found[0], found[1]
 
 
 @functools.lru_cache(maxsize=4)

@@ -53,7 +53,13 @@ def temperature(
 ) -> Temperature | None:
     if last_engaged_at is None:
         return None
-    quiet = now - last_engaged_at >= thresholds.quiet
+    return temperature_if(previous, score, now - last_engaged_at >= thresholds.quiet, thresholds)
+
+
+def temperature_if(
+    previous: Temperature | None, score: int, quiet: bool, thresholds: Thresholds
+) -> Temperature | None:
+    """`temperature` for a lead that engaged, quiet by now or not."""
     was_warm = previous in (Temperature.hot, Temperature.warm, Temperature.cold)
     if quiet:
         return Temperature.cold if was_warm else None
