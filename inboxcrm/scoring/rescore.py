@@ -111,7 +111,7 @@ def _text(value: str | None) -> str:
     return value or ""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Lead:
     id: int
     profile: Profile

@@ -14,6 +14,7 @@ one of the workspace's temperature lines or the move rule's line (which ones it 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -60,10 +61,12 @@ def act(
     scope = Scope(session, workspace_id)
     actions = load(scope)
     lines = _lines(actions, thresholds)
-    crossed = [
-        (c, [line for line in lines if c.score_before < line["at"] <= c.score]) for c in changes
+    ats = sorted(line["at"] for line in lines)
+    crossed = [  # a line in (before, now]: two halvings per change (a workspace has 100,000)
+        (c, [line for line in lines if c.score_before < line["at"] <= c.score])
+        for c in changes
+        if bisect.bisect_right(ats, c.score_before) < bisect.bisect_right(ats, c.score)
     ]
-    crossed = [(c, reached) for c, reached in crossed if reached]
     turned = [c for c in changes if c.temperature is not c.temperature_before]
     hot = [
         c for c in turned
