@@ -24,7 +24,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Float,
@@ -137,9 +137,9 @@ class _Lead:
     extra: list[Award] = field(default_factory=list)  # awards written since `kept`
 
 
-@dataclass(frozen=True)
-class Change:
-    """A lead's score and temperature before and after a rescore (for the score actions)."""
+class Change(NamedTuple):
+    """A lead's score and temperature before and after a rescore (for the score actions;
+    a tuple: a workspace rescore makes one per lead it moves)."""
 
     lead_id: int
     score_before: int
@@ -225,7 +225,8 @@ def _rescore(
     rules, ideal, thresholds = chosen(session, workspace_id, rules, ideal, thresholds)
     by_key = {r.key: r for r in rules}
     out = _Out(workspace_id, now, thresholds, remember(session, workspace_id, rules), by_key)
-    digests = {_rules_of(lead) for lead in leads.values()}
+    scored = {lead.id: _scored_with(lead) for lead in leads.values()}
+    digests = {rules_digest for rules_digest, _, _ in scored.values()}
     before: dict[str, _Since] = {out.scored_with: _SAME} if out.scored_with in digests else {}
     before.update(  # the set stored under today's digest is today's: no need to read it
         (key, _since(was, rules))
@@ -235,7 +236,7 @@ def _rescore(
     known: dict[_Since, dict[int, _Lead]] = {}
     appended: dict[int, _Lead] = {}  # the same rules, activities added since
     for lead in leads.values():
-        rules_digest, activities, fits = _scored_with(lead)
+        rules_digest, activities, fits = scored[lead.id]
         since = before.get(rules_digest)
         lead.fits = fits
         if since is not None and activities == lead.activities:
@@ -311,10 +312,6 @@ def _scored_with(lead: _Lead) -> tuple[str, str, str]:
     rules_digest, _, rest = (lead.scored_with or "").partition(":")
     activities, _, fits = rest.rpartition(":")
     return rules_digest, activities, fits
-
-
-def _rules_of(lead: _Lead) -> str:
-    return _scored_with(lead)[0]
 
 
 @functools.lru_cache(maxsize=256)

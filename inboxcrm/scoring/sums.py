@@ -31,6 +31,9 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
 FIT, ENGAGED = "f:", "e:"  # an entry's name: the part, then the rule's key
 
+# (what never fades, per half-life what fades, the stray of it all, whether it may rise
+# later: fading negative points, the latest positive engagement)
+Fold = tuple[float, dict[int, float], float, bool, int | None]
 # [half-life in days (0: none), worth at `Sums.at`, stray, last positive engagement
 # (microseconds since the epoch, None: none), the rule's points then, and for a capped
 # rule [its period in days, the most of its awards within one period] (None: not known;
@@ -57,6 +60,7 @@ class Sums:
     # Not to be kept (summed again next time): awards dated after `at`, or a rule's
     # awards of two half-lives.
     odd: bool = False
+    fold: Fold | None = field(default=None, repr=False, compare=False)  # `folded`, if known
 
     def add(self, awards: Iterable[Award], rules: Mapping[str, Rule]) -> None:
         """Awards added up one by one, as the SQL adds up stored events (`rescore._sums`),
@@ -64,6 +68,7 @@ class Sums:
         period from these awards; one added to, from what it had and these (at most)."""
         at = self.at
         entries = self.entries
+        self.fold = None
         capped: dict[str, tuple[int, list[int]]] = {}  # a capped rule's period, times here
         had: dict[str, Any] = {}  # and what it counted before, for those it had
         for a in awards:
@@ -106,6 +111,7 @@ class Sums:
 
     def put(self, key: str, entry: Entry) -> None:
         """An entry summed elsewhere (in SQL)."""
+        self.fold = None
         self.odd = self.odd or key in self.entries
         self.entries[key] = entry
 
@@ -133,34 +139,54 @@ class Sums:
         dropped = False
         for rule in rules:
             dropped = self.entries.pop(ENGAGED + rule, None) is not None or dropped
+        if dropped:
+            self.fold = None
         return dropped
 
     def drop_fit(self) -> None:
+        self.fold = None
         for key in [k for k in self.entries if k.startswith(FIT)]:
             del self.entries[key]
 
     def moved(self, now: int, rules: Mapping[str, Rule]) -> bool:
         """The same awards as of a later moment, by the rules now (see the module's note):
-        each fading entry faded, each scaled to its rule's points. False when an entry
-        does not fit its rule (gone, or of another half-life): the sums cannot say."""
+        each fading entry faded, each scaled to its rule's points, and folded on the way
+        (a rescore's hot loop: one pass). False when an entry does not fit its rule (gone,
+        or of another half-life): the sums cannot say."""
         days = (now - self.at) / DAY_MICROS
+        steady = 0.0
+        fading: dict[int, float] = {}
+        stray = 1.0
+        rising = False
+        last = None
         for key, entry in self.entries.items():
             rule = rules.get(key[2:])
-            if rule is None or (rule.half_life_days or 0) != entry[0] or not entry[4]:
+            half_life = entry[0]
+            if rule is None or (rule.half_life_days or 0) != half_life or not entry[4]:
+                self.fold = None
                 return False
             if rule.points != entry[4]:
                 factor = rule.points / entry[4]
                 entry[1] *= factor
                 entry[2] *= abs(factor)
                 entry[4] = rule.points
-            if entry[0]:
-                entry[1] *= 0.5 ** (days / entry[0])
+            if half_life:  # as `folded` adds up
+                worth = entry[1] = entry[1] * 0.5 ** (days / half_life)
+                fading[half_life] = fading.get(half_life, 0.0) + worth
+                rising = rising or worth < 0
+            else:
+                steady += entry[1]
+            stray += entry[2]
+            engaged = entry[3]
+            if engaged is not None and (last is None or engaged > last):
+                last = engaged
         self.at = now
+        self.fold = steady, fading, stray, rising, last
         return True
 
-    def folded(self) -> tuple[float, dict[int, float], float, bool, int | None]:
-        """(what never fades, per half-life what fades, the stray of it all, whether it
-        may rise later: fading negative points, the latest positive engagement)."""
+    def folded(self) -> Fold:
+        if self.fold is not None:
+            return self.fold
         steady = 0.0
         fading: dict[int, float] = {}
         stray = 1.0
