@@ -135,6 +135,7 @@ class _Lead:
     kept: Sums | None = None  # those stored sums, while they sum its stored events
     touched: bool = False  # `kept` lost entries here (its fit awards changed)
     extra: list[Award] = field(default_factory=list)  # awards written since `kept`
+    then: int | None = None  # its score when it last engaged, if its sums told (first look)
 
 
 class Change(NamedTuple):
@@ -734,7 +735,7 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
     """The lead's temperature and next look from its standing, and what to write."""
     now, thresholds = out.now, out.thresholds
     hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
-    if hot is None and lead.first_look and _went_quiet(seen, now, thresholds):
+    if hot is None and lead.first_look and _went_quiet(seen, now, thresholds, lead.then):
         hot = Temperature.cold
     rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds)
     if (seen.score, hot) != (lead.score, lead.temperature):
@@ -765,14 +766,18 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
 _WRITES = ("score", "temperature", "rescore_at", "engaged_at", "scored_with", "score_sums")
 
 
-def _went_quiet(seen: Standing, now: dt.datetime, thresholds: Thresholds) -> bool:
+def _went_quiet(
+    seen: Standing, now: dt.datetime, thresholds: Thresholds, then: int | None = None
+) -> bool:
     """A lead that never had a temperature, quiet now, that was warm or hot when it last
-    engaged: its history came in one go (a first sync, a backfill), and watched all along
-    it would have been warm then and cold now, so it is cold."""
+    engaged (its score `then`, unless added up here): its history came in one go (a first
+    sync, a backfill), and watched all along it would have been warm then and cold now,
+    so it is cold."""
     last = seen.last_engaged_at
     if last is None or now - last < dt.timedelta(days=thresholds.cold_after_days):
         return False
-    then = exact_score(seen.newest_first, last)
+    if then is None:
+        then = exact_score(seen.newest_first, last)
     return temperature(None, then, last, last, thresholds) is not None
 
 
@@ -988,13 +993,14 @@ def _sums(
             steady, fading, scale, rising, last_us = s.folded()
             last = None if last_us is None else moment(last_us)
             total = steady + sum(fading.values())
-            if (
-                s.odd
-                or abs(total - math.floor(total) - 0.5) <= TOLERANCE * scale
-                or (lead.first_look and last is not None and now - last >= quiet)
-            ):
+            if s.odd or abs(total - math.floor(total) - 0.5) <= TOLERANCE * scale:
                 exact.append(lead.id)
                 continue
+            if lead.first_look and last_us is not None and now - moment(last_us) >= quiet:
+                lead.then = s.score_at(last_us)  # was it warm then? (`_went_quiet`)
+                if lead.then is None:
+                    exact.append(lead.id)
+                    continue
             awards = _Unread(functools.partial(_newest_first, session, lead.id, now, out, order))
             seen[lead.id] = Standing(now, max(0, round(total)), last, awards, steady, fading,
                                      scale, False, rising)  # fmt: skip
@@ -1031,17 +1037,18 @@ def _sum_rows(
         rows = driver_rows(session,
             select(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule, half_life,
                    func.sum(worth), func.sum(func.abs(points)),
-                   func.max(case((engaged, ScoreEvent.awarded_at))), func.max(points))
+                   func.max(case((engaged, ScoreEvent.awarded_at))), func.max(points),
+                   func.max(ScoreEvent.awarded_at))
             .where(among, given, *skip)
             .group_by(ScoreEvent.lead_id, ScoreEvent.part, ScoreEvent.rule, half_life)
         )  # fmt: skip
-        for lead_id, part, rule, days_to_half, total, points, last, most in rows:
+        for lead_id, part, rule, days_to_half, total, points, last, most, latest in rows:
             s = sums.get(lead_id)
             if s is None:
                 s = sums[lead_id] = Sums(at)
             last_us = None if last is None else micros(driver_time(last))
             entry = [days_to_half or 0, float(total), points * stray, last_us,
-                     out.points.get(rule, most), None]  # fmt: skip
+                     out.points.get(rule, most), None, micros(driver_time(latest))]  # fmt: skip
             s.put(entry_name(part, rule), entry)
         later = driver_rows(session, select(ScoreEvent.lead_id).distinct()
                             .where(among, ~given, *skip))  # fmt: skip

@@ -5,9 +5,10 @@ rescore with nothing new reads none of its events.
 Each rule's awards are one entry: its half-life (0: none), their worth at the moment, how
 far that worth may stray from the award-by-award sum (points awarded, times how coarsely
 their ages were read: see `rescore.JULIAN_STRAY`), the latest award of positive
-engagement, the rule's points when they were awarded, and for a capped rule how many of
-its awards fell in one period at most (what tells, with no activity read, whether its cap
-held any back: see `free`). A rule since changed in its
+engagement, the rule's points when they were awarded, for a capped rule how many of its
+awards fell in one period at most (what tells, with no activity read, whether its cap held
+any back: see `free`), and its latest award (what tells the score at an earlier moment
+after which none was given: see `score_at`). A rule since changed in its
 points alone, for a lead whose awards of it were never held back by its cap (the only
 leads whose events of it a rescore leaves as they are: each is worth the rule's full
 points, see `stored`), is worth its awards times new points over old: applied as the
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from inboxcrm.scoring.awards import Award
 from inboxcrm.scoring.rules import Part, Rule
+from inboxcrm.scoring.score import TOLERANCE
 
 DAY_MICROS = 86400 * 10**6
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -35,9 +38,9 @@ FIT, ENGAGED = "f:", "e:"  # an entry's name: the part, then the rule's key
 # later: fading negative points, the latest positive engagement)
 Fold = tuple[float, dict[int, float], float, bool, int | None]
 # [half-life in days (0: none), worth at `Sums.at`, stray, last positive engagement
-# (microseconds since the epoch, None: none), the rule's points then, and for a capped
-# rule [its period in days, the most of its awards within one period] (None: not known;
-# an entry kept by an earlier version has no sixth item)]
+# (microseconds since the epoch, None: none), the rule's points then, for a capped rule
+# [its period in days, the most of its awards within one period] (None: not known), and
+# its latest award (microseconds). An entry kept by an earlier version ends sooner.]
 Entry = list[Any]
 
 
@@ -89,13 +92,15 @@ class Sums:
             if entry is None or made:
                 self.odd = self.odd or entry is not None
                 points = a.points if rule is None else rule.points
-                entry = entries[key] = [half_life, 0.0, 0.0, None, points, None]
+                entry = entries[key] = [half_life, 0.0, 0.0, None, points, None, given]
             if rule is not None and rule.cap is not None and rule.period_days:
                 if key not in capped:
                     capped[key] = (rule.period_days, [])
                     if not made:
                         had[key] = entry[5] if len(entry) > 5 else None
                 capped[key][1].append(given)
+            if len(entry) > 6 and given > entry[6]:
+                entry[6] = given
             entry[1] += worth
             entry[2] += abs(a.points)
             engaged = a.part is Part.engagement and a.points > 0
@@ -107,7 +112,11 @@ class Sums:
                 dense = None if was is None or was[0] != period else [period, was[1] + len(times)]
             else:
                 dense = [period, _densest(sorted(times), period * DAY_MICROS)]
-            entries[key][5:] = [dense]  # (an entry kept by an earlier version has five)
+            entry = entries[key]
+            if len(entry) > 5:
+                entry[5] = dense
+            else:  # kept by an earlier version
+                entry.append(dense)
 
     def put(self, key: str, entry: Entry) -> None:
         """An entry summed elsewhere (in SQL)."""
@@ -183,6 +192,23 @@ class Sums:
         self.at = now
         self.fold = steady, fading, stray, rising, last
         return True
+
+    def score_at(self, earlier: int) -> int | None:
+        """The score at an earlier moment (microseconds) after which no award was given,
+        each fading entry faded back; None when the sums cannot tell it for sure (an award
+        since, or a sum too close to a half point to round)."""
+        total = 0.0
+        stray = 1.0
+        back = (self.at - earlier) / DAY_MICROS  # days
+        for entry in self.entries.values():
+            if len(entry) < 7 or entry[6] > earlier:
+                return None
+            half_life, worth = entry[0], entry[1]
+            total += worth * 2.0 ** (back / half_life) if half_life else worth
+            stray += entry[2]
+        if abs(total - math.floor(total) - 0.5) <= TOLERANCE * stray:
+            return None
+        return max(0, round(total))
 
     def folded(self) -> Fold:
         if self.fold is not None:

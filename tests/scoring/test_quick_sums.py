@@ -16,7 +16,7 @@ from inboxcrm.leads.models import Temperature
 from inboxcrm.scoring.awards import Award, Happening, award, reason
 from inboxcrm.scoring.rescore import DRIFT, LOOK_AHEAD_DAYS, next_look
 from inboxcrm.scoring.rules import DEFAULT_RULES, Part, Rule, Trigger
-from inboxcrm.scoring.score import breakdown, series, standing
+from inboxcrm.scoring.score import breakdown, exact_score, series, standing
 from inboxcrm.scoring.sums import Sums, micros
 from inboxcrm.scoring.temperature import Thresholds, temperature
 
@@ -214,3 +214,26 @@ def test_the_kept_sums_tell_whether_a_cap_holds_any_award_back_as_adding_up_does
     assert told[False] > LEADS / 4
     other = replace(before, period_days=period + 1)
     assert sums.free(before, other) is None  # counted for another period: cannot tell
+
+
+def test_the_kept_sums_tell_the_score_when_a_lead_last_engaged_as_adding_up_does() -> None:
+    """`Sums.score_at`, faded back from now to the latest positive engagement: the score
+    then award by award, or None where an award came later (a bounce after the last
+    reply) or the sum is too close to a half point."""
+    rng = random.Random(17)
+    told = 0
+    for n in range(LEADS):
+        awards = [a for a in random_awards(rng, RULES) if a.at <= NOW]
+        seen = standing(awards, NOW)
+        last = seen.last_engaged_at
+        if last is None:
+            continue
+        sums = Sums(micros(NOW))
+        sums.add(awards, {r.key: r for r in RULES})
+        then = sums.score_at(micros(last))
+        if any(a.at > last for a in awards):
+            assert then is None, n
+        elif then is not None:
+            assert then == exact_score(seen.newest_first, last), n
+            told += 1
+    assert told > LEADS / 4
