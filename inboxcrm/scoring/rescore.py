@@ -15,6 +15,7 @@ scored before rule sets were kept) has every rule recomputed and its events diff
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import functools
@@ -171,6 +172,7 @@ class _Out:
     updates: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
+    lines: dict[tuple[Any, ...], tuple[int, int] | None] = field(default_factory=dict)  # `_look`
     # leads whose score is summed from their stored events once all are written: by the
     # rules whose events were just awarded (not summed in SQL), with those awards
     settling: dict[frozenset[str], tuple[dict[int, _Lead], dict[int, list[Award]]]] = field(
@@ -737,7 +739,7 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
     hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
     if hot is None and lead.first_look and _went_quiet(seen, now, thresholds, lead.then):
         hot = Temperature.cold
-    rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds)
+    rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds, out.lines)
     if (seen.score, hot) != (lead.score, lead.temperature):
         out.moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
     if hot is not lead.temperature:
@@ -1257,7 +1259,7 @@ def next_look(
     """When, with no new mail, the temperature would change or the score would have faded
     by DRIFT points (or to nothing): the first day of the next LOOK_AHEAD_DAYS it does, or
     the end of that look ahead while points are still fading; None when nothing will."""
-    return _look(standing(awards, now), current, score, last_engaged_at, thresholds)
+    return _look(standing(awards, now), current, score, last_engaged_at, thresholds, {})
 
 
 def _look(
@@ -1266,9 +1268,12 @@ def _look(
     score: int,
     last_engaged_at: dt.datetime | None,
     thresholds: Thresholds,
+    lines: dict[tuple[Any, ...], tuple[int, int] | None],
 ) -> dt.datetime | None:
     """`next_look` from the awards' standing now: each day's score is a few
-    multiplications (see `Standing.later`), and the day is found by halving.
+    multiplications (see `Standing.later`), and the day is found by halving. `lines`:
+    `_lines` by its arguments, for these thresholds (a rescore asks a few hundred, each
+    a thousand times).
 
     Halving is sound while the score only falls (no points dated later, no fading
     negative points): then a moment is a change when its score is at most a line that
@@ -1281,12 +1286,15 @@ def _look(
     moments = _days_ahead(now)
     quiet = None if last_engaged_at is None else last_engaged_at + thresholds.quiet
     if quiet is not None and quiet > now:
-        moments = sorted([*moments, quiet])
-    lines = None
+        moments = list(moments)
+        bisect.insort(moments, quiet)
+    line = None
     if not seen.rising:
-        quiet_now = quiet is not None and quiet <= now
-        lines = _lines(current, score, quiet is not None, quiet_now, thresholds)
-    if lines is None:
+        key = (current, score, quiet is not None, quiet is not None and quiet <= now)
+        line = lines.get(key, _UNKNOWN)
+        if line is _UNKNOWN:
+            line = lines[key] = _lines(*key, thresholds)
+    if line is None:
         found = next((m for m in moments if _changes(seen, current, score, last_engaged_at, m,
                                                       thresholds)), None)  # fmt: skip
     else:
@@ -1294,7 +1302,7 @@ def _look(
         while low < high:
             middle = (low + high) // 2
             moment = moments[middle]
-            if seen.later(moment) <= lines[quiet is not None and moment >= quiet]:
+            if seen.later(moment) <= line[quiet is not None and moment >= quiet]:
                 high = middle
             else:
                 low = middle + 1
@@ -1319,7 +1327,9 @@ def _changes(
     return hot is not current or score - later >= DRIFT or (score > 0 and later == 0)
 
 
-@functools.lru_cache(maxsize=4096)
+_UNKNOWN: Any = object()
+
+
 def _lines(
     current: Temperature | None, score: int, engaged: bool, quiet_now: bool, thresholds: Thresholds
 ) -> tuple[int, int] | None:

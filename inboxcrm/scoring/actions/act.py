@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inboxcrm.db import chunks
+from inboxcrm.db import chunks, driver_rows
 from inboxcrm.events import EventType, emit_all
 from inboxcrm.leads.models import Lead, Temperature
 from inboxcrm.leads.moves import move_leads, want_relabel
@@ -90,13 +90,14 @@ def act(
 def _leads(
     session: Session, workspace_id: int, lead_ids: Iterable[int]
 ) -> dict[int, tuple[dict[str, Any], int | None]]:
-    """The leads' references for the events and their owners for the notices, read once."""
+    """The leads' references for the events and their owners for the notices, read once
+    (as the driver returns rows: a workspace rescore reads thousands)."""
     found: dict[int, tuple[dict[str, Any], int | None]] = {}
     for chunk in chunks(sorted(set(lead_ids))):
-        rows = session.execute(
+        rows = driver_rows(session,
             select(Lead.id, Lead.email, Lead.name, Lead.owner_id)
             .where(Lead.workspace_id == workspace_id, Lead.id.in_(chunk))
-        ).tuples()  # fmt: skip
+        )  # fmt: skip
         found.update((i, ({"id": i, "email": e, "name": n}, o)) for i, e, n, o in rows)
     return found
 
