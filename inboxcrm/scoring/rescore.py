@@ -62,7 +62,7 @@ from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
 from inboxcrm.scoring.rules import Part, Rule, Trigger
 from inboxcrm.scoring.rulesets import changed as changed_rules
 from inboxcrm.scoring.rulesets import recall, remember
-from inboxcrm.scoring.score import TOLERANCE, Standing, exact_score, standing
+from inboxcrm.scoring.score import DAY_SECONDS, TOLERANCE, Standing, exact_score, standing
 from inboxcrm.scoring.settings import chosen
 from inboxcrm.scoring.stored import award as stored_award
 from inboxcrm.scoring.stored import form
@@ -656,12 +656,14 @@ def _refit_and_settle(
     # Fit: only where the fit rules changed or a lead meets others than it did.
     fit_changed = bool(keys - {r.key for r in rules if r.part is Part.engagement})
     refit: dict[int, _Lead] = {}
-    met: dict[Profile, str] = {}  # leads share a few profiles (`_heads`): fit once for each
+    # Leads share a few profile objects (`_heads`): fit once for each (by identity, as a
+    # profile's hash would add up its fields per lead).
+    met: dict[int, str] = {}
     for lead in leads.values():
-        fits_now = met.get(lead.profile)
+        fits_now = met.get(id(lead.profile))
         if fits_now is None:
             keys_met = tuple(a.rule for a in fit(rules, lead.profile, ideal, out.now))
-            fits_now = met[lead.profile] = _fits_digest(keys_met)
+            fits_now = met[id(lead.profile)] = _fits_digest(keys_met)
         lead.fits_now = fits_now
         if fit_changed or lead.fits_now != lead.fits:
             refit[lead.id] = lead
@@ -1003,7 +1005,7 @@ def _sums(
                 if lead.then is None:
                     exact.append(lead.id)
                     continue
-            awards = _Unread(functools.partial(_newest_first, session, lead.id, now, out, order))
+            awards = _Unread(session, lead.id, out, order)
             seen[lead.id] = Standing(now, max(0, round(total)), last, awards, steady, fading,
                                      scale, False, rising)  # fmt: skip
     awards_of = _events(session, exact, out.rules, order)
@@ -1096,24 +1098,19 @@ def _events(
     return awards
 
 
-def _newest_first(
-    session: Session, lead_id: int, now: dt.datetime, out: _Out, order: dict[str, int]
-) -> Sequence[Award]:
-    awards = _events(session, [lead_id], out.rules, order).get(lead_id, [])
-    return standing(awards, now).newest_first
-
-
 class _Unread(Sequence[Award]):
-    """A lead's awards, read from its stored events only when asked for: when a quick sum
-    later is too close to call."""
+    """A lead's awards newest first, read from its stored events only when asked for: when
+    a quick sum later is too close to call."""
 
-    def __init__(self, read: Callable[[], Sequence[Award]]) -> None:
-        self._read = read
+    def __init__(self, session: Session, lead_id: int, out: _Out, order: dict[str, int]):
+        self._read = session, lead_id, out, order
         self._awards: Sequence[Award] | None = None
 
     def _all(self) -> Sequence[Award]:
         if self._awards is None:
-            self._awards = self._read()
+            session, lead_id, out, order = self._read
+            awards = _events(session, [lead_id], out.rules, order).get(lead_id, [])
+            self._awards = standing(awards, out.now).newest_first
         return self._awards
 
     def __len__(self) -> int:
@@ -1283,11 +1280,13 @@ def _look(
     if not fading and current in (None, Temperature.cold):
         return None
     now = seen.now
-    moments = _days_ahead(now)
+    moments, ahead = _days_ahead(now)
     quiet = None if last_engaged_at is None else last_engaged_at + thresholds.quiet
     if quiet is not None and quiet > now:
-        moments = list(moments)
-        bisect.insort(moments, quiet)
+        at = bisect.bisect(moments, quiet)
+        moments, ahead = moments[:], ahead[:]
+        moments.insert(at, quiet)
+        ahead.insert(at, (quiet - now).total_seconds() / DAY_SECONDS)
     line = None
     if not seen.rising:
         key = (current, score, quiet is not None, quiet is not None and quiet <= now)
@@ -1302,7 +1301,7 @@ def _look(
         while low < high:
             middle = (low + high) // 2
             moment = moments[middle]
-            if seen.later(moment) <= line[quiet is not None and moment >= quiet]:
+            if seen.later(moment, ahead[middle]) <= line[quiet is not None and moment >= quiet]:
                 high = middle
             else:
                 low = middle + 1
@@ -1355,6 +1354,8 @@ def _lines(
 
 
 @functools.lru_cache(maxsize=4)
-def _days_ahead(now: dt.datetime) -> list[dt.datetime]:
-    """The look ahead's days (a rescore asks for the same `now` once per lead)."""
-    return [now + dt.timedelta(days=d) for d in range(1, LOOK_AHEAD_DAYS + 1)]
+def _days_ahead(now: dt.datetime) -> tuple[list[dt.datetime], list[float]]:
+    """The look ahead's days, and how many days ahead each is (a rescore asks for the
+    same `now` once per lead)."""
+    moments = [now + dt.timedelta(days=d) for d in range(1, LOOK_AHEAD_DAYS + 1)]
+    return moments, [(m - now).total_seconds() / DAY_SECONDS for m in moments]

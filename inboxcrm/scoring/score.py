@@ -119,11 +119,13 @@ class Standing:
     later_awards: bool  # some awards are dated after now (they count once it is then)
     rising: bool  # the score may go up later: awards dated later, or fading negative points
 
-    def later(self, moment: dt.datetime) -> int:
-        """The score at `moment` (not before now), exactly as `breakdown` has it."""
+    def later(self, moment: dt.datetime, days: float | None = None) -> int:
+        """The score at `moment` (not before now), exactly as `breakdown` has it; `days`:
+        how far ahead that is, if known (as worked out here)."""
         if self.later_awards:
             return exact_score(self.newest_first, moment)
-        days = (moment - self.now).total_seconds() / DAY_SECONDS
+        if days is None:
+            days = (moment - self.now).total_seconds() / DAY_SECONDS
         total = self.steady
         for half_life, now_worth in self.fading.items():
             total += now_worth * 0.5 ** (days / half_life)
