@@ -23,6 +23,7 @@ import gc
 import hashlib
 import itertools
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -169,7 +170,8 @@ class _Out:
     rules: dict[str, Rule]  # by key
     adding: list[tuple[Any, ...]] = field(default_factory=list)
     dropping: list[int] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    # per lead to write: its id, which of _WRITES changed, and their values (`_settle`)
+    updates: list[tuple[int, tuple[bool, ...], tuple[Any, ...]]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
     lines: dict[tuple[Any, ...], tuple[int, int] | None] = field(default_factory=dict)  # `_look`
@@ -236,15 +238,15 @@ def _rescore(
         for key, was in recall(session, workspace_id, digests - {out.scored_with}).items()
     )
     full: dict[int, _Lead] = {}
-    known: dict[_Since, dict[int, _Lead]] = {}
+    known: dict[str, dict[int, _Lead]] = {}  # by the rules' digest they were scored with
     appended: dict[int, _Lead] = {}  # the same rules, activities added since
     for lead in leads.values():
         rules_digest, activities, fits = scored[lead.id]
         since = before.get(rules_digest)
         lead.fits = fits
         if since is not None and activities == lead.activities:
-            known.setdefault(since, {})[lead.id] = lead
-        elif since == _SAME and activities:
+            known.setdefault(rules_digest, {})[lead.id] = lead
+        elif rules_digest == out.scored_with and activities:
             appended[lead.id] = lead
         else:
             full[lead.id] = lead
@@ -255,17 +257,18 @@ def _rescore(
         full.update(refused)
     if full:
         _rescore_full(session, full, rules, ideal, out, when)
-    for (keys, was), group in known.items():
+    for rules_digest, group in known.items():
+        keys, was = before[rules_digest]
         _rescore_known(session, group, keys, was, rules, ideal, out, when)
     for keys, group in redone.items():
         _rescore_tail(session, group, keys, rules, ideal, out, when)
     _settle_all(session, rules, out)
     if out.changes:
         session.execute(insert(core_table(TemperatureChange)), out.changes)
-    _update(session, out.updates)
+    _update(session, out.updates, now)
     session.flush()
     changed = {c["lead_id"] for c in out.changes} | {
-        u["row"] for u in out.updates if u["score"] != leads[u["row"]].score
+        lead_id for lead_id, _, values in out.updates if values[0] != leads[lead_id].score
     }
     return Rescored(len(leads), len(changed), tuple(out.moved), thresholds)
 
@@ -759,15 +762,13 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
         lead.stored_sums,
     )
     if values != was:
-        out.updates.append({"row": lead.id, "score": seen.score, "temperature": hot,
-                            "changed_at": now if hot is not lead.temperature else None,
-                            "rescore_at": rescore_at, "engaged_at": seen.last_engaged_at,
-                            "scored_with": scored_with, "score_sums": lead.sums,
-                            "columns": tuple(n for n, v, w in zip(_WRITES, values, was, strict=True)
-                                             if v != w)})  # fmt: skip
+        out.updates.append((lead.id, tuple(map(operator.ne, values, was)), values))
 
 
-_WRITES = ("score", "temperature", "rescore_at", "engaged_at", "scored_with", "score_sums")
+# What `_settle` writes of a lead, in order: the columns of each (a temperature with when
+# it changed).
+_WRITES = (("score",), ("temperature", "temperature_changed_at"), ("rescore_at",),
+           ("last_engaged_at",), ("scored_with",), ("score_sums",))  # fmt: skip
 
 
 def _went_quiet(
@@ -785,37 +786,40 @@ def _went_quiet(
     return temperature(None, then, last, last, thresholds) is not None
 
 
-def _update(session: Session, updates: list[dict[str, Any]]) -> None:
+def _update(
+    session: Session, updates: list[tuple[int, tuple[bool, ...], tuple[Any, ...]]], now: dt.datetime
+) -> None:
     """The leads' new scores, temperatures and next looks, through the driver (a workspace
-    rescore writes a hundred thousand): of each lead only what changed (`columns`, an
-    unchanged column keeps its index as it is), an executemany per set of columns;
-    `updated_at` as the ORM would set it."""
+    rescore writes a hundred thousand): of each lead only what changed (an unchanged
+    column keeps its index as it is), an executemany per set of columns; `updated_at` as
+    the ORM would set it."""
     if not updates:
         return
     table = core_table(Lead)
     time = driver_value(session, table.c.rescore_at)
     hot = driver_value(session, table.c.temperature)
-    stamp = time(utcnow())
-    rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    for u in updates:
+    stamp, moved_at = time(utcnow()), time(now)
+    picks: dict[tuple[bool, ...], list[int]] = {}  # per set of changes, the _WRITES changed
+    rows: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    for lead_id, changed, values in updates:
+        picked = picks.get(changed)
+        if picked is None:
+            picked = picks[changed] = [i for i, change in enumerate(changed) if change]
         row: list[Any] = []
-        for name in u["columns"]:
-            if name == "temperature":
-                row += (hot(u["temperature"]), time(u["changed_at"]))
-            elif name == "rescore_at" or name == "engaged_at":
-                row.append(time(u[name]))
+        for i in picked:
+            if i == 1:
+                row += (hot(values[1]), moved_at)
+            elif i == 2 or i == 3:
+                row.append(time(values[i]))
             else:
-                row.append(u[name])
-        row += (stamp, u["row"])
-        rows.setdefault(u["columns"], []).append(tuple(row))
-    named = {"temperature": ("temperature", "temperature_changed_at"),
-             "engaged_at": ("last_engaged_at",)}  # fmt: skip
-    for columns, values in rows.items():
-        written = [c for name in columns for c in named.get(name, (name,))]
-        driver_update(session, table, (*written, "updated_at"), values)
-    fields = ["score", "temperature", "temperature_changed_at", "rescore_at",
-              "last_engaged_at", "scored_with", "score_sums", "updated_at"]  # fmt: skip
-    ids = {u["row"] for u in updates}
+                row.append(values[i])
+        row += (stamp, lead_id)
+        rows.setdefault(changed, []).append(tuple(row))
+    for changed, written in rows.items():
+        columns = [c for i in picks[changed] for c in _WRITES[i]]
+        driver_update(session, table, (*columns, "updated_at"), written)
+    fields = [c for columns in _WRITES for c in columns] + ["updated_at"]
+    ids = {lead_id for lead_id, _, _ in updates}
     for key in list(session.identity_map.keys()):  # objects loaded read the new values
         if key[0] is Lead and key[1][0] in ids:
             session.expire(session.identity_map[key], fields)
