@@ -35,7 +35,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     literal,
     null,
     or_,
@@ -172,7 +171,8 @@ class _Out:
     dropping: list[int] = field(default_factory=list)
     # per lead to write: its id, which of _WRITES changed, and their values (`_settle`)
     updates: list[tuple[int, tuple[bool, ...], tuple[Any, ...]]] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    # temperatures changed: the lead, from, to
+    changes: list[tuple[int, Temperature | None, Temperature | None]] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
     lines: dict[tuple[Any, ...], tuple[int, int] | None] = field(default_factory=dict)  # `_look`
     # leads whose score is summed from their stored events once all are written: by the
@@ -263,11 +263,10 @@ def _rescore(
     for keys, group in redone.items():
         _rescore_tail(session, group, keys, rules, ideal, out, when)
     _settle_all(session, rules, out)
-    if out.changes:
-        session.execute(insert(core_table(TemperatureChange)), out.changes)
+    _record(session, out)
     _update(session, out.updates, now)
     session.flush()
-    changed = {c["lead_id"] for c in out.changes} | {
+    changed = {lead_id for lead_id, _, _ in out.changes} | {
         lead_id for lead_id, _, values in out.updates if values[0] != leads[lead_id].score
     }
     return Rescored(len(leads), len(changed), tuple(out.moved), thresholds)
@@ -748,9 +747,7 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
     if (seen.score, hot) != (lead.score, lead.temperature):
         out.moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
     if hot is not lead.temperature:
-        out.changes.append({"workspace_id": out.workspace_id, "lead_id": lead.id,
-                            "from_temperature": lead.temperature, "to_temperature": hot,
-                            "changed_at": now})  # fmt: skip
+        out.changes.append((lead.id, lead.temperature, hot))
     scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
     values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with, lead.sums)
     was = (
@@ -784,6 +781,20 @@ def _went_quiet(
     if then is None:
         then = exact_score(seen.newest_first, last)
     return temperature(None, then, last, last, thresholds) is not None
+
+
+def _record(session: Session, out: _Out) -> None:
+    """The changes of temperature, each at the rescore's moment, through the driver."""
+    if not out.changes:
+        return
+    table = core_table(TemperatureChange)
+    hot = driver_value(session, table.c.to_temperature)
+    at = driver_value(session, table.c.changed_at)(out.now)
+    columns = ("workspace_id", "lead_id", "from_temperature", "to_temperature", "changed_at")
+    rows = [
+        (out.workspace_id, lead_id, hot(was), hot(now), at) for lead_id, was, now in out.changes
+    ]
+    driver_insert(session, table, columns, rows)
 
 
 def _update(

@@ -104,7 +104,7 @@ def exact_score(newest_first: Sequence[Award], moment: dt.datetime) -> int:
     return max(0, round(engagement + fit))
 
 
-@dataclass
+@dataclass(slots=True)
 class Standing:
     """A lead's awards as of `now`: the score, the last engagement, and per half-life the
     points they are worth now, so the score later is a few multiplications."""

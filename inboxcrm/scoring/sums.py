@@ -56,7 +56,7 @@ def name(part: Part | str, rule: str) -> str:
     return (FIT if part == Part.fit else ENGAGED) + rule
 
 
-@dataclass
+@dataclass(slots=True)
 class Sums:
     at: int  # the moment the worths are as of, in microseconds since the epoch
     entries: dict[str, Entry] = field(default_factory=dict)
