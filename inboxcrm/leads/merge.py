@@ -51,15 +51,16 @@ HANDLED_REFERENCES = frozenset(
     {(c.class_.__tablename__, c.key) for c in REPOINTED}
     | {(table, "lead_id") for table in FOLLOWING}
     | {("lead_email", "lead_id"), ("thread_lead", "lead_id"), ("lead_tag", "lead_id")}
-    | {("score_event", "lead_id"), ("temperature_change", "lead_id")}  # see SCORED
+    | {("score_event", "lead_id"), ("score_sums", "lead_id")}  # see SCORED
+    | {("temperature_change", "lead_id")}
     | {("notification", "lead_id")}  # a notice about the merged lead goes with it
     | {("enrollment_refusal", "lead_id")}  # why a trigger left it out: the kept lead is news
     | ENDED_WITH_IT
 )
-# Scoring's rows of the merged lead (its awards, its temperature history) go with it: the
-# kept lead is queued for a rescore (`rescore_at`), from the activities that moved to it
-# (which `scored_with` no longer matches: it is rescored in full).
-SCORED = ("rescore_at", "temperature_changed_at", "scored_with", "score_sums")
+# Scoring's rows of the merged lead (its awards, their sums, its temperature history) go
+# with it: the kept lead is queued for a rescore (`rescore_at`), from the activities that
+# moved to it (which `scored_with` no longer matches: it is rescored in full).
+SCORED = ("rescore_at", "temperature_changed_at", "scored_with")
 
 # What happens to each column of the kept lead. A test checks every column is listed.
 KEPT = frozenset(

@@ -135,10 +135,8 @@ class Lead(InWorkspace, Base):
     # What its stored score events were awarded from: the digest of the rules (scoring's
     # score_rule_set) and the count and last id of its scored activities, "digest:n:id".
     # A rescore that finds the same activities recomputes only the rules that changed.
+    # Written with its score events' sums (scoring's score_sums).
     scored_with: Mapped[str | None] = mapped_column(String(60))
-    # Its score events added up per rule as of a moment (scoring's `sums`), written with
-    # `scored_with`: a rescore with nothing new reads no events.
-    score_sums: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inboxcrm.db import Base, InWorkspace, enum_column
@@ -32,6 +32,21 @@ class ScoreEvent(InWorkspace, Base):
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
 
     __table_args__ = (Index(None, "lead_id", "awarded_at"),)
+
+
+class ScoreSums(Base):
+    """A lead's score events added up per rule as of a moment (`sums`), written with its
+    `scored_with`: a rescore with nothing new reads no events. Apart from the lead row,
+    which every rescore rewrites: these change only when its events do, and on the row
+    they would make each of those writes twice as large. One row per lead, found by it."""
+
+    __tablename__ = "score_sums"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("lead.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    sums: Mapped[str] = mapped_column(Text)
 
 
 class TemperatureChange(InWorkspace, Base):

@@ -58,7 +58,7 @@ from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead, Temperature
 from inboxcrm.mail.models import Message
 from inboxcrm.scoring.awards import Award, Happening, IdealCustomer, Profile, award_by, fit, plan
-from inboxcrm.scoring.models import ScoreEvent, TemperatureChange
+from inboxcrm.scoring.models import ScoreEvent, ScoreSums, TemperatureChange
 from inboxcrm.scoring.rules import Part, Rule, Trigger
 from inboxcrm.scoring.rulesets import changed as changed_rules
 from inboxcrm.scoring.rulesets import recall, remember
@@ -131,7 +131,7 @@ class _Lead:
     fits_now: str = ""  # and now
     added: list[int] = field(default_factory=list)  # activities since: their ids
     redo_from: dt.datetime | None = None  # the earliest new happening older than one scored
-    stored_sums: str | None = None  # its events' sums as stored (`Lead.score_sums`)
+    stored_sums: str | None = None  # its events' sums as stored (`ScoreSums`)
     sums: str | None = None  # and as they now are
     kept: Sums | None = None  # those stored sums, while they sum its stored events
     touched: bool = False  # `kept` lost entries here (its fit awards changed)
@@ -171,6 +171,7 @@ class _Out:
     dropping: list[int] = field(default_factory=list)
     # per lead to write: its id, which of _WRITES changed, and their values (`_settle`)
     updates: list[tuple[int, tuple[bool, ...], tuple[Any, ...]]] = field(default_factory=list)
+    sums: list[tuple[int, str | None]] = field(default_factory=list)  # each lead's, if changed
     # temperatures changed: the lead, from, to
     changes: list[tuple[int, Temperature | None, Temperature | None]] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
@@ -265,6 +266,7 @@ def _rescore(
     _settle_all(session, rules, out)
     _record(session, out)
     _update(session, out.updates, now)
+    _keep_sums(session, out)
     session.flush()
     changed = {lead_id for lead_id, _, _ in out.changes} | {
         lead_id for lead_id, _, values in out.updates if values[0] != leads[lead_id].score
@@ -749,23 +751,18 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
     if hot is not lead.temperature:
         out.changes.append((lead.id, lead.temperature, hot))
     scored_with = f"{out.scored_with}:{lead.activities}:{lead.fits_now}"
-    values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with, lead.sums)
-    was = (
-        lead.score,
-        lead.temperature,
-        lead.rescore_at,
-        lead.last_engaged_at,
-        lead.scored_with,
-        lead.stored_sums,
-    )
+    values = (seen.score, hot, rescore_at, seen.last_engaged_at, scored_with)
+    was = (lead.score, lead.temperature, lead.rescore_at, lead.last_engaged_at, lead.scored_with)
     if values != was:
         out.updates.append((lead.id, tuple(map(operator.ne, values, was)), values))
+    if lead.sums != lead.stored_sums:
+        out.sums.append((lead.id, lead.sums))
 
 
 # What `_settle` writes of a lead, in order: the columns of each (a temperature with when
 # it changed).
 _WRITES = (("score",), ("temperature", "temperature_changed_at"), ("rescore_at",),
-           ("last_engaged_at",), ("scored_with",), ("score_sums",))  # fmt: skip
+           ("last_engaged_at",), ("scored_with",))  # fmt: skip
 
 
 def _went_quiet(
@@ -795,6 +792,16 @@ def _record(session: Session, out: _Out) -> None:
         (out.workspace_id, lead_id, hot(was), hot(now), at) for lead_id, was, now in out.changes
     ]
     driver_insert(session, table, columns, rows)
+
+
+def _keep_sums(session: Session, out: _Out) -> None:
+    """The leads' sums that changed, replaced (None: not to be kept, see `Sums.text`)."""
+    if not out.sums:
+        return
+    for chunk in chunks(lead_id for lead_id, _ in out.sums):
+        session.execute(delete(ScoreSums).where(ScoreSums.lead_id.in_(chunk)))
+    rows = [(lead_id, out.workspace_id, text) for lead_id, text in out.sums if text is not None]
+    driver_insert(session, core_table(ScoreSums), ("lead_id", "workspace_id", "sums"), rows)
 
 
 def _update(
@@ -850,8 +857,9 @@ def _heads(session: Session, workspace_id: int, ids: set[int]) -> dict[int, _Lea
             select(Lead.id, Lead.title, Lead.budget, Lead.authority, Lead.need, Lead.timeline,
                    Company.industry, Company.size, Lead.score, Lead.temperature, Lead.rescore_at,
                    Lead.temperature_changed_at, Lead.last_engaged_at, Lead.scored_with,
-                   Lead.score_sums)
+                   ScoreSums.sums)
             .outerjoin(Company, Company.id == Lead.company_id)
+            .outerjoin(ScoreSums, ScoreSums.lead_id == Lead.id)
             .where(Lead.workspace_id == workspace_id, _among(Lead.id, chunk))
         )  # fmt: skip
         for r in rows:
