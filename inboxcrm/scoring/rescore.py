@@ -199,14 +199,15 @@ def rescore(
 ) -> Rescored:
     """Recompute the awards, score, temperature and next look of the workspace's leads,
     by the workspace's own rules, ideal customer and thresholds unless given others."""
-    with _no_collection():
+    with no_collection():
         return _rescore(session, workspace_id, lead_ids, now, rules, ideal, thresholds)
 
 
 @contextlib.contextmanager
-def _no_collection() -> Iterator[None]:
+def no_collection() -> Iterator[None]:
     """Python's cycle collector paused: a rescore makes millions of small objects and no
-    cycles, and each collection would walk them all (a third of a workspace rescore)."""
+    cycles, and each collection would walk them all (a third of a workspace rescore).
+    Nested, the outermost resumes it."""
     paused = gc.isenabled()
     gc.disable()
     try:

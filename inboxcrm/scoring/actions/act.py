@@ -29,7 +29,7 @@ from inboxcrm.leads.moves import move_leads, want_relabel
 from inboxcrm.notifications.models import NoticeKind
 from inboxcrm.notifications.notify import Notice, notify
 from inboxcrm.scoring.actions.settings import CLOSED, Actions, load
-from inboxcrm.scoring.rescore import Change, Rescored, rescore
+from inboxcrm.scoring.rescore import Change, Rescored, no_collection, rescore
 from inboxcrm.scoring.settings import chosen
 from inboxcrm.scoring.temperature import Thresholds
 from inboxcrm.stages.models import ChangeSource, Stage
@@ -39,9 +39,12 @@ from inboxcrm.tenancy import Scope
 def rescore_and_act(
     session: Session, workspace_id: int, lead_ids: Iterable[int], now: dt.datetime
 ) -> Rescored:
-    """`rescore`, then the workspace's actions on what changed."""
-    done = rescore(session, workspace_id, lead_ids, now)
-    act(session, workspace_id, done.changes, now, done.thresholds)
+    """`rescore`, then the workspace's actions on what changed (the cycle collector paused
+    for both: acting on a workspace rescore's thousands of changes, each collection would
+    walk all that the rescore left)."""
+    with no_collection():
+        done = rescore(session, workspace_id, lead_ids, now)
+        act(session, workspace_id, done.changes, now, done.thresholds)
     return done
 
 
