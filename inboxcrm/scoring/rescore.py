@@ -10,8 +10,9 @@ Two ways to the same result. A lead whose scored activities are those its events
 awarded from (`Lead.scored_with`: the rules' digest, the activities' count and last id)
 has only the rules that changed since recomputed, from their triggers' activities alone,
 their events replaced; its fit rules are compared as always, and its score follows from
-its stored events, added up in SQL (`_sums`). Any other lead (new activities, merged,
-scored before rule sets were kept) has every rule recomputed and its events diffed."""
+its stored events, added up per rule: as kept for it (`sums`), else in SQL (`_sums`).
+Any other lead (new activities, merged, scored before rule sets were kept) has every rule
+recomputed and its events diffed."""
 
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from inboxcrm.scoring.rules import Part, Rule
 from inboxcrm.scoring.score import TOLERANCE
 
 DAY_MICROS = 86400 * 10**6
+_FADED = 1000  # half-lives: 2 ** -1000 is about the smallest a float holds to its digits
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
 FIT, ENGAGED = "f:", "e:"  # an entry's name: the part, then the rule's key
@@ -204,6 +205,8 @@ class Sums:
             if len(entry) < 7 or entry[6] > earlier:
                 return None
             half_life, worth = entry[0], entry[1]
+            if half_life and back > _FADED * half_life:
+                return None  # faded past what a float holds: only the awards can tell
             total += worth * 2.0 ** (back / half_life) if half_life else worth
             stray += entry[2]
         if abs(total - math.floor(total) - 0.5) <= TOLERANCE * stray:

@@ -237,3 +237,14 @@ def test_the_kept_sums_tell_the_score_when_a_lead_last_engaged_as_adding_up_does
             assert then == exact_score(seen.newest_first, last), n
             told += 1
     assert told > LEADS / 4
+
+
+def test_a_lead_quiet_for_thousands_of_half_lives_is_told_award_by_award() -> None:
+    """Three years after a meeting whose points halve daily its worth is below what a
+    float holds: the sums cannot fade it back to when the lead last engaged."""
+    rule = Rule("meeting", "Met", Trigger.meeting, 20, half_life_days=1)
+    met = NOW - dt.timedelta(days=3 * 365)
+    sums = Sums(micros(NOW))
+    sums.add([Award("meeting", Part.engagement, 20, met, 1, "Met +20", 1)], {"meeting": rule})
+    assert sums.score_at(micros(met)) is None
+    assert sums.score_at(micros(NOW - dt.timedelta(days=30))) == 0  # worth nothing by then
