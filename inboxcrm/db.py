@@ -143,6 +143,28 @@ def driver_insert(
     session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
 
 
+def driver_upsert(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key: str,
+) -> None:
+    """`driver_insert`, a row whose `key` is taken replacing that row's other columns
+    (`ON CONFLICT ... DO UPDATE`, on SQLite and PostgreSQL alike)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    names = {name: quote(table.c[name].name) for name in columns}
+    sets = ", ".join(f"{n} = excluded.{n}" for name, n in names.items() if name != key)
+    marks = ", ".join([mark] * len(columns))
+    sql = (f"INSERT INTO {table.name} ({', '.join(names.values())}) VALUES ({marks}) "  # noqa: S608
+           f"ON CONFLICT ({names[key]}) DO UPDATE SET {sets}")  # fmt: skip
+    session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
+
+
 def driver_update(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:

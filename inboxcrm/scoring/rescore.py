@@ -52,6 +52,7 @@ from inboxcrm.db import (
     driver_rows,
     driver_time,
     driver_update,
+    driver_upsert,
     driver_value,
     utcnow,
 )
@@ -176,12 +177,15 @@ class _Out:
     # temperatures changed: the lead, from, to
     changes: list[tuple[int, Temperature | None, Temperature | None]] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
-    lines: dict[tuple[Any, ...], tuple[int, int] | None] = field(default_factory=dict)  # `_look`
     # leads whose score is summed from their stored events once all are written: by the
     # rules whose events were just awarded (not summed in SQL), with those awards
     settling: dict[frozenset[str], tuple[dict[int, _Lead], dict[int, list[Award]]]] = field(
         default_factory=dict
     )
+
+    @functools.cached_property
+    def lines(self) -> dict[tuple[Any, ...], tuple[int, int] | None]:
+        return _lines_for(self.thresholds)
 
     @functools.cached_property
     def points(self) -> dict[str, int]:
@@ -797,13 +801,14 @@ def _record(session: Session, out: _Out) -> None:
 
 
 def _keep_sums(session: Session, out: _Out) -> None:
-    """The leads' sums that changed, replaced (None: not to be kept, see `Sums.text`)."""
+    """The leads' sums that changed, written (None: not to be kept, see `Sums.text`)."""
     if not out.sums:
         return
-    for chunk in chunks(lead_id for lead_id, _ in out.sums):
+    for chunk in chunks(lead_id for lead_id, text in out.sums if text is None):
         session.execute(delete(ScoreSums).where(ScoreSums.lead_id.in_(chunk)))
     rows = [(lead_id, out.workspace_id, text) for lead_id, text in out.sums if text is not None]
-    driver_insert(session, core_table(ScoreSums), ("lead_id", "workspace_id", "sums"), rows)
+    columns = ("lead_id", "workspace_id", "sums")
+    driver_upsert(session, core_table(ScoreSums), columns, rows, key="lead_id")
 
 
 def _update(
@@ -1281,7 +1286,8 @@ def next_look(
     """When, with no new mail, the temperature would change or the score would have faded
     by DRIFT points (or to nothing): the first day of the next LOOK_AHEAD_DAYS it does, or
     the end of that look ahead while points are still fading; None when nothing will."""
-    return _look(standing(awards, now), current, score, last_engaged_at, thresholds, {})
+    seen = standing(awards, now)
+    return _look(seen, current, score, last_engaged_at, thresholds, _lines_for(thresholds))
 
 
 def _look(
@@ -1294,8 +1300,7 @@ def _look(
 ) -> dt.datetime | None:
     """`next_look` from the awards' standing now: each day's score is a few
     multiplications (see `Standing.later`), and the day is found by halving. `lines`:
-    `_lines` by its arguments, for these thresholds (a rescore asks a few hundred, each
-    a thousand times).
+    `_lines_for` the thresholds, looked up once by the caller.
 
     Halving is sound while the score only falls (no points dated later, no fading
     negative points): then a moment is a change when its score is at most a line that
@@ -1352,6 +1357,13 @@ def _changes(
 
 
 _UNKNOWN: Any = object()
+
+
+@functools.lru_cache(maxsize=16)
+def _lines_for(thresholds: Thresholds) -> dict[tuple[Any, ...], tuple[int, int] | None]:
+    """`_lines` by its other arguments, for these thresholds: a few thousand at most, kept
+    across rescores (a sync batch's leads would each work theirs out anew)."""
+    return {}
 
 
 def _lines(
