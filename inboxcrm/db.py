@@ -128,40 +128,27 @@ def driver_time(value: Any) -> dt.datetime:
 
 
 def driver_insert(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key: str | None = None,
 ) -> None:
     """Insert rows of values already in the driver's form (as `driver_rows` returned them,
-    or made by `driver_value`): one executemany, no conversion per value."""
+    or made by `driver_value`): one executemany, no conversion per value. With `key`, a
+    row whose key is taken replaces that row's other columns (`ON CONFLICT ... DO
+    UPDATE`, on SQLite and PostgreSQL alike)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote  # `references` is a keyword
-    names = ", ".join(quote(table.c[name].name) for name in columns)  # the table's own
+    names = {name: quote(table.c[name].name) for name in columns}  # the table's own
     marks = ", ".join([mark] * len(columns))
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-    session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
-
-
-def driver_upsert(
-    session: Session,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    key: str,
-) -> None:
-    """`driver_insert`, a row whose `key` is taken replacing that row's other columns
-    (`ON CONFLICT ... DO UPDATE`, on SQLite and PostgreSQL alike)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    quote = dialect.identifier_preparer.quote
-    names = {name: quote(table.c[name].name) for name in columns}
-    sets = ", ".join(f"{n} = excluded.{n}" for name, n in names.items() if name != key)
-    marks = ", ".join([mark] * len(columns))
-    sql = (f"INSERT INTO {table.name} ({', '.join(names.values())}) VALUES ({marks}) "  # noqa: S608
-           f"ON CONFLICT ({names[key]}) DO UPDATE SET {sets}")  # fmt: skip
+    sql = f"INSERT INTO {table.name} ({', '.join(names.values())}) VALUES ({marks})"  # noqa: S608
+    if key is not None:
+        sets = ", ".join(f"{n} = excluded.{n}" for name, n in names.items() if name != key)
+        sql += f" ON CONFLICT ({names[key]}) DO UPDATE SET {sets}"
     session.connection().exec_driver_sql(sql, [tuple(r) for r in rows])
 
 

@@ -52,7 +52,6 @@ from inboxcrm.db import (
     driver_rows,
     driver_time,
     driver_update,
-    driver_upsert,
     driver_value,
     utcnow,
 )
@@ -422,6 +421,8 @@ def _bound(
                 unknown.append(lead_id)
             elif not free:
                 bound.add(lead_id)
+        if not unknown:
+            continue
         kinds = [k for k, t in TRIGGERS.items() if t is now.trigger]
         order = (Activity.occurred_at, Activity.id)
         backs = {n: func.lag(Activity.occurred_at, n).over(partition_by=Activity.lead_id,
@@ -454,8 +455,9 @@ def _redo(
     when: Callable[[Any], Any],
 ) -> None:
     """`_rescore_known` in Python: the events of the rules in `redo_keys` replaced by their
-    awards from the triggers' activities (those of the other changed rules in `keys` are
-    rewritten already). The awards are added up here, with the other events' sums."""
+    awards from the triggers' activities (the other changed rules in `keys` kept their
+    events: each is its rule's full points). The awards are added up here, with the other
+    events' sums."""
     redo = [r for r in rules if r.key in redo_keys and r.part is Part.engagement]
     fresh: dict[int, list[Award]] = {}  # those rules' awards: added up here, not in SQL
     if redo_keys:
@@ -794,9 +796,7 @@ def _record(session: Session, out: _Out) -> None:
     hot = driver_value(session, table.c.to_temperature)
     at = driver_value(session, table.c.changed_at)(out.now)
     columns = ("workspace_id", "lead_id", "from_temperature", "to_temperature", "changed_at")
-    rows = [
-        (out.workspace_id, lead_id, hot(was), hot(now), at) for lead_id, was, now in out.changes
-    ]
+    rows = [(out.workspace_id, lead_id, hot(was), hot(to), at) for lead_id, was, to in out.changes]
     driver_insert(session, table, columns, rows)
 
 
@@ -808,7 +808,7 @@ def _keep_sums(session: Session, out: _Out) -> None:
         session.execute(delete(ScoreSums).where(ScoreSums.lead_id.in_(chunk)))
     rows = [(lead_id, out.workspace_id, text) for lead_id, text in out.sums if text is not None]
     columns = ("lead_id", "workspace_id", "sums")
-    driver_upsert(session, core_table(ScoreSums), columns, rows, key="lead_id")
+    driver_insert(session, core_table(ScoreSums), columns, rows, key="lead_id")
 
 
 def _update(
@@ -984,8 +984,8 @@ def _sums(
     groups: Sequence[tuple[frozenset[str], dict[int, _Lead], dict[int, list[Award]]]],
 ) -> dict[int, Standing]:
     """The leads' standings from their stored events, added up per rule, as `standing`
-    adds them up award by award: from the sums kept on the lead row where they are, else
-    in SQL. Where the sum is too close to a half point to round for sure, awards are
+    adds them up award by award: from the sums kept for the lead where they are, else in
+    SQL. Where the sum is too close to a half point to round for sure, awards are
     dated later, or a lead seen first needs its score when it last engaged, its events
     are read and added up award by award instead. Each group names the rules whose
     engagement events were just awarded (`fresh_rules`), its leads, and those awards
@@ -1025,16 +1025,18 @@ def _sums(
         for lead in leads.values():
             s = sums[lead.id]
             steady, fading, scale, rising, last_us = s.folded()
-            last = None if last_us is None else moment(last_us)
             total = steady + sum(fading.values())
             if s.odd or abs(total - math.floor(total) - 0.5) <= TOLERANCE * scale:
                 exact.append(lead.id)
                 continue
-            if lead.first_look and last_us is not None and now - moment(last_us) >= quiet:
-                lead.then = s.score_at(last_us)  # was it warm then? (`_went_quiet`)
-                if lead.then is None:
-                    exact.append(lead.id)
-                    continue
+            last = None
+            if last_us is not None:
+                last = moment(last_us)
+                if lead.first_look and now - last >= quiet:
+                    lead.then = s.score_at(last_us)  # was it warm then? (`_went_quiet`)
+                    if lead.then is None:
+                        exact.append(lead.id)
+                        continue
             awards = _Unread(session, lead.id, out, order)
             seen[lead.id] = Standing(now, max(0, round(total)), last, awards, steady, fading,
                                      scale, False, rising)  # fmt: skip

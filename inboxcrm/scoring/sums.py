@@ -64,7 +64,6 @@ class Sums:
     # Not to be kept (summed again next time): awards dated after `at`, or a rule's
     # awards of two half-lives.
     odd: bool = False
-    fold: Fold | None = field(default=None, repr=False, compare=False)  # `folded`, if known
 
     def add(self, awards: Iterable[Award], rules: Mapping[str, Rule]) -> None:
         """Awards added up one by one, as the SQL adds up stored events (`rescore._sums`),
@@ -72,7 +71,6 @@ class Sums:
         period from these awards; one added to, from what it had and these (at most)."""
         at = self.at
         entries = self.entries
-        self.fold = None
         capped: dict[str, tuple[int, list[int]]] = {}  # a capped rule's period, times here
         had: dict[str, Any] = {}  # and what it counted before, for those it had
         for a in awards:
@@ -89,15 +87,17 @@ class Sums:
             key = name(a.part, a.rule)
             entry = entries.get(key)
             rule = rules.get(a.rule)
-            made = entry is None or entry[0] != half_life
-            if entry is None or made:
+            if entry is None or entry[0] != half_life:
                 self.odd = self.odd or entry is not None
                 points = a.points if rule is None else rule.points
                 entry = entries[key] = [half_life, 0.0, 0.0, None, points, None, given]
+                made = True
+            else:
+                made = False
             if rule is not None and rule.cap is not None and rule.period_days:
                 if key not in capped:
                     capped[key] = (rule.period_days, [])
-                    if not made:
+                    if not made:  # it had awards before these: what it counted then
                         had[key] = entry[5] if len(entry) > 5 else None
                 capped[key][1].append(given)
             if len(entry) > 6 and given > entry[6]:
@@ -121,7 +121,6 @@ class Sums:
 
     def put(self, key: str, entry: Entry) -> None:
         """An entry summed elsewhere (in SQL)."""
-        self.fold = None
         self.odd = self.odd or key in self.entries
         self.entries[key] = entry
 
@@ -149,49 +148,29 @@ class Sums:
         dropped = False
         for rule in rules:
             dropped = self.entries.pop(ENGAGED + rule, None) is not None or dropped
-        if dropped:
-            self.fold = None
         return dropped
 
     def drop_fit(self) -> None:
-        self.fold = None
         for key in [k for k in self.entries if k.startswith(FIT)]:
             del self.entries[key]
 
     def moved(self, now: int, rules: Mapping[str, Rule]) -> bool:
         """The same awards as of a later moment, by the rules now (see the module's note):
-        each fading entry faded, each scaled to its rule's points, and folded on the way
-        (a rescore's hot loop: one pass). False when an entry does not fit its rule (gone,
-        or of another half-life): the sums cannot say."""
+        each fading entry faded, each scaled to its rule's points. False when an entry does
+        not fit its rule (gone, or of another half-life): the sums cannot say."""
         days = (now - self.at) / DAY_MICROS
-        steady = 0.0
-        fading: dict[int, float] = {}
-        stray = 1.0
-        rising = False
-        last = None
         for key, entry in self.entries.items():
             rule = rules.get(key[2:])
-            half_life = entry[0]
-            if rule is None or (rule.half_life_days or 0) != half_life or not entry[4]:
-                self.fold = None
+            if rule is None or (rule.half_life_days or 0) != entry[0] or not entry[4]:
                 return False
             if rule.points != entry[4]:
                 factor = rule.points / entry[4]
                 entry[1] *= factor
                 entry[2] *= abs(factor)
                 entry[4] = rule.points
-            if half_life:  # as `folded` adds up
-                worth = entry[1] = entry[1] * 0.5 ** (days / half_life)
-                fading[half_life] = fading.get(half_life, 0.0) + worth
-                rising = rising or worth < 0
-            else:
-                steady += entry[1]
-            stray += entry[2]
-            engaged = entry[3]
-            if engaged is not None and (last is None or engaged > last):
-                last = engaged
+            if entry[0]:
+                entry[1] *= 0.5 ** (days / entry[0])
         self.at = now
-        self.fold = steady, fading, stray, rising, last
         return True
 
     def score_at(self, earlier: int) -> int | None:
@@ -214,8 +193,6 @@ class Sums:
         return max(0, round(total))
 
     def folded(self) -> Fold:
-        if self.fold is not None:
-            return self.fold
         steady = 0.0
         fading: dict[int, float] = {}
         stray = 1.0
