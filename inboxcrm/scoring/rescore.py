@@ -540,9 +540,10 @@ def _rescore_appended(
     """Leads scored by the same rules that have gained activities since (a sync batch's
     replies): those happenings awarded, each capped rule counting what it gave within
     its period before; the rest as `_rescore_known`. Returns the leads this cannot do
-    (an activity gone), for a full rescore; and, by the rules' keys, those with one of a
-    capped rule's trigger earlier than one scored (what the rule gave since may change):
-    their other new happenings are awarded here, and the rules of those triggers are for
+    (an activity gone, or one added that `_happenings` did not read), for a full
+    rescore; and, by the rules' keys, those with one of a capped rule's trigger earlier
+    than one scored (what the rule gave since may change): their other new happenings
+    are awarded here, and the rules of those triggers are for
     `_rescore_tail` to redo from that happening on."""
     scored = {}
     for lead in leads.values():
@@ -899,8 +900,12 @@ def _happenings(
     since: dict[int, dt.datetime] | None = None,
 ) -> None:
     """The leads' activities of these kinds, as happenings, oldest first; with `after`,
-    only those with a higher id than the lead's there, each counted (`_Lead.added`). With
-    `since`, those that happened at or after the lead's time there."""
+    only those with a higher id than the lead's there and than any lead's of its query,
+    each counted (`_Lead.added`): a sync batch's new activities are above every id scored
+    before, and reading from the lowest would read most of its leads' history. One below
+    another lead's, never scored (a merge's), is missed, and the lead's count tells
+    (`_rescore_appended`). With `since`, those that happened at or after the lead's time
+    there."""
     subjects: dict[str | None, str] = {}
     triggers = {kind.value: trigger for kind, trigger in TRIGGERS.items()}
     new = tuple.__new__  # a NamedTuple without its Python-level __new__
@@ -918,7 +923,7 @@ def _happenings(
             .outerjoin(Message, Message.id == Activity.message_id)
             .where(_among(Activity.lead_id, chunk), Activity.kind.in_(kinds),
                    *(() if after is None else
-                     (Activity.id > min(after.get(i, 0) for i in chunk),)),
+                     (Activity.id > max(after.get(i, 0) for i in chunk),)),
                    *(() if since is None else
                      (Activity.occurred_at >= min(since[i] for i in chunk),)))
             .order_by(Activity.occurred_at, Activity.id)

@@ -277,6 +277,34 @@ def test_activities_added_since_rescore_the_same_by_the_quick_way_as_in_full(
     sums_match_events(session, quick_ids, later + dt.timedelta(days=1))
 
 
+def test_an_activity_left_unscored_below_another_leads_last_takes_the_full_way(
+    session: Session,
+) -> None:
+    """New activities are read above the highest id any of the leads was scored to (a
+    sync batch's are above all): a lead with one below that, never scored (a merge's),
+    is told by its count and rescored in full, the same as if it had been read."""
+    quick, quick_ids = populate(session, "quick", seed=23)
+    full, full_ids = populate(session, "full", seed=23)
+    for ws, ids in ((quick, quick_ids), (full, full_ids)):
+        rescore(session, ws.id, ids, NOW)
+        session.commit()
+        rng = random.Random(29)
+        unscored, other = (session.get_one(Lead, i) for i in ids[1:3])
+        add_history(session, unscored, rng, 1, NOW + dt.timedelta(hours=1), days=1)
+        add_history(session, other, rng, 1, NOW + dt.timedelta(hours=2), days=1)
+        rescore(session, ws.id, [other.id], NOW + dt.timedelta(hours=2))  # above the first
+        add_history(session, other, rng, 2, NOW + dt.timedelta(hours=3), days=1)
+        session.commit()
+    later = NOW + dt.timedelta(hours=4)
+    sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later))
+    session.commit()
+    assert in_full(sent)
+    forget(session, full_ids)
+    rescore(session, full.id, full_ids, later)
+    session.commit()
+    assert stored(session, quick_ids) == stored(session, full_ids)
+
+
 @pytest.mark.parametrize("kept", [True, False], ids=["sums kept", "sums in SQL"])
 def test_a_score_too_close_to_call_is_added_up_award_by_award(session: Session, kept: bool) -> None:
     """A point that halves daily is worth exactly half a point tomorrow: the quick sums
