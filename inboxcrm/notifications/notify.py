@@ -76,10 +76,13 @@ def notify(
             })  # fmt: skip
     if not wanted:
         return 0
+    members = sorted({member_id for member_id, _ in wanted})  # few: a workspace's reps
     for keys in chunks(sorted({key for _, key in wanted})):
-        have = session.execute(
+        have = session.execute(  # by (member, key): its unique index, not a scan of all
             select(Notification.member_id, Notification.key).where(
-                Notification.workspace_id == workspace_id, Notification.key.in_(keys)
+                Notification.workspace_id == workspace_id,
+                Notification.member_id.in_(members),
+                Notification.key.in_(keys),
             )
         )
         for pair in have.tuples():

@@ -213,9 +213,12 @@ class Sums:
         """As stored; None when not to be kept."""
         if self.odd:
             return None
-        return json.dumps([self.at, self.entries], separators=(",", ":"))
+        return _ENCODE([self.at, self.entries])
 
 
+# json.dumps without making an encoder per call (a sync batch writes hundreds of sums),
+# nor looking for cycles that lists of numbers cannot have
+_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 # json.loads without its checks around the text (a workspace rescore reads 100,000 sums)
 _DECODE = json.JSONDecoder().raw_decode
 
