@@ -990,16 +990,15 @@ def _sums(
 ) -> dict[int, Standing]:
     """The leads' standings from their stored events, added up per rule, as `standing`
     adds them up award by award: from the sums kept for the lead where they are, else in
-    SQL, or for a group of FEW_TO_SUM leads or fewer from their events read. Where the
-    sum is too close to a half point to round for sure, awards are dated later, or a lead
-    seen first needs its score when it last engaged, its events are read and added up
-    award by award instead. Each group names the rules whose engagement events were just
-    awarded (`fresh_rules`), its leads, and those awards (`fresh`): added here, not
-    summed from what was stored. A query per group summed in SQL, and one for all the
-    leads read award by award. Sets each lead's `sums` as they now are."""
+    SQL. Where the sum is too close to a half point to round for sure, awards are
+    dated later, or a lead seen first needs its score when it last engaged, its events
+    are read and added up award by award instead. Each group names the rules whose
+    engagement events were just awarded (`fresh_rules`), its leads, and those awards
+    (`fresh`): added here, not summed from what was stored. A query per group summed in
+    SQL (one, for a sync batch), and one for all the leads read award by award. Sets each
+    lead's `sums` as they now are."""
     now, at = out.now, micros(out.now)
     sums: dict[int, Sums] = {}
-    reading: dict[int, _Lead] = {}  # to sum from their events read (all are written now)
     for fresh_rules, leads, fresh in groups:
         summing: dict[int, _Lead] = {}
         for lead in leads.values():
@@ -1018,28 +1017,17 @@ def _sums(
                     touched = True
             if touched:
                 lead.sums = s.text()
-        if len(summing) <= FEW_TO_SUM:
-            reading.update(summing)
-        else:
+        if summing:
             _sum_rows(session, out, summing, fresh_rules, sums)
             for lead in summing.values():
                 s = sums.setdefault(lead.id, Sums(at))
                 s.add(fresh.get(lead.id, ()), out.rules)
                 lead.sums = s.text()
-    awards_of = _events(session, list(reading), out.rules, order) if reading else {}
-    seen: dict[int, Standing] = {}
-    for lead in reading.values():
-        given = awards_of.get(lead.id, [])
-        s = Sums(at)
-        s.add(given, out.rules)
-        lead.sums = s.text()
-        seen[lead.id] = standing(given, now)
     quiet = dt.timedelta(days=out.thresholds.cold_after_days)
+    seen: dict[int, Standing] = {}
     exact: list[int] = []
     for _, leads, _ in groups:
         for lead in leads.values():
-            if lead.id in reading:
-                continue
             s = sums[lead.id]
             steady, fading, scale, rising, last_us = s.folded()
             total = steady + sum(fading.values())
@@ -1061,12 +1049,6 @@ def _sums(
     for lead_id in exact:
         seen[lead_id] = standing(awards_of.get(lead_id, []), now)
     return seen
-
-
-# Leads to sum with no sums kept (a few of a sync batch's, rescored from older mail on):
-# up to this many are read award by award rather than summed in SQL, whose one statement
-# costs as much as reading about so many leads' events (benchmarks/scoring.py).
-FEW_TO_SUM = 30
 
 
 def _sum_rows(

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from inboxcrm.accounts.models import Role, Workspace
 from inboxcrm.accounts.service import add_member, create_workspace
 from inboxcrm.leads.models import Activity, ActivityKind, Company, Lead
-from inboxcrm.scoring import rescore as rescoring
 from inboxcrm.scoring.awards import IdealCustomer
 from inboxcrm.scoring.models import ScoreEvent, ScoreSums, TemperatureChange
 from inboxcrm.scoring.rescore import rescore
@@ -50,13 +49,6 @@ CHANGES: dict[str, tuple[Rule, ...]] = {
     "fit rule changed": _with("senior_title", points=25),
     "nothing": DEFAULT_RULES,
 }
-
-
-@pytest.fixture(autouse=True)
-def sum_in_sql(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every group of leads without sums kept is summed in SQL, as a workspace's are (a
-    few are read award by award: `test_a_few_leads_to_sum_are_read_award_by_award`)."""
-    monkeypatch.setattr(rescoring, "FEW_TO_SUM", 0)
 
 
 def populate(session: Session, name: str, seed: int, days: int = 90) -> tuple[Workspace, list[int]]:
@@ -311,33 +303,6 @@ def test_an_activity_left_unscored_below_another_leads_last_takes_the_full_way(
     rescore(session, full.id, full_ids, later)
     session.commit()
     assert stored(session, quick_ids) == stored(session, full_ids)
-
-
-def test_a_few_leads_to_sum_are_read_award_by_award(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A sync batch's few leads redone from older mail on are summed from their events
-    read, not in SQL, to the same rows and sums."""
-    monkeypatch.setattr(rescoring, "FEW_TO_SUM", LEADS)
-    quick, quick_ids = populate(session, "quick", seed=13)
-    full, full_ids = populate(session, "full", seed=13)
-    for ws, ids in ((quick, quick_ids), (full, full_ids)):
-        rescore(session, ws.id, ids, NOW)
-        rng = random.Random(17)
-        for lead_id in ids[::3]:
-            lead = session.get_one(Lead, lead_id)
-            add_history(session, lead, rng, 1, NOW + dt.timedelta(days=2), days=2)
-            add_history(session, lead, rng, 1, NOW)  # older than what was scored
-        session.commit()
-    later = NOW + dt.timedelta(days=2, hours=1)
-    sent = statements(session, lambda: rescore(session, quick.id, quick_ids, later))
-    session.commit()
-    assert not summed_in_sql(sent)
-    forget(session, full_ids)
-    rescore(session, full.id, full_ids, later)
-    session.commit()
-    assert stored(session, quick_ids) == stored(session, full_ids)
-    sums_match_events(session, quick_ids, later + dt.timedelta(days=1))
 
 
 @pytest.mark.parametrize("kept", [True, False], ids=["sums kept", "sums in SQL"])
