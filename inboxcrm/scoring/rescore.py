@@ -551,7 +551,9 @@ def _rescore_appended(
         scored[lead.id] = (int(then), int(last))
     _happenings(session, leads, SCORED_KINDS, after={i: last for i, (_, last) in scored.items()})
     capped = {r.trigger for r in rules if r.cap is not None and r.period_days}
-    latest = _latest(session, leads, scored, capped)
+    gaining = {i: lead for i, lead in leads.items()  # a capped rule's trigger: its cap counts
+               if any(h.trigger in capped for h in lead.happenings)}  # fmt: skip
+    latest = _latest(session, gaining, scored, capped)
     refused: dict[int, _Lead] = {}
     redone: dict[frozenset[str], dict[int, _Lead]] = {}
     for lead in leads.values():
@@ -626,12 +628,18 @@ def _capped_before(
     until: dict[int, dt.datetime] | None = None,
 ) -> dict[int, dict[str, list[tuple[dt.datetime, int]]]]:
     """Per lead, what each capped rule gave within its period before the lead's first
-    new happening, oldest first (with `until`, only what it gave before the lead's time
-    there: later awards are being redone)."""
+    new happening of a capped rule's trigger (nothing read for a lead without), oldest
+    first (with `until`, only what it gave before the lead's time there: later awards
+    are being redone)."""
     capped = {r.key: r.period_days for r in rules if r.cap is not None and r.period_days}
+    triggers = {r.trigger for r in rules if r.key in capped}
     full = {r.key: r.points for r in rules}  # an event's points when stored as none
     found: dict[int, dict[str, list[tuple[dt.datetime, int]]]] = {}
-    starts = {i: min(h.at for h in lead.happenings) for i, lead in leads.items() if lead.happenings}
+    starts = {}  # the first new happening a cap counts, of the leads with one
+    for lead_id, lead in leads.items():
+        counted = [h.at for h in lead.happenings if h.trigger in triggers]
+        if counted:
+            starts[lead_id] = min(counted)
     if not capped or not starts:
         return found
     since = min(starts.values()) - dt.timedelta(days=max(capped.values()))
