@@ -762,7 +762,8 @@ def _settle(lead: _Lead, seen: Standing, out: _Out) -> None:
     hot = temperature(lead.temperature, seen.score, seen.last_engaged_at, now, thresholds)
     if hot is None and lead.first_look and _went_quiet(seen, now, thresholds, lead.then):
         hot = Temperature.cold
-    rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds, out.lines)
+    last = lead.rescore_at if lead.rescore_at is not None and lead.rescore_at > now else None
+    rescore_at = _look(seen, hot, seen.score, seen.last_engaged_at, thresholds, out.lines, last)
     if (seen.score, hot) != (lead.score, lead.temperature):
         out.moved.append(Change(lead.id, lead.score, seen.score, lead.temperature, hot))
     if hot is not lead.temperature:
@@ -1297,12 +1298,15 @@ def next_look(
     last_engaged_at: dt.datetime | None,
     now: dt.datetime,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    guess: dt.datetime | None = None,
 ) -> dt.datetime | None:
     """When, with no new mail, the temperature would change or the score would have faded
     by DRIFT points (or to nothing): the first day of the next LOOK_AHEAD_DAYS it does, or
-    the end of that look ahead while points are still fading; None when nothing will."""
+    the end of that look ahead while points are still fading; None when nothing will.
+    `guess`: a moment it may be near, looked at first (the same answer, found sooner)."""
     seen = standing(awards, now)
-    return _look(seen, current, score, last_engaged_at, thresholds, _lines_for(thresholds))
+    lines = _lines_for(thresholds)
+    return _look(seen, current, score, last_engaged_at, thresholds, lines, guess)
 
 
 def _look(
@@ -1312,9 +1316,14 @@ def _look(
     last_engaged_at: dt.datetime | None,
     thresholds: Thresholds,
     lines: dict[tuple[Any, ...], tuple[int, int] | None],
+    guess: dt.datetime | None = None,
 ) -> dt.datetime | None:
     """`next_look` from the awards' standing now: each day's score is a few
-    multiplications (see `Standing.later`), and the day is found by halving. `lines`:
+    multiplications (see `Standing.later`), and the day is found by halving, from the
+    day of `guess` and the one before, when given: the lead's last look, still ahead,
+    names the same moment when nothing changed since but the rules (a workspace
+    rescore; looked ahead a day or more later, the moments are other days, and the
+    first that changes is the one at or after the change, or the one before). `lines`:
     `_lines_for` the thresholds, looked up once by the caller.
 
     Halving is sound while the score only falls (no points dated later, no fading
@@ -1343,8 +1352,12 @@ def _look(
                                                       thresholds)), None)  # fmt: skip
     else:
         low, high = 0, len(moments)  # the first moment that changes is in [low, high]
+        first = None if guess is None else bisect.bisect_left(moments, guess)
+        tries = [] if first is None else [first, first - 1]
         while low < high:
-            middle = (low + high) // 2
+            middle = tries.pop(0) if tries else (low + high) // 2
+            if not low <= middle < high:
+                continue  # a guess outside what is left
             moment = moments[middle]
             if seen.later(moment, ahead[middle]) <= line[quiet is not None and moment >= quiet]:
                 high = middle

@@ -132,9 +132,12 @@ def test_the_next_look_and_the_score_are_the_plain_ones(rules: Sequence[Rule]) -
         current = rng.choice(temperatures)
         score = rng.choice((plain.score, plain.score + 3))
         engaged = rng.choice((plain.last_engaged_at, NOW - dt.timedelta(days=10), None))
-        assert next_look(awards, current, score, engaged, NOW, thresholds) == plain_next_look(
-            awards, current, score, engaged, NOW, thresholds
-        )
+        plain_look = plain_next_look(awards, current, score, engaged, NOW, thresholds)
+        assert next_look(awards, current, score, engaged, NOW, thresholds) == plain_look
+        # Looked at first near where it may be: the lead's last look, any moment ahead.
+        near = NOW + dt.timedelta(days=rng.uniform(0, LOOK_AHEAD_DAYS + 2))
+        for guess in (near, plain_look):
+            assert next_look(awards, current, score, engaged, NOW, thresholds, guess) == plain_look
 
 
 def test_the_chart_is_the_plain_day_by_day_score() -> None:
