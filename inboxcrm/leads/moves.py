@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from inboxcrm.db import chunks, utcnow
+from inboxcrm.db import chunks, driver_insert, driver_value, utcnow
 from inboxcrm.events import EventType, emit, emit_many
 from inboxcrm.leads.capture.bulk import core_table
 from inboxcrm.leads.models import Lead
@@ -92,6 +92,9 @@ def move_leads(
     was = {"id": source_stage.id, "name": source_stage.name, "kind": source_stage.kind.value}
     to = {"id": stage.id, "name": stage.name, "kind": stage.kind.value}
     moved: list[int] = []
+    changes = core_table(StageChange)
+    at = driver_value(session, changes.c.changed_at)(now)
+    by = driver_value(session, changes.c.source)(source)
     for chunk in chunks(lead_ids):
         found = session.execute(
             select(Lead.id, Lead.email, Lead.name)
@@ -103,10 +106,8 @@ def move_leads(
             continue
         ids = [lead_id for lead_id, _, _ in found]
         session.execute(update(table).where(table.c.id.in_(ids)).values(values))
-        session.execute(insert(core_table(StageChange)), [
-            {"workspace_id": workspace_id, "lead_id": lead_id, "from_stage_id": source_stage.id,
-             "to_stage_id": stage.id, "changed_at": now, "source": source,
-             "member_id": None, "detail": detail}
+        driver_insert(session, changes, _CHANGE_COLUMNS, [
+            (workspace_id, lead_id, source_stage.id, stage.id, at, by, None, detail)
             for lead_id in ids
         ])  # fmt: skip
         emit_many(session, workspace_id, EventType.stage_changed, now, [
@@ -117,6 +118,10 @@ def move_leads(
         moved += ids
     _expire(session, moved, list(values))
     return moved
+
+
+_CHANGE_COLUMNS = ("workspace_id", "lead_id", "from_stage_id", "to_stage_id", "changed_at",
+                   "source", "member_id", "detail")  # fmt: skip
 
 
 def _expire(session: Session, lead_ids: Sequence[int], fields: list[str]) -> None:
